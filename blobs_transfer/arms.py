@@ -1,0 +1,90 @@
+"""Starting weights and frozen layers of every arm, from its declarative `Arm` entry: pure numpy.
+
+One mechanism serves the tutorial's arms, its extensions and the Yosinski-style controls: an arm copies its
+first `copy` layers from a source model, re-initialises the rest with the study's initialisers, and freezes
+its first `fixed` hidden layers. Weights are a list of (kernel (fan_in, fan_out), bias (fan_out,)) per layer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Arm, Config
+
+Weights = list[tuple[np.ndarray, np.ndarray]]
+
+
+def derive_seed(root: int, *key: int) -> int:
+    """A 32-bit seed for one stream (a repeat of an arm, a source model) from the root seed.
+
+    SeedSequence with a spawn key gives independent streams, and repeat i's seed does not depend on how
+    many repeats are run, so `--repeats 10` reproduces the first 10 rows of `--repeats 30`.
+    """
+    return int(np.random.SeedSequence(root, spawn_key=key).generate_state(1)[0])
+
+
+def replica_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """Two independent generators of one replica: (initial weights, minibatch order)."""
+    init, order = np.random.SeedSequence(seed).spawn(2)
+    return np.random.default_rng(init), np.random.default_rng(order)
+
+
+def layer_shapes(cfg: Config, arm: Arm) -> list[tuple[int, int]]:
+    """(fan_in, fan_out) of every Dense layer of the arm's model, output layer last."""
+    sizes = [cfg.problems.n_features, *cfg.hidden_units_of(arm), cfg.n_classes]
+    return list(zip(sizes[:-1], sizes[1:]))
+
+
+def init_layer(initializer: str, fan_in: int, fan_out: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's he_uniform / glorot_uniform kernel distributions, zero bias."""
+    if initializer == "he_uniform":
+        limit = np.sqrt(6.0 / fan_in)
+    elif initializer == "glorot_uniform":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+    else:
+        raise ValueError(f"unknown initializer {initializer!r}")
+    kernel = rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32)
+    return kernel, np.zeros(fan_out, dtype=np.float32)
+
+
+def initial_weights(cfg: Config, arm: Arm, source: Weights | None, rng: np.random.Generator) -> Weights:
+    """The arm's starting weights for one repeat: copied layers from `source`, fresh draws for the rest."""
+    copied = cfg.copied_layers(arm)
+    if copied and source is None:
+        raise ValueError(f"arm {arm.name!r} needs a source model")
+    shapes = layer_shapes(cfg, arm)
+    weights: Weights = []
+    for i, (fan_in, fan_out) in enumerate(shapes):
+        if i < copied:
+            kernel, bias = source[i]
+            if kernel.shape != (fan_in, fan_out):
+                raise ValueError(f"source layer {i + 1} has shape {kernel.shape}, arm {arm.name!r} needs {(fan_in, fan_out)}")
+            weights.append((kernel.astype(np.float32).copy(), bias.astype(np.float32).copy()))
+        else:
+            is_output = i == len(shapes) - 1
+            initializer = cfg.model.output_initializer if is_output else cfg.model.hidden_initializer
+            weights.append(init_layer(initializer, fan_in, fan_out, rng))
+    return weights
+
+
+def trainable_layers(cfg: Config, arm: Arm) -> list[bool]:
+    """Per Dense layer: False for the first `fixed` (frozen) layers, True for the rest."""
+    n_layers = len(layer_shapes(cfg, arm))
+    return [i >= arm.fixed for i in range(n_layers)]
+
+
+def trainable_parameter_count(cfg: Config, arm: Arm) -> int:
+    return sum((fi + 1) * fo for (fi, fo), t in zip(layer_shapes(cfg, arm), trainable_layers(cfg, arm)) if t)
+
+
+def stack(replicas: list[Weights]) -> Weights:
+    """R replicas' weights -> one list of (kernel (R, fan_in, fan_out), bias (R, fan_out)) per layer."""
+    return [
+        (np.stack([w[i][0] for w in replicas]), np.stack([w[i][1] for w in replicas]))
+        for i in range(len(replicas[0]))
+    ]
+
+
+def unstack(weights: Weights, r: int) -> Weights:
+    """Replica r's weights from stacked weights."""
+    return [(k[r], b[r]) for k, b in weights]

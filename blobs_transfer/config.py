@@ -1,0 +1,336 @@
+"""One typed, frozen config whose defaults are the tutorial's protocol (PROTOCOL.md sections 1-3).
+
+TOML files in `configs/` are small overrides of these defaults; command-line flags win over both.
+Every mistake in a config file is a `ConfigError` whose message names the offending key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message is one line that names the key."""
+
+
+@dataclass(frozen=True)
+class Problems:
+    """scikit-learn `make_blobs` problems; problem k uses random_state=seeds[k-1] (section 1)."""
+
+    seeds: tuple[int, ...] = (1, 2)  # Problem 1 is random_state=1, Problem 2 is random_state=2
+    n_samples: int = 1000
+    centers: int = 3
+    n_features: int = 2
+    cluster_std: float = 2.0
+    n_train: int = 500  # first 500 rows train, last 500 test; no shuffling, no scaling
+
+
+@dataclass(frozen=True)
+class Model:
+    """The MLP of section 2: Dense(5, relu) -> Dense(5, relu) -> Dense(3, softmax)."""
+
+    hidden_units: tuple[int, ...] = (5, 5)
+    hidden_initializer: str = "he_uniform"
+    output_initializer: str = "glorot_uniform"  # Keras's default; all biases start at zero
+
+
+@dataclass(frozen=True)
+class Training:
+    """Plain SGD on categorical cross-entropy, Keras's defaults (section 2)."""
+
+    learning_rate: float = 0.01
+    batch_size: int = 32  # 500 rows -> 15 batches of 32 and one of 20, reshuffled every epoch
+    epochs: int = 100
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the comparison: where its starting weights come from and what stays frozen.
+
+    weights = "fresh": every layer randomly initialised (the standalone model).
+    weights = "source": the first `copy` layers come from a source model trained on `source_problem`
+    (the study's source problem when unset); the remaining layers are re-initialised.
+    `fixed` leading hidden layers are frozen (for a fresh arm: random frozen features).
+    `add_hidden` new random hidden layers go after the source's hidden layers, before a new output layer.
+    """
+
+    name: str
+    weights: str = "fresh"
+    copy: int | None = None  # layers copied from the source, counting the output layer; None = all
+    fixed: int = 0
+    add_hidden: int = 0
+    source_problem: int | None = None
+
+    @property
+    def uses_source(self) -> bool:
+        return self.weights == "source"
+
+
+TUTORIAL_ARMS: tuple[Arm, ...] = (
+    Arm("standalone"),
+    Arm("transfer fixed=0", weights="source", fixed=0),
+    Arm("transfer fixed=1", weights="source", fixed=1),
+    Arm("transfer fixed=2", weights="source", fixed=2),
+)
+
+
+@dataclass(frozen=True)
+class Study:
+    """The repeated comparison of section 3, step 4."""
+
+    source_problem: int = 1
+    target_problem: int = 2
+    repeats: int = 30
+    source_repeats: int = 1  # 1 = the tutorial: every transfer repeat starts from one saved source model
+    seed: int = 0  # root seed; per-repeat seeds are derived from it and recorded
+    baseline: str = "standalone"
+    engine: str = "vectorized"  # or "keras", the reference loop: one model.fit per repeat
+
+
+@dataclass(frozen=True)
+class Config:
+    problems: Problems = field(default_factory=Problems)
+    model: Model = field(default_factory=Model)
+    training: Training = field(default_factory=Training)
+    study: Study = field(default_factory=Study)
+    arms: tuple[Arm, ...] = TUTORIAL_ARMS
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def arm(self, name: str) -> Arm:
+        for arm in self.arms:
+            if arm.name == name:
+                return arm
+        raise ConfigError(f"unknown arm {name!r}; arms are {', '.join(a.name for a in self.arms)}")
+
+    @property
+    def n_classes(self) -> int:
+        return self.problems.centers
+
+    def hidden_units_of(self, arm: Arm) -> tuple[int, ...]:
+        """Hidden layer sizes of an arm's model: the study's, plus any new layers the arm adds."""
+        return self.model.hidden_units + (self.model.hidden_units[-1],) * arm.add_hidden
+
+    def source_problem_of(self, arm: Arm) -> int:
+        return arm.source_problem if arm.source_problem is not None else self.study.source_problem
+
+    def copied_layers(self, arm: Arm) -> int:
+        """How many leading layers (output layer included) an arm takes from its source model."""
+        if not arm.uses_source:
+            return 0
+        n_source_layers = len(self.model.hidden_units) + 1
+        return n_source_layers if arm.copy is None else arm.copy
+
+
+ENGINES = ("vectorized", "keras")
+WEIGHTS = ("fresh", "source")
+INITIALIZERS = ("he_uniform", "glorot_uniform")
+
+
+def validate(cfg: Config) -> None:
+    """Reject a config that cannot describe a study, naming the key at fault."""
+    p, m, t, s = cfg.problems, cfg.model, cfg.training, cfg.study
+    _positive("problems.n_samples", p.n_samples)
+    _positive("problems.centers", p.centers)
+    _positive("problems.n_features", p.n_features)
+    if not (0 < p.n_train < p.n_samples):
+        raise ConfigError(f"problems.n_train must be between 1 and n_samples-1, got {p.n_train}")
+    if not (math.isfinite(p.cluster_std) and p.cluster_std > 0):
+        raise ConfigError(f"problems.cluster_std must be a positive number, got {p.cluster_std}")
+    if not p.seeds:
+        raise ConfigError("problems.seeds must name at least one problem")
+    if not m.hidden_units or any(u <= 0 for u in m.hidden_units):
+        raise ConfigError(f"model.hidden_units must be positive layer sizes, got {list(m.hidden_units)}")
+    for key in ("hidden_initializer", "output_initializer"):
+        if getattr(m, key) not in INITIALIZERS:
+            raise ConfigError(f"model.{key} must be one of {', '.join(INITIALIZERS)}, got {getattr(m, key)!r}")
+    if not (math.isfinite(t.learning_rate) and t.learning_rate > 0):
+        raise ConfigError(f"training.learning_rate must be a positive number, got {t.learning_rate}")
+    _positive("training.batch_size", t.batch_size)
+    _positive("training.epochs", t.epochs)
+    _positive("study.repeats", s.repeats)
+    _positive("study.source_repeats", s.source_repeats)
+    if s.seed < 0:
+        raise ConfigError(f"study.seed must be 0 or more, got {s.seed}")
+    if s.engine not in ENGINES:
+        raise ConfigError(f"study.engine must be one of {', '.join(ENGINES)}, got {s.engine!r}")
+    for key in ("source_problem", "target_problem"):
+        _problem_exists(f"study.{key}", getattr(s, key), p)
+    if not cfg.arms:
+        raise ConfigError("arms: at least one arm is needed")
+    names = [a.name for a in cfg.arms]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"arms: arm name {duplicates[0]!r} is used twice")
+    if s.baseline not in names:
+        raise ConfigError(f"study.baseline {s.baseline!r} is not an arm; arms are {', '.join(names)}")
+    for arm in cfg.arms:
+        _validate_arm(cfg, arm)
+
+
+def _validate_arm(cfg: Config, arm: Arm) -> None:
+    where = f"arm {arm.name!r}"
+    if not arm.name.strip():
+        raise ConfigError("arms: an arm needs a non-empty name")
+    if arm.weights not in WEIGHTS:
+        raise ConfigError(f"{where}: weights must be one of {', '.join(WEIGHTS)}, got {arm.weights!r}")
+    n_source_hidden = len(cfg.model.hidden_units)
+    n_hidden = len(cfg.hidden_units_of(arm))
+    if arm.add_hidden < 0:
+        raise ConfigError(f"{where}: add_hidden must be 0 or more, got {arm.add_hidden}")
+    if not (0 <= arm.fixed <= n_hidden):
+        raise ConfigError(
+            f"{where}: fixed={arm.fixed} but the model has {n_hidden} hidden layers (fixed must be 0..{n_hidden})"
+        )
+    if arm.uses_source:
+        _problem_exists(f"{where}: source_problem", cfg.source_problem_of(arm), cfg.problems)
+        max_copy = n_source_hidden if arm.add_hidden else n_source_hidden + 1
+        copy = cfg.copied_layers(arm)
+        if not (1 <= copy <= max_copy):
+            raise ConfigError(
+                f"{where}: copy={copy} is out of range (1..{max_copy} layers of the source model"
+                + (", no output layer when adding hidden layers)" if arm.add_hidden else ")")
+            )
+        if arm.fixed > copy:
+            raise ConfigError(f"{where}: fixed={arm.fixed} freezes more layers than it copies (copy={copy})")
+    else:
+        if arm.copy is not None or arm.source_problem is not None or arm.add_hidden:
+            raise ConfigError(f"{where}: copy, source_problem and add_hidden need weights = \"source\"")
+
+
+def _positive(key: str, value: int) -> None:
+    if value <= 0:
+        raise ConfigError(f"{key} must be 1 or more, got {value}")
+
+
+def _problem_exists(key: str, number: int, problems: Problems) -> None:
+    if not (1 <= number <= len(problems.seeds)):
+        raise ConfigError(f"{key}: there is no problem {number} (problems are 1..{len(problems.seeds)})")
+
+
+# --- TOML in and out --------------------------------------------------------------------------
+
+SECTIONS = {"problems": Problems, "model": Model, "training": Training, "study": Study}
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Defaults, then the TOML file's overrides, then non-None `overrides` ("section.key": value)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(f"config file {str(path)!r} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
+    return config_from_dict(data, overrides)
+
+
+def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> Config:
+    unknown = sorted(set(data) - set(SECTIONS) - {"arms"})
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} (top-level keys are {', '.join([*SECTIONS, 'arms'])})")
+    sections = {}
+    for name, cls in SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name} must be a table ([{name}])")
+        values = {k: _typed(f"{name}.{k}", v, cls) for k, v in table.items()}
+        for key, value in (overrides or {}).items():
+            section, _, k = key.partition(".")
+            if section == name and value is not None:
+                values[k] = value
+        sections[name] = dataclasses.replace(cls(), **values)
+    arms = TUTORIAL_ARMS
+    if "arms" in data:
+        if not isinstance(data["arms"], list) or not all(isinstance(a, dict) for a in data["arms"]):
+            raise ConfigError("arms must be an array of tables ([[arms]])")
+        arms = tuple(_arm(i, table) for i, table in enumerate(data["arms"]))
+    return Config(**sections, arms=arms)
+
+
+def _arm(index: int, table: dict[str, Any]) -> Arm:
+    if "name" not in table:
+        raise ConfigError(f"arms[{index}]: missing key 'name'")
+    return Arm(**{k: _typed(f"arms[{index}].{k}", v, Arm) for k, v in table.items()})
+
+
+def _typed(key: str, value: Any, cls: type) -> Any:
+    """Check one TOML value against the dataclass field's annotation; ints are accepted for floats."""
+    hints = get_type_hints(cls)
+    name = key.rsplit(".", 1)[-1]
+    if name not in hints:
+        raise ConfigError(f"unknown key {key!r} (known: {', '.join(hints)})")
+    expected = hints[name]
+    options = get_args(expected) if get_origin(expected) in (type(int | None),) else (expected,)
+    for option in options:
+        if option is type(None) and value is None:
+            return value
+        if get_origin(option) is tuple:
+            item_type = get_args(option)[0]
+            if isinstance(value, list) and all(_is(v, item_type) for v in value):
+                return tuple(value)
+        elif _is(value, option):
+            return float(value) if option is float else value
+    raise ConfigError(f"{key} has the wrong type: expected {_type_name(expected)}, got {type(value).__name__} {value!r}")
+
+
+def _is(value: Any, t: type) -> bool:
+    if t is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if t is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, t)
+
+
+def _type_name(t: Any) -> str:
+    if get_origin(t) is tuple:
+        return f"a list of {get_args(t)[0].__name__}"
+    args = [a for a in get_args(t) if a is not type(None)]
+    return args[0].__name__ if args else t.__name__
+
+
+def config_to_dict(cfg: Config) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in SECTIONS:
+        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(cfg, name)).items()}
+    out["arms"] = [{k: v for k, v in dataclasses.asdict(a).items() if v is not None} for a in cfg.arms]
+    return out
+
+
+def to_toml(cfg: Config) -> str:
+    """The resolved config as TOML that `load_config` reads back to an equal Config."""
+    d = config_to_dict(cfg)
+    lines = []
+    for name in SECTIONS:
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in d[name].items()]
+        lines.append("")
+    for arm in d["arms"]:
+        lines.append("[[arms]]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in arm.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} as TOML")

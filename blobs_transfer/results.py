@@ -1,0 +1,221 @@
+"""Results on disk: run directories, atomic writes, and the CSV/JSON/TOML files a user opens.
+
+The only module (with the CLI) that touches the filesystem. Never imports TensorFlow, so `report` and
+`check` stay fast. Every file is written to a temporary name and renamed into place, so a crash or Ctrl-C
+never leaves a half-written file under a real name; a run directory holds an INCOMPLETE marker until the
+run has finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+INCOMPLETE = "INCOMPLETE"
+SCORE_COLUMNS = (
+    "arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct", "train_accuracy",
+    "final_loss", "test_loss", "diverged",
+)
+CURVE_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+
+class ResultsError(OSError):
+    """A results folder or run directory that cannot be used; one line."""
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+def save_figure(fig, path: Path, dpi: int = 120) -> None:
+    """Write a matplotlib Figure as PNG, atomically."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(path, buf.getvalue())
+
+
+def ensure_writable(folder: Path) -> Path:
+    """Create `folder` if needed and prove we can write in it, before any long work starts."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ResultsError(f"results folder {folder} cannot be written: {exc.strerror or exc}") from None
+    return folder
+
+
+def new_run_dir(results_dir: Path, kind: str) -> Path:
+    """A new, empty directory results_dir/<kind>-<UTC time>[-n], marked INCOMPLETE until finished."""
+    ensure_writable(results_dir)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        path = Path(results_dir) / (f"{kind}-{stamp}" + (f"-{n}" if n else ""))
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        (path / INCOMPLETE).write_text("this run has not finished (it is running, was interrupted, or failed)\n")
+        return path
+    raise ResultsError(f"cannot find a free run directory name in {results_dir}")
+
+
+def mark_complete(run_dir: Path) -> None:
+    (Path(run_dir) / INCOMPLETE).unlink(missing_ok=True)
+
+
+def require_complete_run(run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    if not (run_dir / "scores.csv").is_file():
+        raise ResultsError(f"{run_dir} is not a run directory of `blobs-transfer compare` (no scores.csv)")
+    if (run_dir / INCOMPLETE).exists():
+        raise ResultsError(f"{run_dir} is an incomplete run (interrupted or failed); re-run `compare`")
+    return run_dir
+
+
+# --- scores and curves --------------------------------------------------------------------------
+
+
+def score_rows(replicas, final: dict[str, np.ndarray], diverged: np.ndarray) -> list[list[Any]]:
+    """One row per run; a diverged run has its accuracies and losses left empty, never shown as numbers."""
+    rows = []
+    for i, rep in enumerate(replicas):
+        bad = bool(diverged[i])
+        rows.append([
+            rep.arm.name,
+            "" if rep.source_index is None else rep.source_index,
+            rep.repeat,
+            rep.seed,
+            "" if bad else f"{final['test_accuracy'][i]:.3f}",
+            "" if bad else int(final["test_correct"][i]),
+            "" if bad else f"{final['train_accuracy'][i]:.3f}",
+            "" if bad else f"{final['train_loss'][i]:.6f}",
+            "" if bad else f"{final['test_loss'][i]:.6f}",
+            int(bad),
+        ])
+    return rows
+
+
+def write_scores(path: Path, rows: list[list[Any]]) -> None:
+    write_csv(path, SCORE_COLUMNS, rows)
+
+
+def read_scores(path: Path) -> list[dict[str, Any]]:
+    """scores.csv as dicts with typed values (None for a diverged run's empty fields)."""
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = set(SCORE_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise ResultsError(f"{path} lacks columns {', '.join(sorted(missing))}")
+        out = []
+        for row in reader:
+            out.append({
+                "arm": row["arm"],
+                "source_index": int(row["source_index"]) if row["source_index"] else None,
+                "repeat": int(row["repeat"]),
+                "seed": int(row["seed"]),
+                "test_accuracy": float(row["test_accuracy"]) if row["test_accuracy"] else None,
+                "test_correct": int(row["test_correct"]) if row["test_correct"] else None,
+                "train_accuracy": float(row["train_accuracy"]) if row["train_accuracy"] else None,
+                "final_loss": float(row["final_loss"]) if row["final_loss"] else None,
+                "test_loss": float(row["test_loss"]) if row["test_loss"] else None,
+                "diverged": row["diverged"] == "1",
+            })
+    return out
+
+
+def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None:
+    """Per-epoch curves, one wide CSV per metric: a row per run (scores.csv order), a column per epoch."""
+    folder.mkdir(exist_ok=True)
+    n_epochs = history["test_accuracy"].shape[1]
+    header = ["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))]
+    for key in CURVE_KEYS:
+        rows = [
+            [rep.arm.name, "" if rep.source_index is None else rep.source_index, rep.repeat,
+             *(("" if not np.isfinite(v) else f"{v:.5g}") for v in history[key][i])]
+            for i, rep in enumerate(replicas)
+        ]
+        write_csv(folder / f"{key}.csv", header, rows)
+
+
+def read_curve(folder: Path, key: str) -> np.ndarray:
+    """(N, epochs + 1) curve of one metric, rows in scores.csv order; NaN where a value is missing."""
+    with open(Path(folder) / f"{key}.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    return np.array([[float(v) if v else np.nan for v in row[3:]] for row in rows], dtype=float)
+
+
+# --- provenance ---------------------------------------------------------------------------------
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("blobs-transfer", "tensorflow", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "click"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parent
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return done.stdout.strip() or None if done.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def run_metadata(**fields: Any) -> dict[str, Any]:
+    return {
+        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["blobs-transfer", *sys.argv[1:]]),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        **fields,
+    }
