@@ -1,0 +1,82 @@
+"""The tutorial's MLP as a real Keras model: architecture, freezing, saving, and the reference engine."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import pytest
+
+from blobs_transfer import arms
+from blobs_transfer.config import Arm
+from blobs_transfer.models import (
+    ModelError, build_mlp, compile_model, fit_keras, get_weights, load_source, model_from_weights, save_model,
+)
+
+
+def test_architecture(cfg):
+    model = build_mlp(cfg)
+    assert model.input_shape == (None, 2)
+    assert [layer.units for layer in model.layers] == [5, 5, 3]
+    assert [layer.activation.__name__ for layer in model.layers] == ["relu", "relu", "softmax"]
+    assert [type(layer.kernel_initializer).__name__ for layer in model.layers] == ["HeUniform", "HeUniform", "GlorotUniform"]
+    assert all(type(layer.bias_initializer).__name__ == "Zeros" for layer in model.layers)
+    compile_model(model, cfg)
+    assert model.count_params() == 63  # (2*5+5) + (5*5+5) + (5*3+3)
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert model.optimizer.learning_rate.numpy() == pytest.approx(0.01)
+    assert float(model.optimizer.momentum) == 0.0
+
+
+@pytest.mark.parametrize("fixed,trainable", [(0, 63), (1, 48), (2, 18)])
+def test_trainable_parameter_count(cfg, fixed, trainable):
+    model = compile_model(build_mlp(cfg), cfg, fixed=fixed)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable
+    assert arms.trainable_parameter_count(cfg, Arm("a", weights="source", fixed=fixed)) == trainable
+
+
+def test_frozen_layers_bit_identical_after_fit(cfg, problem2):
+    """The reference engine (model.fit) leaves frozen layers exactly as they were."""
+    short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=3))
+    keras.utils.set_random_seed(3)
+    model = compile_model(build_mlp(short), short, fixed=2)
+    before = get_weights(model)
+    result = fit_keras(model, problem2, short, seed=3)
+    after = get_weights(model)
+    for i in (0, 1):
+        assert np.array_equal(before[i][0], after[i][0]) and np.array_equal(before[i][1], after[i][1])
+    assert not np.array_equal(before[2][0], after[2][0])
+    assert result.history["test_accuracy"].shape == (1, 4)
+    assert np.isfinite(result.history["test_accuracy"]).all()
+    assert result.final["test_correct"][0] == round(result.final["test_accuracy"][0] * 500)
+
+
+def test_saved_model_opens_with_plain_keras_and_predicts_the_same(cfg, problem1, tmp_path):
+    rng = np.random.default_rng(0)
+    weights = arms.initial_weights(cfg, cfg.arms[0], None, rng)
+    model = model_from_weights(cfg, weights)
+    path = tmp_path / "source.keras"
+    save_model(model, path)
+    loaded = keras.models.load_model(path)
+    assert np.array_equal(model.predict(problem1.x_test, verbose=0), loaded.predict(problem1.x_test, verbose=0))
+    assert [np.array_equal(a, b) for (a, _), (b, _) in zip(get_weights(loaded), weights)] == [True] * 3
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_load_source_rejects_bad_files(cfg, tmp_path):
+    with pytest.raises(ModelError, match="train-source"):
+        load_source(tmp_path / "missing.keras", cfg)
+    junk = tmp_path / "junk.keras"
+    junk.write_bytes(np.random.default_rng(0).bytes(2000))
+    with pytest.raises(ModelError, match="not a .keras file"):
+        load_source(junk, cfg)
+    good = tmp_path / "good.keras"
+    save_model(model_from_weights(cfg, arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(0))), good)
+    truncated = tmp_path / "truncated.keras"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ModelError):
+        load_source(truncated, cfg)
+    wide = dataclasses.replace(cfg, problems=dataclasses.replace(cfg.problems, centers=4))
+    wrong = tmp_path / "four_classes.keras"
+    save_model(model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong)
+    with pytest.raises(ModelError, match="layer shapes"):
+        load_source(wrong, cfg)
