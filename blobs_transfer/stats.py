@@ -88,6 +88,17 @@ def _opt_float(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _exact_mean(x: np.ndarray) -> float:
+    """Mean of shape (n,), exactly the value for a constant sample (np.mean can be an ulp off,
+    which would turn zero spread into 1e-33 and a ratio of two such crumbs into a bogus ICC)."""
+    return float(x[0]) if np.ptp(x) == 0 else float(np.mean(x))
+
+
+def _sum_sq(x: np.ndarray) -> float:
+    """Sum of squared deviations from the mean of shape (n,), exactly 0 for a constant sample."""
+    return 0.0 if np.ptp(x) == 0 else float(np.sum((x - x.mean()) ** 2))
+
+
 def _bootstrap_ci(
     samples: tuple[np.ndarray, ...],
     statistic: Callable,
@@ -111,7 +122,9 @@ def _bootstrap_ci(
         return point, point
     common = dict(vectorized=True, paired=False, confidence_level=confidence)
     with _quiet():
-        res = st.bootstrap(samples, statistic, n_resamples=n_resamples, method=method, rng=rng, **common)
+        res = st.bootstrap(
+            samples, statistic, n_resamples=n_resamples, method=method, rng=rng, **common
+        )
         low, high = res.confidence_interval
         if method != "percentile" and not (np.isfinite(low) and np.isfinite(high) and low <= high):
             res = st.bootstrap(
@@ -144,13 +157,11 @@ def _a12_stat(a, b, axis=-1):
 
 
 def _mean_ci(values: np.ndarray, *, seed: int, confidence: float, n_resamples: int) -> dict:
-    """{mean, ci_low, ci_high} of one sample of shape (n,): BCa bootstrap CI of the mean.
-
-    A constant sample reports its value itself as the mean (np.mean can be off by an ulp).
-    """
-    mean = float(values[0]) if np.ptp(values) == 0 else float(np.mean(values))
+    """{mean, ci_low, ci_high} of one sample of shape (n,): BCa bootstrap CI of the mean."""
+    mean = _exact_mean(values)
+    rng = np.random.default_rng(seed)
     low, high = _bootstrap_ci(
-        (values,), _mean_stat, mean, rng=np.random.default_rng(seed), confidence=confidence, n_resamples=n_resamples
+        (values,), _mean_stat, mean, rng=rng, confidence=confidence, n_resamples=n_resamples
     )
     return {"mean": mean, "ci_low": low, "ci_high": high}
 
@@ -251,12 +262,12 @@ def _hedges_g(a: np.ndarray, b: np.ndarray) -> float | None:
     n, m = a.size, b.size
     if n + m < 4:
         return None
-    ss = np.sum((a - a.mean()) ** 2) + np.sum((b - b.mean()) ** 2)
+    ss = _sum_sq(a) + _sum_sq(b)
     pooled_sd = math.sqrt(ss / (n + m - 2))
     if pooled_sd == 0.0:
         return None
     j = 1.0 - 3.0 / (4.0 * (n + m) - 9.0)
-    return float(j * (a.mean() - b.mean()) / pooled_sd)
+    return float(j * (_exact_mean(a) - _exact_mean(b)) / pooled_sd)
 
 
 def compare_to_baseline(
@@ -296,8 +307,7 @@ def compare_to_baseline(
     b_correct = _as_counts(baseline_correct, "baseline_correct", b.size)
     diff_rng, a12_rng = np.random.default_rng(seed).spawn(2)
 
-    constant_pair = np.ptp(a) == 0 and np.ptp(b) == 0
-    diff = float(a[0] - b[0]) if constant_pair else float(a.mean() - b.mean())
+    diff = _exact_mean(a) - _exact_mean(b)
     diff_low, diff_high = _bootstrap_ci(
         (a, b), _diff_of_means, diff, rng=diff_rng, confidence=confidence, n_resamples=n_resamples
     )
@@ -472,9 +482,10 @@ def variance_components(values, groups) -> dict:
         raise ValueError(f"groups shape {g.shape} does not match values shape {x.shape}")
     labels, index = np.unique(g, return_inverse=True)
     n_total, n_groups = x.size, labels.size
-    sizes = np.bincount(index).astype(float)
-    group_means = np.bincount(index, weights=x) / sizes
-    ss_within = float(np.sum((x - group_means[index]) ** 2))
+    members = [x[index == k] for k in range(n_groups)]
+    sizes = np.array([m.size for m in members], dtype=float)
+    group_means = np.array([_exact_mean(m) for m in members])
+    ss_within = sum(_sum_sq(m) for m in members)
     base = {"n_groups": int(n_groups), "n_per_group": float(n_total / n_groups)}
 
     if n_total == n_groups:
@@ -483,7 +494,8 @@ def variance_components(values, groups) -> dict:
     within = ss_within / (n_total - n_groups)
     if n_groups == 1:
         return {**base, "between_var": 0.0, "within_var": within, "total_var": within, "icc": None}
-    ms_between = float(np.sum(sizes * (group_means - x.mean()) ** 2)) / (n_groups - 1)
+    spread = 0.0 if np.ptp(group_means) == 0 else np.sum(sizes * (group_means - x.mean()) ** 2)
+    ms_between = float(spread) / (n_groups - 1)
     n0 = (n_total - np.sum(sizes**2) / n_total) / (n_groups - 1)
     between = max(0.0, float((ms_between - within) / n0))
     total = between + within
@@ -523,7 +535,9 @@ def rank_arms_per_group(
     all_groups = sorted({_py(v) for _, g in per_arm.values() for v in g})
     rows = []
     for group in all_groups:
-        means = {name: float(x[g == group].mean()) for name, (x, g) in per_arm.items() if np.any(g == group)}
+        means = {
+            name: _exact_mean(x[g == group]) for name, (x, g) in per_arm.items() if np.any(g == group)
+        }
         best = max(means, key=means.__getitem__)  # max keeps the first of equal means
         rows.append({"group": group, "best_arm": best, "means": means})
     return rows
