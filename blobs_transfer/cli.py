@@ -380,6 +380,60 @@ def report(run_dir: Path) -> None:
     click.echo(str(run_dir / "report.html"))
 
 
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Baseline JSON with per-arm statistics and tolerance bands (e.g. results/baseline.json).")
+def check(run_dir: Path, baseline_file: Path) -> None:
+    """Regression gate: compare a finished run's per-arm statistics with a baseline; exit 1 if any moved.
+
+    The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
+    scores file cannot slip through.
+    """
+    from . import gate
+    from .report import format_table, load_run, summarise
+
+    baseline = _read_baseline(baseline_file)
+    cfg, scores, curves = load_run(run_dir)
+    rows = gate.check(summarise(cfg, scores, curves), baseline)
+    click.echo(format_table(*gate.gate_table(rows)))
+    moved = [r for r in rows if not r["ok"]]
+    if moved:
+        names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)
+        click.echo(f"FAILED: {len(moved)} of {len(rows)} checks moved outside their bands: {names}", err=True)
+        sys.exit(1)
+    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}")
+
+
+def _read_baseline(path: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        baseline = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(baseline.get("arms"), dict):
+            raise ValueError("no 'arms' table")
+        return baseline
+    except FileNotFoundError:
+        raise BadInput(f"baseline file {path} does not exist") from None
+    except (OSError, ValueError, AttributeError) as exc:
+        raise BadInput(f"baseline file {path} is not a blobs-transfer baseline: {exc}") from None
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Where to write the baseline JSON (replaced atomically if it exists).")
+def baseline(run_dir: Path, out: Path) -> None:
+    """Write a regression baseline (per-arm statistics and tolerance bands) from a finished run."""
+    from . import gate
+    from .report import load_run, summarise
+    from .results import write_json
+
+    cfg, scores, curves = load_run(run_dir)
+    write_json(out, gate.make_baseline(summarise(cfg, scores, curves), source=str(run_dir)))
+    click.echo(f"Wrote {out}")
+
+
 def main() -> None:
     cli()
 
