@@ -108,10 +108,10 @@ def mark_complete(run_dir: Path) -> None:
 
 def require_complete_run(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
-    if not (run_dir / "scores.csv").is_file():
-        raise ResultsError(f"{run_dir} is not a run directory of `blobs-transfer compare` (no scores.csv)")
     if (run_dir / INCOMPLETE).exists():
         raise ResultsError(f"{run_dir} is an incomplete run (interrupted or failed); re-run `compare`")
+    if not (run_dir / "scores.csv").is_file():
+        raise ResultsError(f"{run_dir} is not a run directory of `blobs-transfer compare` (no scores.csv)")
     return run_dir
 
 
