@@ -137,5 +137,9 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     ax_acc, ax_loss = fig.subplots(1, 2)
     draw_curve_bands(ax_acc, accuracy_bands, "test accuracy")
     draw_curve_bands(ax_loss, loss_bands, "test cross-entropy loss")
+    # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
+    trained_top = max((float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None)
+    if trained_top is not None and np.isfinite(trained_top):
+        ax_loss.set_ylim(0, trained_top * 1.15)
     fig.suptitle(title)
     return fig

@@ -104,6 +104,10 @@ def _f(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
+def _e(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2e}"
+
+
 def _p(v: float | None) -> str:
     if v is None:
         return "n/a"
@@ -181,6 +185,8 @@ def terminal_report(summary: dict[str, Any]) -> str:
     parts = ["\n".join(tutorial_lines(summary)), "", format_table(*arm_table(summary)), "", se_note(summary)]
     if summary["comparisons"]:
         parts += ["", f"Each arm against the baseline ({summary['run']['baseline']}):", format_table(*comparison_table(summary))]
+    if "sources" in summary:
+        parts += ["", "Across source models:", format_table(*sources_table(summary)), best_arm_line(summary)]
     return "\n".join(parts)
 
 
@@ -210,21 +216,35 @@ def markdown_report(summary: dict[str, Any]) -> str:
     if summary["benefits"]:
         parts += ["", "## Benefits of transfer (Torrey and Shavlik)", "", markdown_table(*benefits_table(summary))]
     if "sources" in summary:
-        parts += ["", "## Across source models", "", *_sources_markdown(summary["sources"])]
+        parts += ["", "## Across source models", "", markdown_table(*sources_table(summary)), "", NESTING_NOTE, "",
+                  best_arm_line(summary)]
     parts += ["", "## Figures", "", *(f"![{f}]({f})" for f in FIGURES), ""]
     return "\n".join(parts)
 
 
-def _sources_markdown(sources: dict[str, Any]) -> list[str]:
-    header = ["arm", "sources", "between-source var", "within-source var", "ICC"]
-    rows = [[arm, str(v["n_groups"]), f"{v['between_var']:.2e}", f"{v['within_var']:.2e}", _f(v["icc"], 2)]
-            for arm, v in sources["variance"].items()]
-    ranking = sources["ranking"]
+def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Between- vs within-source variance per transfer arm (only when several source models were trained)."""
+    header = ["arm", "sources", "between-source var", "within-source var", "ICC", "effective n"]
+    rows = []
+    for arm, v in summary["sources"]["variance"].items():
+        n = v["n_groups"] * v["n_per_group"]
+        # design effect of clustered runs: n / (1 + (m - 1) ICC) runs' worth of independent information
+        n_eff = n / (1 + (v["n_per_group"] - 1) * v["icc"]) if v["icc"] is not None else None
+        rows.append([arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), _f(v["icc"], 2), _f(n_eff, 1)])
+    return header, rows
+
+
+NESTING_NOTE = ("Runs of a transfer arm are nested in source models. The tests in the comparison table treat them as "
+                "independent, so read them with the ICC: when it is high, the evidence is worth about the effective n "
+                "of independent runs, close to the number of source models.")
+
+
+def best_arm_line(summary: dict[str, Any]) -> str:
+    ranking = summary["sources"]["ranking"]
     best: dict[str, int] = {}
     for r in ranking:
         best[r["best_arm"]] = best.get(r["best_arm"], 0) + 1
-    return [markdown_table(header, rows), "",
-            "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."]
+    return "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."
 
 
 # --- figures and html --------------------------------------------------------------------------
@@ -264,6 +284,9 @@ def html_report(summary: dict[str, Any], run_dir: Path) -> str:
                   "tie-corrected Mann-Whitney U test on correct counts at alpha 0.05.</p>"]
     if summary["benefits"]:
         parts += ["<h2>Benefits of transfer</h2>", table(*benefits_table(summary))]
+    if "sources" in summary:
+        parts += ["<h2>Across source models</h2>", table(*sources_table(summary)),
+                  f"<p>{html.escape(NESTING_NOTE)}</p><p>{html.escape(best_arm_line(summary))}</p>"]
     for name in FIGURES:
         path = run_dir / name
         if path.exists():
