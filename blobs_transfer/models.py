@@ -76,8 +76,10 @@ def load_source(path: Path, cfg: Config) -> keras.Model:
     """Load a saved source model and check it fits the study; any problem is a one-line ModelError."""
     path = Path(path)
     if not path.exists():
+        problem = "" if cfg.study.source_problem == 1 else f" --problem {cfg.study.source_problem}"
         raise ModelError(
-            f"no source model at {path}: make one with `blobs-transfer train-source`, or pass --source PATH"
+            f"no source model at {path}: make one with `blobs-transfer train-source{problem}`, "
+            "pass --source PATH, or add --train-source to compare"
         )
     if not zipfile.is_zipfile(path):
         raise ModelError(f"source model {path} is not a .keras file (it may be truncated or corrupt)")

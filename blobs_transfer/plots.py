@@ -12,8 +12,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+# the baseline (first arm) is gray; 19 more distinct colours before any repeats
 ARM_COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan")
+               "tab:pink", "tab:olive", "tab:cyan", "navy", "gold", "lime", "maroon", "teal", "darkviolet",
+               "sandybrown", "black", "lightcoral", "darkkhaki")
 
 
 def arm_colour(i: int) -> str:
@@ -78,45 +80,65 @@ def draw_boxplot(ax, names: Sequence[str], values: Sequence[np.ndarray], *, seed
     ax.set_ylabel("test accuracy")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    ax.tick_params(axis="x", labelrotation=20 if max(len(n) for n in names) > 12 else 0)
+    if max(len(n) for n in names) > 12 or len(names) > 5:
+        for label in ax.get_xticklabels():
+            label.set_rotation(35)
+            label.set_horizontalalignment("right")
 
 
 def boxplot_figure(names: Sequence[str], values: Sequence[np.ndarray], title: str, *, seed: int = 0) -> Figure:
-    fig = Figure(figsize=(max(6, 1.6 * len(names)), 5), layout="constrained")
+    fig = Figure(figsize=(min(16, max(6, 1.4 * len(names))), 5.5), layout="constrained")
     ax = fig.subplots()
     draw_boxplot(ax, names, values, seed=seed)
     ax.set_title(title)
     return fig
 
 
-def draw_forest(ax, rows: Sequence[dict], baseline: str) -> None:
-    """Each arm's difference of mean test accuracy to the baseline with its 95% CI.
+VERDICT_COLOURS = {"better": "tab:green", "worse": "tab:red", "no evidence": "tab:gray"}
 
-    rows: dicts with arm, diff_mean, diff_ci_low, diff_ci_high, verdict (from stats.compare_arms).
-    """
-    colours = {"better": "tab:green", "worse": "tab:red", "no evidence": "tab:gray"}
-    ys = np.arange(len(rows))[::-1]
-    for y, row in zip(ys, rows):
-        lo, hi = row["diff_ci_low"], row["diff_ci_high"]
-        colour = colours.get(row["verdict"], "tab:gray")
+
+def _interval(ax, ys, rows, key, colours) -> None:
+    for y, row, colour in zip(ys, rows, colours):
+        lo, hi = row[f"{key}_ci_low"], row[f"{key}_ci_high"]
         if lo is not None and hi is not None:
             ax.plot([lo, hi], [y, y], color=colour, lw=2)
-        ax.plot([row["diff_mean"]], [y], "o", color=colour, label=row["verdict"])
-    ax.axvline(0.0, color="black", lw=1, ls="--")
-    ax.set_yticks(ys, [r["arm"] for r in rows])
-    ax.set_xlabel(f"difference in mean test accuracy vs {baseline} (95% bootstrap CI)")
-    handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles))
-    ax.legend(unique.values(), [f"verdict: {k}" for k in unique], loc="best", fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
+        ax.plot([row[key]], [y], "o", color=colour)
 
 
-def forest_figure(rows: Sequence[dict], baseline: str, title: str) -> Figure:
-    fig = Figure(figsize=(7, 1.2 + 0.6 * max(1, len(rows))), layout="constrained")
-    ax = fig.subplots()
+def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
+    """Per arm against the baseline: the difference of means and P(arm > baseline), each with its 95% CI.
+
+    rows: dicts from stats.compare_arms. The verdict comes from the Mann-Whitney test, which is about
+    P(arm > baseline), so the colour is drawn on that panel; the difference of means stays neutral (a few
+    collapsed runs can move a mean one way while most runs lie the other way).
+    """
+    ys = np.arange(len(rows))[::-1]
+    _interval(ax_diff, ys, [{**r, "diff": r["diff_mean"]} for r in rows], "diff", ["black"] * len(rows))
+    ax_diff.axvline(0.0, color="black", lw=1, ls="--")
+    ax_diff.set_yticks(ys, [r["arm"] for r in rows])
+    ax_diff.set_xlabel(f"mean test accuracy minus {baseline}'s")
+    ax_diff.set_title("difference of means (95% bootstrap CI)", fontsize=10)
+    colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
+    _interval(ax_a12, ys, rows, "a12", colours)
+    ax_a12.axvline(0.5, color="black", lw=1, ls="--")
+    ax_a12.set_xlim(-0.02, 1.02)
+    ax_a12.tick_params(labelleft=False)  # the y axis is shared: the arm names stand on the left panel
+    ax_a12.set_xlabel(f"P(a run of the arm beats a run of {baseline})")
+    ax_a12.set_title("probability of improvement, A12 (95% CI)", fontsize=10)
+    for verdict, colour in VERDICT_COLOURS.items():
+        ax_a12.plot([], [], "o", color=colour, label=f"verdict: {verdict}")
+    ax_a12.legend(loc="best", fontsize=8)
+    for ax in (ax_diff, ax_a12):
+        ax.grid(axis="x", alpha=0.3)
+
+
+def forest_figure(rows: Sequence[dict], baseline: str) -> Figure:
+    longest = max((len(r["arm"]) for r in rows), default=10)
+    fig = Figure(figsize=(10 + 0.08 * longest, 1.6 + 0.5 * max(1, len(rows))), layout="constrained")
+    ax_diff, ax_a12 = fig.subplots(1, 2, sharey=True)
     if rows:
-        draw_forest(ax, rows, baseline)
-    ax.set_title(title)
+        draw_forest(ax_diff, ax_a12, rows, baseline)
+    fig.suptitle(f"Each arm against the baseline ({baseline}); colour: verdict of the Holm-adjusted Mann-Whitney test")
     return fig
 
 
@@ -124,19 +146,22 @@ def draw_curve_bands(ax, bands: dict[str, dict[str, np.ndarray]], ylabel: str) -
     """Per arm the mean curve and its 95% CI band; bands[arm] = {mean, low, high}, each (epochs + 1,)."""
     for i, (arm, band) in enumerate(bands.items()):
         epochs = np.arange(len(band["mean"]))
-        ax.plot(epochs, band["mean"], color=arm_colour(i), label=f"{arm} (mean)")
-        ax.fill_between(epochs, band["low"], band["high"], color=arm_colour(i), alpha=0.2, label=f"{arm} 95% CI")
+        ax.plot(epochs, band["mean"], color=arm_colour(i))
+        ax.fill_between(epochs, band["low"], band["high"], color=arm_colour(i), alpha=0.2)
     ax.set_xlabel("epoch of training on the target problem (0 = before training)")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
 
 
 def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
-    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    fig = Figure(figsize=(12, 5 + 0.25 * (len(accuracy_bands) // 3)), layout="constrained")
     ax_acc, ax_loss = fig.subplots(1, 2)
     draw_curve_bands(ax_acc, accuracy_bands, "test accuracy")
     draw_curve_bands(ax_loss, loss_bands, "test cross-entropy loss")
+    # one shared legend below the panels, so it never hides the curves (the start is what transfer changes)
+    handles = [(ax_acc.plot([], [], color=arm_colour(i), lw=2)[0]) for i in range(len(accuracy_bands))]
+    fig.legend(handles, [f"{arm}: mean, shaded 95% CI of the mean" for arm in accuracy_bands], loc="outside lower center",
+               ncol=min(3, max(1, len(handles))), fontsize=8)
     # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
     trained_top = max((float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None)
     if trained_top is not None and np.isfinite(trained_top):

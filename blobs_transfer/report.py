@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,11 @@ FIGURES = ("boxplot.png", "forest.png", "curves.png")
 
 
 def tutorial_label(arm: str) -> str:
-    """'transfer fixed=1' -> 'Transfer (fixed=1)', the tutorial's way of printing an arm."""
-    head, _, rest = arm.partition(" ")
-    return head.capitalize() + (f" ({rest})" if rest else "")
+    """'transfer fixed=1' -> 'Transfer (fixed=1)', the tutorial's way of printing its arms; others unchanged."""
+    if arm == "standalone":
+        return "Standalone"
+    match = re.fullmatch(r"transfer (fixed=\d+)", arm)
+    return f"Transfer ({match.group(1)})" if match else arm
 
 
 def summarise(cfg: Config, scores: list[dict[str, Any]], curves: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -60,6 +63,9 @@ def summarise(cfg: Config, scores: list[dict[str, Any]], curves: dict[str, np.nd
         rows = ok[name]
         if rows and np.isfinite(curves["test_accuracy"][rows]).all():
             benefits[name] = stats.transfer_benefits(curves["test_accuracy"][rows], seed=seed + 100 + k)
+    # the SE of one accuracy is quoted at the baseline's mean (0.8 if it has no finished runs)
+    base = next((a for a in arms_out if a["arm"] == cfg.study.baseline and a["n"]), None)
+    typical = round(base["mean"], 2) if base else 0.8
     summary: dict[str, Any] = {
         "run": {
             "target_problem": cfg.study.target_problem,
@@ -72,7 +78,8 @@ def summarise(cfg: Config, scores: list[dict[str, Any]], curves: dict[str, np.nd
             "bootstrap_seed": seed,
             "n_test": n_test,
             "baseline": cfg.study.baseline,
-            "binomial_se_at_0.8": stats.binomial_se(0.8, n_test),
+            "typical_accuracy": typical,
+            "binomial_se": stats.binomial_se(typical, n_test),
         },
         "arms": arms_out,
         "comparisons": comparisons,
@@ -178,7 +185,8 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
 def se_note(summary: dict[str, Any]) -> str:
     run = summary["run"]
     return (f"One accuracy on {run['n_test']} test rows has a binomial standard error of about "
-            f"{run['binomial_se_at_0.8']:.3f} near 0.8, so differences smaller than that between single runs are noise.")
+            f"{run['binomial_se']:.3f} near {run['typical_accuracy']:.2f}, so differences smaller than that between "
+            "single runs are noise.")
 
 
 def terminal_report(summary: dict[str, Any]) -> str:
@@ -186,7 +194,7 @@ def terminal_report(summary: dict[str, Any]) -> str:
     if summary["comparisons"]:
         parts += ["", f"Each arm against the baseline ({summary['run']['baseline']}):", format_table(*comparison_table(summary))]
     if "sources" in summary:
-        parts += ["", "Across source models:", format_table(*sources_table(summary)), best_arm_line(summary)]
+        parts += ["", "Across source models:", format_table(*sources_table(summary)), NESTING_NOTE, best_arm_line(summary)]
     return "\n".join(parts)
 
 
@@ -253,10 +261,10 @@ def best_arm_line(summary: dict[str, Any]) -> str:
 def draw_figures(cfg: Config, summary: dict[str, Any], scores, curves, run_dir: Path) -> None:
     names = [a["arm"] for a in summary["arms"] if a["n"]]
     values = [np.array([s["test_accuracy"] for s in scores if s["arm"] == n and not s["diverged"]]) for n in names]
-    title = f"Test accuracy on Problem {cfg.study.target_problem}, {cfg.study.repeats} repeats per arm"
+    title = f"Test accuracy on Problem {cfg.study.target_problem}, {cfg.study.repeats} repeats per arm" + (
+        f" (x {cfg.study.source_repeats} source models for transfer arms)" if cfg.study.source_repeats > 1 else "")
     save_figure(plots.boxplot_figure(names, values, title, seed=cfg.study.seed), run_dir / "boxplot.png")
-    save_figure(plots.forest_figure(summary["comparisons"], cfg.study.baseline,
-                                    "Difference to the baseline, with 95% bootstrap CI"), run_dir / "forest.png")
+    save_figure(plots.forest_figure(summary["comparisons"], cfg.study.baseline), run_dir / "forest.png")
     acc_bands, loss_bands = {}, {}
     for n in names:
         rows = [i for i, s in enumerate(scores) if s["arm"] == n and not s["diverged"]]
