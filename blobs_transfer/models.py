@@ -12,6 +12,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from .arms import Weights
 from .config import Arm, Config
@@ -110,12 +111,11 @@ def fit_keras(
     record_curves: bool = True,
     verbose: int = 0,
 ) -> TrainResult:
-    """The reference engine: one compiled model, `model.fit` with Keras's own shuffling, then `evaluate`.
+    """The reference engine: one compiled model, `model.fit` on rows reshuffled every epoch, then `evaluate`.
 
-    Seeds Keras (Python, NumPy and TensorFlow generators) with `seed` just before fitting. Test-split
+    Seeds Keras (Python, NumPy and TensorFlow generators) and the shuffle with `seed`. Test-split
     curves are measured after each epoch by a callback (cheaper than `validation_data`, same numbers).
     """
-    keras.utils.set_random_seed(seed)
     x_train, y_train = problem.x_train, problem.y_train_onehot
     x_test, y_test = problem.x_test, problem.y_test_onehot
     start = model.evaluate(x_train, y_train, verbose=0), model.evaluate(x_test, y_test, verbose=0)
@@ -128,12 +128,14 @@ def fit_keras(
             test_curve.append((loss, np.mean(probs.argmax(1) == problem.y_test)))
 
     keras.utils.set_random_seed(seed)
+    # Not fit(x, y, shuffle=True): with a global seed set, Keras 3.15 on TF 2.21 replays one row order in
+    # every epoch (its shuffle op is re-created with the same seed each epoch), while the unseeded tutorial
+    # reshuffles every epoch. A seeded tf.data shuffle that reshuffles on each iteration restores that.
+    rows = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+    batches = rows.shuffle(len(x_train), seed=seed, reshuffle_each_iteration=True).batch(cfg.training.batch_size)
     fitted = model.fit(
-        x_train,
-        y_train,
+        batches,
         epochs=cfg.training.epochs,
-        batch_size=cfg.training.batch_size,
-        shuffle=True,
         verbose=verbose,
         callbacks=[TestCurve()] if record_curves else [],
     )
