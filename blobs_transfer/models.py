@@ -136,6 +136,7 @@ def fit_keras(
     fitted = model.fit(
         batches,
         epochs=cfg.training.epochs,
+        shuffle=False,  # the dataset reshuffles itself; Keras ignores (and warns about) shuffle=True here
         verbose=verbose,
         callbacks=[TestCurve()] if record_curves else [],
     )
