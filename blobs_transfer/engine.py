@@ -145,7 +145,7 @@ def train_replicas(
         test_loss, test_correct = _loss_and_correct(_forward(variables, x_test), y_test)
         return loss_sum / n_train, correct_sum / n_train, test_loss, test_correct
 
-    @tf.function(jit_compile=JIT)
+    @tf.function  # called twice per training: compiling it with XLA would cost more than it saves
     def evaluate(x: tf.Tensor, y: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         return _loss_and_correct(_forward(variables, x), y)
 
