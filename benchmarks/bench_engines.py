@@ -58,21 +58,13 @@ TARGET_BIG_BYTES = 2 * GIB
 # --- small helpers ------------------------------------------------------------------------------
 
 def import_tensorflow_quietly() -> float:
-    """Import TensorFlow and Keras with fd 2 silenced (TF 2.21 prints oneDNN/CUDA notices from C++ before
-    TF_CPP_MIN_LOG_LEVEL applies), as the CLI does; returns the import time in seconds."""
-    t = time.perf_counter()
+    """Import TensorFlow and Keras as the CLI does (start-up notices silenced); returns the import time in s."""
+    from blobs_transfer.cli import quiet_tensorflow
+
     if "tensorflow" in sys.modules:
         return 0.0
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+    t = time.perf_counter()
+    quiet_tensorflow()
     return time.perf_counter() - t
 
 
