@@ -29,7 +29,6 @@ import dataclasses
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import statistics

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -40,7 +40,6 @@ class RunResult:
     replicas: list[Replica]
     final: dict[str, np.ndarray]
     history: dict[str, np.ndarray]
-    source_seeds: dict[str, list[int]] = field(default_factory=dict)
 
     @property
     def diverged(self) -> np.ndarray:

@@ -5,7 +5,6 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from blobs_transfer import arms
-from blobs_transfer.config import Arm
 from blobs_transfer.problems import make_problem, one_hot
 
 
