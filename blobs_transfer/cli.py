@@ -207,23 +207,14 @@ def train_source(problem, out, epochs, seed, engine, results_dir, config_file) -
                                          "study.source_problem": problem})
     problem = cfg.study.source_problem
     out = out or source_path(results_dir, problem)
-    from .results import ensure_writable, write_json, run_metadata
+    from .results import ensure_writable
 
     ensure_writable(out.parent)
     quiet_tensorflow()
-    from . import experiment
-    from .models import model_from_weights, save_model
-
     with progress_bar(cfg.training.epochs, f"source on Problem {problem}") as step:
-        (weights,), (seed_used,), result = experiment.train_sources(cfg, problem, 1, progress=step)
-    save_model(model_from_weights(cfg, weights), out)
-    stem = out.stem
-    write_single_run(out.parent, stem, result.history, f"Source model on Problem {problem} (seed {seed_used})")
-    write_json(out.parent / f"{stem}.json", run_metadata(
-        problem=problem, seed=seed_used, root_seed=cfg.study.seed, engine=cfg.study.engine, epochs=cfg.training.epochs,
-        train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
+        result = _train_and_save_source(cfg, problem, out, progress=step)
     click.echo(f"Train: {result.final['train_accuracy'][0]:.3f}, Test: {result.final['test_accuracy'][0]:.3f}")
-    click.echo(f"Saved {out} (history {stem}_history.csv, curves {stem}_learning_curves.png)")
+    click.echo(f"Saved {out} (history {out.stem}_history.csv, curves {out.stem}_learning_curves.png)")
 
 
 def load_source_weights(path: Path, cfg: Config):
@@ -331,12 +322,19 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     click.echo(str(run_dir))
 
 
-def _train_and_save_source(cfg: Config, problem: int, path: Path) -> None:
+def _train_and_save_source(cfg: Config, problem: int, out: Path, progress=None):
+    """Train source model 0 of a problem and save it with its history, curves and metadata beside it."""
     from . import experiment
     from .models import model_from_weights, save_model
+    from .results import run_metadata, write_json
 
-    (weights,), _, _ = experiment.train_sources(cfg, problem, 1)
-    save_model(model_from_weights(cfg, weights), path)
+    (weights,), (seed_used,), result = experiment.train_sources(cfg, problem, 1, progress=progress)
+    save_model(model_from_weights(cfg, weights), out)
+    write_single_run(out.parent, out.stem, result.history, f"Source model on Problem {problem} (seed {seed_used})")
+    write_json(out.parent / f"{out.stem}.json", run_metadata(
+        problem=problem, seed=seed_used, root_seed=cfg.study.seed, engine=cfg.study.engine, epochs=cfg.training.epochs,
+        train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
+    return result
 
 
 def _write_comparison(cfg: Config, results_dir: Path, sources, source_seeds, started: float, step) -> Path:

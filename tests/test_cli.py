@@ -125,6 +125,7 @@ def test_compare_without_source_model_says_how_to_make_one(tmp_path):
 def test_compare_can_train_the_missing_source(tmp_path):
     run("compare", "--repeats", 2, "--epochs", 2, "--results-dir", tmp_path, "--train-source")
     assert (tmp_path / "source" / "problem1.keras").exists()
+    assert (tmp_path / "source" / "problem1_history.csv").exists()  # the same files as train-source writes
 
 
 def test_report_rebuilds_summary_exactly(trained):
