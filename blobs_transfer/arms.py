@@ -10,23 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from .config import Arm, Config
+from .seeds import derive_seed, replica_rngs  # noqa: F401  (re-exported: the engine and tests use them here)
 
 Weights = list[tuple[np.ndarray, np.ndarray]]
-
-
-def derive_seed(root: int, *key: int) -> int:
-    """A 32-bit seed for one stream (a repeat of an arm, a source model) from the root seed.
-
-    SeedSequence with a spawn key gives independent streams, and repeat i's seed does not depend on how
-    many repeats are run, so `--repeats 10` reproduces the first 10 rows of `--repeats 30`.
-    """
-    return int(np.random.SeedSequence(root, spawn_key=key).generate_state(1)[0])
-
-
-def replica_rngs(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
-    """Two independent generators of one replica: (initial weights, minibatch order)."""
-    init, order = np.random.SeedSequence(seed).spawn(2)
-    return np.random.default_rng(init), np.random.default_rng(order)
 
 
 def layer_shapes(cfg: Config, arm: Arm) -> list[tuple[int, int]]:

@@ -1,7 +1,8 @@
-"""The `blobs-transfer` command line: a thin layer that parses, calls one library function per step, and prints.
+"""The `blobs-transfer` command line: each command parses its options, calls one library function, and prints.
 
-Bad input of any kind (an option, a config file, a source model, a results folder) ends with one line
-`Error: ...` and exit code 2, before anything on disk is touched; `--debug` shows the traceback instead.
+The work lives in `study`; this module only turns options into a config, shows progress, and prints. Every
+expected failure is a `StudyError` (or a usage error), which Click's standalone handling prints as one line
+`Error: ...` with exit code 2, before anything on disk is touched; `--debug` shows the traceback instead.
 TensorFlow is imported only by the commands that train.
 """
 
@@ -10,59 +11,54 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
 import click
-import numpy as np
 
-from .config import ENGINES, Config, ConfigError, load_config
-from .results import ResultsError
+from .config import ENGINES, Config, load_config
+from .errors import StudyError
 
 DEFAULT_RESULTS = Path("results")
 
 
 class BadInput(click.ClickException):
+    """Any expected failure, shown by Click as one line `Error: ...`, exit code 2."""
+
     exit_code = 2
 
 
 class Interrupted(Exception):
-    """Ctrl-C or SIGTERM during a run."""
+    """SIGTERM during a run (Ctrl-C arrives as KeyboardInterrupt)."""
+
+
+def _one_line(exc: click.UsageError) -> BadInput:
+    hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return BadInput(f"{exc.format_message()}{hint}")
 
 
 class Cli(click.Group):
-    """Turns every expected failure into one line on stderr and exit code 2 (130 when interrupted)."""
+    """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput."""
 
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+    def make_context(self, info_name, args, parent=None, **extra):
         try:
-            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except click.exceptions.Exit as exc:
-            sys.exit(exc.exit_code)
+            return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
-            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
-            sys.exit(2)
-        except click.ClickException as exc:
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            sys.exit(exc.exit_code)
-        except (ConfigError, ResultsError, _model_error()) as exc:
-            if debug:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+        except StudyError as exc:
+            if ctx.params.get("debug"):
                 raise
-            click.echo(f"Error: {exc}", err=True)
-            sys.exit(2)
-        except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
+            raise BadInput(str(exc)) from None
+        except (Interrupted, KeyboardInterrupt):
             click.echo("Interrupted: the run directory is marked INCOMPLETE; earlier runs are untouched.", err=True)
-            sys.exit(130)
-
-
-def _model_error() -> type:
-    """ModelError without importing Keras when no command needed it."""
-    if "blobs_transfer.models" in sys.modules:
-        return sys.modules["blobs_transfer.models"].ModelError
-    return ConfigError
+            raise click.exceptions.Exit(130) from None
 
 
 # --- shared options ---------------------------------------------------------------------------
@@ -92,14 +88,35 @@ def resolve_config(config_file: Path | None, **overrides: Any) -> Config:
     return load_config(config_file, **overrides)
 
 
+class ProgressBars:
+    """A progress bar per phase of work on a terminal; silent when stderr is not one (CI, pipes, tests)."""
+
+    def __init__(self) -> None:
+        self.bar, self.label = None, None
+
+    def __call__(self, label: str, epochs: int, total: int) -> None:
+        if not sys.stderr.isatty():
+            return
+        if label != self.label:
+            self.close()
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
+            self.bar.__enter__()
+            self.label = label
+        self.bar.update(epochs)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+        self.bar, self.label = None, None
+
+
 @contextmanager
-def progress_bar(total: int, label: str) -> Iterator:
-    """A progress bar over epochs on a terminal; silent when stderr is not one (CI, pipes, tests)."""
-    if not sys.stderr.isatty() or total <= 0:
-        yield lambda n: None
-        return
-    with click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True) as bar:
-        yield bar.update
+def progress_bars() -> Iterator[ProgressBars]:
+    bars = ProgressBars()
+    try:
+        yield bars
+    finally:
+        bars.close()
 
 
 @contextmanager
@@ -138,6 +155,12 @@ def quiet_tensorflow() -> None:
         os.close(devnull)
 
 
+def accuracies_line(result) -> str:
+    return f"Train: {result.final['train_accuracy'][0]:.3f}, Test: {result.final['test_accuracy'][0]:.3f}"
+
+
+# --- commands ---------------------------------------------------------------------------------
+
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.version_option(package_name="blobs-transfer")
@@ -153,41 +176,10 @@ def cli(debug: bool) -> None:
 @config_option
 def generate(results_dir: Path, config_file: Path | None) -> None:
     """Make Problem 1 and Problem 2 (make_blobs), write their train/test splits as CSV and draw them."""
-    from . import plots
-    from .problems import make_problem
-    from .results import ensure_writable, save_figure, write_csv
+    from . import study
 
-    cfg = resolve_config(config_file)
-    folder = ensure_writable(results_dir / "problems")
-    shown = []
-    for number in range(1, len(cfg.problems.seeds) + 1):
-        problem = make_problem(number, cfg.problems)
-        for split in ("train", "test"):
-            x, y = getattr(problem, f"x_{split}"), getattr(problem, f"y_{split}")
-            header = [*(f"x{j + 1}" for j in range(x.shape[1])), "label"]
-            write_csv(folder / f"problem{number}_{split}.csv", header,
-                      ([*(repr(float(v)) for v in row), int(label)] for row, label in zip(x, y)))
-        shown.append((f"Problem {number} (make_blobs random_state={problem.random_state})",
-                      np.concatenate([problem.x_train, problem.x_test]), np.concatenate([problem.y_train, problem.y_test])))
-    save_figure(plots.problems_figure(shown), folder / "problems.png")
-    click.echo(f"Wrote {len(shown)} problems to {folder}/ (problemN_train.csv, problemN_test.csv, problems.png)")
-
-
-def source_path(results_dir: Path, problem: int) -> Path:
-    """Where `train-source` saves, and `compare` looks for, the source model of a problem."""
-    return results_dir / "source" / f"problem{problem}.keras"
-
-
-def write_single_run(folder: Path, stem: str, history, title: str) -> None:
-    """A single run's per-epoch history as CSV and its learning-curve figure."""
-    from . import plots
-    from .results import CURVE_KEYS, save_figure, write_csv
-
-    n = history["train_loss"].shape[1]
-    rows = ([e, *(f"{history[k][0, e]:.6f}" for k in CURVE_KEYS)] for e in range(n))
-    write_csv(folder / f"{stem}_history.csv", ["epoch", *CURVE_KEYS], rows)
-    single = {k: history[k][0] for k in CURVE_KEYS}
-    save_figure(plots.learning_curves_figure(single, title), folder / f"{stem}_learning_curves.png")
+    folder = study.generate(resolve_config(config_file), results_dir)
+    click.echo(f"Wrote the problems to {folder}/ (problemN_train.csv, problemN_test.csv, problems.png)")
 
 
 @cli.command("train-source")
@@ -203,24 +195,16 @@ def train_source(problem, out, epochs, seed, engine, results_dir, config_file) -
 
     Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
     """
+    from . import study
+
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.source_problem": problem})
-    problem = cfg.study.source_problem
-    out = out or source_path(results_dir, problem)
-    from .results import ensure_writable
-
-    ensure_writable(out.parent)
     quiet_tensorflow()
-    with progress_bar(cfg.training.epochs, f"source on Problem {problem}") as step:
-        result = _train_and_save_source(cfg, problem, out, progress=step)
-    click.echo(f"Train: {result.final['train_accuracy'][0]:.3f}, Test: {result.final['test_accuracy'][0]:.3f}")
-    click.echo(f"Saved {out} (history {out.stem}_history.csv, curves {out.stem}_learning_curves.png)")
-
-
-def load_source_weights(path: Path, cfg: Config):
-    from .models import get_weights, load_source
-
-    return get_weights(load_source(path, cfg))
+    with progress_bars() as progress:
+        model, result = study.train_source(cfg, out=out, results_dir=results_dir, progress=progress)
+    click.echo(accuracies_line(result))
+    stem = Path(model.path).stem
+    click.echo(f"Saved {model.path} (history {stem}_history.csv, curves {stem}_learning_curves.png)")
 
 
 @cli.command()
@@ -234,46 +218,15 @@ def load_source_weights(path: Path, cfg: Config):
 @config_option
 def fit(problem, source, fixed, epochs, seed, engine, results_dir, config_file) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
-    from .config import Arm
+    from . import study
 
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.target_problem": problem})
-    arm = Arm(f"transfer fixed={fixed}", weights="source", fixed=fixed) if source else Arm("standalone", fixed=fixed)
-    cfg = _with_arms(cfg, (arm,))
-    from .results import new_run_dir, mark_complete, write_json, run_metadata, atomic_write_text
-    from .config import to_toml
-
     quiet_tensorflow()
-    sources = {cfg.study.source_problem: [load_source_weights(source, cfg)]} if source else {}
-    run_dir = new_run_dir(results_dir, "fit")
-    from . import experiment
-
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    seed_used = experiment.arm_seed(cfg, arm, 0 if source else None, 0)
-    with progress_bar(cfg.training.epochs, arm.name) as step:
-        result = experiment.train(cfg, _target(cfg), [(arm, sources.get(cfg.study.source_problem, [None])[0], seed_used)],
-                                  engine=cfg.study.engine, progress=step)
-    title = f"{arm.name} on Problem {cfg.study.target_problem} (seed {seed_used})"
-    write_single_run(run_dir, "fit", result.history, title)
-    write_json(run_dir / "metadata.json", run_metadata(arm=arm.name, source=str(source) if source else None,
-                                                       seed=seed_used, root_seed=cfg.study.seed,
-                                                       train_accuracy=float(result.final["train_accuracy"][0]),
-                                                       test_accuracy=float(result.final["test_accuracy"][0])))
-    mark_complete(run_dir)
-    click.echo(f"Train: {result.final['train_accuracy'][0]:.3f}, Test: {result.final['test_accuracy'][0]:.3f}")
+    with progress_bars() as progress:
+        run_dir, result = study.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
+    click.echo(accuracies_line(result))
     click.echo(str(run_dir))
-
-
-def _with_arms(cfg: Config, arms) -> Config:
-    import dataclasses
-
-    return dataclasses.replace(cfg, arms=tuple(arms), study=dataclasses.replace(cfg.study, baseline=arms[0].name))
-
-
-def _target(cfg: Config):
-    from .problems import make_problem
-
-    return make_problem(cfg.study.target_problem, cfg.problems)
 
 
 @cli.command()
@@ -295,86 +248,28 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     boxplot.png, forest.png, curves.png, report.html, config.toml and metadata.json, then prints the
     tutorial's table, the statistics and the directory's path.
     """
+    from . import study
+
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.repeats": repeats, "study.source_repeats": source_repeats})
-    from .results import ensure_writable
-
-    ensure_writable(results_dir)
     quiet_tensorflow()
-    from . import experiment
-
-    started = time.perf_counter()
-    sources, source_seeds, to_train = {}, {}, {}
-    for p in experiment.sources_needed(cfg):
-        if cfg.study.source_repeats == 1 and p == cfg.study.source_problem:
-            path = source or source_path(results_dir, p)
-            if not path.exists() and train_missing and source is None:
-                click.echo(f"No source model at {path}: training it first (--train-source).", err=True)
-                _train_and_save_source(cfg, p, path)
-            sources[p] = [load_source_weights(path, cfg)]
-            source_seeds[f"problem{p}"] = f"loaded from {path}"
-        else:
-            to_train[p] = cfg.study.source_repeats
-    with interruptible(), progress_bar(experiment.epochs_of_work(cfg, to_train), "training") as step:
-        for p, count in to_train.items():
-            sources[p], source_seeds[f"problem{p}"], _ = experiment.train_sources(cfg, p, count, progress=step)
-        run_dir = _write_comparison(cfg, results_dir, sources, source_seeds, started, step)
-    click.echo(str(run_dir))
-
-
-def _train_and_save_source(cfg: Config, problem: int, out: Path, progress=None):
-    """Train source model 0 of a problem and save it with its history, curves and metadata beside it."""
-    from . import experiment
-    from .models import model_from_weights, save_model
-    from .results import run_metadata, write_json
-
-    (weights,), (seed_used,), result = experiment.train_sources(cfg, problem, 1, progress=progress)
-    save_model(model_from_weights(cfg, weights), out)
-    write_single_run(out.parent, out.stem, result.history, f"Source model on Problem {problem} (seed {seed_used})")
-    write_json(out.parent / f"{out.stem}.json", run_metadata(
-        problem=problem, seed=seed_used, root_seed=cfg.study.seed, engine=cfg.study.engine, epochs=cfg.training.epochs,
-        train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
-    return result
-
-
-def _write_comparison(cfg: Config, results_dir: Path, sources, source_seeds, started: float, step) -> Path:
-    """Train every arm into a new run directory, write its files and report, then mark it complete."""
-    from . import experiment
-    from .config import to_toml
-    from .report import build_report, terminal_report
-    from .results import (atomic_write_text, mark_complete, new_run_dir, run_metadata, score_rows, write_curves,
-                          write_json, write_scores)
-
-    run_dir = new_run_dir(results_dir, "compare")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    train_started = time.perf_counter()
-    result = experiment.run_comparison(cfg, sources, progress=step)
-    train_seconds = time.perf_counter() - train_started
-    write_scores(run_dir / "scores.csv", result_rows := score_rows(result.replicas, result.final, result.diverged))
-    write_curves(run_dir / "curves", result.replicas, result.history)
-    seeds: dict[str, list[int]] = {}
-    for rep in result.replicas:
-        seeds.setdefault(rep.arm.name, []).append(rep.seed)
-    write_json(run_dir / "metadata.json", run_metadata(
-        root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result_rows),
-        diverged=int(result.diverged.sum()), training_seconds=round(train_seconds, 3),
-        wall_seconds=round(time.perf_counter() - started, 3), source_models=source_seeds, repeat_seeds=seeds))
-    summary = build_report(run_dir, require_complete=False)
-    mark_complete(run_dir)
-    click.echo(terminal_report(summary))
-    if result.diverged.any():
-        click.echo(f"{int(result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")
-    return run_dir
+    with interruptible(), progress_bars() as progress:
+        done = study.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
+                             notify=lambda line: click.echo(line, err=True))
+    click.echo(study.terminal_report(done.summary))
+    if done.result.diverged.any():
+        click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")
+    click.echo(str(done.run_dir))
 
 
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 def report(run_dir: Path) -> None:
     """Rebuild summary.json, summary.md, the figures and report.html of a finished compare run (no TensorFlow)."""
-    from .report import build_report, terminal_report
+    from . import study
 
-    summary = build_report(run_dir)
-    click.echo(terminal_report(summary))
+    summary = study.report_run(run_dir)
+    click.echo(study.terminal_report(summary))
     click.echo(str(run_dir / "report.html"))
 
 
@@ -388,12 +283,10 @@ def check(run_dir: Path, baseline_file: Path) -> None:
     The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
     scores file cannot slip through.
     """
-    from . import gate
-    from .report import format_table, load_run, summarise
+    from . import gate, study
+    from .report import format_table
 
-    baseline = _read_baseline(baseline_file)
-    cfg, scores, curves = load_run(run_dir)
-    rows = gate.check(summarise(cfg, scores, curves), baseline)
+    rows = study.check(run_dir, baseline_file)
     click.echo(format_table(*gate.gate_table(rows)))
     moved = [r for r in rows if not r["ok"]]
     if moved:
@@ -403,35 +296,16 @@ def check(run_dir: Path, baseline_file: Path) -> None:
     click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}")
 
 
-def _read_baseline(path: Path) -> dict[str, Any]:
-    import json
-
-    try:
-        baseline = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(baseline.get("arms"), dict):
-            raise ValueError("no 'arms' table")
-        return baseline
-    except FileNotFoundError:
-        raise BadInput(f"baseline file {path} does not exist") from None
-    except (OSError, ValueError, AttributeError) as exc:
-        raise BadInput(f"baseline file {path} is not a blobs-transfer baseline: {exc}") from None
-
-
 @cli.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Where to write the baseline JSON (replaced atomically if it exists).")
 def baseline(run_dir: Path, out: Path) -> None:
     """Write a regression baseline (per-arm statistics and tolerance bands) from a finished run."""
-    from . import gate
-    from .report import load_run, summarise
-    from .results import write_json
+    from . import study
 
-    cfg, scores, curves = load_run(run_dir)
-    write_json(out, gate.make_baseline(summarise(cfg, scores, curves), source=str(run_dir)))
-    click.echo(f"Wrote {out}")
+    click.echo(f"Wrote {study.write_baseline(run_dir, out)}")
 
 
 def main() -> None:
     cli()
-

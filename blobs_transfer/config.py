@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from .errors import ConfigError
 
-class ConfigError(ValueError):
-    """A config that cannot be used; the message is one line that names the key."""
+__all__ = ["Config", "ConfigError", "Arm", "ProblemSpec", "load_config", "config_from_dict", "to_toml"]
 
 
 @dataclass(frozen=True)
 class Problems:
-    """scikit-learn `make_blobs` problems; problem k uses random_state=seeds[k-1] (section 1)."""
+    """The catalogue of scikit-learn `make_blobs` problems; problem k uses random_state=seeds[k-1] (section 1).
+
+    The other keys are what every problem shares unless `[source]` or `[target]` overrides them.
+    """
 
     seeds: tuple[int, ...] = (1, 2)  # Problem 1 is random_state=1, Problem 2 is random_state=2
     n_samples: int = 1000
@@ -28,6 +31,60 @@ class Problems:
     n_features: int = 2
     cluster_std: float = 2.0
     n_train: int = 500  # first 500 rows train, last 500 test; no shuffling, no scaling
+
+    @property
+    def n_test(self) -> int:
+        return self.n_samples - self.n_train
+
+
+@dataclass(frozen=True)
+class SourceProblem:
+    """Overrides for the source problem only (unset: the catalogue's values)."""
+
+    n_train: int | None = None
+    cluster_std: float | None = None
+
+
+@dataclass(frozen=True)
+class TargetProblem:
+    """Overrides for the target problem only; the test split never changes with them.
+
+    similarity_t: the target's class centres are the source problem's centres moved a fraction t of the way
+    toward the target problem's own centres, class k staying class k (0: the source's centres; 1: the
+    target problem's own, exactly the catalogue problem).
+    """
+
+    n_train: int | None = None
+    cluster_std: float | None = None
+    similarity_t: float | None = None
+
+
+@dataclass(frozen=True)
+class ProblemSpec:
+    """Everything that makes one problem's data, so that a source model can be keyed by it.
+
+    Rows are make_blobs(n_samples, centers, cluster_std, random_state); the last n_test rows are the test split,
+    fixed whatever n_train is; the train split is the first n_train rows, and past n_samples - n_test rows
+    it continues with a second draw around the same centres. With `similarity_t` the centres are those of
+    random_state `centers_from` moved a fraction t toward this problem's own.
+    """
+
+    number: int  # the catalogue problem it is (or is derived from)
+    random_state: int
+    centers: int = 3
+    n_features: int = 2
+    cluster_std: float = 2.0
+    n_samples: int = 1000
+    n_test: int = 500
+    n_train: int = 500
+    centers_from: int | None = None
+    similarity_t: float | None = None
+
+    def changes_from(self, plain: "ProblemSpec") -> dict[str, Any]:
+        """The keys whose values differ from `plain` (the catalogue problem), in a fixed order."""
+        keys = ("random_state", "centers", "n_features", "cluster_std", "n_samples", "n_test", "n_train",
+                "similarity_t")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) != getattr(plain, k)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +152,8 @@ class Study:
 @dataclass(frozen=True)
 class Config:
     problems: Problems = field(default_factory=Problems)
+    source: SourceProblem = field(default_factory=SourceProblem)
+    target: TargetProblem = field(default_factory=TargetProblem)
     model: Model = field(default_factory=Model)
     training: Training = field(default_factory=Training)
     study: Study = field(default_factory=Study)
@@ -119,6 +178,46 @@ class Config:
 
     def source_problem_of(self, arm: Arm) -> int:
         return arm.source_problem if arm.source_problem is not None else self.study.source_problem
+
+    def catalogue_spec(self, number: int) -> ProblemSpec:
+        """Catalogue problem `number` with the shared values, no overrides."""
+        p = self.problems
+        return ProblemSpec(number, p.seeds[number - 1], p.centers, p.n_features, p.cluster_std, p.n_samples,
+                           p.n_test, p.n_train)
+
+    @property
+    def source_spec(self) -> ProblemSpec:
+        """The study's source problem, with the `[source]` overrides."""
+        spec = self.catalogue_spec(self.study.source_problem)
+        return dataclasses.replace(spec, **{k: v for k, v in dataclasses.asdict(self.source).items() if v is not None})
+
+    @property
+    def target_spec(self) -> ProblemSpec:
+        """The study's target problem, with the `[target]` overrides (similarity relative to the source)."""
+        spec = self.catalogue_spec(self.study.target_problem)
+        changes = {k: v for k, v in dataclasses.asdict(self.target).items() if v is not None}
+        if self.target.similarity_t is not None:
+            changes["centers_from"] = self.catalogue_spec(self.study.source_problem).random_state
+        return dataclasses.replace(spec, **changes)
+
+    def spec_of_problem(self, number: int) -> ProblemSpec:
+        """The spec a source model of problem `number` trains on: the study's source or target problem as
+        overridden, else the catalogue problem (the BnB controls train on the target problem itself)."""
+        if number == self.study.source_problem:
+            return self.source_spec
+        if number == self.study.target_problem:
+            return self.target_spec
+        return self.catalogue_spec(number)
+
+    def describe_problem(self, spec: ProblemSpec) -> str:
+        """'Problem 2', or 'Problem 2 (n_train=100, similarity_t=0.5)' where the spec differs from the catalogue."""
+        extra = ", ".join(f"{k}={v:g}" for k, v in spec.changes_from(self.catalogue_spec(spec.number)).items())
+        return f"Problem {spec.number}" + (f" ({extra})" if extra else "")
+
+    def problem_slug(self, spec: ProblemSpec) -> str:
+        """A file-name stem: 'problem1', or 'problem1-n_train=100' for a spec that differs from the catalogue."""
+        changes = spec.changes_from(self.catalogue_spec(spec.number))
+        return f"problem{spec.number}" + "".join(f"-{k}={v:g}" for k, v in changes.items())
 
     def copied_layers(self, arm: Arm) -> int:
         """How many leading layers (output layer included) an arm takes from its source model."""
@@ -162,6 +261,14 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"study.engine must be one of {', '.join(ENGINES)}, got {s.engine!r}")
     for key in ("source_problem", "target_problem"):
         _problem_exists(f"study.{key}", getattr(s, key), p)
+    for name, table in (("source", cfg.source), ("target", cfg.target)):
+        if table.n_train is not None:
+            _positive(f"{name}.n_train", table.n_train)
+        if table.cluster_std is not None and not (math.isfinite(table.cluster_std) and table.cluster_std > 0):
+            raise ConfigError(f"{name}.cluster_std must be a positive number, got {table.cluster_std}")
+    t = cfg.target.similarity_t
+    if t is not None and not (math.isfinite(t) and 0.0 <= t <= 1.0):
+        raise ConfigError(f"target.similarity_t must be a number from 0 to 1, got {t}")
     if not cfg.arms:
         raise ConfigError("arms: at least one arm is needed")
     names = [a.name for a in cfg.arms]
@@ -216,7 +323,8 @@ def _problem_exists(key: str, number: int, problems: Problems) -> None:
 
 # --- TOML in and out --------------------------------------------------------------------------
 
-SECTIONS = {"problems": Problems, "model": Model, "training": Training, "study": Study}
+SECTIONS = {"problems": Problems, "source": SourceProblem, "target": TargetProblem, "model": Model,
+            "training": Training, "study": Study}
 
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
@@ -304,7 +412,8 @@ def _type_name(t: Any) -> str:
 def config_to_dict(cfg: Config) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in SECTIONS:
-        out[name] = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(getattr(cfg, name)).items()}
+        out[name] = {k: list(v) if isinstance(v, tuple) else v
+                     for k, v in dataclasses.asdict(getattr(cfg, name)).items() if v is not None}
     out["arms"] = [{k: v for k, v in dataclasses.asdict(a).items() if v is not None} for a in cfg.arms]
     return out
 
@@ -314,6 +423,8 @@ def to_toml(cfg: Config) -> str:
     d = config_to_dict(cfg)
     lines = []
     for name in SECTIONS:
+        if not d[name]:  # an untouched [source] / [target] table
+            continue
         lines.append(f"[{name}]")
         lines += [f"{k} = {_toml_value(v)}" for k, v in d[name].items()]
         lines.append("")

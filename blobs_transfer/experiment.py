@@ -3,26 +3,45 @@
 A run is a list of replicas (arm, source index, repeat, seed). Each replica's seed is derived from the root
 seed and recorded, and fixes both its starting weights and its minibatch order, so any single row of
 `scores.csv` can be re-run alone. The vectorised engine trains every replica that shares an architecture in
-one computation; the Keras engine runs them one `fit` at a time.
+one computation; the Keras engine runs them one `fit` at a time. The engines (and TensorFlow) are imported only
+by the functions that train, so the study library loads without them.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from . import arms as arms_mod
-from .arms import Weights, derive_seed
-from .config import Arm, Config
-from .engine import HISTORY_KEYS, TrainResult, train_replicas
+from . import seeds
+from .arms import Weights
+from .config import Arm, Config, ProblemSpec
 from .problems import Problem, make_problem
 
-SOURCE_STREAM, ARM_STREAM = 0, 1
+if TYPE_CHECKING:  # the engine imports TensorFlow: only the functions that train import it
+    from .engine import TrainResult
+
 Progress = Callable[[int], None]  # called with the number of epochs just completed
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """One source model: the problem it was trained on, its weights, and where it came from.
+
+    seed is None for a model loaded from a file that does not record one; path is None for a model trained
+    in memory and not saved.
+    """
+
+    spec: ProblemSpec
+    weights: Weights
+    seed: int | None
+    path: str | None = None
+
+
+Sources = dict[ProblemSpec, list[SourceModel]]  # per source problem, source models by source index
 
 
 @dataclass(frozen=True)
@@ -46,15 +65,30 @@ class RunResult:
         """(N,) True where training blew up (non-finite loss): such runs have no accuracy to report."""
         return ~(np.isfinite(self.final["train_loss"]) & np.isfinite(self.final["test_loss"]))
 
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per run, the columns of scores.csv with the values it reads back as (None where diverged)."""
+        out = []
+        for i, rep in enumerate(self.replicas):
+            bad = bool(self.diverged[i])
+            value = lambda key, digits: None if bad else round(float(self.final[key][i]), digits)
+            out.append({
+                "arm": rep.arm.name, "source_index": rep.source_index, "repeat": rep.repeat, "seed": rep.seed,
+                "test_accuracy": value("test_accuracy", 3),
+                "test_correct": None if bad else int(self.final["test_correct"][i]),
+                "train_accuracy": value("train_accuracy", 3), "final_loss": value("train_loss", 6),
+                "test_loss": value("test_loss", 6), "diverged": bad,
+            })
+        return out
+
 
 def source_seed(cfg: Config, problem: int, index: int) -> int:
     """Seed of source model `index` trained on `problem` (index 0 is what `train-source` makes)."""
-    return derive_seed(cfg.study.seed, SOURCE_STREAM, problem, index)
+    return seeds.source_seed(cfg.study.seed, problem, index)
 
 
 def arm_seed(cfg: Config, arm: Arm, source_index: int | None, repeat: int) -> int:
     """Seed of one repeat; keyed by the arm's name so adding an arm does not change the others' seeds."""
-    return derive_seed(cfg.study.seed, ARM_STREAM, zlib.crc32(arm.name.encode()), source_index or 0, repeat)
+    return seeds.arm_seed(cfg.study.seed, arm.name, source_index, repeat)
 
 
 def plan_replicas(cfg: Config, repeats: int | None = None) -> list[Replica]:
@@ -77,6 +111,8 @@ def train(
     progress: Progress | None = None,
 ) -> TrainResult:
     """Train (arm, source weights, seed) jobs on `problem` with the chosen engine; results in job order."""
+    from .engine import train_replicas
+
     if engine == "keras":
         results = [_fit_one_keras(cfg, problem, arm, source, seed, progress) for arm, source, seed in jobs]
         return _concat(results, range(len(jobs)))
@@ -126,6 +162,8 @@ def _fit_one_keras(cfg, problem, arm, source, seed, progress) -> TrainResult:
 
 def _concat(results: list[TrainResult], order: list[int] | range) -> TrainResult:
     """Stitch per-group results back into job order (weights are dropped: shapes differ across groups)."""
+    from .engine import HISTORY_KEYS, TrainResult
+
     inverse = np.argsort(np.asarray(order))
     final = {k: np.concatenate([r.final[k] for r in results])[inverse] for k in results[0].final}
     history = {k: np.concatenate([r.history[k] for r in results])[inverse] for k in HISTORY_KEYS}
@@ -142,16 +180,18 @@ def _concat(results: list[TrainResult], order: list[int] | range) -> TrainResult
 
 def train_sources(
     cfg: Config, problem_number: int, count: int, *, progress: Progress | None = None
-) -> tuple[list[Weights], list[int], TrainResult]:
+) -> tuple[list[SourceModel], TrainResult]:
     """Train `count` fresh source models on a problem's train split, with recorded seeds.
 
-    Source 0 is the model `train-source` makes with the same root seed. Returns (weights per source,
-    seeds, the training result with per-epoch history).
+    Source 0 is the model `train-source` makes with the same root seed. Returns the source models and the
+    training result with its per-epoch history.
     """
-    seeds = [source_seed(cfg, problem_number, k) for k in range(count)]
-    problem = make_problem(problem_number, cfg.problems)
-    result = train(cfg, problem, [(Arm("source"), None, s) for s in seeds], engine=cfg.study.engine, progress=progress)
-    return [arms_mod.unstack(result.weights, k) for k in range(count)], seeds, result
+    spec = cfg.spec_of_problem(problem_number)
+    seeds_used = [source_seed(cfg, problem_number, k) for k in range(count)]
+    jobs = [(Arm("source"), None, s) for s in seeds_used]
+    result = train(cfg, make_problem(spec), jobs, engine=cfg.study.engine, progress=progress)
+    models = [SourceModel(spec, arms_mod.unstack(result.weights, k), s) for k, s in enumerate(seeds_used)]
+    return models, result
 
 
 def sources_needed(cfg: Config) -> list[int]:
@@ -162,19 +202,22 @@ def sources_needed(cfg: Config) -> list[int]:
 
 def run_comparison(
     cfg: Config,
-    sources: dict[int, list[Weights]],
+    sources: Sources,
     *,
     progress: Progress | None = None,
 ) -> RunResult:
     """Train every replica of `plan_replicas(cfg)` on the target problem.
 
-    sources: per source problem, the list of source models (one per source index).
+    sources: per source problem spec, the source models by source index (see `study.source_models`).
     """
-    problem = make_problem(cfg.study.target_problem, cfg.problems)
+    problem = make_problem(cfg.target_spec)
     plan = plan_replicas(cfg)
     jobs = []
     for rep in plan:
-        source = sources[cfg.source_problem_of(rep.arm)][rep.source_index] if rep.arm.uses_source else None
+        source = None
+        if rep.arm.uses_source:
+            spec = cfg.spec_of_problem(cfg.source_problem_of(rep.arm))
+            source = sources[spec][rep.source_index].weights
         jobs.append((rep.arm, source, rep.seed))
     result = train(cfg, problem, jobs, engine=cfg.study.engine, progress=progress)
     return RunResult(plan, result.final, result.history)

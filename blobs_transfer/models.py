@@ -17,11 +17,10 @@ import tensorflow as tf
 from .arms import Weights
 from .config import Arm, Config
 from .engine import HISTORY_KEYS, TrainResult
+from .errors import ResultsError, SourceModelError
 from .problems import Problem
 
-
-class ModelError(ValueError):
-    """A source model that is missing, unreadable, or does not fit the study; one line."""
+ModelError = SourceModelError  # the name this module's callers and tests know
 
 
 def build_mlp(cfg: Config, arm: Arm | None = None) -> keras.Sequential:
@@ -67,10 +66,14 @@ def model_from_weights(cfg: Config, weights: Weights, arm: Arm | None = None) ->
 
 def save_model(model: keras.Model, path: Path) -> None:
     """Save in the native `.keras` format, atomically: a partly written file never replaces a good one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model.save(tmp)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def load_source(path: Path, cfg: Config) -> keras.Model:

@@ -1,4 +1,12 @@
-"""The two synthetic problems of the study (PROTOCOL.md section 1): pure numpy, no TensorFlow."""
+"""The study's synthetic problems (PROTOCOL.md sections 1 and 7): pure numpy and scikit-learn, no TensorFlow.
+
+A problem is made from a `ProblemSpec`. With the catalogue's defaults this is exactly the tutorial's
+`make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2.0, random_state=S)`, first 500 rows train,
+last 500 test. make_blobs draws the centres first and then every row as centre + cluster_std * noise from one
+generator; drawing the centres ourselves from that same generator and handing the rest of it to make_blobs
+gives the very same rows, and lets a spec change the centres (similarity t) or the spread while keeping each
+row's class and noise, and so keeps the test split's rows in place whatever the train size.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +15,26 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import make_blobs
 
-from .config import Problems
+from .config import ProblemSpec
+from .seeds import extra_rows_seed
+
+CENTER_BOX = (-10.0, 10.0)  # make_blobs's default box for random centres
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One make_blobs problem split in order: the first n_train rows train, the rest test.
+    """One problem's data: x_train (n_train, n_features) float32, y_train (n_train,) int labels 0..centers-1;
+    likewise x_test, y_test (n_test rows)."""
 
-    x_train (n_train, n_features) float32, y_train (n_train,) int labels 0..centers-1; likewise for test.
-    """
-
-    number: int
-    random_state: int
+    spec: ProblemSpec
     x_train: np.ndarray
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-    n_classes: int
+
+    @property
+    def n_classes(self) -> int:
+        return self.spec.centers
 
     @property
     def y_train_onehot(self) -> np.ndarray:
@@ -39,16 +50,31 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[labels]
 
 
-def make_problem(number: int, cfg: Problems) -> Problem:
-    """Problem `number` (1-based): make_blobs with random_state=cfg.seeds[number-1], split without shuffling."""
-    random_state = cfg.seeds[number - 1]
-    x, y = make_blobs(
-        n_samples=cfg.n_samples,
-        centers=cfg.centers,
-        n_features=cfg.n_features,
-        cluster_std=cfg.cluster_std,
-        random_state=random_state,
-    )
-    x = x.astype(np.float32)
-    n = cfg.n_train
-    return Problem(number, random_state, x[:n], y[:n], x[n:], y[n:], cfg.centers)
+def own_centres(random_state: int, spec: ProblemSpec) -> np.ndarray:
+    """(centers, n_features): the centres make_blobs draws for this random_state."""
+    return np.random.RandomState(random_state).uniform(*CENTER_BOX, size=(spec.centers, spec.n_features))
+
+
+def centres(spec: ProblemSpec) -> np.ndarray:
+    """(centers, n_features) class centres of a spec: its own, or moved from another's by similarity t."""
+    own = own_centres(spec.random_state, spec)
+    if spec.similarity_t is None:
+        return own
+    t = spec.similarity_t
+    return (1.0 - t) * own_centres(spec.centers_from, spec) + t * own
+
+
+def make_problem(spec: ProblemSpec) -> Problem:
+    """The problem's train and test splits, in make_blobs's order (no shuffling, no scaling)."""
+    generator = np.random.RandomState(spec.random_state)
+    own = generator.uniform(*CENTER_BOX, size=(spec.centers, spec.n_features))  # as make_blobs would
+    c = own if spec.similarity_t is None else centres(spec)
+    x, y = make_blobs(n_samples=spec.n_samples, centers=c, cluster_std=spec.cluster_std, random_state=generator)
+    n_pool = spec.n_samples - spec.n_test
+    x_train, y_train = x[: min(spec.n_train, n_pool)], y[: min(spec.n_train, n_pool)]
+    if spec.n_train > n_pool:  # more training rows: a second draw around the same centres
+        x_more, y_more = make_blobs(n_samples=spec.n_train - n_pool, centers=c, cluster_std=spec.cluster_std,
+                                    random_state=extra_rows_seed(spec.random_state))
+        x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
+    f32 = np.float32
+    return Problem(spec, x_train.astype(f32), y_train, x[n_pool:].astype(f32), y[n_pool:])

@@ -22,6 +22,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .errors import ResultsError
+
 INCOMPLETE = "INCOMPLETE"
 SCORE_COLUMNS = (
     "arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct", "train_accuracy",
@@ -30,14 +32,16 @@ SCORE_COLUMNS = (
 CURVE_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
-class ResultsError(OSError):
-    """A results folder or run directory that cannot be used; one line."""
-
-
 # --- writing ----------------------------------------------------------------------------------
 
 
+def cannot_write(path: Path, exc: OSError) -> ResultsError:
+    """A failed write (a full disk, a lost permission, a file too large) as one line naming the file."""
+    return ResultsError(f"cannot write {path}: {exc.strerror or exc}")
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name, then rename: a failed write never leaves a damaged file under a real name."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
@@ -46,9 +50,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -95,9 +103,11 @@ def new_run_dir(results_dir: Path, kind: str) -> Path:
         path = Path(results_dir) / (f"{kind}-{stamp}" + (f"-{n}" if n else ""))
         try:
             path.mkdir()
+            (path / INCOMPLETE).write_text("this run has not finished (it is running, was interrupted, or failed)\n")
         except FileExistsError:
             continue
-        (path / INCOMPLETE).write_text("this run has not finished (it is running, was interrupted, or failed)\n")
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
         return path
     raise ResultsError(f"cannot find a free run directory name in {results_dir}")
 
@@ -168,7 +178,10 @@ def read_scores(path: Path) -> list[dict[str, Any]]:
 
 def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None:
     """Per-epoch curves, one wide CSV per metric: a row per run (scores.csv order), a column per epoch."""
-    folder.mkdir(exist_ok=True)
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise cannot_write(folder, exc) from None
     n_epochs = history["test_accuracy"].shape[1]
     header = ["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))]
     for key in CURVE_KEYS:

@@ -18,9 +18,9 @@ def cfg() -> Config:
 
 @pytest.fixture(scope="session")
 def problem1(cfg):
-    return make_problem(1, cfg.problems)
+    return make_problem(cfg.catalogue_spec(1))
 
 
 @pytest.fixture(scope="session")
 def problem2(cfg):
-    return make_problem(2, cfg.problems)
+    return make_problem(cfg.catalogue_spec(2))

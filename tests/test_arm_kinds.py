@@ -191,7 +191,9 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
         log_p = h - np.log(np.exp(h).sum(1, keepdims=True))
         return -np.mean(log_p[np.arange(len(h)), problem2.y_test])
 
-    run = experiment.run_comparison(cfg, {1: [a], 2: [b]})
+    sources = {cfg.source_spec: [experiment.SourceModel(cfg.source_spec, a, None)],
+               cfg.target_spec: [experiment.SourceModel(cfg.target_spec, b, None)]}
+    run = experiment.run_comparison(cfg, sources)
     by_arm = {rep.arm.name: i for i, rep in enumerate(run.replicas)}
     assert run.history["test_loss"][by_arm["from A"], 0] == pytest.approx(test_loss(a), rel=1e-4)
     assert run.history["test_loss"][by_arm["from B"], 0] == pytest.approx(test_loss(b), rel=1e-4)
@@ -286,5 +288,6 @@ def test_yosinski_config_runs_through_the_cli(tmp_path):
         assert row["diverged"] == "0" and 0 <= float(row["test_accuracy"]) <= 1
     assert {r["arm"] for r in rows if r["source_index"]} >= {"B1B", "B1B+", "B2B", "B2B+"}
     sources = json.loads((run_dir / "metadata.json").read_text())["source_models"]
-    assert sources["problem1"].startswith("loaded from")  # the saved model of train-source
-    assert sources["problem2"] == [experiment.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded
+    assert sources["problem1"]["path"] == str(tmp_path / "source" / "problem1.keras")  # the saved model of train-source
+    assert sources["problem1"]["seeds"] == [experiment.source_seed(cfg, 1, 0)]  # its seed, from its metadata
+    assert sources["problem2"]["seeds"] == [experiment.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded

@@ -108,8 +108,8 @@ def short_cfg(cfg):
 @pytest.fixture(scope="module")
 def source(cfg):
     """One source model for both engines: the default study's source 0 (full 100 epochs, vectorised)."""
-    weights, _, _ = experiment.train_sources(cfg, 1, 1)
-    return weights[0]
+    models, _ = experiment.train_sources(cfg, 1, 1)
+    return models[0].weights
 
 
 def jobs(cfg, arm_name, source, seed_list):

@@ -11,7 +11,7 @@ from blobs_transfer.problems import make_problem, one_hot
 @pytest.mark.parametrize("number", [1, 2])
 def test_problem_is_make_blobs_split_in_order(cfg, number):
     x, y = make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2.0, random_state=number)
-    p = make_problem(number, cfg.problems)
+    p = make_problem(cfg.catalogue_spec(number))
     assert p.x_train.shape == (500, 2) and p.x_test.shape == (500, 2)
     assert np.array_equal(p.x_train, x[:500].astype(np.float32)) and np.array_equal(p.x_test, x[500:].astype(np.float32))
     assert np.array_equal(p.y_train, y[:500]) and np.array_equal(p.y_test, y[500:])

@@ -1,0 +1,101 @@
+"""A run's statistics as one JSON-ready summary: pure functions over its scores and test curves.
+
+No TensorFlow, no files, no rendering: `summarise` is what `compare` computes at the end of a run and what
+`report` recomputes from the run's files, and the same records give the same summary byte for byte (every
+resampling is seeded by name from the run's root seed, see `seeds.statistic_seed`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import stats
+from .config import Config
+from .seeds import statistic_seed
+
+
+def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per arm (config order): the rows of its finished runs, their correct counts (n,), accuracies (n,) and
+    source indices (n,); diverged runs are left out here and counted in the summary."""
+    n_test = cfg.target_spec.n_test
+    out = {}
+    for arm in cfg.arms:
+        rows = [i for i, r in enumerate(records) if r["arm"] == arm.name and not r["diverged"]]
+        correct = np.array([records[i]["test_correct"] for i in rows], dtype=np.int64)
+        out[arm.name] = {
+            "rows": rows,
+            "correct": correct,
+            "accuracy": correct / n_test,
+            "source_index": np.array([records[i]["source_index"] if records[i]["source_index"] is not None else -1
+                                      for i in rows]),
+            "uses_source": arm.uses_source,
+        }
+    return out
+
+
+def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray) -> dict[str, Any]:
+    """The run's statistics; records are scores.csv rows (see `results.read_scores`), curves (N, epochs + 1)
+    in the same order."""
+    root = cfg.study.seed
+    n_test = cfg.target_spec.n_test
+    by_arm = arm_accuracies(cfg, records)
+    arms_out = []
+    for arm in cfg.arms:
+        data = by_arm[arm.name]
+        row: dict[str, Any] = {"arm": arm.name, "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
+        if len(data["accuracy"]):
+            row.update(stats.describe(data["accuracy"], seed=statistic_seed(root, "describe", arm.name)))
+            row["std"] = row.pop("sd")
+            row["binomial_se"] = stats.binomial_se(row["mean"], n_test)
+        else:
+            row["n"] = 0
+        arms_out.append(row)
+    usable = {n: d for n, d in by_arm.items() if len(d["accuracy"])}
+    comparisons = []
+    if cfg.study.baseline in usable and len(usable) > 1:
+        comparisons = stats.compare_arms(
+            {n: d["accuracy"] for n, d in usable.items()}, {n: d["correct"] for n, d in usable.items()},
+            cfg.study.baseline, seed=statistic_seed(root, "compare"),
+        )
+    benefits = {}
+    for name, data in usable.items():
+        curves = test_accuracy_curves[data["rows"]]
+        if np.isfinite(curves).all():
+            benefits[name] = stats.transfer_benefits(curves, seed=statistic_seed(root, "benefits", name))
+    base = next((a for a in arms_out if a["arm"] == cfg.study.baseline and a["n"]), None)
+    typical = round(base["mean"], 2) if base else 0.8  # the SE of one accuracy, quoted near the baseline's mean
+    summary: dict[str, Any] = {
+        "run": {
+            "target_problem": cfg.study.target_problem,
+            "target": cfg.describe_problem(cfg.target_spec),
+            "source_problem": cfg.study.source_problem,
+            "source": cfg.describe_problem(cfg.source_spec),
+            "repeats": cfg.study.repeats,
+            "source_repeats": cfg.study.source_repeats,
+            "epochs": cfg.training.epochs,
+            "engine": cfg.study.engine,
+            "seed": root,
+            "n_test": n_test,
+            "baseline": cfg.study.baseline,
+            "typical_accuracy": typical,
+            "binomial_se": stats.binomial_se(typical, n_test),
+        },
+        "arms": arms_out,
+        "comparisons": comparisons,
+        "benefits": benefits,
+    }
+    if cfg.study.source_repeats > 1:
+        summary["sources"] = _source_analysis(usable)
+    return summary
+
+
+def _source_analysis(by_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Between-source vs within-source variance per source arm, and which arm ranks best per source."""
+    source_arms = {n: d for n, d in by_arm.items() if d["uses_source"]}
+    return {
+        "variance": {n: stats.variance_components(d["accuracy"], d["source_index"]) for n, d in source_arms.items()},
+        "ranking": stats.rank_arms_per_group({n: d["accuracy"] for n, d in source_arms.items()},
+                                             {n: d["source_index"] for n, d in source_arms.items()}),
+    }
