@@ -35,9 +35,10 @@ def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray) -> dict[str, Any]:
+def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray,
+              source_models: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run's statistics; records are scores.csv rows (see `results.read_scores`), curves (N, epochs + 1)
-    in the same order."""
+    in the same order; source_models is metadata.json's record of where the source models came from."""
     root = cfg.study.seed
     n_test = cfg.target_spec.n_test
     by_arm = arm_accuracies(cfg, records)
@@ -86,9 +87,20 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         "comparisons": comparisons,
         "benefits": benefits,
     }
+    if any(arm.uses_source for arm in cfg.arms):
+        summary["run"]["source_model"] = _study_source(cfg, source_models or {})
     if cfg.study.source_repeats > 1:
         summary["sources"] = _source_analysis(usable)
     return summary
+
+
+def _study_source(cfg: Config, source_models: dict[str, Any]) -> dict[str, Any]:
+    """Which source model(s) of the study's source problem the transfer arms start from: path and seeds."""
+    entry = source_models.get(cfg.problem_slug(cfg.source_spec))
+    if isinstance(entry, str):  # runs written before seeds were recorded: "loaded from PATH"
+        entry = {"path": entry.removeprefix("loaded from ")}
+    entry = dict(entry or {})
+    return {"count": cfg.study.source_repeats, "path": entry.get("path"), "seeds": entry.get("seeds")}
 
 
 def _source_analysis(by_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:

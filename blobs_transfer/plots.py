@@ -132,13 +132,13 @@ def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
         ax.grid(axis="x", alpha=0.3)
 
 
-def forest_figure(rows: Sequence[dict], baseline: str) -> Figure:
+def forest_figure(rows: Sequence[dict], baseline: str, subtitle: str = "") -> Figure:
     longest = max((len(r["arm"]) for r in rows), default=10)
-    fig = Figure(figsize=(10 + 0.08 * longest, 1.6 + 0.5 * max(1, len(rows))), layout="constrained")
+    fig = Figure(figsize=(10 + 0.08 * longest, 1.8 + 0.5 * max(1, len(rows))), layout="constrained")
     ax_diff, ax_a12 = fig.subplots(1, 2, sharey=True)
     if rows:
         draw_forest(ax_diff, ax_a12, rows, baseline)
-    fig.suptitle(f"Each arm against the baseline ({baseline}); colour: verdict of the Holm-adjusted Mann-Whitney test")
+    fig.suptitle(f"Each arm against the baseline ({baseline}); colour: the verdict" + (f"\n{subtitle}" if subtitle else ""))
     return fig
 
 

@@ -144,13 +144,35 @@ def run_line(summary: dict[str, Any]) -> str:
             f"target {run.get('target', 'Problem %d' % run['target_problem'])}.")
 
 
+def sources_phrase(summary: dict[str, Any]) -> str:
+    """How many source models the transfer arms start from, said where every table and figure can show it."""
+    source = summary["run"].get("source_model")
+    if not source:
+        return ""
+    if source["count"] > 1:
+        return f"transfer arms: {source['count']} source models (runs nested in them)"
+    seed = (source.get("seeds") or [None])[0]
+    where = source.get("path") or "a source model trained in the run"
+    return f"transfer arms conditional on ONE source model: {where} (seed {seed if seed is not None else 'unknown'})"
+
+
+GENERALISE_LINE = ("These transfer results hold for this one source model only; to generalise over source models, "
+                   "rerun with --source-repeats K (K source models from recorded seeds; 30 or more for a verdict).")
+
+
+def one_source(summary: dict[str, Any]) -> bool:
+    source = summary["run"].get("source_model")
+    return bool(source) and source["count"] == 1
+
+
 def sections(summary: dict[str, Any]) -> list[Section]:
     """Everything a report says, in order."""
     run = summary["run"]
+    phrase = sources_phrase(summary)
     out = [
         Section(None, "text", run_line(summary), terminal=False),
         Section(None, "lines", tutorial_lines(summary)),
-        Section("Per arm (test accuracy)", "table", arm_table(summary)),
+        Section("Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")", "table", arm_table(summary)),
         Section(None, "text", se_note(summary)),
     ]
     if summary["comparisons"]:
@@ -162,6 +184,8 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         out += [Section("Across source models", "table", sources_table(summary)),
                 Section(None, "text", NESTING_NOTE), Section(None, "text", best_arm_line(summary))]
     out.append(Section("Figures", "figures", list(FIGURES), terminal=False))
+    if one_source(summary):
+        out.append(Section(None, "text", GENERALISE_LINE))
     return out
 
 

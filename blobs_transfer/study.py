@@ -62,7 +62,7 @@ def generate(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
             header = [*(f"x{j + 1}" for j in range(x.shape[1])), "label"]
             write_csv(folder / f"{slug}_{split}.csv", header,
                       ([*(repr(float(v)) for v in row), int(label)] for row, label in zip(x, y)))
-        shown.append((f"{cfg.describe_problem(spec)}, make_blobs random_state={spec.random_state}",
+        shown.append((f"{cfg.describe_problem(spec)}\nmake_blobs random_state={spec.random_state}",
                       np.concatenate([problem.x_train, problem.x_test]), np.concatenate([problem.y_train, problem.y_test])))
     save_figure(plots.problems_figure(shown), folder / "problems.png")
     return folder
@@ -178,9 +178,10 @@ def run_comparison(cfg: Config, sources: Sources, *, progress: Progress | None =
     return experiment.run_comparison(cfg, sources, progress=_phase(progress, "training", total))
 
 
-def summarise(cfg: Config, result: RunResult) -> dict[str, Any]:
+def summarise(cfg: Config, result: RunResult, sources: Sources | None = None) -> dict[str, Any]:
     """The statistics of an in-memory result: the same dict `compare` writes as summary.json."""
-    return analysis.summarise(cfg, result.records(), result.history["test_accuracy"].astype(float))
+    return analysis.summarise(cfg, result.records(), result.history["test_accuracy"].astype(float),
+                              source_provenance(cfg, sources or {}))
 
 
 @dataclass(frozen=True)
@@ -277,26 +278,37 @@ def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Con
     return cfg, scores, curves
 
 
+def run_summary(run_dir: str | Path, *, require_complete: bool = True):
+    """(config, scores, curves, summary) of a run directory, the summary recomputed from its files."""
+    cfg, scores, curves = load_run(run_dir, require_complete=require_complete)
+    try:
+        meta = json.loads((Path(run_dir) / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    summary = analysis.summarise(cfg, scores, curves["test_accuracy"], meta.get("source_models"))
+    return cfg, scores, curves, summary
+
+
 def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, Any]:
     """The run's figures (name -> matplotlib Figure), drawn from its scores and curves."""
     by_arm = analysis.arm_accuracies(cfg, scores)
     names = [a["arm"] for a in summary["arms"] if a["n"]]
-    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (
-        f" (x {cfg.study.source_repeats} source models for transfer arms)" if cfg.study.source_repeats > 1 else "")
+    sources = report.sources_phrase(summary)
+    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (f"\n{sources}" if sources else "")
     bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]]) for n in names} for key in ("test_accuracy", "test_loss")}
     return {
         "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
-        "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline),
+        "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
         "curves.png": plots.curves_figure(bands["test_accuracy"], bands["test_loss"],
-                                          "Learning curves on the test split: mean of the repeats with 95% CI band"),
+                                          "Learning curves on the test split: mean of the repeats with 95% CI band"
+                                          + (f"\n{sources}" if sources else "")),
     }
 
 
 def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[str, Any]:
     """Recompute a run's summary.json, summary.md, figures and report.html from its files; returns the summary."""
     run_dir = Path(run_dir)
-    cfg, scores, curves = load_run(run_dir, require_complete=require_complete)
-    summary = analysis.summarise(cfg, scores, curves["test_accuracy"])
+    cfg, scores, curves, summary = run_summary(run_dir, require_complete=require_complete)
     write_json(run_dir / "summary.json", summary)
     blocks = report.sections(summary)
     title = report.title_of(summary)
@@ -335,14 +347,12 @@ def check(run_dir: str | Path, baseline_file: str | Path) -> list[dict[str, Any]
     from . import gate
 
     baseline = read_baseline(baseline_file)
-    cfg, scores, curves = load_run(run_dir)
-    return gate.check(analysis.summarise(cfg, scores, curves["test_accuracy"]), baseline)
+    return gate.check(run_summary(run_dir)[3], baseline)
 
 
 def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
     """A regression baseline (per-arm statistics with tolerance bands) from a finished run."""
     from . import gate
 
-    cfg, scores, curves = load_run(run_dir)
-    write_json(Path(out), gate.make_baseline(analysis.summarise(cfg, scores, curves["test_accuracy"]), source=str(run_dir)))
+    write_json(Path(out), gate.make_baseline(run_summary(run_dir)[3], source=str(run_dir)))
     return Path(out)
