@@ -114,6 +114,7 @@ class Arm:
     (the study's source problem when unset); the remaining layers are re-initialised.
     `fixed` leading hidden layers are frozen (for a fresh arm: random frozen features).
     `add_hidden` new random hidden layers go after the source's hidden layers, before a new output layer.
+    `repeats` overrides study.repeats for this arm (e.g. more runs for a baseline that has no source models).
     """
 
     name: str
@@ -122,6 +123,7 @@ class Arm:
     fixed: int = 0
     add_hidden: int = 0
     source_problem: int | None = None
+    repeats: int | None = None  # this arm's repeats (per source model); None = study.repeats
 
     @property
     def uses_source(self) -> bool:
@@ -171,6 +173,10 @@ class Config:
     @property
     def n_classes(self) -> int:
         return self.problems.centers
+
+    def repeats_of(self, arm: Arm) -> int:
+        """Repeats of an arm per source model (the arm's own `repeats`, else the study's)."""
+        return arm.repeats if arm.repeats is not None else self.study.repeats
 
     def hidden_units_of(self, arm: Arm) -> tuple[int, ...]:
         """Hidden layer sizes of an arm's model: the study's, plus any new layers the arm adds."""
@@ -289,6 +295,8 @@ def _validate_arm(cfg: Config, arm: Arm) -> None:
         raise ConfigError(f"{where}: weights must be one of {', '.join(WEIGHTS)}, got {arm.weights!r}")
     n_source_hidden = len(cfg.model.hidden_units)
     n_hidden = len(cfg.hidden_units_of(arm))
+    if arm.repeats is not None:
+        _positive(f"{where}: repeats", arm.repeats)
     if arm.add_hidden < 0:
         raise ConfigError(f"{where}: add_hidden must be 0 or more, got {arm.add_hidden}")
     if not (0 <= arm.fixed <= n_hidden):

@@ -91,14 +91,13 @@ def arm_seed(cfg: Config, arm: Arm, source_index: int | None, repeat: int) -> in
     return seeds.arm_seed(cfg.study.seed, arm.name, source_index, repeat)
 
 
-def plan_replicas(cfg: Config, repeats: int | None = None) -> list[Replica]:
+def plan_replicas(cfg: Config) -> list[Replica]:
     """Every replica of the study, arm by arm; source-dependent arms repeat for each source model."""
-    repeats = repeats or cfg.study.repeats
     plan = []
     for arm in cfg.arms:
         sources = range(cfg.study.source_repeats) if arm.uses_source else [None]
         for k in sources:
-            plan += [Replica(arm, k, r, arm_seed(cfg, arm, k, r)) for r in range(repeats)]
+            plan += [Replica(arm, k, r, arm_seed(cfg, arm, k, r)) for r in range(cfg.repeats_of(arm))]
     return plan
 
 

@@ -1,61 +1,104 @@
 """The regression gate: a run's per-arm statistics against a committed baseline, within stated bands.
 
-Pure functions over `summary.json` contents; no TensorFlow, no files. A band says how far a statistic may
-move before the gate calls it a change, and each band records why it is that wide.
+Pure functions, no TensorFlow, no files. A band says how far a statistic may move before the gate calls it a
+change, and each band records why it is that wide.
 
-Why the bands are what they are. With the same seed, library versions and platform, a run reproduces
-its baseline exactly, so any band passes. What the bands must tolerate is a run whose repeats are *other
-draws from the same distributions* (a different CPU's float rounding, a patch release of TensorFlow), and
-what they must catch is a change of the distributions themselves. For each arm with baseline SD s over n
-runs, a new run's statistic differs from the baseline's by a difference of two independent estimates:
-  mean:   SE = s * sqrt(2 / n)
-  median: SE = 1.2533 * s * sqrt(2 / n)     (normal approximation of the median's sampling error)
-  std:    SE = s * sqrt(2 / (2 * (n - 1)))  (normal approximation of the SD's sampling error)
-The band is Z_BAND = 4 such SEs: two-sided, a false alarm has probability 6.3e-5 per statistic under
-normality, so below 1e-3 for all 12 statistics of the 4 tutorial arms together (Bonferroni). Accuracies
-are multiples of 1/500, so no band is narrower than FLOOR = 2 test rows (0.004): otherwise a single-row
-change of an arm with near-zero spread (transfer from one source model) would fail the gate.
-The count of runs and of diverged runs must match exactly.
+Why the bands are what they are. With the same seed, library versions and platform, a run reproduces its
+baseline exactly, so any band passes. What the bands must tolerate is a run whose repeats and source models are
+*other draws from the same distributions* (another root seed, another CPU's float rounding, a patch release of
+TensorFlow), and what they must catch is a change of the distributions themselves. So each band is Z_BAND
+standard errors of the difference of two independent estimates of the statistic, sqrt(2) x SE, where SE is
+the statistic's bootstrap standard error in the baseline run, resampled at the right unit of replication: for
+an arm whose runs are nested in K > 1 source models, a two-stage bootstrap (source models with replacement,
+then runs within each), because nearly all of a transfer arm's variance is between source models; for an arm
+of independent runs, a plain bootstrap of runs. Z_BAND = 4 is two-sided 6.3e-5 per statistic under normality,
+below 1e-3 for a dozen statistics together (Bonferroni). Accuracies are multiples of 1/n_test, so no band is
+narrower than FLOOR_ROWS test rows. The count of runs and of diverged runs must match exactly.
+`benchmarks/calibrate_gate.py` measures the false alarms and detections these bands give.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 Z_BAND = 4.0
-FLOOR = 0.004
-STATISTICS = {
-    "mean": lambda s, n: s * math.sqrt(2.0 / n),
-    "median": lambda s, n: 1.2533 * s * math.sqrt(2.0 / n),
-    "std": lambda s, n: s * math.sqrt(2.0 / (2.0 * (n - 1))),
-}
+FLOOR_ROWS = 2
+N_RESAMPLES = 2000
+STATISTICS = ("mean", "median", "std")
 
 
-def make_baseline(summary: dict[str, Any], source: str) -> dict[str, Any]:
-    """Baseline bands from one run's summary (`source` says which run, for the record)."""
-    arms = {}
-    for arm in summary["arms"]:
-        n, sd = arm["n"], arm.get("std") or 0.0
-        entry: dict[str, Any] = {"n": n, "n_diverged": arm["n_diverged"]}
-        for stat, se in STATISTICS.items():
-            if n < 2:
-                continue
-            raw = Z_BAND * se(sd, n)
-            entry[stat] = {
-                "value": arm[stat],
-                "tolerance": round(max(FLOOR, raw), 4),
-                "why": f"{Z_BAND:g} x SE of a difference of two {stat}s (s={sd:.4f}, n={n}) = {raw:.4f}"
-                + (f"; raised to the floor of {FLOOR} (2 test rows)" if raw < FLOOR else ""),
-            }
-        arms[arm["arm"]] = entry
+def statistics_of(values: np.ndarray) -> dict[str, np.ndarray]:
+    """mean, median and std (ddof=1) along the last axis; values (..., n)."""
+    return {"mean": values.mean(-1), "median": np.median(values, -1), "std": values.std(-1, ddof=1)}
+
+
+def resample_indices(groups: np.ndarray | None, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """`size` bootstrap resamples of run indices 0..n-1: plain, or two-stage when `groups` (n,) has more than
+    one group (groups with replacement, then runs with replacement within each chosen group)."""
+    if groups is None or len(np.unique(groups)) < 2:
+        return list(rng.integers(0, n, size=(size, n)))
+    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    if len({len(m) for m in members}) == 1:  # balanced: one array operation
+        table = np.stack(members)  # (G, m)
+        g, m = table.shape
+        picked = rng.integers(0, g, size=(size, g))
+        within = rng.integers(0, m, size=(size, g, m))
+        return list(table[picked[:, :, None], within].reshape(size, g * m))
+    out = []
+    for _ in range(size):
+        chosen = rng.integers(0, len(members), len(members))
+        out.append(np.concatenate([members[c][rng.integers(0, len(members[c]), len(members[c]))] for c in chosen]))
+    return out
+
+
+def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
+                 n_resamples: int = N_RESAMPLES) -> dict[str, float]:
+    """Bootstrap SE of each statistic of one arm; values (n,) accuracies, groups (n,) source indices or None
+    (two-stage when there is more than one group). Resampled in chunks: memory O(chunk x n)."""
+    rng = np.random.default_rng(seed)
+    values = np.asarray(values, float)
+    draws: dict[str, list[float]] = {s: [] for s in STATISTICS}
+    for start in range(0, n_resamples, 250):
+        for idx in resample_indices(groups, len(values), min(250, n_resamples - start), rng):
+            for stat, v in statistics_of(values[idx]).items():
+                draws[stat].append(float(v))
+    return {stat: float(np.std(v, ddof=1)) for stat, v in draws.items()}
+
+
+def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str, Any], source: str,
+                  seed: int) -> dict[str, Any]:
+    """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None}."""
+    floor = FLOOR_ROWS / n_test
+    out = {}
+    for k, arm in enumerate(arms):
+        values = np.asarray(arm["accuracy"], float)
+        entry: dict[str, Any] = {"n": int(values.size), "n_diverged": int(arm["n_diverged"])}
+        groups = arm.get("groups")
+        n_groups = len(np.unique(groups)) if groups is not None else 1
+        unit = f"two-stage bootstrap over {n_groups} source models" if n_groups > 1 else f"bootstrap of {values.size} runs"
+        if values.size >= 2:
+            point = {s: float(v) for s, v in statistics_of(values).items()}
+            ses = bootstrap_se(values, groups if n_groups > 1 else None, seed=seed + k)
+            for stat in STATISTICS:
+                raw = Z_BAND * math.sqrt(2.0) * ses[stat]
+                entry[stat] = {
+                    "value": point[stat],
+                    "se": round(ses[stat], 6),
+                    "tolerance": round(max(floor, raw), 4),
+                    "why": f"{Z_BAND:g} x sqrt(2) x SE, SE = {ses[stat]:.4f} by {unit}: {raw:.4f}"
+                    + (f"; raised to the floor of {FLOOR_ROWS} test rows ({floor:.4f})" if raw < floor else ""),
+                }
+        out[arm["arm"]] = entry
     return {
         "about": " ".join(__doc__.split("\n\n")[2].split()),
         "source_run": source,
-        "run": {k: summary["run"][k] for k in ("target_problem", "repeats", "epochs", "seed", "source_repeats")},
+        "run": run,
         "z_band": Z_BAND,
-        "floor": FLOOR,
-        "arms": arms,
+        "floor_rows": FLOOR_ROWS,
+        "arms": out,
     }
 
 

@@ -29,6 +29,7 @@ from .errors import ResultsError, SourceModelError
 from .experiment import RunResult, SourceModel, Sources, plan_replicas, sources_needed
 from .problems import make_problem
 from .results import atomic_write_text, ensure_writable, save_figure, write_csv, write_json
+from .seeds import statistic_seed
 
 __all__ = [
     "load_config", "generate", "train_source", "load_source_model", "source_models", "run_comparison",
@@ -354,5 +355,12 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
     """A regression baseline (per-arm statistics with tolerance bands) from a finished run."""
     from . import gate
 
-    write_json(Path(out), gate.make_baseline(run_summary(run_dir)[3], source=str(run_dir)))
+    cfg, scores, _, summary = run_summary(run_dir)
+    by_arm = analysis.arm_accuracies(cfg, scores)
+    arms = [{"arm": a["arm"], "n_diverged": a["n_diverged"], "accuracy": by_arm[a["arm"]]["accuracy"],
+             "groups": by_arm[a["arm"]]["source_index"] if by_arm[a["arm"]]["uses_source"] else None}
+            for a in summary["arms"]]
+    run = {k: summary["run"][k] for k in ("target", "source", "repeats", "source_repeats", "epochs", "seed", "engine")}
+    write_json(Path(out), gate.make_baseline(arms, n_test=summary["run"]["n_test"], run=run, source=Path(run_dir).name,
+                                             seed=statistic_seed(cfg.study.seed, "gate")))
     return Path(out)
