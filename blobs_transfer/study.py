@@ -195,15 +195,20 @@ class Comparison:
 
 
 def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Scores, curves, metadata, then the statistics and figures built back from those files, so `report`
+    on the finished directory gives the very same summary; the run is marked complete last."""
+    started = time.perf_counter()
     results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
     results.write_curves(run_dir / "curves", result.replicas, result.history)
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
-    write_json(run_dir / "metadata.json", results.run_metadata(
-        root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
-        diverged=int(result.diverged.sum()), repeat_seeds=seeds, **metadata))
+    meta = results.run_metadata(root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
+                                diverged=int(result.diverged.sum()), repeat_seeds=seeds, **metadata)
+    write_json(run_dir / "metadata.json", meta)
     summary = report_run(run_dir, require_complete=False)
+    meta["statistics_and_files_seconds"] = round(time.perf_counter() - started, 3)
+    write_json(run_dir / "metadata.json", meta)
     results.mark_complete(run_dir)
     return summary
 
