@@ -148,11 +148,19 @@ def quiet_tensorflow() -> None:
     try:
         os.dup2(devnull, 2)
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
+
+        tensorflow.get_logger().setLevel("ERROR")  # retracing notices are ours to fix, not the user's to read
     finally:
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def report_text(sections) -> str:
+    from .report import terminal
+
+    return terminal(sections)
 
 
 def accuracies_line(result) -> str:
@@ -260,6 +268,33 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     if done.result.diverged.any():
         click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")
     click.echo(str(done.run_dir))
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Sweep config: a config plus a [sweep] table giving each swept key its list of values "
+                   "(see configs/sweep.toml).")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed of every cell [default: the config's, 0].")
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
+              help="Finish an interrupted sweep in this directory: its finished cells are kept and skipped.")
+@results_option
+def sweep(config_file: Path, seed: int | None, resume: Path | None, results_dir: Path) -> None:
+    """Run a grid of comparisons (one per cell of the [sweep] table) and tabulate the transfer benefit per cell.
+
+    Writes a sweep directory with sweep.toml, runs.csv, cells.csv, benefit and heatmap figures, report.html,
+    metadata.json and cells/ (one folder per finished cell), and prints its path last.
+    """
+    from . import sweep as sweeps
+
+    grid = sweeps.load_sweep(config_file, seed=seed)
+    quiet_tensorflow()
+    with interruptible(), progress_bars() as progress:
+        done = sweeps.run_sweep(grid, results_dir, resume=resume, progress=progress,
+                                notify=lambda line: click.echo(line, err=True))
+    click.echo(report_text(done.sections))
+    meta = done.metadata
+    click.echo(f"{meta['cells']} cells, {meta['networks']} networks, {meta['wall_seconds']:.1f} s")
+    click.echo(str(done.sweep_dir))
 
 
 @cli.command()

@@ -354,6 +354,10 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
 
 
 def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> Config:
+    """A config from TOML data, then `overrides` ("section.key": value, type-checked like the file's values)."""
+    bad = sorted(k for k in (overrides or {}) if k.partition(".")[0] not in SECTIONS)
+    if bad:
+        raise ConfigError(f"unknown key {bad[0]!r} (keys are section.key; sections are {', '.join(SECTIONS)})")
     unknown = sorted(set(data) - set(SECTIONS) - {"arms"})
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} (top-level keys are {', '.join([*SECTIONS, 'arms'])})")
@@ -366,7 +370,7 @@ def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = No
         for key, value in (overrides or {}).items():
             section, _, k = key.partition(".")
             if section == name and value is not None:
-                values[k] = value
+                values[k] = _typed(key, value, cls)
         sections[name] = dataclasses.replace(cls(), **values)
     arms = TUTORIAL_ARMS
     if "arms" in data:

@@ -168,3 +168,63 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
         ax_loss.set_ylim(0, trained_top * 1.15)
     fig.suptitle(title)
     return fig
+
+
+def sweep_benefit_figure(axis: str, series: dict[str, dict[str, list]], baseline: str) -> Figure:
+    """The transfer benefit against one swept axis: difference of means (left) and P(arm beats baseline)
+    (right), each with its 95% CI band; series[label] holds x and the statistics with their CI ends."""
+    fig = Figure(figsize=(13, 5.2), layout="constrained")
+    ax_diff, ax_a12 = fig.subplots(1, 2)
+    numeric = all(isinstance(x, (int, float)) for s in series.values() for x in s["x"])
+    for i, (label, s) in enumerate(series.items()):
+        xs = np.asarray(s["x"], float) if numeric else np.arange(len(s["x"]))
+        for ax, key in ((ax_diff, "diff"), (ax_a12, "a12")):
+            ax.plot(xs, s[key], "o-", color=arm_colour(i + 1), label=label if ax is ax_diff else None)
+            ax.fill_between(xs, s[f"{key}_lo"], s[f"{key}_hi"], color=arm_colour(i + 1), alpha=0.15)
+        if not numeric:
+            for ax in (ax_diff, ax_a12):
+                ax.set_xticks(xs, [str(x) for x in s["x"]])
+    positive = numeric and all(x > 0 for s in series.values() for x in s["x"])
+    spread = numeric and positive and max(max(s["x"]) for s in series.values()) / min(min(s["x"]) for s in series.values()) > 20
+    for ax, ref, ylabel in ((ax_diff, 0.0, f"mean test accuracy minus {baseline}'s"),
+                            (ax_a12, 0.5, f"P(a run of the arm beats a run of {baseline})")):
+        ax.axhline(ref, color="black", lw=1, ls="--")
+        ax.set_xlabel(axis)
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if spread:
+            ax.set_xscale("log")
+    ax_a12.set_ylim(-0.02, 1.02)
+    fig.legend(loc="outside lower center", ncol=min(4, max(1, len(series))), fontsize=8)
+    fig.suptitle(f"Transfer benefit against {axis} (95% CI bands at the source-model level)")
+    return fig
+
+
+def sweep_heatmap_figure(arm: str, x_key: str, x_values: list, y_key: str, y_values: list,
+                         grids: dict[str, np.ndarray], verdicts: np.ndarray) -> Figure:
+    """Two heatmaps of one arm over two swept axes: the difference of means and A12, each cell annotated with
+    its value and verdict; grids[stat] is (len(y_values), len(x_values))."""
+    fig = Figure(figsize=(13, 0.6 * len(y_values) + 3), layout="constrained")
+    for ax, (key, title, cmap, limits) in zip(fig.subplots(1, 2), (
+            ("diff_mean", "difference of means", "RdBu", None), ("a12", "P(arm beats baseline), A12", "RdBu", (0, 1)))):
+        data = grids[key]
+        if limits is None:
+            finite = np.abs(data[np.isfinite(data)])
+            bound = float(finite.max()) if finite.size else 1.0
+            limits = (-bound, bound)
+        image = ax.imshow(data, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto", origin="lower")
+        ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
+        ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
+        ax.set_xlabel(x_key)
+        ax.set_ylabel(y_key)
+        for i in range(data.shape[0]):
+            for j in range(data.shape[1]):
+                if np.isfinite(data[i, j]):
+                    mark = {"better": "+", "worse": "-"}.get(verdicts[i, j], "")
+                    dark = abs(data[i, j] - sum(limits) / 2) > 0.3 * (limits[1] - limits[0])
+                    ax.text(j, i, f"{data[i, j]:.2f}{mark}", ha="center", va="center", fontsize=8,
+                            color="white" if dark else "black")
+        ax.set_title(title, fontsize=10)
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.suptitle(f"{arm}: transfer benefit over {x_key} x {y_key} (+/-: verdict better/worse)")
+    return fig

@@ -1,0 +1,356 @@
+"""Sweeps: a grid over config keys, each cell a full comparison analysed with the nested statistics.
+
+A sweep config is an ordinary config (the base: arms, [study], [target] ...) plus a `[sweep]` table giving each
+swept key a list of values, e.g. `"target.n_train" = [10, 100, 500]`. Every combination is a cell: an immutable,
+picklable `Cell`, whose config is the base with the cell's values, trained by a pure `run_cell(config)` that
+returns arrays; only the driver writes files. Every cell uses the sweep's root seed, so cells share their source
+models and repeat seeds where their settings allow (common random numbers: differences between cells are not
+blurred by different draws), and a one-cell sweep is exactly `compare` with the same settings and seed.
+
+Finished cells are written as they finish (cells/NNNN/, marked done last) and skipped on `--resume`; the tables
+(runs.csv, cells.csv) are assembled from the cells' files in grid order, so an interrupted and resumed sweep
+gives the same bytes as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from . import analysis, plots, report, results
+from .config import SECTIONS, Config, ConfigError, config_from_dict, to_toml
+from .results import atomic_write_text, write_csv, write_json
+
+DONE = "cell.json"  # written last in a cell's folder: the cell is finished
+RUN_COLUMNS = ("arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct")
+CELL_STATS = ("n", "n_sources", "mean", "ci_low", "ci_high")
+COMPARISON_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_low", "a12_ci_high", "verdict")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the grid: its position and its values, (key, value) per swept key in grid order."""
+
+    index: int
+    values: tuple[tuple[str, Any], ...]
+
+    @property
+    def name(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A resolved sweep: the base config's TOML data, the axes (key, values) in order, and the root seed."""
+
+    base: dict[str, Any]
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+
+    @property
+    def keys(self) -> list[str]:
+        return [k for k, _ in self.axes]
+
+    def cells(self) -> list[Cell]:
+        grid = itertools.product(*(values for _, values in self.axes))
+        return [Cell(i, tuple(zip(self.keys, combo))) for i, combo in enumerate(grid)]
+
+    def config_of(self, cell: Cell) -> Config:
+        return config_from_dict(self.base, dict(cell.values))
+
+    @property
+    def seed(self) -> int:
+        return self.config_of(self.cells()[0]).study.seed
+
+    def to_toml(self) -> str:
+        """The resolved sweep: the grid, then the base config of its first cell with every default spelled out."""
+        lines = ["[sweep]"] + [f'"{k}" = {json.dumps(list(v))}' for k, v in self.axes] + [""]
+        base = config_from_dict(self.base)
+        return "\n".join(lines) + "\n" + to_toml(base)
+
+
+def load_sweep(path: str | Path, *, seed: int | None = None) -> Sweep:
+    """Read a sweep config; every bad grid (unknown key, empty list, a value of the wrong type) is a one-line
+    ConfigError here, before anything trains, because every cell's config is built and validated."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"sweep config {str(path)!r} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"sweep config {str(path)!r} cannot be read: {exc}") from None
+    return sweep_from_dict(data, seed=seed)
+
+
+def sweep_from_dict(data: dict[str, Any], *, seed: int | None = None) -> Sweep:
+    grid = data.pop("sweep", None)
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError("a sweep config needs a [sweep] table with at least one key and its list of values")
+    if seed is not None:
+        data = {**data, "study": {**data.get("study", {}), "seed": seed}}
+    axes = []
+    for key, values in grid.items():
+        section, _, name = key.partition(".")
+        if section not in SECTIONS or not name:
+            raise ConfigError(f"sweep: unknown key {key!r} (keys are section.key, e.g. target.n_train; sections are "
+                              f"{', '.join(SECTIONS)})")
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"sweep: {key} needs a non-empty list of values, got {values!r}")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"sweep: {key} lists a value twice")
+        axes.append((key, tuple(values)))
+    sweep = Sweep(data, tuple(axes))
+    config_from_dict(data)  # the base itself must be a valid config
+    for cell in sweep.cells():
+        try:
+            sweep.config_of(cell)
+        except ConfigError as exc:
+            raise ConfigError(f"sweep cell {cell.name}: {exc}") from None
+    return sweep
+
+
+# --- running cells -------------------------------------------------------------------------------
+
+
+@dataclass
+class CellResult:
+    """What one cell produced: its run records (scores.csv columns) and its summary (nested statistics)."""
+
+    cell: Cell
+    records: list[dict[str, Any]]
+    summary: dict[str, Any]
+    networks: int
+    seconds: float
+
+
+def source_key(cfg: Config, number: int) -> tuple:
+    """Everything a set of trained source models depends on: cells with equal keys share them."""
+    return (cfg.spec_of_problem(number), cfg.study.source_repeats, cfg.study.seed, cfg.model, cfg.training,
+            cfg.study.engine)
+
+
+def run_cell(cfg: Config, cache: dict | None = None, progress: Callable[[int], None] | None = None):
+    """Train one cell's comparison from source models trained from recorded seeds (never a saved file, so a
+    sweep is reproducible from its config and seed alone); returns (records, summary, networks)."""
+    from . import experiment
+
+    cache = {} if cache is None else cache
+    sources = {}
+    for number in experiment.sources_needed(cfg):
+        key = source_key(cfg, number)
+        if key not in cache:
+            cache[key], _ = experiment.train_sources(cfg, number, cfg.study.source_repeats)
+        sources[cfg.spec_of_problem(number)] = cache[key]
+    result = experiment.run_comparison(cfg, sources, progress=progress)
+    records = result.records()
+    from .study import source_provenance
+
+    summary = analysis.summarise(cfg, records, result.history["test_accuracy"].astype(float),
+                                 source_provenance(cfg, sources))
+    return records, summary, len(records)
+
+
+def cell_dir(sweep_dir: Path, cell: Cell) -> Path:
+    return sweep_dir / "cells" / f"{cell.index:04d}"
+
+
+def finished(sweep_dir: Path, cell: Cell) -> bool:
+    return (cell_dir(sweep_dir, cell) / DONE).is_file()
+
+
+def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary, seconds: float) -> None:
+    """A finished cell's files; its DONE marker last, so a cell interrupted while writing counts as not done."""
+    folder = cell_dir(sweep_dir, cell)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise results.cannot_write(folder, exc) from None
+    atomic_write_text(folder / "config.toml", to_toml(cfg))
+    write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c]) for c in RUN_COLUMNS] for r in records))
+    write_json(folder / "summary.json", summary)
+    write_json(folder / DONE, {"index": cell.index, "values": dict(cell.values), "networks": len(records),
+                               "seconds": round(seconds, 3)})
+
+
+def _csv(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def read_cell(sweep_dir: Path, cell: Cell) -> tuple[list[list[str]], dict[str, Any]]:
+    """A finished cell's run rows (as text) and summary."""
+    import csv
+
+    folder = cell_dir(sweep_dir, cell)
+    with open(folder / "runs.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))[1:]
+    return rows, json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+
+
+# --- the sweep directory -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep: its directory, what its report says, and its metadata."""
+
+    sweep_dir: Path
+    sections: list[report.Section]
+    metadata: dict[str, Any]
+
+
+def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str | Path | None = None,
+              progress: Callable[[str, int, int], None] | None = None,
+              notify: Callable[[str], None] | None = None) -> SweepOutcome:
+    """Run every cell not yet finished, then write the tables, figures and report.
+
+    With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
+    """
+    if resume is not None:
+        sweep_dir = Path(resume)
+        recorded = sweep_dir / "sweep.toml"
+        if not recorded.is_file():
+            raise results.ResultsError(f"{sweep_dir} is not a sweep directory (no sweep.toml)")
+        if recorded.read_text(encoding="utf-8") != sweep.to_toml():
+            raise ConfigError(f"{sweep_dir} was made by a different sweep (its sweep.toml differs from this config)")
+        (sweep_dir / results.INCOMPLETE).write_text("this sweep has not finished\n")
+    else:
+        results.ensure_writable(results_dir)
+        sweep_dir = results.new_run_dir(results_dir, "sweep")
+        atomic_write_text(sweep_dir / "sweep.toml", sweep.to_toml())
+    started = time.perf_counter()
+    cells = sweep.cells()
+    todo = [c for c in cells if not finished(sweep_dir, c)]
+    if notify and len(todo) < len(cells):
+        notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
+    cache: dict = {}
+    for n, cell in enumerate(todo):
+        cfg = sweep.config_of(cell)
+        t0 = time.perf_counter()
+        records, summary, _ = run_cell(cfg, cache)
+        write_cell(sweep_dir, cell, cfg, records, summary, time.perf_counter() - t0)
+        if progress:
+            progress("cells", 1, len(todo))
+    meta, blocks = write_tables(sweep, sweep_dir, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
+    results.mark_complete(sweep_dir)
+    return SweepOutcome(sweep_dir, blocks, meta)
+
+
+def cell_rows(sweep: Sweep, sweep_dir: Path) -> tuple[list[list[Any]], list[list[Any]], list[dict[str, Any]]]:
+    """(runs.csv rows, cells.csv rows, per-cell summaries) in grid order, from the cells' files."""
+    runs, table, summaries = [], [], []
+    for cell in sweep.cells():
+        rows, summary = read_cell(sweep_dir, cell)
+        values = [v for _, v in cell.values]
+        runs += [[*values, *row] for row in rows]
+        comparisons = {c["arm"]: c for c in summary["comparisons"]}
+        for arm in summary["arms"]:
+            c = comparisons.get(arm["arm"], {})
+            table.append([*values, arm["arm"], *(_fmt(arm.get(k)) for k in CELL_STATS),
+                          *(_fmt(c.get(k)) for k in COMPARISON_STATS)])
+        summaries.append({"cell": cell, "summary": summary})
+    return runs, table, summaries
+
+
+def _fmt(v: Any) -> Any:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return v
+
+
+def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_cells: int):
+    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files."""
+    keys = sweep.keys
+    runs, table, summaries = cell_rows(sweep, sweep_dir)
+    write_csv(sweep_dir / "runs.csv", [*keys, *RUN_COLUMNS], runs)
+    write_csv(sweep_dir / "cells.csv", [*keys, "arm", *CELL_STATS, *COMPARISON_STATS], table)
+    figures = sweep_figures(sweep, summaries)
+    pngs = {}
+    for name, fig in figures.items():
+        results.save_figure(fig, sweep_dir / name)
+        pngs[name] = (sweep_dir / name).read_bytes()
+    blocks = sweep_sections(sweep, summaries, list(figures))
+    atomic_write_text(sweep_dir / "report.html", report.html(blocks, "blobs-transfer sweep", pngs))
+    meta = results.run_metadata(root_seed=sweep.seed, cells=len(summaries), trained_cells=trained_cells,
+                                networks=len(runs), wall_seconds=round(wall_seconds, 3),
+                                axes={k: list(v) for k, v in sweep.axes})
+    write_json(sweep_dir / "metadata.json", meta)
+    return meta, blocks
+
+
+def _transfer_arms(summaries) -> list[str]:
+    return [c["arm"] for c in summaries[0]["summary"]["comparisons"]]
+
+
+def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[report.Section]:
+    keys = sweep.keys
+    header = [*keys, "arm", "n", "sources", "diff of means [95% CI]", "P(arm > base) [95% CI]", "verdict"]
+    rows = []
+    for item in summaries:
+        cell, summary = item["cell"], item["summary"]
+        for c in summary["comparisons"]:
+            arm = next(a for a in summary["arms"] if a["arm"] == c["arm"])
+            rows.append([*(str(v) for _, v in cell.values), c["arm"], str(arm["n"]), str(arm.get("n_sources") or 1),
+                         f"{c['diff_mean']:+.3f} [{report._f(c['diff_ci_low'])}, {report._f(c['diff_ci_high'])}]",
+                         f"{report._f(c['a12'], 2)} [{report._f(c['a12_ci_low'], 2)}, {report._f(c['a12_ci_high'], 2)}]",
+                         c["verdict"]])
+    baseline = summaries[0]["summary"]["run"]["baseline"]
+    return [
+        report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every transfer arm against "
+                                     f"{baseline} in each cell, with CIs at the source-model level."),
+        report.Section("Transfer benefit per cell", "table", (header, rows)),
+        report.Section("Figures", "figures", figure_names, terminal=False),
+    ]
+
+
+def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
+    """benefit_<axis>.png per swept axis (difference of means and A12 with CI bands, one line per arm; other
+    axes at each of their values as separate lines when there are two axes), and heatmap_<arm>.png for two axes."""
+    arms = _transfer_arms(summaries)
+
+    def stat(item, arm, key):
+        c = next((c for c in item["summary"]["comparisons"] if c["arm"] == arm), None)
+        return None if c is None else c.get(key)
+
+    figures = {}
+    for a, (key, values) in enumerate(sweep.axes):
+        others = [i for i in range(len(sweep.axes)) if i != a]
+        series = {}
+        for item in summaries:
+            cell = item["cell"]
+            rest = tuple(cell.values[i] for i in others)
+            for arm in arms:
+                label = arm + "".join(f", {k}={v}" for k, v in rest)
+                s = series.setdefault(label, {k: [] for k in ("x", "diff", "diff_lo", "diff_hi", "a12", "a12_lo", "a12_hi")})
+                s["x"].append(cell.values[a][1])
+                for field, name in (("diff", "diff_mean"), ("diff_lo", "diff_ci_low"), ("diff_hi", "diff_ci_high"),
+                                    ("a12", "a12"), ("a12_lo", "a12_ci_low"), ("a12_hi", "a12_ci_high")):
+                    v = stat(item, arm, name)
+                    s[field].append(np.nan if v is None else v)
+        figures[f"benefit_{key}.png"] = plots.sweep_benefit_figure(key, series, summaries[0]["summary"]["run"]["baseline"])
+    if len(sweep.axes) == 2:
+        (kx, vx), (ky, vy) = sweep.axes
+        for arm in arms:
+            grid = {k: np.full((len(vy), len(vx)), np.nan) for k in ("diff_mean", "a12")}
+            verdicts = np.full((len(vy), len(vx)), "", dtype=object)
+            for item in summaries:
+                i = vy.index(item["cell"].values[1][1])
+                j = vx.index(item["cell"].values[0][1])
+                for k in grid:
+                    v = stat(item, arm, k)
+                    grid[k][i, j] = np.nan if v is None else v
+                verdicts[i, j] = stat(item, arm, "verdict") or ""
+            slug = arm.replace(" ", "_").replace("=", "")
+            figures[f"heatmap_{slug}.png"] = plots.sweep_heatmap_figure(arm, kx, list(vx), ky, list(vy), grid, verdicts)
+    return figures
+
+
+def cells_done(sweep: Sweep, sweep_dir: Path) -> Iterable[Cell]:
+    return (c for c in sweep.cells() if finished(sweep_dir, c))
