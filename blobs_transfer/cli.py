@@ -277,8 +277,13 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Root seed of every cell [default: the config's, 0].")
 @click.option("--resume", type=click.Path(path_type=Path, file_okay=False, exists=True), default=None,
               help="Finish an interrupted sweep in this directory: its finished cells are kept and skipped.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run the cells as tasks on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Start a local Dask cluster of this many worker processes (one thread each) for the cells.")
 @results_option
-def sweep(config_file: Path, seed: int | None, resume: Path | None, results_dir: Path) -> None:
+def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: str | None, workers: int | None,
+          results_dir: Path) -> None:
     """Run a grid of comparisons (one per cell of the [sweep] table) and tabulate the transfer benefit per cell.
 
     Writes a sweep directory with sweep.toml, runs.csv, cells.csv, benefit and heatmap figures, report.html,
@@ -286,11 +291,13 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, results_dir:
     """
     from . import sweep as sweeps
 
+    if scheduler and workers:
+        raise BadInput("give --scheduler (an existing cluster) or --workers (a local one), not both")
     grid = sweeps.load_sweep(config_file, seed=seed)
     quiet_tensorflow()
     with interruptible(), progress_bars() as progress:
-        done = sweeps.run_sweep(grid, results_dir, resume=resume, progress=progress,
-                                notify=lambda line: click.echo(line, err=True))
+        done = sweeps.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
+                                progress=progress, notify=lambda line: click.echo(line, err=True))
     click.echo(report_text(done.sections))
     meta = done.metadata
     click.echo(f"{meta['cells']} cells, {meta['networks']} networks, {meta['wall_seconds']:.1f} s")

@@ -14,6 +14,7 @@ gives the same bytes as an uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -24,8 +25,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import analysis, plots, report, results
+from . import analysis, cluster, plots, report, results
+from .cluster import ClusterError
 from .config import SECTIONS, Config, ConfigError, config_from_dict, to_toml
+from .errors import StudyError
 from .results import atomic_write_text, write_csv, write_json
 
 DONE = "cell.json"  # written last in a cell's folder: the cell is finished
@@ -118,15 +121,18 @@ def sweep_from_dict(data: dict[str, Any], *, seed: int | None = None) -> Sweep:
 # --- running cells -------------------------------------------------------------------------------
 
 
-@dataclass
-class CellResult:
-    """What one cell produced: its run records (scores.csv columns) and its summary (nested statistics)."""
+@dataclass(frozen=True)
+class CellOutput:
+    """What training one cell returns to the driver: its run records (the columns of scores.csv), its test
+    accuracy curves (N, epochs + 1), and where its source models came from."""
 
-    cell: Cell
     records: list[dict[str, Any]]
-    summary: dict[str, Any]
-    networks: int
-    seconds: float
+    test_accuracy_curves: np.ndarray
+    source_models: dict[str, Any]
+
+
+_SOURCE_CACHE: dict[tuple, list] = {}  # per process (and per Dask worker): source models by `source_key`
+_CACHE_SIZE = 16
 
 
 def source_key(cfg: Config, number: int) -> tuple:
@@ -135,25 +141,28 @@ def source_key(cfg: Config, number: int) -> tuple:
             cfg.study.engine)
 
 
-def run_cell(cfg: Config, cache: dict | None = None, progress: Callable[[int], None] | None = None):
-    """Train one cell's comparison from source models trained from recorded seeds (never a saved file, so a
-    sweep is reproducible from its config and seed alone); returns (records, summary, networks)."""
+def train_cell(cfg: Config) -> CellOutput:
+    """Train one cell's comparison, from source models trained from recorded seeds (never a saved file, so a
+    sweep is reproducible from its config and seed alone). Pure: no files; runs in-process or on a worker."""
     from . import experiment
+    from .study import source_provenance
 
-    cache = {} if cache is None else cache
     sources = {}
     for number in experiment.sources_needed(cfg):
         key = source_key(cfg, number)
-        if key not in cache:
-            cache[key], _ = experiment.train_sources(cfg, number, cfg.study.source_repeats)
-        sources[cfg.spec_of_problem(number)] = cache[key]
-    result = experiment.run_comparison(cfg, sources, progress=progress)
-    records = result.records()
-    from .study import source_provenance
+        if key not in _SOURCE_CACHE:
+            if len(_SOURCE_CACHE) >= _CACHE_SIZE:
+                _SOURCE_CACHE.pop(next(iter(_SOURCE_CACHE)))
+            _SOURCE_CACHE[key], _ = experiment.train_sources(cfg, number, cfg.study.source_repeats)
+        sources[cfg.spec_of_problem(number)] = _SOURCE_CACHE[key]
+    result = experiment.run_comparison(cfg, sources)
+    return CellOutput(result.records(), result.history["test_accuracy"].astype(np.float32),
+                      source_provenance(cfg, sources))
 
-    summary = analysis.summarise(cfg, records, result.history["test_accuracy"].astype(float),
-                                 source_provenance(cfg, sources))
-    return records, summary, len(records)
+
+def analyse_cell(cfg: Config, output: CellOutput) -> dict[str, Any]:
+    """A cell's summary: the same nested statistics `compare` computes."""
+    return analysis.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
 
 
 def cell_dir(sweep_dir: Path, cell: Cell) -> Path:
@@ -164,7 +173,7 @@ def finished(sweep_dir: Path, cell: Cell) -> bool:
     return (cell_dir(sweep_dir, cell) / DONE).is_file()
 
 
-def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary, seconds: float) -> None:
+def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> None:
     """A finished cell's files; its DONE marker last, so a cell interrupted while writing counts as not done."""
     folder = cell_dir(sweep_dir, cell)
     try:
@@ -174,8 +183,7 @@ def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary, secon
     atomic_write_text(folder / "config.toml", to_toml(cfg))
     write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c]) for c in RUN_COLUMNS] for r in records))
     write_json(folder / "summary.json", summary)
-    write_json(folder / DONE, {"index": cell.index, "values": dict(cell.values), "networks": len(records),
-                               "seconds": round(seconds, 3)})
+    write_json(folder / DONE, {"index": cell.index, "values": dict(cell.values), "networks": len(records)})
 
 
 def _csv(v: Any) -> Any:
@@ -204,12 +212,25 @@ class SweepOutcome:
     metadata: dict[str, Any]
 
 
+class CellError(StudyError):
+    """One or more cells raised; the message names the first, and the finished cells are kept."""
+
+
+def _runner(scheduler: str | None, workers: int | None):
+    if scheduler or workers:
+        return cluster.dask_runner(scheduler, workers)
+    return contextlib.nullcontext(cluster.in_process)
+
+
 def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str | Path | None = None,
+              scheduler: str | None = None, workers: int | None = None,
               progress: Callable[[str, int, int], None] | None = None,
               notify: Callable[[str], None] | None = None) -> SweepOutcome:
     """Run every cell not yet finished, then write the tables, figures and report.
 
     With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
+    Cells run in this process, or on a Dask cluster: an existing one at `scheduler`, or a local one of
+    `workers` processes started here.
     """
     if resume is not None:
         sweep_dir = Path(resume)
@@ -228,14 +249,27 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
     todo = [c for c in cells if not finished(sweep_dir, c)]
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
-    cache: dict = {}
-    for n, cell in enumerate(todo):
-        cfg = sweep.config_of(cell)
-        t0 = time.perf_counter()
-        records, summary, _ = run_cell(cfg, cache)
-        write_cell(sweep_dir, cell, cfg, records, summary, time.perf_counter() - t0)
-        if progress:
-            progress("cells", 1, len(todo))
+    failures = []
+    with _runner(scheduler, workers) as run:
+        try:
+            for cell, output in run(train_cell, [(c, sweep.config_of(c)) for c in todo]):
+                if isinstance(output, Exception):
+                    failures.append((cell, output))
+                    if notify:
+                        notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
+                else:
+                    cfg = sweep.config_of(cell)
+                    write_cell(sweep_dir, cell, cfg, output.records, analyse_cell(cfg, output))
+                if progress:
+                    progress("cells", 1, len(todo))
+        except ClusterError as exc:
+            raise ClusterError(f"{exc}; the finished cells are kept in {sweep_dir}: "
+                               f"finish it with --resume {sweep_dir}") from None
+    if failures:
+        cell, exc = failures[0]
+        raise CellError(f"{len(failures)} of {len(todo)} cells failed, first cell {cell.index} ({cell.name}): "
+                        f"{cluster.one_line(exc)}; the other cells are kept in {sweep_dir} "
+                        f"(--resume {sweep_dir} runs the failed ones again)")
     meta, blocks = write_tables(sweep, sweep_dir, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
     results.mark_complete(sweep_dir)
     return SweepOutcome(sweep_dir, blocks, meta)

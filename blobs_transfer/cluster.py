@@ -1,0 +1,146 @@
+"""Where a sweep's cells run: in this process, or as tasks on a Dask distributed cluster.
+
+Both are the same loop: hand over (cell, config) pairs, get back (cell, output or exception) as cells finish.
+On Dask a task carries only the cell's config (with its seed) and returns arrays; the driver alone writes the
+sweep directory. Workers are spawned processes (never forked: TensorFlow's runtime does not survive a fork),
+each importing TensorFlow once, with its thread pools sized to the worker's threads. A worker that dies has its
+cells run again elsewhere by the scheduler; a lost scheduler is a `ClusterError`, and `--resume` finishes the
+sweep from the cells already written.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
+
+from .config import Config
+from .errors import StudyError
+
+INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]" (it adds dask[distributed])'
+CONNECT_TIMEOUT = "20s"
+
+Task = Callable[[Config], Any]
+Runner = Callable[[Task, Sequence[tuple[Any, Config]]], Iterator[tuple[Any, Any]]]
+
+
+class ClusterError(StudyError):
+    """The Dask scheduler cannot be reached or was lost."""
+
+
+def in_process(task: Task, cells: Sequence[tuple[Any, Config]]) -> Iterator[tuple[Any, Any]]:
+    """Run the cells one after another here; a cell that raises yields its exception and the others go on."""
+    for cell, cfg in cells:
+        try:
+            yield cell, task(cfg)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # one cell's failure is reported with its cell; the rest still run
+            yield cell, exc
+
+
+def setup_worker(threads: int) -> None:
+    """Import TensorFlow once in a worker process and give it this worker's share of the cores."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:  # the runtime is already initialised in this process: keep what it has
+        pass
+
+
+def _plugin():
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class TensorFlowWorker(WorkerPlugin):
+        """Runs `setup_worker` when a worker starts (and again in any worker that replaces a dead one)."""
+
+        name = "blobs-transfer-tensorflow"
+
+        def setup(self, worker):
+            setup_worker(max(1, int(worker.state.nthreads)))
+
+    return TensorFlowWorker()
+
+
+def _import_distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise StudyError(INSTALL_HINT) from None
+    return distributed
+
+
+@contextmanager
+def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Iterator[Runner]:
+    """A runner on an existing scheduler (`scheduler` address) or on a local cluster of `workers` spawned
+    worker processes with one thread each, closed again on exit."""
+    distributed = _import_distributed()
+    import logging
+
+    import dask
+
+    # the driver's own log lines (reconnect attempts, tracebacks of a lost scheduler) would bury the one-line
+    # error the sweep reports; the workers keep their logs
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+    cluster = None
+    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
+                          "distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
+                          "distributed.worker.daemon": False}):
+        try:
+            if workers:
+                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                   dashboard_address=None, silence_logs=50)
+                client = distributed.Client(cluster)
+            else:
+                client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError) as exc:
+            if cluster is not None:
+                cluster.close()
+            raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
+    try:
+        client.register_plugin(_plugin())
+        yield lambda task, cells: _on_dask(client, task, cells)
+    finally:
+        try:
+            client.close(timeout=10)
+        except Exception:  # a lost scheduler: nothing left to close cleanly
+            pass
+        if cluster is not None:
+            cluster.close()
+
+
+def one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _on_dask(client, task: Task, cells: Sequence[tuple[Any, Config]]) -> Iterator[tuple[Any, Any]]:
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    futures = {client.submit(task, cfg, pure=False, key=f"cell-{i}-{os.getpid()}-{id(cells)}"): cell
+               for i, (cell, cfg) in enumerate(cells)}
+    try:
+        for future in as_completed(futures):
+            cell = futures[future]
+            try:
+                output = future.result()
+            except (OSError, TimeoutError, FutureCancelledError) as exc:  # the scheduler went away
+                raise ClusterError(f"lost the Dask scheduler ({one_line(exc)[:200]})") from None
+            except Exception as exc:  # the cell itself raised (on the worker)
+                if _lost(client):
+                    raise ClusterError(f"lost the Dask scheduler ({one_line(exc)[:200]})") from None
+                output = exc
+            yield cell, output
+    finally:
+        for future in futures:
+            future.release()
+
+
+def _lost(client) -> bool:
+    return client.status not in ("running", "connecting", "newly-created")
