@@ -170,33 +170,42 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     return fig
 
 
-def sweep_benefit_figure(axis: str, series: dict[str, dict[str, list]], baseline: str) -> Figure:
-    """The transfer benefit against one swept axis: difference of means (left) and P(arm beats baseline)
-    (right), each with its 95% CI band; series[label] holds x and the statistics with their CI ends."""
-    fig = Figure(figsize=(13, 5.2), layout="constrained")
-    ax_diff, ax_a12 = fig.subplots(1, 2)
-    numeric = all(isinstance(x, (int, float)) for s in series.values() for x in s["x"])
-    for i, (label, s) in enumerate(series.items()):
-        xs = np.asarray(s["x"], float) if numeric else np.arange(len(s["x"]))
-        for ax, key in ((ax_diff, "diff"), (ax_a12, "a12")):
-            ax.plot(xs, s[key], "o-", color=arm_colour(i + 1), label=label if ax is ax_diff else None)
-            ax.fill_between(xs, s[f"{key}_lo"], s[f"{key}_hi"], color=arm_colour(i + 1), alpha=0.15)
-        if not numeric:
-            for ax in (ax_diff, ax_a12):
-                ax.set_xticks(xs, [str(x) for x in s["x"]])
-    positive = numeric and all(x > 0 for s in series.values() for x in s["x"])
-    spread = numeric and positive and max(max(s["x"]) for s in series.values()) / min(min(s["x"]) for s in series.values()) > 20
-    for ax, ref, ylabel in ((ax_diff, 0.0, f"mean test accuracy minus {baseline}'s"),
-                            (ax_a12, 0.5, f"P(a run of the arm beats a run of {baseline})")):
-        ax.axhline(ref, color="black", lw=1, ls="--")
+def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]], baseline: str) -> Figure:
+    """The transfer benefit against one swept axis: per arm (a row), the difference of means (left) and
+    P(arm beats baseline) (right) with 95% CI bands; series[arm][label] holds x and the statistics with their
+    CI ends, one line per value of the other swept axes (label), coloured in order."""
+    from matplotlib import colormaps
+
+    arms = list(series)
+    fig = Figure(figsize=(12, 2.8 * len(arms) + 1.2), layout="constrained")
+    axes = fig.subplots(len(arms), 2, squeeze=False, sharex=True)
+    labels = list(next(iter(series.values())))
+    colours = colormaps["viridis"](np.linspace(0.0, 0.9, len(labels))) if len(labels) > 1 else ["tab:blue"]
+    xs_all = [x for arm in series.values() for s in arm.values() for x in s["x"]]
+    numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs_all)
+    log = numeric and min(xs_all) > 0 and max(xs_all) / min(xs_all) > 20
+    for row, arm in enumerate(arms):
+        for colour, label in zip(colours, labels):
+            s = series[arm][label]
+            xs = np.asarray(s["x"], float) if numeric else np.arange(len(s["x"]))
+            for ax, key in ((axes[row, 0], "diff"), (axes[row, 1], "a12")):
+                ax.plot(xs, s[key], "o-", color=colour, label=label or None)
+                ax.fill_between(xs, s[f"{key}_lo"], s[f"{key}_hi"], color=colour, alpha=0.15)
+            if not numeric:
+                axes[row, 0].set_xticks(xs, [str(x) for x in s["x"]])
+        for ax, ref, ylabel in ((axes[row, 0], 0.0, "difference of means"), (axes[row, 1], 0.5, "P(arm beats baseline)")):
+            ax.axhline(ref, color="black", lw=1, ls="--")
+            ax.set_ylabel(f"{arm}\n{ylabel}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if log:
+                ax.set_xscale("log")
+        axes[row, 1].set_ylim(-0.02, 1.02)
+    for ax in axes[-1]:
         ax.set_xlabel(axis)
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        if spread:
-            ax.set_xscale("log")
-    ax_a12.set_ylim(-0.02, 1.02)
-    fig.legend(loc="outside lower center", ncol=min(4, max(1, len(series))), fontsize=8)
-    fig.suptitle(f"Transfer benefit against {axis} (95% CI bands at the source-model level)")
+    if labels != [""]:
+        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(5, len(labels)),
+                   fontsize=8)
+    fig.suptitle(f"Transfer benefit against {axis}: each arm minus {baseline} (95% CI bands at the source-model level)")
     return fig
 
 

@@ -356,13 +356,12 @@ def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
     figures = {}
     for a, (key, values) in enumerate(sweep.axes):
         others = [i for i in range(len(sweep.axes)) if i != a]
-        series = {}
+        series: dict[str, dict[str, dict[str, list]]] = {arm: {} for arm in arms}
         for item in summaries:
             cell = item["cell"]
-            rest = tuple(cell.values[i] for i in others)
+            label = ", ".join(f"{k}={v}" for k, v in (cell.values[i] for i in others))
             for arm in arms:
-                label = arm + "".join(f", {k}={v}" for k, v in rest)
-                s = series.setdefault(label, {k: [] for k in ("x", "diff", "diff_lo", "diff_hi", "a12", "a12_lo", "a12_hi")})
+                s = series[arm].setdefault(label, {k: [] for k in ("x", "diff", "diff_lo", "diff_hi", "a12", "a12_lo", "a12_hi")})
                 s["x"].append(cell.values[a][1])
                 for field, name in (("diff", "diff_mean"), ("diff_lo", "diff_ci_low"), ("diff_hi", "diff_ci_high"),
                                     ("a12", "a12"), ("a12_lo", "a12_ci_low"), ("a12_hi", "a12_ci_high")):
