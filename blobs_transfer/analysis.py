@@ -48,7 +48,6 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         row: dict[str, Any] = {"arm": arm.name, "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
         if len(data["accuracy"]):
             row.update(stats.describe(data["accuracy"], seed=statistic_seed(root, "describe", arm.name)))
-            row["std"] = row.pop("sd")
             row["binomial_se"] = stats.binomial_se(row["mean"], n_test)
         else:
             row["n"] = 0

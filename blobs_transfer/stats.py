@@ -23,6 +23,11 @@ from scipy import stats as st
 
 __all__ = [
     "describe",
+    "nested_describe",
+    "nested_compare",
+    "nested_mean_ci",
+    "cluster_se",
+    "design_effect",
     "binomial_se",
     "holm",
     "compare_to_baseline",
@@ -172,24 +177,27 @@ def _mean_ci(values: np.ndarray, *, seed: int, confidence: float, n_resamples: i
 def describe(values, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999) -> dict:
     """Summarise the test accuracies of one arm, values shape (R,).
 
-    Keys: n, mean, sd, median, q1, q3, iqr, iqm, min, max, ci_low, ci_high. sd uses ddof=1;
+    Keys: n, mean, std, median, q1, q3, iqr, iqm, min, max, ci_low, ci_high. std uses ddof=1;
     quartiles use numpy's linear interpolation; iqm is the mean of the middle 50%
     (scipy.stats.trim_mean(values, 0.25)), robust to the few collapsed runs an arm can have;
     ci_low/ci_high are the BCa bootstrap CI of the mean (``seed`` -> numpy default_rng).
 
-    Undefined values are None, never NaN: with R=1, sd, ci_low and ci_high are None (no spread
+    Undefined values are None, never NaN: with R=1, std, ci_low and ci_high are None (no spread
     can be estimated from one run). When all runs are identical the CI is (value, value), since
     every resample has the same mean. R=2 gives a (crude) bootstrap CI. R=0 raises ValueError.
     """
     _check_confidence(confidence)
     x = _as_1d(values, "values")
     q1, median, q3 = (float(q) for q in np.percentile(x, [25, 50, 75]))
-    summary = _mean_ci(x, seed=seed, confidence=confidence, n_resamples=n_resamples)
+    if n_resamples:
+        summary = _mean_ci(x, seed=seed, confidence=confidence, n_resamples=n_resamples)
+    else:  # the caller brings its own interval (nested runs)
+        summary = {"mean": _exact_mean(x), "ci_low": None, "ci_high": None}
     constant = np.ptp(x) == 0  # report exact 0 / the value, not an ulp of rounding noise
     return {
         "n": int(x.size),
         "mean": summary["mean"],
-        "sd": None if x.size == 1 else 0.0 if constant else float(np.std(x, ddof=1)),
+        "std": None if x.size == 1 else 0.0 if constant else float(np.std(x, ddof=1)),
         "median": median,
         "q1": q1,
         "q3": q3,
@@ -347,12 +355,18 @@ def _arm_seed(seed: int, arm: str) -> int:
     return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
+MWU_VERDICT = "Mann-Whitney U on correct counts (tie-corrected), direction by A12"
+NESTED_VERDICT = "Welch t of per-source means vs baseline runs, direction by the difference of means"
+
+
 def compare_arms(
     accuracies: Mapping[str, np.ndarray],
     correct: Mapping[str, np.ndarray],
     baseline: str,
     *,
     seed: int,
+    groups: Mapping[str, np.ndarray] | None = None,
+    n_test: int | None = None,
     alpha: float = 0.05,
     confidence: float = 0.95,
     n_resamples: int = 9999,
@@ -367,6 +381,13 @@ def compare_arms(
     a12 < 0.5, else "no evidence". The rank test drives it because the standalone arm has a few
     collapsed runs: means, SDs and t-tests are dominated by those outliers, whereas P(arm beats
     baseline) is what a user choosing an arm cares about and is robust to them.
+
+    groups: per arm, the source index of each run. An arm whose runs come from K > 1 source models is
+    compared by `nested_compare` instead: its CIs come from a two-stage bootstrap and its verdict from
+    Welch's t on the K per-source means (the rank test on K x R pooled runs would count nested runs as
+    independent and call noise significant; see tests/test_stats_nested.py). Every row says which test
+    its verdict used (verdict_test) and carries its p (verdict_p) and Holm-adjusted p (verdict_p_holm),
+    Holm being applied across all arms on the verdict's own p-values.
     """
     if baseline not in accuracies:
         raise ValueError(f"baseline arm {baseline!r} not in accuracies (arms: {list(accuracies)})")
@@ -377,24 +398,33 @@ def compare_arms(
     for name, values in accuracies.items():
         if name == baseline:
             continue
-        result = compare_to_baseline(
-            values,
-            accuracies[baseline],
-            correct[name],
-            correct[baseline],
-            seed=_arm_seed(seed, name),
-            confidence=confidence,
-            n_resamples=n_resamples,
-        )
+        arm_groups = None if groups is None else groups.get(name)
+        if arm_groups is not None and np.unique(arm_groups).size > 1:
+            result = nested_compare(values, accuracies[baseline], correct[name], correct[baseline], arm_groups,
+                                    seed=_arm_seed(seed, name), n_test=n_test, confidence=confidence)
+            result.update(verdict_test=NESTED_VERDICT, verdict_p=result["welch_p"])
+        else:
+            result = compare_to_baseline(
+                values,
+                accuracies[baseline],
+                correct[name],
+                correct[baseline],
+                seed=_arm_seed(seed, name),
+                confidence=confidence,
+                n_resamples=n_resamples,
+            )
+            result.update(n_sources=1 if arm_groups is not None else None, icc=None, design_effect=None,
+                          n_effective=None, verdict_test=MWU_VERDICT, verdict_p=result["mwu_p"])
         rows.append({"arm": name, "baseline": baseline, **result})
-    for key in ("welch_p", "mwu_p"):
+    for key in ("welch_p", "mwu_p", "verdict_p"):
         for row, adjusted in zip(rows, holm([row[key] for row in rows])):
             row[f"{key}_holm"] = adjusted
     for row in rows:
-        significant = row["mwu_p_holm"] < alpha
-        if significant and row["a12"] > 0.5:
+        p = row["verdict_p_holm"]
+        direction = (row["diff_mean"] if row["verdict_test"] == NESTED_VERDICT else row["a12"] - 0.5)
+        if p is not None and p < alpha and direction > 0:
             row["verdict"] = "better"
-        elif significant and row["a12"] < 0.5:
+        elif p is not None and p < alpha and direction < 0:
             row["verdict"] = "worse"
         else:
             row["verdict"] = "no evidence"
@@ -541,3 +571,218 @@ def rank_arms_per_group(
         best = max(means, key=means.__getitem__)  # max keeps the first of equal means
         rows.append({"group": group, "best_arm": best, "means": means})
     return rows
+
+
+# ----------------------------------------------------------------------------- nested runs
+
+# Runs of a transfer arm are nested in source models (K sources x R runs each), and nearly all of their
+# variance is between sources, so the source model is the unit of replication: an arm of K x R runs carries
+# about K independent observations. The functions below resample and test at that level. Shapes: values (n,)
+# and groups (n,) give each run's accuracy and source index; K = number of distinct groups.
+
+NESTED_RESAMPLES = 4000
+_CHUNK = 500
+
+
+def _clusters(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Runs padded per cluster: (K, n_max) values (NaN past each cluster's size) and (K,) sizes."""
+    labels, index = np.unique(np.asarray(groups), return_inverse=True)
+    sizes = np.bincount(index, minlength=labels.size)
+    table = np.full((labels.size, sizes.max()), np.nan)
+    order = np.argsort(index, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    within = np.arange(values.size) - np.repeat(starts, sizes)
+    table[index[order], within] = values[order]
+    return table, sizes
+
+
+def cluster_se(values, groups) -> float | None:
+    """Cluster-robust standard error of the mean of all runs; values, groups shape (n,).
+
+    Var = K/(K-1) * sum_c (n_c/N)^2 (mean_c - mean)^2: for balanced clusters the variance of the K cluster
+    means over K. None with a single cluster (the between-source spread cannot be estimated).
+    """
+    x = _as_1d(values, "values")
+    table, sizes = _clusters(x, np.asarray(groups))
+    k = sizes.size
+    if k < 2:
+        return None
+    means = np.nanmean(table, axis=1)
+    weights = sizes / sizes.sum()
+    var = k / (k - 1) * np.sum(weights**2 * (means - x.mean()) ** 2)
+    return float(math.sqrt(var))
+
+
+def _two_stage(table: np.ndarray, sizes: np.ndarray, rng: np.random.Generator, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """b two-stage resamples of padded clusters (K, n_max): sources with replacement, then runs with
+    replacement within each chosen source. Returns (b, K, n_max) values (NaN where padding) and (b, K) sizes."""
+    k, n_max = table.shape
+    picked = rng.integers(0, k, size=(b, k))
+    size = sizes[picked]  # (b, K)
+    within = np.floor(rng.random((b, k, n_max)) * size[..., None]).astype(np.int64)
+    values = table[picked[..., None], within]
+    values[np.arange(n_max)[None, None, :] >= size[..., None]] = np.nan
+    return values, size
+
+
+def _resampled_mean_and_se(values: np.ndarray, size: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample: the mean of all runs and its cluster-robust SE; values (b, K, n_max), size (b, K)."""
+    k = size.shape[1]
+    sums = np.nansum(values, axis=2)
+    total = size.sum(axis=1)
+    mean = sums.sum(axis=1) / total
+    cluster_means = sums / size
+    weights = size / total[:, None]
+    var = k / (k - 1) * np.sum(weights**2 * (cluster_means - mean[:, None]) ** 2, axis=1)
+    return mean, np.sqrt(var)
+
+
+def _counts_a12(arm: np.ndarray, base: np.ndarray, length: int) -> np.ndarray:
+    """A12 of arm over base for many resamples at once from integer values in [0, length): arm (b, n_a) and
+    base (b, n_b) with -1 marking no value. Works on histograms, so the cost is O(b x length), not a sort."""
+    def hist(v):
+        b = v.shape[0]
+        ok = v >= 0
+        flat = (np.arange(b)[:, None] * length + np.where(ok, v, 0))[ok]
+        return np.bincount(flat, minlength=b * length).reshape(b, length).astype(float)
+
+    ha, hb = hist(arm), hist(base)
+    below = np.cumsum(hb, axis=1) - hb  # baseline values strictly below each value
+    wins = np.sum(ha * (below + 0.5 * hb), axis=1)
+    return wins / (ha.sum(axis=1) * hb.sum(axis=1))
+
+
+def _t_interval(point: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    half = float(st.t.ppf((1 + confidence) / 2, df)) * se
+    return point - half, point + half
+
+
+def nested_mean_ci(values, groups, *, seed: int, confidence: float = 0.95,
+                   n_resamples: int = NESTED_RESAMPLES) -> dict:
+    """{mean, ci_low, ci_high, se}: the mean of all runs with a CI from its two-stage bootstrap SE.
+
+    Two-stage: resample source models with replacement, then runs within each. The interval is
+    mean +- t(K-1) x se, se the bootstrap SD of the resampled means scaled by K/(K-1) (a bootstrap of K
+    clusters underestimates their variance by (K-1)/K). Percentile and bootstrap-t intervals of the same
+    resamples cover too rarely with few sources (91.5% at K = 5 in the simulation of tests/test_stats_nested.py),
+    because they treat a spread estimated from K cluster means as known; the t quantile with K - 1 degrees
+    of freedom does not.
+    """
+    _check_confidence(confidence)
+    x = _as_1d(values, "values")
+    table, sizes = _clusters(x, np.asarray(groups))
+    k, mean = sizes.size, float(x.mean())
+    if k < 2:
+        return {"mean": mean, "ci_low": None, "ci_high": None, "se": None}
+    rng = np.random.default_rng(seed)
+    means = []
+    for start in range(0, n_resamples, _CHUNK):
+        v, size = _two_stage(table, sizes, rng, min(_CHUNK, n_resamples - start))
+        means.append(_resampled_mean_and_se(v, size)[0])
+    se = float(np.std(np.concatenate(means), ddof=1) * math.sqrt(k / (k - 1)))
+    if se == 0.0:
+        return {"mean": mean, "ci_low": mean, "ci_high": mean, "se": 0.0}
+    low, high = _t_interval(mean, se, k - 1, confidence)
+    return {"mean": mean, "ci_low": low, "ci_high": high, "se": se}
+
+
+def design_effect(groups, icc: float | None) -> float | None:
+    """1 + (m - 1) ICC, m the mean runs per source: how many times fewer independent observations an arm of
+    nested runs holds than its run count (Kish's design effect)."""
+    if icc is None:
+        return None
+    labels = np.unique(np.asarray(groups))
+    m = np.asarray(groups).size / labels.size
+    return float(1.0 + (m - 1.0) * icc)
+
+
+def nested_describe(values, groups, *, seed: int, confidence: float = 0.95,
+                    n_resamples: int = NESTED_RESAMPLES) -> dict:
+    """`describe` for runs nested in K > 1 source models: the same keys, the CI of the mean from the two-stage
+    bootstrap-t, plus n_sources, icc, design_effect and n_effective (n / design effect)."""
+    x = _as_1d(values, "values")
+    out = describe(x, seed=seed, confidence=confidence, n_resamples=0)
+    ci = nested_mean_ci(x, groups, seed=seed, confidence=confidence, n_resamples=n_resamples)
+    out["ci_low"], out["ci_high"] = ci["ci_low"], ci["ci_high"]
+    vc = variance_components(x, groups)
+    deff = design_effect(groups, vc["icc"])
+    out.update(n_sources=vc["n_groups"], icc=vc["icc"], design_effect=deff,
+               n_effective=None if deff is None else float(x.size / deff))
+    return out
+
+
+def nested_compare(arm, baseline, arm_correct, baseline_correct, groups, *, seed: int, n_test: int | None = None,
+                   confidence: float = 0.95, n_resamples: int = NESTED_RESAMPLES, a12_ci: bool = True) -> dict:
+    """Compare an arm of nested runs with an independent baseline; arm, arm_correct, groups (n,); baseline,
+    baseline_correct (m,). The same keys as `compare_to_baseline`, at the source-model level:
+
+    - diff CI: diff +- t(df) x se, se from a two-stage bootstrap of the arm (sources, then runs) and a plain
+      bootstrap of the baseline, df by Welch-Satterthwaite with K - 1 for the arm (see nested_mean_ci);
+    - A12 = P(arm run beats baseline run) on correct counts, its CI the percentile interval of the same
+      two-stage resamples (computed on count histograms, so it scales to thousands of runs);
+    - welch_p: Welch's t-test of the K per-source means against the baseline's runs: the test behind the
+      verdict, because a source model, not a run, is an independent observation of the arm;
+    - mwu_p: the pooled Mann-Whitney p, which treats the K x R runs as independent: descriptive only.
+    a12_ci=False skips A12's interval (None), for simulations that need only the difference.
+    """
+    _check_confidence(confidence)
+    a, b = _as_1d(arm, "arm"), _as_1d(baseline, "baseline")
+    a_correct = _as_counts(arm_correct, "arm_correct", a.size)
+    b_correct = _as_counts(baseline_correct, "baseline_correct", b.size)
+    groups = np.asarray(groups)
+    table, sizes = _clusters(a, groups)
+    counts_table, _ = _clusters(a_correct.astype(float), groups)
+    k = sizes.size
+    diff = float(a.mean() - b.mean())
+    a12 = float(_a12_stat(a_correct, b_correct))
+    length = int(max(a_correct.max(), b_correct.max(), n_test or 0)) + 1
+    rng = np.random.default_rng(seed)
+    arm_means, base_means, a12s = [], [], []
+    for start in range(0, n_resamples, _CHUNK):
+        size_b = min(_CHUNK, n_resamples - start)
+        picked = rng.integers(0, k, size=(size_b, k))
+        within = np.floor(rng.random((size_b, k, table.shape[1])) * sizes[picked][..., None]).astype(np.int64)
+        pad = np.arange(table.shape[1])[None, None, :] >= sizes[picked][..., None]
+        va = table[picked[..., None], within]
+        va[pad] = np.nan
+        base_idx = rng.integers(0, b.size, size=(size_b, b.size))
+        arm_means.append(_resampled_mean_and_se(va, sizes[picked])[0])
+        base_means.append(b[base_idx].mean(axis=1))
+        if a12_ci:
+            ca = counts_table[picked[..., None], within]
+            ca[pad] = -1
+            a12s.append(_counts_a12(ca.reshape(size_b, -1).astype(np.int64), b_correct[base_idx], length))
+    # bootstrap variances of the two means, each scaled up by n/(n-1) (a bootstrap of n units underestimates
+    # the variance by (n-1)/n), and Welch-Satterthwaite degrees of freedom: K - 1 for the arm, m - 1 for the
+    # baseline (see nested_mean_ci for why a t quantile and not the bootstrap's own quantiles)
+    var_a = float(np.var(np.concatenate(arm_means), ddof=1)) * k / (k - 1)
+    var_b = float(np.var(np.concatenate(base_means), ddof=1)) * b.size / (b.size - 1) if b.size > 1 else 0.0
+    se = math.sqrt(var_a + var_b)
+    if se > 0:
+        df = (var_a + var_b) ** 2 / (var_a**2 / (k - 1) + (var_b**2 / (b.size - 1) if b.size > 1 else 0.0))
+        diff_low, diff_high = _t_interval(diff, se, df, confidence)
+    else:
+        diff_low = diff_high = diff
+    a12_low, a12_high = (np.quantile(np.concatenate(a12s), [(1 - confidence) / 2, (1 + confidence) / 2])
+                         if a12_ci else (None, None))
+    source_means = np.nanmean(table, axis=1)
+    vc = variance_components(a, groups)
+    deff = design_effect(groups, vc["icc"])
+    return {
+        "diff_mean": diff,
+        "diff_ci_low": float(diff_low),
+        "diff_ci_high": float(diff_high),
+        "a12": a12,
+        "a12_ci_low": _opt_float(a12_low),
+        "a12_ci_high": _opt_float(a12_high),
+        "cliffs_delta": 2.0 * a12 - 1.0,
+        "hedges_g": _hedges_g(a, b),
+        "welch_p": _welch_p(source_means, b),
+        "mwu_p": _mwu_p(a_correct, b_correct),
+        "n_arm": int(a.size),
+        "n_baseline": int(b.size),
+        "n_sources": int(k),
+        "icc": vc["icc"],
+        "design_effect": deff,
+        "n_effective": None if deff is None else float(a.size / deff),
+    }

@@ -61,13 +61,13 @@ def test_describe_hand_computed():
     # iqm drops one value per end: mean(0.8, 0.9) = 0.85.
     d = stats.describe([0.8, 0.8, 0.9, 1.0], seed=1, n_resamples=FAST)
     expected = dict(
-        mean=0.875, sd=math.sqrt(0.0275 / 3), median=0.85, q1=0.8, q3=0.925, iqr=0.125, iqm=0.85
+        mean=0.875, std=math.sqrt(0.0275 / 3), median=0.85, q1=0.8, q3=0.925, iqr=0.125, iqm=0.85
     )
     for key, value in expected.items():
         assert d[key] == pytest.approx(value, abs=1e-12), key
     assert (d["n"], d["min"], d["max"]) == (4, 0.8, 1.0)
     assert d["min"] <= d["ci_low"] < d["mean"] < d["ci_high"] <= d["max"]
-    assert list(d) == ["n", "mean", "sd", "median", "q1", "q3", "iqr", "iqm", "min", "max", "ci_low", "ci_high"]
+    assert list(d) == ["n", "mean", "std", "median", "q1", "q3", "iqr", "iqm", "min", "max", "ci_low", "ci_high"]
     assert_json_clean(d)
 
 
@@ -96,14 +96,14 @@ def test_describe_rejects_empty_nonflat_or_nan(bad):
 def test_describe_single_repeat_has_no_spread():
     d = stats.describe([0.82], seed=0, n_resamples=FAST)
     assert (d["n"], d["mean"], d["median"], d["iqr"], d["iqm"]) == (1, 0.82, 0.82, 0.0, 0.82)
-    assert d["sd"] is None and d["ci_low"] is None and d["ci_high"] is None
+    assert d["std"] is None and d["ci_low"] is None and d["ci_high"] is None
     assert_json_clean(d)
 
 
 def test_describe_two_repeats_gives_finite_ci():
     # sd of [0.8, 0.9] = sqrt(2 * 0.05^2 / 1) = 0.05 * sqrt(2)
     d = stats.describe([0.8, 0.9], seed=0, n_resamples=FAST)
-    assert d["sd"] == pytest.approx(0.05 * math.sqrt(2))
+    assert d["std"] == pytest.approx(0.05 * math.sqrt(2))
     assert 0.8 <= d["ci_low"] <= d["mean"] <= d["ci_high"] <= 0.9
     assert_json_clean(d)
 
@@ -111,7 +111,7 @@ def test_describe_two_repeats_gives_finite_ci():
 @pytest.mark.parametrize("value, repeats", [(0.8, 30), (0.1, 3)])  # np.mean([0.1] * 3) is 0.1 + 1 ulp
 def test_describe_identical_repeats_ci_is_the_value(value, repeats):
     d = stats.describe([value] * repeats, seed=0, n_resamples=FAST)
-    assert (d["mean"], d["sd"], d["iqm"], d["ci_low"], d["ci_high"]) == (value, 0.0, value, value, value)
+    assert (d["mean"], d["std"], d["iqm"], d["ci_low"], d["ci_high"]) == (value, 0.0, value, value, value)
     assert_json_clean(d)
 
 
@@ -265,7 +265,8 @@ def test_compare_arms_verdicts_and_holm():
         assert [row[f"{key}_holm"] for row in rows] == stats.holm([row[key] for row in rows])
     assert all(row["baseline"] == "standalone" for row in rows)
     assert list(rows[0])[:2] == ["arm", "baseline"]
-    assert list(rows[0])[-3:] == ["welch_p_holm", "mwu_p_holm", "verdict"]
+    assert list(rows[0])[-4:] == ["welch_p_holm", "mwu_p_holm", "verdict_p_holm", "verdict"]
+    assert all(row["verdict_test"] == stats.MWU_VERDICT and row["verdict_p"] == row["mwu_p"] for row in rows)
     assert_json_clean(rows)
 
 
