@@ -35,6 +35,11 @@ def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     return out
 
 
+def nested(data: dict[str, Any]) -> bool:
+    """Whether an arm's runs come from more than one source model (then the source model is the unit)."""
+    return data["uses_source"] and np.unique(data["source_index"]).size > 1
+
+
 def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray,
               source_models: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run's statistics; records are scores.csv rows (see `results.read_scores`), curves (N, epochs + 1)
@@ -47,7 +52,11 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         data = by_arm[arm.name]
         row: dict[str, Any] = {"arm": arm.name, "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
         if len(data["accuracy"]):
-            row.update(stats.describe(data["accuracy"], seed=statistic_seed(root, "describe", arm.name)))
+            seed = statistic_seed(root, "describe", arm.name)
+            if nested(data):  # runs nested in K > 1 source models: intervals at the source-model level
+                row.update(stats.nested_describe(data["accuracy"], data["source_index"], seed=seed))
+            else:
+                row.update(stats.describe(data["accuracy"], seed=seed))
             row["binomial_se"] = stats.binomial_se(row["mean"], n_test)
         else:
             row["n"] = 0
@@ -57,7 +66,8 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
     if cfg.study.baseline in usable and len(usable) > 1:
         comparisons = stats.compare_arms(
             {n: d["accuracy"] for n, d in usable.items()}, {n: d["correct"] for n, d in usable.items()},
-            cfg.study.baseline, seed=statistic_seed(root, "compare"),
+            cfg.study.baseline, seed=statistic_seed(root, "compare"), n_test=n_test,
+            groups={n: d["source_index"] for n, d in usable.items() if d["uses_source"]},
         )
     benefits = {}
     for name, data in usable.items():

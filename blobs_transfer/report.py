@@ -62,30 +62,34 @@ def tutorial_lines(summary: dict[str, Any]) -> list[str]:
 
 
 def arm_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["arm", "n", "mean", "95% CI of mean", "std", "median", "IQR", "IQM", "min", "max", "diverged"]
+    nested = any(a.get("n_sources") for a in summary["arms"])
+    header = ["arm", "n", *(["sources", "effective n"] if nested else []), "mean", "95% CI of mean", "std", "median",
+              "IQR", "IQM", "min", "max", "diverged"]
     rows = []
     for a in summary["arms"]:
         if not a["n"]:
-            rows.append([a["arm"], "0", *["n/a"] * 8, str(a["n_diverged"])])
+            rows.append([a["arm"], "0", *(["n/a", "n/a"] if nested else []), *["n/a"] * 8, str(a["n_diverged"])])
             continue
         rows.append([
-            a["arm"], str(a["n"]), _f(a["mean"]), f"[{_f(a['ci_low'])}, {_f(a['ci_high'])}]", _f(a["std"]),
+            a["arm"], str(a["n"]), *([str(a.get("n_sources") or ""), _f(a.get("n_effective"), 1)] if nested else []),
+            _f(a["mean"]), f"[{_f(a['ci_low'])}, {_f(a['ci_high'])}]", _f(a["std"]),
             _f(a["median"]), _f(a["iqr"]), _f(a["iqm"]), _f(a["min"]), _f(a["max"]), str(a["n_diverged"]),
         ])
     return header, rows
 
 
 def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    header = ["arm", "diff of means [95% CI]", "P(arm > base) [95% CI]", "Cliff's d", "Hedges' g",
-              "Welch p (Holm)", "MWU p (Holm)", "verdict"]
+    nested = any(c.get("n_sources", 0) and c["n_sources"] > 1 for c in summary["comparisons"])
+    header = ["arm", *(["sources", "design effect"] if nested else []), "diff of means [95% CI]",
+              "P(arm > base) [95% CI]", "Hedges' g", "verdict test", "p (Holm)", "verdict"]
     rows = [[
         c["arm"],
+        *([str(c.get("n_sources") or ""), _f(c.get("design_effect"), 1)] if nested else []),
         f"{c['diff_mean']:+.3f} [{_f(c['diff_ci_low'])}, {_f(c['diff_ci_high'])}]",
         f"{_f(c['a12'], 2)} [{_f(c['a12_ci_low'], 2)}, {_f(c['a12_ci_high'], 2)}]",
-        _f(c["cliffs_delta"], 2),
         _f(c["hedges_g"], 2),
-        _p(c["welch_p_holm"]),
-        _p(c["mwu_p_holm"]),
+        "Welch, source means" if c.get("verdict_test", "").startswith("Welch") else "Mann-Whitney",
+        _p(c.get("verdict_p_holm", c.get("mwu_p_holm"))),
         c["verdict"],
     ] for c in summary["comparisons"]]
     return header, rows
@@ -114,11 +118,14 @@ def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
-NESTING_NOTE = ("Runs of a transfer arm are nested in source models. The tests in the comparison table treat them as "
-                "independent, so read them with the ICC: when it is high, the evidence is worth about the effective n "
-                "of independent runs, close to the number of source models.")
-VERDICT_NOTE = ("P(arm > base) is the Vargha-Delaney A12; p-values are Holm-adjusted across arms; the verdict uses the "
-                "tie-corrected Mann-Whitney U test on correct counts at alpha 0.05.")
+NESTING_NOTE = ("Runs of a transfer arm are nested in source models, and the source model is the unit of replication: "
+                "the CIs of such arms come from a two-stage bootstrap (source models, then runs within them) and "
+                "their verdict from Welch's t on the per-source means, so an arm of K x R runs counts as about its "
+                "effective n (K when the ICC is near 1), never as K x R independent runs.")
+VERDICT_NOTE = ("P(arm > base) is the Vargha-Delaney A12 on correct counts; p-values are Holm-adjusted across arms, at "
+                "alpha 0.05. An arm from one source model (or none) is tested by the tie-corrected Mann-Whitney U test "
+                "on correct counts, with the direction of A12; an arm from several source models by Welch's t on its "
+                "per-source means against the baseline's runs, with the direction of the difference of means.")
 
 
 def se_note(summary: dict[str, Any]) -> str:
