@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the engine imports TensorFlow: only the functions that trai
     from .engine import TrainResult
 
 Progress = Callable[[int], None]  # called with the number of epochs just completed
+CHUNK_SIZE = 4000  # replicas trained in one computation: bounds the engine's memory (about 0.1 MB a replica)
 
 
 @dataclass(frozen=True)
@@ -108,18 +109,21 @@ def train(
     *,
     engine: str,
     progress: Progress | None = None,
+    chunk_size: int | None = None,
 ) -> TrainResult:
-    """Train (arm, source weights, seed) jobs on `problem` with the chosen engine; results in job order."""
+    """Train (arm, source weights, seed) jobs on `problem` with the chosen engine; results in job order.
+
+    The vectorised engine trains the jobs that share an architecture together, in chunks of at most
+    `chunk_size` replicas (default CHUNK_SIZE), so memory stays bounded whatever the number of repeats; a
+    replica's result does not depend on its chunk (tests/test_experiment.py).
+    """
     from .engine import train_replicas
 
     if engine == "keras":
         results = [_fit_one_keras(cfg, problem, arm, source, seed, progress) for arm, source, seed in jobs]
         return _concat(results, range(len(jobs)))
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, (arm, _, _) in enumerate(jobs):
-        groups[tuple(arms_mod.layer_shapes(cfg, arm))].append(i)
     results, order = [], []
-    for indices in groups.values():
+    for indices in chunks(cfg, jobs, chunk_size):
         initial, trainable, seeds = [], [], []
         for i in indices:
             arm, source, seed = jobs[i]
@@ -141,6 +145,20 @@ def train(
         )
         order += indices
     return _concat(results, order)
+
+
+def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None) -> list[list[int]]:
+    """Job indices in batches that train together: one architecture each, at most `chunk_size` replicas,
+    split into equal parts (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1)."""
+    size = chunk_size or CHUNK_SIZE
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, (arm, _, _) in enumerate(jobs):
+        groups[tuple(arms_mod.layer_shapes(cfg, arm))].append(i)
+    out = []
+    for indices in groups.values():
+        parts = -(-len(indices) // size)
+        out += [list(part) for part in np.array_split(np.array(indices), parts)]
+    return out
 
 
 def _fit_one_keras(cfg, problem, arm, source, seed, progress) -> TrainResult:
@@ -204,6 +222,7 @@ def run_comparison(
     sources: Sources,
     *,
     progress: Progress | None = None,
+    chunk_size: int | None = None,
 ) -> RunResult:
     """Train every replica of `plan_replicas(cfg)` on the target problem.
 
@@ -218,7 +237,7 @@ def run_comparison(
             spec = cfg.spec_of_problem(cfg.source_problem_of(rep.arm))
             source = sources[spec][rep.source_index].weights
         jobs.append((rep.arm, source, rep.seed))
-    result = train(cfg, problem, jobs, engine=cfg.study.engine, progress=progress)
+    result = train(cfg, problem, jobs, engine=cfg.study.engine, progress=progress, chunk_size=chunk_size)
     return RunResult(plan, result.final, result.history)
 
 
@@ -228,7 +247,8 @@ def epochs_of_work(cfg: Config, source_models: dict[int, int] | None = None) -> 
     The Keras engine trains one model at a time; the vectorised engine counts one pass per batched group.
     """
     source_models = {p: n for p, n in (source_models or {}).items() if n}
+    plan = plan_replicas(cfg)
     if cfg.study.engine == "keras":
-        return (len(plan_replicas(cfg)) + sum(source_models.values())) * cfg.training.epochs
-    groups = {tuple(arms_mod.layer_shapes(cfg, arm)) for arm in cfg.arms}
-    return (len(groups) + len(source_models)) * cfg.training.epochs
+        return (len(plan) + sum(source_models.values())) * cfg.training.epochs
+    batches = len(chunks(cfg, [(rep.arm, None, 0) for rep in plan]))
+    return (batches + len(source_models)) * cfg.training.epochs

@@ -177,27 +177,39 @@ def read_scores(path: Path) -> list[dict[str, Any]]:
 
 
 def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None:
-    """Per-epoch curves, one wide CSV per metric: a row per run (scores.csv order), a column per epoch."""
+    """Per-epoch curves, one wide CSV per metric: a row per run (scores.csv order), a column per epoch.
+
+    Values are written as %.5g and a missing (non-finite) value as an empty field. Each row's numbers are
+    formatted by one `%` over the whole row, which keeps tens of thousands of runs to about a second.
+    """
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise cannot_write(folder, exc) from None
     n_epochs = history["test_accuracy"].shape[1]
-    header = ["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))]
+    header = ",".join(["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))])
+    keys = io.StringIO()
+    csv.writer(keys, lineterminator="\n").writerows(
+        [rep.arm.name, "" if rep.source_index is None else rep.source_index, rep.repeat] for rep in replicas)
+    prefixes = keys.getvalue().splitlines()
+    fmt = ",%.5g" * n_epochs
     for key in CURVE_KEYS:
-        rows = [
-            [rep.arm.name, "" if rep.source_index is None else rep.source_index, rep.repeat,
-             *(("" if not np.isfinite(v) else f"{v:.5g}") for v in history[key][i])]
-            for i, rep in enumerate(replicas)
-        ]
-        write_csv(folder / f"{key}.csv", header, rows)
+        values = history[key].astype(float)
+        values[~np.isfinite(values)] = np.nan
+        lines = [prefix + (fmt % tuple(row)).replace(",nan", ",") for prefix, row in zip(prefixes, values.tolist())]
+        atomic_write_text(folder / f"{key}.csv", "\n".join([header, *lines]) + "\n")
 
 
 def read_curve(folder: Path, key: str) -> np.ndarray:
     """(N, epochs + 1) curve of one metric, rows in scores.csv order; NaN where a value is missing."""
-    with open(Path(folder) / f"{key}.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.reader(f))[1:]
-    return np.array([[float(v) if v else np.nan for v in row[3:]] for row in rows], dtype=float)
+    with open(Path(folder) / f"{key}.csv", encoding="utf-8") as f:
+        header = f.readline().rstrip("\n").split(",")
+        n_epochs = len(header) - 3
+        numbers = [line.rstrip("\n").rsplit(",", n_epochs)[1:] for line in f if line.strip()]
+    if not numbers:
+        return np.empty((0, n_epochs))
+    text = "\n".join(",".join(v if v else "nan" for v in row) for row in numbers)
+    return np.loadtxt(io.StringIO(text), delimiter=",", dtype=float, ndmin=2)
 
 
 # --- provenance ---------------------------------------------------------------------------------
