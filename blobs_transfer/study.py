@@ -25,7 +25,7 @@ import numpy as np
 
 from . import analysis, plots, report, results, stats
 from .config import Arm, Config, ProblemSpec, load_config, to_toml
-from .errors import ResultsError, SourceModelError
+from .errors import ResultsError, SourceModelError, StudyError
 from .experiment import RunResult, SourceModel, Sources, plan_replicas, sources_needed
 from .problems import make_problem
 from .results import atomic_write_text, ensure_writable, save_figure, write_csv, write_json
@@ -222,6 +222,28 @@ def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_
     return run_dir
 
 
+MEMORY_BUDGET_GIB = 2.0  # what a compare may hold at its peak, whatever --repeats is
+BASE_GIB = 1.0  # TensorFlow's runtime, the libraries and one chunk of replicas in the engine (measured: 0.8-0.9)
+BYTES_PER_CURVE_VALUE = 64  # per run and epoch: four float32 curves, their CSV text, two float64 read back
+
+
+def estimated_peak_gib(cfg: Config) -> float:
+    """What a comparison will hold at its peak: the base plus every run's per-epoch curves (the only part
+    that grows with the number of runs; training is chunked and the statistics work on count histograms)."""
+    runs = len(plan_replicas(cfg))
+    return BASE_GIB + runs * (cfg.training.epochs + 1) * BYTES_PER_CURVE_VALUE / 2**30
+
+
+def check_fits(cfg: Config) -> None:
+    """Refuse, in one line and before anything is trained, a comparison that would not fit the memory budget."""
+    need = estimated_peak_gib(cfg)
+    if need > MEMORY_BUDGET_GIB:
+        runs = len(plan_replicas(cfg))
+        raise StudyError(f"{runs} runs of {cfg.training.epochs} epochs would need about {need:.1f} GiB, more than "
+                         f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
+                         "the study into a sweep (its cells are separate comparisons)")
+
+
 def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None,
             train_missing: bool = False, progress: Progress | None = None,
             notify: Callable[[str], None] | None = None) -> Comparison:
@@ -230,6 +252,7 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     The run directory is marked INCOMPLETE until its last file is written, so an interrupted or failed run
     (Ctrl-C, a full disk) is never mistaken for a finished one; earlier runs are never touched.
     """
+    check_fits(cfg)
     ensure_writable(results_dir)
     started = time.perf_counter()
     sources = source_models(cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify)

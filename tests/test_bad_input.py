@@ -67,6 +67,7 @@ CASES = {
     "unknown option": (["compare", "--repeatz", "3"], "--repeatz"),
     "missing baseline": (["check", "{run}", "--baseline", "{tmp}/none.json"], "does not exist"),
     "incomplete run": (["report", "{incomplete}"], "incomplete"),
+    "too large to fit": (["compare", "--repeats", "100000"], "GiB"),
 }
 
 
