@@ -122,8 +122,8 @@ def train_source(epochs: int):
     from blobs_transfer import experiment
 
     cfg = make_config(1, epochs, "vectorized")
-    weights_list, seeds, result = experiment.train_sources(cfg, cfg.study.source_problem, 1)
-    return {cfg.study.source_problem: weights_list}, seeds[0], float(result.final["test_accuracy"][0])
+    models, result = experiment.train_sources(cfg, cfg.study.source_problem, 1)
+    return {cfg.source_spec: models}, models[0].seed, float(result.final["test_accuracy"][0])
 
 
 class EpochClock:
