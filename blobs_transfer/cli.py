@@ -29,8 +29,8 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-class Interrupted(Exception):
-    """SIGTERM during a run (Ctrl-C arrives as KeyboardInterrupt)."""
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C during a run, raised at the next epoch or cell boundary (see `interruptible`)."""
 
 
 def _one_line(exc: click.UsageError) -> BadInput:
@@ -93,8 +93,11 @@ class ProgressBars:
 
     def __init__(self) -> None:
         self.bar, self.label = None, None
+        self.stop_requested = False
 
     def __call__(self, label: str, epochs: int, total: int) -> None:
+        if self.stop_requested:
+            raise Interrupted()
         if not sys.stderr.isatty():
             return
         if label != self.label:
@@ -120,15 +123,23 @@ def progress_bars() -> Iterator[ProgressBars]:
 
 
 @contextmanager
-def interruptible() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C, so a killed run still leaves its directory marked INCOMPLETE."""
+def interruptible(bars: ProgressBars) -> Iterator[None]:
+    """SIGTERM and Ctrl-C stop a run at its next progress report (an epoch or a finished cell), so a killed run
+    still leaves its directory marked INCOMPLETE; a second signal stops at once.
+
+    Not at the signal itself: an exception raised at an arbitrary point inside TensorFlow's tracing leaves
+    its internal stacks inconsistent and surfaces as an unrelated error ('Concurrent access?').
+    """
     def handler(signum, frame):
-        raise Interrupted()
-    previous = signal.signal(signal.SIGTERM, handler)
+        if bars.stop_requested:
+            raise Interrupted()
+        bars.stop_requested = True
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def quiet_tensorflow() -> None:
@@ -261,7 +272,7 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.repeats": repeats, "study.source_repeats": source_repeats})
     quiet_tensorflow()
-    with interruptible(), progress_bars() as progress:
+    with progress_bars() as progress, interruptible(progress):
         done = study.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
                              notify=lambda line: click.echo(line, err=True))
     click.echo(study.terminal_report(done.summary))
@@ -295,7 +306,7 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: s
         raise BadInput("give --scheduler (an existing cluster) or --workers (a local one), not both")
     grid = sweeps.load_sweep(config_file, seed=seed)
     quiet_tensorflow()
-    with interruptible(), progress_bars() as progress:
+    with progress_bars() as progress, interruptible(progress):
         done = sweeps.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 progress=progress, notify=lambda line: click.echo(line, err=True))
     click.echo(report_text(done.sections))

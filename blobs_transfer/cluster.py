@@ -86,7 +86,10 @@ def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
 
     # the driver's own log lines (reconnect attempts, tracebacks of a lost scheduler) would bury the one-line
     # error the sweep reports; the workers keep their logs
-    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+    # (dask's logging config gives some of them, such as distributed.client, levels of their own)
+    for name in ["distributed", "tornado", *logging.root.manager.loggerDict]:
+        if name.split(".")[0] in ("distributed", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
     cluster = None
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
