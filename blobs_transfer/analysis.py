@@ -35,11 +35,6 @@ def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def nested(data: dict[str, Any]) -> bool:
-    """Whether an arm's runs come from more than one source model (then the source model is the unit)."""
-    return data["uses_source"] and np.unique(data["source_index"]).size > 1
-
-
 def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray,
               source_models: dict[str, Any] | None = None) -> dict[str, Any]:
     """The run's statistics; records are scores.csv rows (see `results.read_scores`), curves (N, epochs + 1)
@@ -53,10 +48,9 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         row: dict[str, Any] = {"arm": arm.name, "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
         if len(data["accuracy"]):
             seed = statistic_seed(root, "describe", arm.name)
-            if nested(data):  # runs nested in K > 1 source models: intervals at the source-model level
-                row.update(stats.nested_describe(data["accuracy"], data["source_index"], seed=seed))
-            else:
-                row.update(stats.describe(data["accuracy"], seed=seed))
+            # transfer runs are nested in their source models: with K > 1 the intervals are at that level
+            groups = data["source_index"] if data["uses_source"] else None
+            row.update(stats.describe(data["accuracy"], seed=seed, groups=groups))
             row["binomial_se"] = stats.binomial_se(row["mean"], n_test)
         else:
             row["n"] = 0

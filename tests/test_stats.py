@@ -67,7 +67,10 @@ def test_describe_hand_computed():
         assert d[key] == pytest.approx(value, abs=1e-12), key
     assert (d["n"], d["min"], d["max"]) == (4, 0.8, 1.0)
     assert d["min"] <= d["ci_low"] < d["mean"] < d["ci_high"] <= d["max"]
-    assert list(d) == ["n", "mean", "std", "median", "q1", "q3", "iqr", "iqm", "min", "max", "ci_low", "ci_high"]
+    assert list(d) == ["n", "mean", "std", "median", "q1", "q3", "iqr", "iqm", "min", "max", "ci_low", "ci_high",
+                       "n_sources", "icc", "design_effect", "n_effective"]
+    # runs given as independent (no groups): design effect 1, every run counts
+    assert (d["n_sources"], d["icc"], d["design_effect"], d["n_effective"]) == (None, None, 1.0, 4.0)
     assert_json_clean(d)
 
 
