@@ -1,7 +1,8 @@
 """Where a sweep's cells run: in this process, or as tasks on a Dask distributed cluster.
 
-Both are the same loop: hand over (cell, config) pairs, get back (cell, output or exception) as cells finish.
-On Dask a task carries only the cell's config (with its seed) and returns arrays; the driver alone writes the
+Both are the same loop: hand over (key, payload) pairs (a batch of cells and their configs), get back (key,
+output or exception) as tasks finish. On Dask a task carries only its cells' configs (with their seeds) and
+returns arrays; the driver alone writes the
 sweep directory. Workers are spawned processes (never forked: TensorFlow's runtime does not survive a fork),
 each importing TensorFlow once, with its thread pools sized to the worker's threads. A worker that dies has its
 cells run again elsewhere by the scheduler; a lost scheduler is a `ClusterError`, and `--resume` finishes the
@@ -14,29 +15,28 @@ import os
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
-from .config import Config
 from .errors import StudyError
 
 INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]" (it adds dask[distributed])'
 CONNECT_TIMEOUT = "20s"
 
-Task = Callable[[Config], Any]
-Runner = Callable[[Task, Sequence[tuple[Any, Config]]], Iterator[tuple[Any, Any]]]
+Task = Callable[[Any], Any]
+Runner = Callable[[Task, Sequence[tuple[Any, Any]]], Iterator[tuple[Any, Any]]]
 
 
 class ClusterError(StudyError):
     """The Dask scheduler cannot be reached or was lost."""
 
 
-def in_process(task: Task, cells: Sequence[tuple[Any, Config]]) -> Iterator[tuple[Any, Any]]:
-    """Run the cells one after another here; a cell that raises yields its exception and the others go on."""
-    for cell, cfg in cells:
+def in_process(task: Task, tasks: Sequence[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
+    """Run the tasks one after another here; a task that raises yields its exception and the others go on."""
+    for key, payload in tasks:
         try:
-            yield cell, task(cfg)
+            yield key, task(payload)
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception as exc:  # one cell's failure is reported with its cell; the rest still run
-            yield cell, exc
+        except Exception as exc:  # one task's failure is reported with its cells; the rest still run
+            yield key, exc
 
 
 def setup_worker(threads: int) -> None:
@@ -108,7 +108,7 @@ def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         client.register_plugin(_plugin())
-        yield lambda task, cells: _on_dask(client, task, cells)
+        yield lambda task, tasks: _on_dask(client, task, tasks)
     finally:
         try:
             client.close(timeout=10)
@@ -122,24 +122,24 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
 
 
-def _on_dask(client, task: Task, cells: Sequence[tuple[Any, Config]]) -> Iterator[tuple[Any, Any]]:
+def _on_dask(client, task: Task, tasks: Sequence[tuple[Any, Any]]) -> Iterator[tuple[Any, Any]]:
     from distributed import as_completed
     from distributed.client import FutureCancelledError
 
-    futures = {client.submit(task, cfg, pure=False, key=f"cell-{i}-{os.getpid()}-{id(cells)}"): cell
-               for i, (cell, cfg) in enumerate(cells)}
+    futures = {client.submit(task, payload, pure=False, key=f"cells-{i}-{os.getpid()}-{id(tasks)}"): key
+               for i, (key, payload) in enumerate(tasks)}
     try:
         for future in as_completed(futures):
-            cell = futures[future]
+            key = futures[future]
             try:
                 output = future.result()
             except (OSError, TimeoutError, FutureCancelledError) as exc:  # the scheduler went away
                 raise ClusterError(f"lost the Dask scheduler ({one_line(exc)[:200]})") from None
-            except Exception as exc:  # the cell itself raised (on the worker)
+            except Exception as exc:  # the task itself raised (on the worker)
                 if _lost(client):
                     raise ClusterError(f"lost the Dask scheduler ({one_line(exc)[:200]})") from None
                 output = exc
-            yield cell, output
+            yield key, output
     finally:
         for future in futures:
             future.release()

@@ -104,26 +104,28 @@ def plan_replicas(cfg: Config) -> list[Replica]:
 
 def train(
     cfg: Config,
-    problem: Problem,
+    problem: Problem | list[Problem],
     jobs: list[tuple[Arm, Weights | None, int]],
     *,
     engine: str,
     progress: Progress | None = None,
     chunk_size: int | None = None,
 ) -> TrainResult:
-    """Train (arm, source weights, seed) jobs on `problem` with the chosen engine; results in job order.
+    """Train (arm, source weights, seed) jobs on `problem` (or on problem[i] for job i) with the chosen engine;
+    results in job order.
 
-    The vectorised engine trains the jobs that share an architecture together, in chunks of at most
-    `chunk_size` replicas (default CHUNK_SIZE), so memory stays bounded whatever the number of repeats; a
-    replica's result does not depend on its chunk (tests/test_experiment.py).
+    The vectorised engine trains the jobs that share an architecture and a number of minibatches together,
+    in chunks of at most `chunk_size` replicas (default CHUNK_SIZE), so memory stays bounded whatever the
+    number of repeats; a replica's result does not depend on its chunk (tests/test_experiment.py).
     """
     from .engine import train_replicas
 
+    problems = problem if isinstance(problem, list) else [problem] * len(jobs)
     if engine == "keras":
-        results = [_fit_one_keras(cfg, problem, arm, source, seed, progress) for arm, source, seed in jobs]
+        results = [_fit_one_keras(cfg, problems[i], arm, source, seed, progress) for i, (arm, source, seed) in enumerate(jobs)]
         return _concat(results, range(len(jobs)))
     results, order = [], []
-    for indices in chunks(cfg, jobs, chunk_size):
+    for indices in chunks(cfg, jobs, chunk_size, problems):
         initial, trainable, seeds = [], [], []
         for i in indices:
             arm, source, seed = jobs[i]
@@ -131,9 +133,10 @@ def train(
             initial.append(arms_mod.initial_weights(cfg, arm, source, init_rng))
             trainable.append(arms_mod.trainable_layers(cfg, arm))
             seeds.append(seed)
+        shared = len({id(problems[i]) for i in indices}) == 1
         results.append(
             train_replicas(
-                problem,
+                problems[indices[0]] if shared else [problems[i] for i in indices],
                 arms_mod.stack(initial),
                 np.array(trainable),
                 seeds,
@@ -147,13 +150,16 @@ def train(
     return _concat(results, order)
 
 
-def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None) -> list[list[int]]:
-    """Job indices in batches that train together: one architecture each, at most `chunk_size` replicas,
-    split into equal parts (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1)."""
+def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None,
+           problems: list[Problem] | None = None) -> list[list[int]]:
+    """Job indices in batches that train together: one architecture and one number of minibatches each (so
+    no replica pays for another's larger train split), at most `chunk_size` replicas, split into equal parts
+    (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1)."""
     size = chunk_size or CHUNK_SIZE
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, (arm, _, _) in enumerate(jobs):
-        groups[tuple(arms_mod.layer_shapes(cfg, arm))].append(i)
+        n_batches = -(-problems[i].x_train.shape[0] // cfg.training.batch_size) if problems else 0
+        groups[(tuple(arms_mod.layer_shapes(cfg, arm)), n_batches)].append(i)
     out = []
     for indices in groups.values():
         parts = -(-len(indices) // size)
@@ -228,17 +234,49 @@ def run_comparison(
 
     sources: per source problem spec, the source models by source index (see `study.source_models`).
     """
-    problem = make_problem(cfg.target_spec)
-    plan = plan_replicas(cfg)
-    jobs = []
-    for rep in plan:
-        source = None
-        if rep.arm.uses_source:
-            spec = cfg.spec_of_problem(cfg.source_problem_of(rep.arm))
-            source = sources[spec][rep.source_index].weights
-        jobs.append((rep.arm, source, rep.seed))
-    result = train(cfg, problem, jobs, engine=cfg.study.engine, progress=progress, chunk_size=chunk_size)
-    return RunResult(plan, result.final, result.history)
+    (result,) = run_comparisons([cfg], [sources], progress=progress, chunk_size=chunk_size)
+    return result
+
+
+def training_key(cfg: Config) -> tuple:
+    """What comparisons must share to train together: the training settings, the network and the engine
+    (the problems, arms, seeds and repeats may all differ)."""
+    return cfg.training, cfg.model, cfg.study.engine, cfg.target_spec.n_test
+
+
+def run_comparisons(
+    cfgs: list[Config],
+    sources: list[Sources],
+    *,
+    progress: Progress | None = None,
+    chunk_size: int | None = None,
+) -> list[RunResult]:
+    """Several comparisons (a sweep's cells) trained as one: the replicas of every comparison that share an
+    architecture and a number of minibatches train in one computation, each on its own comparison's target
+    problem, exactly as if its comparison were run alone (tests/test_experiment.py). The comparisons must
+    share a `training_key`."""
+    if len({training_key(cfg) for cfg in cfgs}) != 1:
+        raise ValueError("comparisons trained together must share their training settings and network")
+    plans, jobs, problems = [], [], []
+    for cfg, cell_sources in zip(cfgs, sources):
+        problem = make_problem(cfg.target_spec)
+        plan = plan_replicas(cfg)
+        for rep in plan:
+            source = None
+            if rep.arm.uses_source:
+                spec = cfg.spec_of_problem(cfg.source_problem_of(rep.arm))
+                source = cell_sources[spec][rep.source_index].weights
+            jobs.append((rep.arm, source, rep.seed))
+        problems += [problem] * len(plan)
+        plans.append(plan)
+    result = train(cfgs[0], problems, jobs, engine=cfgs[0].study.engine, progress=progress, chunk_size=chunk_size)
+    out, start = [], 0
+    for plan in plans:
+        rows = slice(start, start + len(plan))
+        out.append(RunResult(plan, {k: v[rows] for k, v in result.final.items()},
+                             {k: v[rows] for k, v in result.history.items()}))
+        start += len(plan)
+    return out
 
 
 def epochs_of_work(cfg: Config, source_models: dict[int, int] | None = None) -> int:

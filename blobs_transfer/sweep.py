@@ -141,11 +141,10 @@ def source_key(cfg: Config, number: int) -> tuple:
             cfg.study.engine)
 
 
-def train_cell(cfg: Config) -> CellOutput:
-    """Train one cell's comparison, from source models trained from recorded seeds (never a saved file, so a
-    sweep is reproducible from its config and seed alone). Pure: no files; runs in-process or on a worker."""
+def cell_sources(cfg: Config) -> Any:
+    """The cell's source models, trained from recorded seeds (never a saved file, so a sweep is reproducible
+    from its config and seed alone) and shared by every cell with the same `source_key`."""
     from . import experiment
-    from .study import source_provenance
 
     sources = {}
     for number in experiment.sources_needed(cfg):
@@ -155,9 +154,61 @@ def train_cell(cfg: Config) -> CellOutput:
                 _SOURCE_CACHE.pop(next(iter(_SOURCE_CACHE)))
             _SOURCE_CACHE[key], _ = experiment.train_sources(cfg, number, cfg.study.source_repeats)
         sources[cfg.spec_of_problem(number)] = _SOURCE_CACHE[key]
-    result = experiment.run_comparison(cfg, sources)
-    return CellOutput(result.records(), result.history["test_accuracy"].astype(np.float32),
-                      source_provenance(cfg, sources))
+    return sources
+
+
+def train_cells(cfgs: list[Config]) -> list[CellOutput]:
+    """Train several cells' comparisons as one computation (see `batches`); each cell's results are what
+    training it alone gives. Pure: no files; runs in-process or on a worker."""
+    from . import experiment
+    from .study import source_provenance
+
+    sources = [cell_sources(cfg) for cfg in cfgs]
+    outputs = []
+    for cfg, cell_source, result in zip(cfgs, sources, experiment.run_comparisons(cfgs, sources)):
+        outputs.append(CellOutput(result.records(), result.history["test_accuracy"].astype(np.float32),
+                                  source_provenance(cfg, cell_source)))
+    return outputs
+
+
+def train_batch(cfgs: list[Config]) -> list[CellOutput | Exception]:
+    """A sweep's task: `train_cells`, and if that raises, each cell alone, so a failing cell is named with its
+    own exception and the other cells of its batch still finish."""
+    try:
+        return train_cells(cfgs)
+    except Exception as exc:
+        if len(cfgs) == 1:
+            return [exc]
+    outputs: list[CellOutput | Exception] = []
+    for cfg in cfgs:
+        try:
+            outputs += train_cells([cfg])
+        except Exception as exc:  # this cell's own failure, reported with it
+            outputs.append(exc)
+    return outputs
+
+
+def batches(sweep: Sweep, cells: list[Cell], max_replicas: int | None = None) -> list[tuple[Cell, ...]]:
+    """Cells that train together, in grid order of their first cell: those sharing the training settings,
+    the network and the number of minibatches per epoch (so no replica pays for a larger train split), at
+    most `max_replicas` (default: the engine's chunk size) replicas a batch. A batch is one task: on a
+    cluster the batches spread over the workers, and an interruption loses at most the batches in flight."""
+    from .experiment import CHUNK_SIZE, plan_replicas, training_key
+
+    size = max_replicas or CHUNK_SIZE
+    groups: dict[tuple, list[list[Cell]]] = {}
+    for cell in cells:
+        cfg = sweep.config_of(cell)
+        key = (training_key(cfg), cfg.problems.centers, cfg.problems.n_features,
+               -(-cfg.target_spec.n_train // cfg.training.batch_size))
+        if cfg.study.engine == "keras":  # the reference engine trains one network at a time anyway
+            key = (cell.index,)
+        n = len(plan_replicas(cfg))
+        batch = groups.setdefault(key, [[]])
+        if batch[-1] and sum(len(plan_replicas(sweep.config_of(c))) for c in batch[-1]) + n > size:
+            batch.append([])
+        batch[-1].append(cell)
+    return sorted((tuple(b) for bs in groups.values() for b in bs), key=lambda b: b[0].index)
 
 
 def analyse_cell(cfg: Config, output: CellOutput) -> dict[str, Any]:
@@ -250,18 +301,22 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
     failures = []
+    tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in batches(sweep, todo)]
     with _runner(scheduler, workers) as run:
         try:
-            for cell, output in run(train_cell, [(c, sweep.config_of(c)) for c in todo]):
-                if isinstance(output, Exception):
-                    failures.append((cell, output))
-                    if notify:
-                        notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
-                else:
-                    cfg = sweep.config_of(cell)
-                    write_cell(sweep_dir, cell, cfg, output.records, analyse_cell(cfg, output))
-                if progress:
-                    progress("cells", 1, len(todo))
+            for batch, outputs in run(train_batch, tasks):
+                if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
+                    outputs = [outputs] * len(batch)
+                for cell, output in zip(batch, outputs):
+                    if isinstance(output, Exception):
+                        failures.append((cell, output))
+                        if notify:
+                            notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
+                    else:
+                        cfg = sweep.config_of(cell)
+                        write_cell(sweep_dir, cell, cfg, output.records, analyse_cell(cfg, output))
+                    if progress:
+                        progress("cells", 1, len(todo))
         except ClusterError as exc:
             raise ClusterError(f"{exc}; the finished cells are kept in {sweep_dir}: "
                                f"finish it with --resume {sweep_dir}") from None

@@ -123,14 +123,14 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
 
 
 def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, in_process):
-    real = sweeps.train_cell
+    real = sweeps.train_cells
 
-    def failing(cfg):
-        if cfg.target.n_train == 50 and cfg.target.similarity_t == 1.0:
+    def failing(cfgs):  # cell 3 shares its batch with cell 2, which must still finish
+        if any(cfg.target.n_train == 50 and cfg.target.similarity_t == 1.0 for cfg in cfgs):
             raise ValueError("injected failure")
-        return real(cfg)
+        return real(cfgs)
 
-    monkeypatch.setattr(sweeps, "train_cell", failing)
+    monkeypatch.setattr(sweeps, "train_cells", failing)
     config = write(tmp_path, GRID.format(epochs=30))
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--results-dir", str(tmp_path / "r")])
     assert result.exit_code == 2
@@ -139,7 +139,7 @@ def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, 
     assert "injected failure" in error[0]
     (sweep_dir,) = (tmp_path / "r").glob("sweep-*")
     assert sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json")) == ["0000", "0001", "0002", "0004", "0005"]
-    monkeypatch.setattr(sweeps, "train_cell", real)
+    monkeypatch.setattr(sweeps, "train_cells", real)
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--resume", str(sweep_dir)])
     assert result.exit_code == 0, result.output
     assert (sweep_dir / "runs.csv").read_bytes() == (in_process / "runs.csv").read_bytes()
