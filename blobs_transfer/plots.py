@@ -108,8 +108,8 @@ def _interval(ax, ys, rows, key, colours) -> None:
 def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
     """Per arm against the baseline: the difference of means and P(arm > baseline), each with its 95% CI.
 
-    rows: dicts from stats.compare_arms. The verdict comes from the Mann-Whitney test, which is about
-    P(arm > baseline), so the colour is drawn on that panel; the difference of means stays neutral (a few
+    rows: dicts from stats.compare_arms. The verdict comes from a test of P(arm > baseline) (Mann-Whitney, or
+    its clustered form for runs nested in source models), so the colour is drawn on that panel; the difference of means stays neutral (a few
     collapsed runs can move a mean one way while most runs lie the other way).
     """
     ys = np.arange(len(rows))[::-1]

@@ -88,7 +88,7 @@ def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]
         f"{c['diff_mean']:+.3f} [{_f(c['diff_ci_low'])}, {_f(c['diff_ci_high'])}]",
         f"{_f(c['a12'], 2)} [{_f(c['a12_ci_low'], 2)}, {_f(c['a12_ci_high'], 2)}]",
         _f(c["hedges_g"], 2),
-        "Welch, source means" if c.get("verdict_test", "").startswith("Welch") else "Mann-Whitney",
+        "clustered Brunner-Munzel" if c.get("verdict_test", "").startswith("clustered") else "Mann-Whitney",
         _p(c.get("verdict_p_holm", c.get("mwu_p_holm"))),
         c["verdict"],
     ] for c in summary["comparisons"]]
@@ -120,12 +120,14 @@ def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
 
 NESTING_NOTE = ("Runs of a transfer arm are nested in source models, and the source model is the unit of replication: "
                 "the CIs of such arms come from a two-stage bootstrap (source models, then runs within them) and "
-                "their verdict from Welch's t on the per-source means, so an arm of K x R runs counts as about its "
-                "effective n (K when the ICC is near 1), never as K x R independent runs.")
+                "their verdict from a clustered Brunner-Munzel test of P(arm > base) with the source model as the unit, "
+                "so an arm of K x R runs counts as about its effective n (K when the ICC is near 1), never as K x R "
+                "independent runs.")
 VERDICT_NOTE = ("P(arm > base) is the Vargha-Delaney A12 on correct counts; p-values are Holm-adjusted across arms, at "
                 "alpha 0.05. An arm from one source model (or none) is tested by the tie-corrected Mann-Whitney U test "
-                "on correct counts, with the direction of A12; an arm from several source models by Welch's t on its "
-                "per-source means against the baseline's runs, with the direction of the difference of means.")
+                "on correct counts; an arm from several source models by the clustered Brunner-Munzel test of A12 = 1/2 "
+                "(each source model one unit). Either way the verdict is about P(arm > base), and its direction is "
+                "that of A12; the difference of means can point the other way when a few runs collapse.")
 
 
 def se_note(summary: dict[str, Any]) -> str:
