@@ -258,7 +258,7 @@ def part1(args) -> dict:
         print(f"      after the last epoch (final eval, stitching)        {bd['after_last_epoch']:6.2f} s")
     _, warm_s, *_ = timed_comparison(vec_cfg, sources)
     print(f"    vectorized, second run in the same process: {warm_s:.2f} s "
-          "(new tf.functions each call, so it traces/compiles again)")
+          "(the compiled step is reused: no tracing or compile)")
 
     out = {"vectorized_seconds": vec_s, "replicas": n_rep, "vec_table": arm_table(vec_result)}
     if args.skip_keras:

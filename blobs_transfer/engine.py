@@ -12,6 +12,7 @@ trained together). The reference engine (one `keras.Model.fit` per repeat) lives
 from __future__ import annotations
 
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -261,12 +262,18 @@ def train_replicas(
 
     history = {k: np.empty((n_replicas, epochs + 1), np.float32) for k in HISTORY_KEYS}
     record(0, *measure())
-    for e in range(epochs):
-        outputs = step.run_epoch(tf.constant(epoch_order(e)), x_train, y_train, weight, n_train, x_test, y_test,
-                                 masks, lr)
-        record(e + 1, *(t.numpy() for t in outputs))
-        if on_epoch is not None:
-            on_epoch(e + 1)
+    # Drawing every replica's permutation is Python work as long as an epoch's training: one thread draws
+    # epoch e + 1's orders (in epoch order, so each replica's stream is the same) while TensorFlow trains e.
+    with ThreadPoolExecutor(max_workers=1) as drawer:
+        next_order = drawer.submit(epoch_order, 0)
+        for e in range(epochs):
+            order = next_order.result()
+            if e + 1 < epochs:
+                next_order = drawer.submit(epoch_order, e + 1)
+            outputs = step.run_epoch(tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, lr)
+            record(e + 1, *(t.numpy() for t in outputs))
+            if on_epoch is not None:
+                on_epoch(e + 1)
     train_loss, train_accuracy, test_loss, test_correct = measure()
     final = {
         "train_loss": train_loss,
