@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
 from .errors import StudyError
@@ -21,7 +22,15 @@ INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]" (it adds dask[di
 CONNECT_TIMEOUT = "20s"
 
 Task = Callable[[Any], Any]
-Runner = Callable[[Task, Sequence[tuple[Any, Any]]], Iterator[tuple[Any, Any]]]
+
+
+@dataclass(frozen=True)
+class Runner:
+    """Runs tasks somewhere: run(task, [(key, payload)]) yields (key, output or exception) as they finish;
+    `slots` is how many tasks can run at once (worker threads), so callers can make enough of them."""
+
+    run: Callable[[Task, Sequence[tuple[Any, Any]]], Iterator[tuple[Any, Any]]]
+    slots: int = 1
 
 
 class ClusterError(StudyError):
@@ -108,7 +117,8 @@ def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
             raise ClusterError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
         client.register_plugin(_plugin())
-        yield lambda task, tasks: _on_dask(client, task, tasks)
+        threads = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        yield Runner(lambda task, tasks: _on_dask(client, task, tasks), max(1, threads))
     finally:
         try:
             client.close(timeout=10)

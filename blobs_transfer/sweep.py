@@ -211,6 +211,18 @@ def batches(sweep: Sweep, cells: list[Cell], max_replicas: int | None = None) ->
     return sorted((tuple(b) for bs in groups.values() for b in bs), key=lambda b: b[0].index)
 
 
+def batch_limit(sweep: Sweep, cells: list[Cell], slots: int) -> int:
+    """Replicas per batch: the engine's chunk size in one process; with several worker threads, few enough
+    that each thread gets about two batches (a cluster is only as busy as its number of tasks), down to
+    one cell a batch."""
+    from .experiment import CHUNK_SIZE, plan_replicas
+
+    if slots <= 1:
+        return CHUNK_SIZE
+    total = sum(len(plan_replicas(sweep.config_of(c))) for c in cells)
+    return max(1, min(CHUNK_SIZE, -(-total // (2 * slots))))
+
+
 def analyse_cell(cfg: Config, output: CellOutput) -> dict[str, Any]:
     """A cell's summary: the same nested statistics `compare` computes."""
     return analysis.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
@@ -270,7 +282,7 @@ class CellError(StudyError):
 def _runner(scheduler: str | None, workers: int | None):
     if scheduler or workers:
         return cluster.dask_runner(scheduler, workers)
-    return contextlib.nullcontext(cluster.in_process)
+    return contextlib.nullcontext(cluster.Runner(cluster.in_process))
 
 
 def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str | Path | None = None,
@@ -301,10 +313,11 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
     failures = []
-    tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in batches(sweep, todo)]
-    with _runner(scheduler, workers) as run:
+    with _runner(scheduler, workers) as runner:
+        limit = batch_limit(sweep, todo, runner.slots)
+        tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in batches(sweep, todo, limit)]
         try:
-            for batch, outputs in run(train_batch, tasks):
+            for batch, outputs in runner.run(train_batch, tasks):
                 if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
                     outputs = [outputs] * len(batch)
                 for cell, output in zip(batch, outputs):

@@ -80,3 +80,18 @@ def test_sweep_batches_group_cells_that_can_train_together():
     # cells that differ in training settings never share a batch
     lr = sweep_from_dict({"sweep": {"training.learning_rate": [0.01, 0.1]}})
     assert [[c.index for c in b] for b in batches(lr, lr.cells())] == [[0], [1]]
+
+
+def test_a_cluster_gets_batches_small_enough_to_keep_every_worker_busy():
+    from blobs_transfer.experiment import CHUNK_SIZE
+    from blobs_transfer.sweep import batch_limit, batches, sweep_from_dict
+
+    grid = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [10, 20, 25, 30]}})
+    cells = grid.cells()  # 4 cells of 8 replicas, all one minibatch: one batch in a single process
+    assert batch_limit(grid, cells, slots=1) == CHUNK_SIZE
+    assert len(batches(grid, cells, batch_limit(grid, cells, 1))) == 1
+    # two worker threads: about two batches each, here 32 / 4 = 8 replicas, one cell a batch
+    assert batch_limit(grid, cells, slots=2) == 8
+    assert [[c.index for c in b] for b in batches(grid, cells, batch_limit(grid, cells, 2))] == [[0], [1], [2], [3]]
+    assert batch_limit(grid, cells, slots=100) == 1  # never below one cell: batches() keeps a cell whole
+    assert len(batches(grid, cells, 1)) == 4
