@@ -1,30 +1,36 @@
-"""Training engines: R independent replicas of the MLP trained as one batched TensorFlow computation.
+"""Training engines: R independent replicas of the MLP, trained together.
 
-`train_replicas` is the fast engine. Each replica has its own starting weights, its own reshuffle of the
-training rows every epoch, its own frozen layers, and takes plain SGD steps on the mean categorical
-cross-entropy of its own minibatch, exactly as if it were trained alone by Keras: the sum of the replicas'
-losses has, for each replica's weights, the gradient of that replica's loss alone. Kernels are stacked as
-(R, fan_in, fan_out), so one batched matmul per layer serves every replica; it runs on a GPU when TensorFlow
-sees one. Replicas may also see different data (another target problem, train size or spread: a sweep's cells
-trained together). The reference engine (one `keras.Model.fit` per repeat) lives in `models.py`.
+`train_replicas` is the default engine: the Numba kernel of `kernel.py` on blocks of `kernel.LANES` replicas,
+run by plain threads over a `nogil` kernel (no Numba threading layer: nothing to oversubscribe, nothing that
+breaks after a fork, safe in a Dask worker with several threads). Each replica has its own starting weights,
+its own reshuffle of the training rows every epoch (drawn in the kernel from its seed), its own frozen layers,
+and takes plain SGD steps on the mean categorical cross-entropy of its own minibatch, exactly as if it were
+trained alone by Keras (tests/test_engine.py). Replicas may see different data (a sweep's cells trained
+together). `engine_tf.train_replicas` is the same computation in TensorFlow (`--engine tensorflow`, the path
+that can use a GPU), and `models.fit_keras` the reference loop (`--engine keras`).
+
+This module never imports TensorFlow.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+import os
+import sys
+import threading
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
-import tensorflow as tf
 
 from .arms import Weights, replica_rngs
 from .problems import Problem
 
-JIT = True
 HISTORY_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
-CACHED_STEPS = 8  # compiled steps kept for reuse (one per replica count and architecture)
+THREADS_ENV = "BLOBS_TRANSFER_THREADS"
+
+_threads_override: int | None = None
 
 
 @dataclass
@@ -45,7 +51,8 @@ class TrainResult:
 
 
 def epoch_orders(seed: int, epochs: int, n_train: int) -> np.ndarray:
-    """(epochs, n_train) row orders of one replica: a fresh permutation every epoch, from its seed alone."""
+    """(epochs, n_train) row orders of one replica in the TensorFlow engine: a fresh numpy permutation every
+    epoch, from its seed alone (the Numba engine draws its own: `kernel.draw_orders`)."""
     _, order_rng = replica_rngs(seed)
     return np.stack([order_rng.permutation(n_train) for _ in range(epochs)]).astype(np.int32)
 
@@ -55,133 +62,144 @@ def batch_bounds(n_train: int, batch_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + batch_size, n_train)) for start in range(0, n_train, batch_size)]
 
 
-def row_weights(n_train: int, batch_size: int, n_batches: int) -> np.ndarray:
-    """(n_batches, batch_size): each real row of minibatch b weighs 1/len(b); padding rows weigh 0.
-
-    Rows past n_train pad the last minibatch to full size (and a replica with fewer rows than another in
-    the same computation gets whole batches of padding), so every step has one shape and the batch loop
-    stays a loop. A step on a batch of padding has a zero gradient: the weights do not move.
-    """
-    weight = np.zeros((n_batches, batch_size), np.float32)
-    for b, (start, stop) in enumerate(batch_bounds(n_train, batch_size)):
-        weight[b, : stop - start] = 1.0 / (stop - start)
-    return weight
+# --- threads -------------------------------------------------------------------------------------
 
 
-def _forward(weights: Sequence[tuple[tf.Tensor, tf.Tensor]], x: tf.Tensor) -> tf.Tensor:
-    """Logits (R, rows, classes) for x of shape (R, rows, features) or (rows, features) shared by all."""
-    h = x
-    for i, (kernel, bias) in enumerate(weights):
-        if len(h.shape) == 2:
-            h = h[None]
-        # broadcast-multiply-sum: for fan-ins of 2-5 this beats R tiny batched matmuls on a CPU
-        h = tf.reduce_sum(h[..., :, None] * kernel[:, None, :, :], axis=-2) + bias[:, None, :]
-        if i < len(weights) - 1:
-            h = tf.nn.relu(h)
-    return h
+def set_threads(threads: int | None) -> None:
+    """Limit the Numba engine to `threads` threads in this process (None: back to the default)."""
+    global _threads_override
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    _threads_override = threads
 
 
-def _loss_and_correct(logits: tf.Tensor, y_onehot: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """Per-replica mean cross-entropy (from logits, as Keras does after a softmax layer) and correct count."""
-    y_onehot = tf.broadcast_to(y_onehot, tf.shape(logits))  # a shared eval split serves all replicas
-    per_row = tf.nn.softmax_cross_entropy_with_logits(labels=y_onehot, logits=logits)
-    correct = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(y_onehot, -1)), tf.float32)
-    return tf.reduce_mean(per_row, axis=-1), tf.reduce_sum(correct, axis=-1)
+def default_threads() -> int:
+    """`set_threads`, else $BLOBS_TRANSFER_THREADS, else every core this process may run on."""
+    if _threads_override is not None:
+        return _threads_override
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n >= 1:
+            return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
-class _Step:
-    """The compiled epoch and evaluation of R replicas of one architecture, kept for reuse.
+# --- compilation ---------------------------------------------------------------------------------
 
-    Tracing and compiling the epoch costs about a second; the data, masks and learning rate are arguments
-    and the weights live in variables that each call overwrites, so a later call with the same shapes (the
-    next cell of a sweep, the next chunk) reuses the compiled code.
-    """
-
-    def __init__(self, shapes: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]) -> None:
-        self.variables = [(tf.Variable(tf.zeros(k)), tf.Variable(tf.zeros(b))) for k, b in shapes]
-        flat_vars = [v for pair in self.variables for v in pair]
-
-        @tf.function(jit_compile=JIT)
-        def run_epoch(order, x_train, y_train, row_weight, n_train, x_test, y_test, masks, lr):
-            n_replicas, padded = order.shape
-            n_batches, batch_size = row_weight.shape[-2:]
-            per_replica = len(x_train.shape) == 3
-            rows = tf.gather(x_train, order, batch_dims=1) if per_replica else tf.gather(x_train, order)
-            labels = tf.gather(y_train, order, batch_dims=1) if per_replica else tf.gather(y_train, order)
-            xs = tf.reshape(rows, [n_replicas, n_batches, batch_size, -1])
-            ys = tf.reshape(labels, [n_replicas, n_batches, batch_size, -1])
-            loss_sum = tf.zeros([n_replicas])
-            correct_sum = tf.zeros([n_replicas])
-            for b in tf.range(n_batches):
-                xb, yb = xs[:, b], ys[:, b]
-                w = row_weight[:, b] if per_replica else row_weight[b]
-                with tf.GradientTape() as tape:
-                    logits = _forward(self.variables, xb)
-                    per_row = tf.nn.softmax_cross_entropy_with_logits(labels=yb, logits=logits)
-                    loss = tf.reduce_sum(per_row * w, axis=-1)  # (R,) each replica's mean loss on its batch
-                    total = tf.reduce_sum(loss)  # replicas share no weights: d total / d w_r = d loss_r / d w_r
-                grads = tape.gradient(total, flat_vars)
-                for var, grad, mask in zip(flat_vars, grads, masks):
-                    # where(), not mask * grad: a frozen layer stays bit-identical even if a gradient is inf/NaN
-                    var.assign(tf.where(mask, var - lr * grad, var))
-                hit = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(yb, -1)), tf.float32)
-                real = tf.cast(w > 0, tf.float32)
-                loss_sum += tf.reduce_sum(per_row * real, axis=-1)  # Keras weights each batch's loss by its size
-                correct_sum += tf.reduce_sum(hit * real, axis=-1)
-            test_loss, test_correct = _loss_and_correct(_forward(self.variables, x_test), y_test)
-            return loss_sum / n_train, correct_sum / n_train, test_loss, test_correct
-
-        @tf.function  # called twice per training: compiling it with XLA would cost more than it saves
-        def evaluate(x, y):
-            return _loss_and_correct(_forward(self.variables, x), y)
-
-        self.run_epoch, self.evaluate = run_epoch, evaluate
+_compiled = threading.Lock()
+_kernels: dict[tuple, object] = {}
+_announced = False
 
 
-@tf.function
-def _evaluate(weights, x, y):
-    """`_Step.evaluate` with the weights as an argument: a subset of the replicas."""
-    return _loss_and_correct(_forward(weights, x), y)
+def _writable(folder: Path) -> bool:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".probe-{os.getpid()}-{threading.get_ident()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+        return True
+    except OSError:
+        return False
 
 
-_steps: OrderedDict[tuple, _Step] = OrderedDict()
+def kernel_folder() -> Path:
+    """Where generated kernels and Numba's cache of them live: beside the package (`_kernels/`, ignored by
+    git), or a per-user cache folder where the package cannot be written (a system install)."""
+    package = Path(__file__).resolve().parent / "_kernels"
+    if _writable(package):
+        return package
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "blobs-transfer" / "kernels"
 
 
-def _step_for(initial: Weights) -> _Step:
-    """The cached compiled step for these weight shapes (least recently used ones are dropped)."""
-    key = tuple((k.shape, b.shape) for k, b in initial)
-    if key in _steps:
-        _steps.move_to_end(key)
-    else:
-        _steps[key] = _Step(key)
-        while len(_steps) > CACHED_STEPS:
-            _steps.popitem(last=False)
-    step = _steps[key]
-    for (kernel, bias), (k, b) in zip(step.variables, initial):
-        kernel.assign(np.asarray(k, np.float32))
-        bias.assign(np.asarray(b, np.float32))
-    return step
+def _source_digest() -> str:
+    """Changes whenever the generator or the helpers it inlines change (Numba's cache tracks only the file
+    it compiles, not what that file imports), so a stale compiled kernel is never reused."""
+    import hashlib
+
+    import numba
+
+    from . import kernel
+
+    text = Path(kernel.__file__).read_bytes() + numba.__version__.encode()
+    return hashlib.sha256(text).hexdigest()[:16]
 
 
-def _stack_data(problems: Sequence[Problem], batch_size: int):
-    """Every replica's data padded to one shape: x_train (R, rows, features), y_train (R, rows, classes),
-    row weights (R, batches, batch_size), n_train (R,), x_test (R, n_test, features), y_test (R, n_test,
-    classes); rows = batches x batch_size for the largest train split."""
-    n_trains = np.array([p.x_train.shape[0] for p in problems])
-    n_tests = {p.x_test.shape[0] for p in problems}
+def compiled_kernel(shapes: list[tuple[int, int]]):
+    """The training kernel module for these layer shapes: generated, written and imported once per process;
+    compiled by Numba on first use and cached on disk (said once on stderr: it takes some seconds)."""
+    global _announced
+    key = tuple(tuple(int(v) for v in s) for s in shapes)
+    with _compiled:
+        if key in _kernels:
+            return _kernels[key]
+        import importlib.util
+
+        from . import kernel
+
+        folder = kernel_folder()
+        if not _writable(folder):
+            raise OSError(f"cannot write the kernel cache folder {folder}")
+        name = "mlp_" + "_".join(str(s[0]) for s in key) + f"_{key[-1][1]}"
+        path = folder / f"{name}.py"
+        text = kernel.kernel_source(list(key), _source_digest())
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)  # atomic: another process never imports half a file
+        spec = importlib.util.spec_from_file_location(f"blobs_transfer._kernels.{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        if not _announced and not _cached(module.train_block):
+            print("blobs-transfer: compiling the training kernel (once after an install; 10-30 s)...",
+                  file=sys.stderr, flush=True)
+            _announced = True
+        _kernels[key] = module
+        return module
+
+
+def _cached(dispatcher) -> bool:
+    """Whether Numba's disk cache holds compiled code for this kernel (any signature)."""
+    try:
+        return bool(dispatcher._cache._cache_file._load_index())
+    except Exception:  # Numba's internals moved: do not announce rather than guess
+        return True
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+
+def _data_sets(problems: Sequence[Problem]) -> tuple[np.ndarray, ...]:
+    """The distinct problems as padded arrays (x_train (D, rows, F), y_train (D, rows), n_rows (D,), x_test
+    (D, n_test, F), y_test (D, n_test)) and each replica's data set index (R,)."""
+    index: dict[int, int] = {}
+    distinct: list[Problem] = []
+    data_of = np.empty(len(problems), np.int64)
+    for r, p in enumerate(problems):
+        if id(p) not in index:
+            index[id(p)] = len(distinct)
+            distinct.append(p)
+        data_of[r] = index[id(p)]
+    n_tests = {p.x_test.shape[0] for p in distinct}
     if len(n_tests) != 1:
         raise ValueError(f"replicas trained together need test splits of one size, got {sorted(n_tests)}")
-    n_batches = -(-int(n_trains.max()) // batch_size)
-    padded = n_batches * batch_size
-    x_train = np.zeros((len(problems), padded, problems[0].x_train.shape[1]), np.float32)
-    y_train = np.zeros((len(problems), padded, problems[0].y_train_onehot.shape[1]), np.float32)
-    for r, p in enumerate(problems):
-        x_train[r, : n_trains[r]] = p.x_train
-        y_train[r, : n_trains[r]] = p.y_train_onehot
-    weight = np.stack([row_weights(int(n), batch_size, n_batches) for n in n_trains])
-    x_test = np.stack([p.x_test for p in problems]).astype(np.float32)
-    y_test = np.stack([p.y_test_onehot for p in problems]).astype(np.float32)
-    return x_train, y_train, weight, n_trains.astype(np.float32), x_test, y_test
+    n_rows = np.array([p.x_train.shape[0] for p in distinct], np.int64)
+    n_features = distinct[0].x_train.shape[1]
+    x_train = np.zeros((len(distinct), int(n_rows.max()), n_features), np.float32)
+    y_train = np.zeros((len(distinct), int(n_rows.max())), np.int32)
+    for d, p in enumerate(distinct):
+        x_train[d, : n_rows[d]] = p.x_train
+        y_train[d, : n_rows[d]] = p.y_train
+    x_test = np.stack([p.x_test for p in distinct]).astype(np.float32)
+    y_test = np.stack([p.y_test for p in distinct]).astype(np.int32)
+    return x_train, y_train, n_rows, x_test, y_test, data_of
 
 
 def train_replicas(
@@ -195,92 +213,102 @@ def train_replicas(
     learning_rate: float,
     orders: np.ndarray | None = None,
     on_epoch: Callable[[int], None] | None = None,
+    threads: int | None = None,
 ) -> TrainResult:
-    """Train R replicas together; evaluate each on its test split every epoch.
+    """Train R replicas together with the Numba kernel; evaluate each on its test split every epoch.
 
-    problem: one problem that every replica trains on, or a sequence of R problems, one per replica (train
-    sizes may differ; test splits must have one size). initial: per layer (kernel (R, fan_in, fan_out),
-    bias (R, fan_out)); trainable: (R, n_layers) bool; seeds: (R,) replica seeds that fix each replica's
-    minibatch order (see `epoch_orders`), unless `orders` (R, epochs, n_train) gives the orders explicitly
-    (one problem only). on_epoch(e) is called after each epoch.
+    problem: one problem every replica trains on, or a sequence of R problems, one per replica (train sizes
+    may differ; test splits must have one size). initial: per layer (kernel (R, fan_in, fan_out), bias
+    (R, fan_out)); trainable: (R, n_layers) bool; seeds: (R,) replica seeds from which the kernel draws each
+    replica's minibatch orders, unless `orders` (R, epochs, n_train) gives them explicitly (one problem only).
+    on_epoch(e) is called as the replicas' epochs complete (blocks finish together, so e counts the share of
+    the work done); threads: default `default_threads()`. A replica's results do not depend on threads or on
+    the other replicas (tests/test_kernel.py).
     """
+    from .kernel import LANES as lanes, layout
+
+
     n_replicas = initial[0][0].shape[0]
-    trainable = np.asarray(trainable, dtype=bool).reshape(n_replicas, len(initial))
-    per_replica = not isinstance(problem, Problem)
-    if per_replica:
-        if len(problem) != n_replicas:
-            raise ValueError(f"{len(problem)} problems for {n_replicas} replicas")
-        if orders is not None:
-            raise ValueError("explicit orders need one shared problem")
-        x_train, y_train, weight, n_train, x_test, y_test = _stack_data(problem, batch_size)
-        n_trains, divisor = n_train.astype(int), n_train
+    n_layers = len(initial)
+    trainable = np.asarray(trainable, dtype=bool).reshape(n_replicas, n_layers)
+    problems = [problem] * n_replicas if isinstance(problem, Problem) else list(problem)
+    if len(problems) != n_replicas:
+        raise ValueError(f"{len(problems)} problems for {n_replicas} replicas")
+    if orders is not None and not isinstance(problem, Problem):
+        raise ValueError("explicit orders need one shared problem")
+    x_train, y_train, n_rows, x_test, y_test, data_of = _data_sets(problems)
+    shapes = [tuple(k.shape[1:]) for k, _ in initial]
+    kernel = compiled_kernel(shapes)
+    lay = layout(shapes)
+    n_params = sum((fan_in + 1) * fan_out for fan_in, fan_out in shapes)
+    seeds = np.asarray(seeds, np.int64).reshape(n_replicas)
+
+    slots = np.arange(n_replicas, dtype=np.int64)  # replica of each (block, lane), in order
+    n_blocks = -(-n_replicas // lanes)
+    padded = np.concatenate([slots, np.full(n_blocks * lanes - n_replicas, slots[0], np.int64)])
+    lane_of = padded.reshape(n_blocks, lanes)  # replica trained in each block's lane (padding repeats one)
+
+    params = np.empty((n_blocks, n_params, lanes), np.float32)
+    for (kernel_w, bias), (fan_in, fan_out, ko, bo) in zip(initial, lay):
+        flat_k = np.asarray(kernel_w, np.float32).reshape(n_replicas, fan_in * fan_out)
+        params[:, ko: ko + fan_in * fan_out, :] = flat_k[lane_of].transpose(0, 2, 1)
+        params[:, bo: bo + fan_out, :] = np.asarray(bias, np.float32)[lane_of].transpose(0, 2, 1)
+    lane_trainable = np.ascontiguousarray(trainable[lane_of].transpose(0, 2, 1))  # (blocks, layers, lanes)
+    lane_seeds = np.ascontiguousarray(seeds[lane_of])
+    lane_data = np.ascontiguousarray(data_of[lane_of])
+    if orders is not None:
+        orders = np.asarray(orders, np.int32)
+        lane_orders = [np.ascontiguousarray(orders[lane_of[b]]) for b in range(n_blocks)]
     else:
-        n = problem.x_train.shape[0]
-        n_batches = -(-n // batch_size)
-        x_train, y_train = problem.x_train.astype(np.float32), problem.y_train_onehot.astype(np.float32)
-        weight = row_weights(n, batch_size, n_batches)
-        n_train = np.float32(n)
-        x_test, y_test = problem.x_test.astype(np.float32), problem.y_test_onehot.astype(np.float32)
-        n_trains, divisor = np.full(n_replicas, n), n
-    padded = weight.shape[-2] * batch_size
-    n_test = np.float32(x_test.shape[-2])
-    if orders is None:
-        order_rngs = [replica_rngs(int(s))[1] for s in seeds]
-    data = [tf.constant(a) for a in (x_train, y_train, weight, n_train, x_test, y_test)]
-    x_train, y_train, weight, n_train, x_test, y_test = data
-    masks = []
-    for i in range(len(initial)):
-        masks += [tf.constant(trainable[:, i, None, None]), tf.constant(trainable[:, i, None])]
-    lr = tf.constant(learning_rate, tf.float32)
-    step = _step_for(initial)
+        empty = np.zeros((0, 0, 0), np.int32)
+        lane_orders = [empty] * n_blocks
+    history = np.zeros((n_blocks, 4, epochs + 1, lanes), np.float32)
+    final = np.zeros((n_blocks, 5, lanes), np.float32)
 
-    def epoch_order(e: int) -> np.ndarray:
-        order = np.zeros((n_replicas, padded), np.int32)  # padding rows read row 0, with weight 0
-        for r in range(n_replicas):
-            order[r, : n_trains[r]] = orders[r, e] if orders is not None else order_rngs[r].permutation(n_trains[r])
-        return order
+    def run(b: int) -> None:
+        kernel.train_block(x_train, y_train, n_rows, x_test, y_test, lane_data[b], params[b], lane_trainable[b],
+                           lane_seeds[b], lane_orders[b], epochs, batch_size, float(learning_rate),
+                           history[b], final[b])
 
-    def record(e: int, train_loss, train_accuracy, test_loss, test_correct) -> None:
-        history["train_loss"][:, e] = train_loss
-        history["train_accuracy"][:, e] = train_accuracy
-        history["test_loss"][:, e] = test_loss
-        history["test_accuracy"][:, e] = test_correct / n_test
+    n_threads = max(1, min(threads or default_threads(), n_blocks))
+    reported = 0
 
-    def measure() -> tuple[np.ndarray, ...]:
-        """Loss and accuracy on each replica's whole train split (padding excluded), and on its test split."""
-        if per_replica:  # replicas with one train size at a time, on their real rows only
-            train_loss, train_correct = np.empty(n_replicas, np.float32), np.empty(n_replicas, np.float32)
-            for n in np.unique(n_trains):
-                idx = np.flatnonzero(n_trains == n)
-                weights = [(tf.gather(k, idx), tf.gather(b, idx)) for k, b in step.variables]
-                loss, correct = _evaluate(weights, tf.gather(x_train, idx)[:, :n], tf.gather(y_train, idx)[:, :n])
-                train_loss[idx], train_correct[idx] = loss.numpy(), correct.numpy()
-        else:
-            train_loss, train_correct = (t.numpy() for t in step.evaluate(x_train, y_train))
-        test_loss, test_correct = step.evaluate(x_test, y_test)
-        return (train_loss, train_correct / divisor, test_loss.numpy(), test_correct.numpy())
+    def report(done: int) -> None:
+        nonlocal reported
+        if on_epoch is None:
+            return
+        reach = epochs * done // n_blocks
+        while reported < reach:
+            reported += 1
+            on_epoch(reported)
 
-    history = {k: np.empty((n_replicas, epochs + 1), np.float32) for k in HISTORY_KEYS}
-    record(0, *measure())
-    # Drawing every replica's permutation is Python work as long as an epoch's training: one thread draws
-    # epoch e + 1's orders (in epoch order, so each replica's stream is the same) while TensorFlow trains e.
-    with ThreadPoolExecutor(max_workers=1) as drawer:
-        next_order = drawer.submit(epoch_order, 0)
-        for e in range(epochs):
-            order = next_order.result()
-            if e + 1 < epochs:
-                next_order = drawer.submit(epoch_order, e + 1)
-            outputs = step.run_epoch(tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, lr)
-            record(e + 1, *(t.numpy() for t in outputs))
-            if on_epoch is not None:
-                on_epoch(e + 1)
-    train_loss, train_accuracy, test_loss, test_correct = measure()
-    final = {
-        "train_loss": train_loss,
-        "train_accuracy": train_accuracy,
-        "test_loss": test_loss,
-        "test_accuracy": test_correct / n_test,
-        "test_correct": np.rint(test_correct).astype(np.int64),
-    }
-    weights = [(k.numpy(), b.numpy()) for k, b in step.variables]
-    return TrainResult(weights, history, final)
+    if n_threads == 1:
+        for b in range(n_blocks):
+            run(b)
+            report(b + 1)
+    else:
+        pool = ThreadPoolExecutor(max_workers=n_threads, thread_name_prefix="blobs-transfer-kernel")
+        try:
+            pending = {pool.submit(run, b) for b in range(n_blocks)}
+            done_count = 0
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()
+                done_count += len(done)
+                report(done_count)
+        finally:  # an interrupt (from a progress report) drops the blocks not yet started
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    # back to replica order: where each replica sat in the (block, lane) grid
+    where = np.empty(n_replicas, np.int64)
+    where[slots] = np.arange(n_replicas)
+    block, lane = where // lanes, where % lanes
+    history_out = {k: np.ascontiguousarray(history[block, i, :, lane]) for i, k in enumerate(HISTORY_KEYS)}
+    final_out = {k: np.ascontiguousarray(final[block, i, lane]) for i, k in enumerate(HISTORY_KEYS)}
+    final_out["test_correct"] = np.rint(final[block, 4, lane]).astype(np.int64)
+    weights = []
+    for fan_in, fan_out, ko, bo in lay:
+        k = params[block, ko: ko + fan_in * fan_out, lane].reshape(n_replicas, fan_in, fan_out)
+        weights.append((np.ascontiguousarray(k), np.ascontiguousarray(params[block, bo: bo + fan_out, lane])))
+    return TrainResult(weights, history_out, final_out)
