@@ -153,6 +153,16 @@ def draw_curve_bands(ax, bands: dict[str, dict[str, np.ndarray]], ylabel: str) -
     ax.grid(alpha=0.3)
 
 
+def band_label(band: dict) -> str:
+    """What a band's interval is at: over K source models, conditional on one, or over independent runs."""
+    k = band.get("n_sources")
+    if k is None:
+        return "95% CI over runs"
+    if k == 1:
+        return "95% CI conditional on one source model"
+    return f"95% CI over {k} source models"
+
+
 def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     fig = Figure(figsize=(12, 5 + 0.25 * (len(accuracy_bands) // 3)), layout="constrained")
     ax_acc, ax_loss = fig.subplots(1, 2)
@@ -160,7 +170,8 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     draw_curve_bands(ax_loss, loss_bands, "test cross-entropy loss")
     # one shared legend below the panels, so it never hides the curves (the start is what transfer changes)
     handles = [(ax_acc.plot([], [], color=arm_colour(i), lw=2)[0]) for i in range(len(accuracy_bands))]
-    fig.legend(handles, [f"{arm}: mean, shaded 95% CI of the mean" for arm in accuracy_bands], loc="outside lower center",
+    fig.legend(handles, [f"{arm}: mean, shaded {band_label(band)}" for arm, band in accuracy_bands.items()],
+               loc="outside lower center",
                ncol=min(3, max(1, len(handles))), fontsize=8)
     # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
     trained_top = max((float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None)

@@ -38,7 +38,7 @@ from __future__ import annotations
 from .arm import binomial_se, describe, nested_describe
 from .bootstrap import _CHUNK_CELLS, _EXACT_CELLS, _MULTINOMIAL_COST  # noqa: F401  (tests set _EXACT_CELLS)
 from .compare import MWU_VERDICT, NESTED_VERDICT, compare_arms, compare_to_baseline, holm, nested_compare
-from .curves import curve_band, transfer_benefits
+from .curves import BENEFITS, benefit_values, curve_band, transfer_benefits
 from .nested import cluster_se, design_effect, nested_mean_ci, rank_arms_per_group, variance_components
 
 __all__ = [
@@ -54,6 +54,8 @@ __all__ = [
     "compare_arms",
     "curve_band",
     "transfer_benefits",
+    "benefit_values",
+    "BENEFITS",
     "variance_components",
     "rank_arms_per_group",
     "MWU_VERDICT",
