@@ -431,7 +431,8 @@ def test_nested_benefits_do_not_shrink_with_runs_per_source():
         assert nested["start"]["ci_high"] - nested["start"]["mean"] == pytest.approx(half, rel=0.06)
         assert nested["start"]["mean"] - nested["start"]["ci_low"] == pytest.approx(half, rel=0.06)
         widths[runs] = pooled["start"]["ci_high"] - pooled["start"]["ci_low"]
-        assert set(nested) == set(stats.BENEFITS) and all(set(v) == {"mean", "ci_low", "ci_high"} for v in nested.values())
+        assert set(nested) == set(stats.BENEFITS)
+        assert all(set(v) == {"mean", "ci_low", "ci_high"} for v in nested.values())
         assert_json_clean(nested)
     assert widths[30] < 0.3 * widths[2] < 0.3 * 2 * half
 

@@ -157,3 +157,23 @@ def test_resume_refuses_another_sweep(tmp_path, small_sweep):
     other = write(tmp_path, SMALL.format(epochs=4))
     result = invoke("sweep", "--config", other, "--resume", small_sweep)
     assert result.exit_code == 2 and "different sweep" in result.output
+
+
+def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
+    import html
+
+    page = (small_sweep / "report.html").read_text()
+    alts = [html.unescape(a) for a in __import__("re").findall(r'<img alt="([^"]+)"', page)]
+    # the heatmaps answer the question, so they come first, titled by arm in words; then the benefit figures
+    assert alts[:3] == [f"transfer fixed={k}: the benefit over both swept axes" for k in range(3)]
+    assert [a.split(",")[0] for a in alts[3:]] == ["The transfer benefit against target.n_train",
+                                                   "The transfer benefit against target.similarity_t"]
+    finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
+    assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
+    assert "<details>" not in page  # 12 rows: short enough to show
+    from blobs_transfer import report, sweep as sweeps
+
+    grid = load_sweep(small_sweep / "sweep.toml")
+    _, _, summaries = sweeps.cell_rows(grid, small_sweep)
+    blocks = sweeps.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
+    assert blocks[-1].folded and "<details>" in report.html(blocks, "t", {})
