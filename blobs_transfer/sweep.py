@@ -424,6 +424,8 @@ def sweep_finding(sweep: Sweep, summaries) -> str:
     baseline, k = run["baseline"], run["source_repeats"]
     arms = _transfer_arms(summaries)
     found = [(item["cell"], c) for item in summaries for c in item["summary"]["comparisons"]]
+    if not found:
+        return f"{len(summaries)} cells over {', '.join(sweep.keys)}; no arm was compared with {baseline}."
     wins = " / ".join(str(sum(c["verdict"] == "better" for _, c in found if c["arm"] == arm)) for arm in arms)
     losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
     cell, best = max(found, key=lambda cc: cc[1]["a12"])
