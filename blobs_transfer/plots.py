@@ -126,7 +126,7 @@ def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
     ax_diff.axvline(0.0, color="black", lw=1, ls="--")
     ax_diff.set_yticks(ys, [r["arm"] for r in rows])
     ax_diff.set_xlabel(f"mean test accuracy minus {baseline}'s")
-    ax_diff.set_title("difference of means (95% bootstrap CI)", fontsize=10)
+    ax_diff.set_title("difference of means (95% CI)", fontsize=10)
     colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
     _interval(ax_a12, ys, rows, "a12", colours)
     ax_a12.axvline(0.5, color="black", lw=1, ls="--")
