@@ -114,3 +114,26 @@ def test_docs_example_runs_as_written(page, lang, marker, body, tmp_path, monkey
     assert key in EXPECTED, f"say what {key} must print"
     for needle in EXPECTED[key]:
         assert needle in output, (key, needle, output[-3000:])
+
+
+def test_readme_headline_is_the_committed_run():
+    """The README's headline quotes results/headline/ as its report says it: regenerate one, update the other."""
+    import json
+
+    from blobs_transfer import report
+
+    summary = json.loads((ROOT / "results" / "headline" / "summary.json").read_text())
+    text = " ".join((ROOT / "README.md").read_text().split())
+    quote = report.finding(summary).split(" P is ")[0]
+    assert quote in text.replace(" > ", " ")  # the quote's lines each start with "> "
+    rows = {c["arm"]: c for c in summary["comparisons"]}
+    for arm in summary["arms"]:
+        row = f"| {arm['arm']} | {arm['mean']:.3f} [{arm['ci_low']:.3f}, {arm['ci_high']:.3f}] |"
+        c = rows.get(arm["arm"])
+        if c:
+            row += (f" {c['diff_mean']:+.3f} [{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] |"
+                    f" {c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] | {c['verdict']} |")
+        assert row in text, row
+    iccs = sorted(v["icc"] for v in summary["sources"]["variance"].values())
+    assert f"intraclass correlation {iccs[0]:.2f}-{iccs[-1]:.2f}" in text
+    assert f"across {summary['run']['source_repeats']} source models" in text.lower()
