@@ -47,7 +47,7 @@ def test_relative_link_resolves(page, target):
     assert resolved.is_relative_to(ROOT), f"{target} leaves the repository"
     assert resolved.exists(), f"{page.name}: {target} does not exist"
     if anchor:
-        headings = re.findall(r"^#+ (.+)$", resolved.read_text(), re.M)
+        headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", resolved.read_text(), flags=re.S), re.M)
         assert anchor in {slug(h) for h in headings}, f"{page.name}: no heading #{anchor} in {resolved.name}"
 
 
@@ -137,3 +137,31 @@ def test_readme_headline_is_the_committed_run():
     iccs = sorted(v["icc"] for v in summary["sources"]["variance"].values())
     assert f"intraclass correlation {iccs[0]:.2f}-{iccs[-1]:.2f}" in text
     assert f"across {summary['run']['source_repeats']} source models" in text.lower()
+
+
+def test_sweep_tables_in_docs_are_the_committed_sweep():
+    """docs/sweeps.md's two tables of transfer fixed=1 are results/sweep/'s cells, as the sweep computed them."""
+    import json
+
+    from blobs_transfer.sweep import load_sweep
+
+    sweep_dir = ROOT / "results" / "sweep"
+    grid = load_sweep(sweep_dir / "sweep.toml")
+    (_, rows_values), (_, t_values) = grid.axes
+    cells = {}
+    for cell in grid.cells():
+        summary = json.loads((sweep_dir / "cells" / f"{cell.index:04d}" / "summary.json").read_text())
+        cells[tuple(v for _, v in cell.values)] = next(c for c in summary["comparisons"]
+                                                       if c["arm"] == "transfer fixed=1")
+    text = (ROOT / "docs" / "sweeps.md").read_text()
+
+    def signed(v):
+        return f"{v:+.3f}"  # "-0.000" for a CI end just below 0, as the docs print it
+
+    for n in rows_values:
+        a12 = " | ".join(f"{c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] {c['verdict'][0]}"
+                         for c in (cells[(n, t)] for t in t_values))
+        diff = " | ".join(f"{signed(c['diff_mean'])} [{signed(c['diff_ci_low'])}, {signed(c['diff_ci_high'])}]"
+                          for c in (cells[(n, t)] for t in t_values))
+        assert f"| {n} | {a12} |" in text, a12
+        assert f"| {n} | {diff} |" in text, diff
