@@ -3,8 +3,8 @@
 - hand-built answers: design effect, effective n, two sources of constant runs, the clustered test reducing to
   Brunner-Munzel, single-source arms keeping every number they had;
 - a simulation (no true difference) holding the nested verdict to its false-positive rate and the nested CI
-  of the difference to its coverage, where the pooled method (runs as independent) fails; and one holding the
-  nested CIs of the four benefits of transfer to their coverage;
+  of the difference to its coverage, where the pooled method (runs as independent) fails;
+- a simulation holding the nested CIs of the four benefits of transfer to their coverage;
 - learning-curve bands and benefits at the source-model level, against hand-computed t intervals;
 - the scalable (histogram) bootstrap agreeing with scipy.stats.bootstrap within Monte Carlo error, and a
   comparison of 4 arms x 5,000 runs staying within its memory budget.
