@@ -296,9 +296,21 @@ def terminal(blocks: list[Section]) -> str:
     return "\n".join(parts).rstrip()
 
 
+def _expand(blocks: list[Section]) -> list[Section]:
+    """A "figures" section (a list of file names, as sections were written before figures had titles) becomes one
+    "figure" section per name, titled in words where the name is known, so that no figure is ever dropped."""
+    out = []
+    for s in blocks:
+        if s.kind == "figures":
+            out += [Section(FIGURES.get(name, name), "figure", name, terminal=False) for name in s.body]
+        else:
+            out.append(s)
+    return out
+
+
 def markdown(blocks: list[Section], title: str) -> str:
     parts = [f"# {title}", ""]
-    for s in blocks:
+    for s in _expand(blocks):
         if s.folded and s.kind == "table":
             parts += [f"<details><summary>{s.title} ({len(s.body[1])} rows)</summary>", "",
                       markdown_table(*s.body), "", "</details>", ""]
@@ -321,7 +333,7 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str
     """A self-contained page: tables as HTML, the figures (name -> PNG bytes) embedded as base64."""
     esc = html_lib.escape
     parts = [f"<h1>{esc(title)}</h1>"]
-    for i, s in enumerate(blocks):
+    for i, s in enumerate(_expand(blocks)):
         if s.kind == "figure" and s.body not in figures:
             continue  # a figure this run did not draw: no title over nothing
         if s.title and not s.folded:

@@ -448,6 +448,8 @@ def figure_title(name: str, arms: list[str] = ()) -> str:
     for arm in arms:
         if name == heatmap_name(arm):
             return f"{arm}: the benefit over both swept axes"
+    if stem == "best_arm":
+        return "The best arm of every cell, shaded by P(it is the best)"
     return stem.replace("_", " ")
 
 

@@ -99,3 +99,11 @@ def test_long_tables_fold_under_their_title():
 def test_sources_table_uses_each_arms_effective_n():
     header, rows = report.sources_table(summary(k=100))
     assert [r[-1] for r in rows] == ["100.0"] * 3
+
+
+def test_a_list_of_figures_is_still_drawn_each_under_a_title():
+    blocks = [report.Section("Figures", "figures", ["forest.png", "other.png"], terminal=False)]
+    page = report.html(blocks, "t", {"forest.png": b"1", "other.png": b"2"})
+    assert [html.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', page)] == [report.FIGURES["forest.png"],
+                                                                                   "other.png"]
+    assert "![other.png](other.png)" in report.markdown(blocks, "t") and report.terminal(blocks) == ""
