@@ -481,3 +481,20 @@ def test_nested_benefits_cover_where_pooled_fails():
     for name in truth:
         assert 0.93 <= hits[name] / STUDIES <= 0.97, (name, hits[name] / STUDIES)
         assert pooled[name] / 200 < 0.70, (name, pooled[name] / 200)
+
+
+def test_nested_curve_bands_cover_every_epoch_where_pooled_fail():
+    """ICC 0.97, K = 10 sources x 10 runs, 1000 studies: at every epoch the cluster-robust band covers the
+    population's mean curve (from 20,000 simulated sources) in 93-97% of them, the runs-as-independent band in
+    under 70% (measured: 94.7-96.3% and 43-47%)."""
+    rng = np.random.default_rng(20)
+    population, _ = nested_curves(rng, 20_000, 10, 0.97)
+    truth = population.mean(axis=0)
+    hits = np.zeros(truth.size)
+    pooled = np.zeros(truth.size)
+    for _ in range(STUDIES):
+        curves, groups = nested_curves(rng, 10, 10, 0.97)
+        for band, count in ((stats.curve_band(curves, groups=groups), hits), (stats.curve_band(curves), pooled)):
+            count += (band["low"] <= truth) & (truth <= band["high"])
+    assert np.all((0.93 <= hits / STUDIES) & (hits / STUDIES <= 0.97)), hits / STUDIES
+    assert np.all(pooled / STUDIES < 0.70), pooled / STUDIES
