@@ -67,7 +67,9 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
     for name, data in usable.items():
         curves = test_accuracy_curves[data["rows"]]
         if np.isfinite(curves).all():
-            benefits[name] = stats.transfer_benefits(curves, seed=statistic_seed(root, "benefits", name))
+            # like the arm's mean: at the source-model level when the runs come from K > 1 source models
+            benefits[name] = stats.transfer_benefits(curves, seed=statistic_seed(root, "benefits", name),
+                                                     groups=data["source_index"] if data["uses_source"] else None)
     base = next((a for a in arms_out if a["arm"] == cfg.study.baseline and a["n"]), None)
     typical = round(base["mean"], 2) if base else 0.8  # the SE of one accuracy, quoted near the baseline's mean
     summary: dict[str, Any] = {

@@ -86,11 +86,20 @@ def draw_boxplot(ax, names: Sequence[str], values: Sequence[np.ndarray], *, seed
             label.set_horizontalalignment("right")
 
 
+def wrap_title(title: str, width_inches: float) -> str:
+    """Wrap each line of a title to about the width of its figure (a long source path was cut off at the edges)."""
+    import textwrap
+
+    chars = max(20, int(width_inches * 10))  # about 10 characters per inch at the default title size
+    return "\n".join(textwrap.fill(line, chars) for line in title.split("\n"))
+
+
 def boxplot_figure(names: Sequence[str], values: Sequence[np.ndarray], title: str, *, seed: int = 0) -> Figure:
-    fig = Figure(figsize=(min(16, max(6, 1.4 * len(names))), 5.5), layout="constrained")
+    width = min(16, max(6, 1.4 * len(names)))
+    fig = Figure(figsize=(width, 5.5), layout="constrained")
     ax = fig.subplots()
     draw_boxplot(ax, names, values, seed=seed)
-    ax.set_title(title)
+    ax.set_title(wrap_title(title, width))
     return fig
 
 
@@ -117,7 +126,7 @@ def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
     ax_diff.axvline(0.0, color="black", lw=1, ls="--")
     ax_diff.set_yticks(ys, [r["arm"] for r in rows])
     ax_diff.set_xlabel(f"mean test accuracy minus {baseline}'s")
-    ax_diff.set_title("difference of means (95% bootstrap CI)", fontsize=10)
+    ax_diff.set_title("difference of means (95% CI)", fontsize=10)
     colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
     _interval(ax_a12, ys, rows, "a12", colours)
     ax_a12.axvline(0.5, color="black", lw=1, ls="--")
@@ -153,6 +162,16 @@ def draw_curve_bands(ax, bands: dict[str, dict[str, np.ndarray]], ylabel: str) -
     ax.grid(alpha=0.3)
 
 
+def band_label(band: dict) -> str:
+    """What a band's interval is at: over K source models, conditional on one, or over independent runs."""
+    k = band.get("n_sources")
+    if k is None:
+        return "95% CI over runs"
+    if k == 1:
+        return "95% CI conditional on one source model"
+    return f"95% CI over {k} source models"
+
+
 def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     fig = Figure(figsize=(12, 5 + 0.25 * (len(accuracy_bands) // 3)), layout="constrained")
     ax_acc, ax_loss = fig.subplots(1, 2)
@@ -160,8 +179,11 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     draw_curve_bands(ax_loss, loss_bands, "test cross-entropy loss")
     # one shared legend below the panels, so it never hides the curves (the start is what transfer changes)
     handles = [(ax_acc.plot([], [], color=arm_colour(i), lw=2)[0]) for i in range(len(accuracy_bands))]
-    fig.legend(handles, [f"{arm}: mean, shaded 95% CI of the mean" for arm in accuracy_bands], loc="outside lower center",
-               ncol=min(3, max(1, len(handles))), fontsize=8)
+    labels = [f"{arm}: mean, shaded {band_label(band)}" for arm, band in accuracy_bands.items()]
+    longest = max((len(label) for label in labels), default=1)
+    # about 150 characters of 8-point legend fit across the 12-inch figure: fewer columns for longer labels
+    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(3, len(handles), 150 // longest)),
+               fontsize=8)
     # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
     trained_top = max((float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None)
     if trained_top is not None and np.isfinite(trained_top):

@@ -12,18 +12,27 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-FIGURES = ("boxplot.png", "forest.png", "curves.png")
+# the run's figures in the order a reader meets them, each under a title in words
+FIGURES = {
+    "boxplot.png": "Every run's test accuracy, per arm",
+    "forest.png": "Each arm against the baseline: difference of means and P(arm beats baseline)",
+    "curves.png": "Learning curves on the target problem",
+}
+FOLD_ROWS = 20  # a table longer than this is folded (<details>) under its title
 
 
 @dataclass(frozen=True)
 class Section:
     """One block of a report: kind "lines" (preformatted), "text" (a paragraph), "table" ((header, rows)) or
-    "figures" (file names). `terminal=False` keeps a block out of the terminal output."""
+    "figure" (a file name, shown under the section's title in words; never in the terminal). `terminal=False`
+    keeps a block out of the terminal output; `folded=True` folds a long table into <details> in HTML and
+    Markdown, with the title as the line a reader clicks."""
 
     title: str | None
     kind: str
     body: Any
     terminal: bool = True
+    folded: bool = False
 
 
 def tutorial_label(arm: str) -> str:
@@ -110,10 +119,10 @@ def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Between- vs within-source variance per transfer arm (only when several source models were trained)."""
     header = ["arm", "sources", "between-source var", "within-source var", "ICC", "effective n"]
     rows = []
+    n_effective = {a["arm"]: a.get("n_effective") for a in summary["arms"]}
     for arm, v in summary["sources"]["variance"].items():
-        n = v["n_groups"] * v["n_per_group"]
-        # design effect of clustered runs: n / (1 + (m - 1) ICC) runs' worth of independent information
-        n_eff = n / (1 + (v["n_per_group"] - 1) * v["icc"]) if v["icc"] is not None else None
+        # the arm's own effective n (n / design effect, the size-weighted runs per source): one formula everywhere
+        n_eff = n_effective.get(arm)
         rows.append([arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), _f(v["icc"], 2), _f(n_eff, 1)])
     return header, rows
 
@@ -174,13 +183,72 @@ def one_source(summary: dict[str, Any]) -> bool:
     return bool(source) and source["count"] == 1
 
 
+def join_words(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+VERDICT_WORDS = {"better": "better than", "worse": "worse than", "no evidence": "not distinguishable from"}
+
+
+def finding(summary: dict[str, Any]) -> str:
+    """What the run found, in words and numbers: each verdict with its arms and their P(arm beats baseline),
+    said at the level the study supports (across K source models, or conditional on one), then the means."""
+    run = summary["run"]
+    base = run["baseline"]
+    source = run.get("source_model") or {}
+    k = source.get("count", 0)
+    arms = [a for a in summary["arms"] if a["n"]]
+    means = "Mean test accuracy: " + ", ".join(f"{a['arm']} {_f(a['mean'])}" for a in arms) + "."
+    if not summary["comparisons"]:
+        return means
+    clauses = []
+    for verdict, words in VERDICT_WORDS.items():
+        rows = [c for c in summary["comparisons"] if c["verdict"] == verdict]
+        if rows:
+            verb = "is" if len(rows) == 1 else "are"
+            ps = join_words([_f(c["a12"], 2) for c in rows])
+            clauses.append(f"{join_words([c['arm'] for c in rows])} {verb} {words} {base} (P = {ps})")
+    if k > 1:
+        lead = f"Across {k} source models, "
+        unit = "tested with the source model as the unit"
+    elif k == 1:
+        seed = (source.get("seeds") or [None])[0]
+        lead = f"With one source model (seed {seed if seed is not None else 'unknown'}), "
+        unit = "conditional on that one source model: another can rank the arms differently"
+    else:
+        lead, unit = "", "runs independent"
+    first = lead + "; ".join(clauses) + "."
+    return (f"{first[0].upper()}{first[1:]} P is the probability that a run of the arm beats a run of {base} "
+            f"(A12; verdicts Holm-adjusted at alpha 0.05, {unit}). {means}")
+
+
+def benefits_title(summary: dict[str, Any]) -> str:
+    """The benefits table's title, saying at which level its intervals are."""
+    source = summary["run"].get("source_model") or {}
+    k = source.get("count", 0)
+    level = (f"transfer arms' CIs over {k} source models" if k > 1
+             else "transfer arms' CIs conditional on one source model" if k == 1 else "CIs over runs")
+    return f"Benefits of transfer (Torrey and Shavlik): mean [95% CI]; {level}"
+
+
+BENEFITS_NOTE = ("Start: test accuracy before any training on the target; epochs to 95%: the first epoch a run reaches "
+                 "95% of its final accuracy (fewer is a steeper slope); area under curve: the mean accuracy over all "
+                 "epochs; asymptote: the final accuracy. For an arm whose runs come from several source models each "
+                 "interval is the mean -+ t (K - 1 df) x a two-stage bootstrap SE (source models, then runs), because "
+                 "runs of one source share its start and nearly all of the rest; the bands in the learning curves use "
+                 "the cluster-robust SE per epoch for the same reason.")
+
+
 def sections(summary: dict[str, Any]) -> list[Section]:
-    """Everything a report says, in order."""
+    """Everything a report says, in order: the finding, the figures under titles in words, then the tables."""
     run = summary["run"]
     phrase = sources_phrase(summary)
     out = [
+        Section("What this run found", "text", finding(summary)),
         Section(None, "text", run_line(summary), terminal=False),
-        Section(None, "lines", tutorial_lines(summary)),
+        *(Section(title, "figure", name, terminal=False) for name, title in FIGURES.items()),
+        Section("The tutorial's numbers: mean (SD) per arm", "lines", tutorial_lines(summary)),
         Section("Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")", "table", arm_table(summary)),
         Section(None, "text", se_note(summary)),
     ]
@@ -188,11 +256,11 @@ def sections(summary: dict[str, Any]) -> list[Section]:
         out += [Section(f"Against the baseline ({run['baseline']})", "table", comparison_table(summary)),
                 Section(None, "text", VERDICT_NOTE, terminal=False)]
     if summary["benefits"]:
-        out.append(Section("Benefits of transfer (Torrey and Shavlik)", "table", benefits_table(summary), terminal=False))
+        out += [Section(benefits_title(summary), "table", benefits_table(summary), terminal=False),
+                Section(None, "text", BENEFITS_NOTE, terminal=False)]
     if "sources" in summary:
         out += [Section("Across source models", "table", sources_table(summary)),
                 Section(None, "text", NESTING_NOTE), Section(None, "text", best_arm_line(summary))]
-    out.append(Section("Figures", "figures", list(FIGURES), terminal=False))
     if one_source(summary):
         out.append(Section(None, "text", GENERALISE_LINE))
     return out
@@ -228,9 +296,25 @@ def terminal(blocks: list[Section]) -> str:
     return "\n".join(parts).rstrip()
 
 
+def _expand(blocks: list[Section]) -> list[Section]:
+    """A "figures" section (a list of file names, as sections were written before figures had titles) becomes one
+    "figure" section per name, titled in words where the name is known, so that no figure is ever dropped."""
+    out = []
+    for s in blocks:
+        if s.kind == "figures":
+            out += [Section(FIGURES.get(name, name), "figure", name, terminal=False) for name in s.body]
+        else:
+            out.append(s)
+    return out
+
+
 def markdown(blocks: list[Section], title: str) -> str:
     parts = [f"# {title}", ""]
-    for s in blocks:
+    for s in _expand(blocks):
+        if s.folded and s.kind == "table":
+            parts += [f"<details><summary>{s.title} ({len(s.body[1])} rows)</summary>", "",
+                      markdown_table(*s.body), "", "</details>", ""]
+            continue
         if s.title:
             parts += [f"## {s.title}", ""]
         if s.kind == "lines":
@@ -239,8 +323,8 @@ def markdown(blocks: list[Section], title: str) -> str:
             parts.append(markdown_table(*s.body))
         elif s.kind == "text":
             parts.append(s.body)
-        elif s.kind == "figures":
-            parts += [f"![{f}]({f})" for f in s.body]
+        elif s.kind == "figure":
+            parts.append(f"![{s.title or s.body}]({s.body})")
         parts.append("")
     return "\n".join(parts)
 
@@ -249,8 +333,10 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str
     """A self-contained page: tables as HTML, the figures (name -> PNG bytes) embedded as base64."""
     esc = html_lib.escape
     parts = [f"<h1>{esc(title)}</h1>"]
-    for s in blocks:
-        if s.title and s.kind != "figures":
+    for i, s in enumerate(_expand(blocks)):
+        if s.kind == "figure" and s.body not in figures:
+            continue  # a figure this run did not draw: no title over nothing
+        if s.title and not s.folded:
             parts.append(f"<h2>{esc(s.title)}</h2>")
         if s.kind == "lines":
             parts.append("<pre>" + esc("\n".join(s.body)) + "</pre>")
@@ -258,17 +344,22 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str
             header, rows = s.body
             head = "".join(f"<th>{esc(h)}</th>" for h in header)
             body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
-            parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+            table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            if s.folded:
+                table = (f"<details><summary><h2>{esc(s.title or '')} ({len(rows)} rows)</h2></summary>"
+                         f"{table}</details>")
+            parts.append(table)
         elif s.kind == "text":
-            parts.append(f"<p>{esc(s.body)}</p>")
-        elif s.kind == "figures":
-            for name in s.body:
-                if name in figures:
-                    data = base64.b64encode(figures[name]).decode("ascii")
-                    parts.append(f'<h2>{esc(name)}</h2><img alt="{esc(name)}" src="data:image/png;base64,{data}">')
+            parts.append(f'<p class="finding">{esc(s.body)}</p>' if i == 0 else f"<p>{esc(s.body)}</p>")
+        elif s.kind == "figure":
+            data = base64.b64encode(figures[s.body]).decode("ascii")
+            parts.append(f'<figure><img alt="{esc(s.title or s.body)}" src="data:image/png;base64,{data}">'
+                         f"<figcaption>{esc(s.body)}</figcaption></figure>")
     style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}")
+             "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:0 0 1.5em}"
+             "figcaption{color:#666;font-size:small}p.finding{font-size:1.15em;line-height:1.5}"
+             "summary h2{display:inline;cursor:pointer}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 

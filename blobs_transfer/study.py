@@ -324,12 +324,15 @@ def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, 
     names = [a["arm"] for a in summary["arms"] if a["n"]]
     sources = report.sources_phrase(summary)
     title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (f"\n{sources}" if sources else "")
-    bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]]) for n in names} for key in ("test_accuracy", "test_loss")}
+    # bands at the source-model level for arms whose runs come from K > 1 source models (cluster-robust SE)
+    bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]],
+                                       groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None)
+                   for n in names} for key in ("test_accuracy", "test_loss")}
     return {
         "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
         "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
         "curves.png": plots.curves_figure(bands["test_accuracy"], bands["test_loss"],
-                                          "Learning curves on the test split: mean of the repeats with 95% CI band"
+                                          "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
                                           + (f"\n{sources}" if sources else "")),
     }
 

@@ -391,7 +391,71 @@ def _transfer_arms(summaries) -> list[str]:
     return [c["arm"] for c in summaries[0]["summary"]["comparisons"]]
 
 
+def heatmap_name(arm: str) -> str:
+    return f"heatmap_{arm.replace(' ', '_').replace('=', '')}.png"
+
+
+def _axis_pattern(sweep: Sweep, summaries) -> str:
+    """Per swept axis, the values at which most of the arms' cells say better, and those at which most say worse."""
+    parts = []
+    for a, (key, values) in enumerate(sweep.axes):
+        better, worse = [], []
+        for value in values:
+            verdicts = [c["verdict"] for item in summaries if item["cell"].values[a][1] == value
+                        for c in item["summary"]["comparisons"]]
+            if sum(v == "better" for v in verdicts) * 2 > len(verdicts):
+                better.append(str(value))
+            elif sum(v == "worse" for v in verdicts) * 2 > len(verdicts):
+                worse.append(str(value))
+        if better and worse:
+            parts.append(f"mostly better at {key} = {report.join_words(better)} and mostly worse at "
+                         f"{report.join_words(worse)}")
+        elif better or worse:
+            parts.append(f"mostly {'better' if better else 'worse'} at {key} = {report.join_words(better or worse)}")
+    if not parts:
+        return ""
+    return "Transfer is " + "; ".join(parts) + " (in most of the cells with that value, over all arms). "
+
+
+def sweep_finding(sweep: Sweep, summaries) -> str:
+    """What the sweep found, in words and numbers: per transfer arm how many cells it wins and loses, the values
+    of each axis where most cells agree, and the cell where P(arm beats baseline) is highest."""
+    run = summaries[0]["summary"]["run"]
+    baseline, k = run["baseline"], run["source_repeats"]
+    arms = _transfer_arms(summaries)
+    found = [(item["cell"], c) for item in summaries for c in item["summary"]["comparisons"]]
+    if not found:
+        return f"{len(summaries)} cells over {', '.join(sweep.keys)}; no arm was compared with {baseline}."
+    wins = " / ".join(str(sum(c["verdict"] == "better" for _, c in found if c["arm"] == arm)) for arm in arms)
+    losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
+    cell, best = max(found, key=lambda cc: cc[1]["a12"])
+    where = ", ".join(f"{key}={v}" for key, v in cell.values)
+    unit = f"{k} source models each" if k > 1 else "one source model each, so conditional on it"
+    plural = len(arms) > 1
+    return (f"Across {len(summaries)} cells ({' x '.join(sweep.keys)}, {unit}), {' / '.join(arms)} "
+            f"{'beat' if plural else 'beats'} {baseline} in {wins} cells and {'lose' if plural else 'loses'} in "
+            f"{losses}. {_axis_pattern(sweep, summaries)}"
+            f"The highest P is {report._f(best['a12'], 2)} ({best['arm']} at {where}, difference of means "
+            f"{best['diff_mean']:+.3f}). P is the probability that a run of the arm beats a run of {baseline} (A12); "
+            "each cell's verdict tests it with the source model as the unit.")
+
+
+def figure_title(name: str, arms: list[str] = ()) -> str:
+    """A sweep figure's title in words, from its file name."""
+    stem = name.removesuffix(".png")
+    if stem.startswith("benefit_"):
+        return f"The transfer benefit against {stem.removeprefix('benefit_')}, each arm minus the baseline"
+    for arm in arms:
+        if name == heatmap_name(arm):
+            return f"{arm}: the benefit over both swept axes"
+    if stem == "best_arm":
+        return "The best arm of every cell, shaded by P(it is the best)"
+    return stem.replace("_", " ")
+
+
 def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[report.Section]:
+    """The finding, then the figures (heatmaps first: they answer the question), then the per-cell table, folded
+    when it is long."""
     keys = sweep.keys
     header = [*keys, "arm", "n", "sources", "diff of means [95% CI]", "P(arm > base) [95% CI]", "verdict"]
     rows = []
@@ -404,11 +468,14 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
                          f"{report._f(c['a12'], 2)} [{report._f(c['a12_ci_low'], 2)}, {report._f(c['a12_ci_high'], 2)}]",
                          c["verdict"]])
     baseline = summaries[0]["summary"]["run"]["baseline"]
+    ordered = sorted(figure_names, key=lambda n: not n.startswith("heatmap_"))  # stable: heatmaps, then the rest
     return [
+        report.Section("What this sweep found", "text", sweep_finding(sweep, summaries)),
         report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every transfer arm against "
-                                     f"{baseline} in each cell, with CIs at the source-model level."),
-        report.Section("Transfer benefit per cell", "table", (header, rows)),
-        report.Section("Figures", "figures", figure_names, terminal=False),
+                                     f"{baseline} in each cell, with CIs at the source-model level.", terminal=False),
+        *(report.Section(figure_title(name, _transfer_arms(summaries)), "figure", name, terminal=False)
+          for name in ordered),
+        report.Section("Transfer benefit per cell", "table", (header, rows), folded=len(rows) > report.FOLD_ROWS),
     ]
 
 
@@ -448,8 +515,7 @@ def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
                     v = stat(item, arm, k)
                     grid[k][i, j] = np.nan if v is None else v
                 verdicts[i, j] = stat(item, arm, "verdict") or ""
-            slug = arm.replace(" ", "_").replace("=", "")
-            figures[f"heatmap_{slug}.png"] = plots.sweep_heatmap_figure(arm, kx, list(vx), ky, list(vy), grid, verdicts)
+            figures[heatmap_name(arm)] = plots.sweep_heatmap_figure(arm, kx, list(vx), ky, list(vy), grid, verdicts)
     return figures
 
 

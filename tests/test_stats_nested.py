@@ -4,6 +4,8 @@
   Brunner-Munzel, single-source arms keeping every number they had;
 - a simulation (no true difference) holding the nested verdict to its false-positive rate and the nested CI
   of the difference to its coverage, where the pooled method (runs as independent) fails;
+- a simulation holding the nested CIs of the four benefits of transfer to their coverage;
+- learning-curve bands and benefits at the source-model level, against hand-computed t intervals;
 - the scalable (histogram) bootstrap agreeing with scipy.stats.bootstrap within Monte Carlo error, and a
   comparison of 4 arms x 5,000 runs staying within its memory budget.
 """
@@ -376,3 +378,123 @@ def test_four_arms_of_5000_runs_fit_in_memory():
     assert peak < 300 * 2**20, peak / 2**20
     assert [r["verdict_test"] for r in rows] == [stats.NESTED_VERDICT] * 3
     assert_json_clean(rows)
+
+
+# ----------------------------------------------------------------------------- curves and benefits, nested
+
+
+def test_curve_band_nested_is_the_t_interval_on_source_means():
+    # sources 0 and 1, two runs each: source means per epoch (.55, .75) and (.75, .95), so the mean is .65 / .85,
+    # sd of the two source means sqrt(.02), se = .1, t_{0.975, df=1} = 12.7062047 -> half width 1.27062047
+    curves = [[0.5, 0.7], [0.6, 0.8], [0.7, 0.9], [0.8, 1.0]]
+    band = stats.curve_band(curves, groups=[0, 0, 1, 1])
+    np.testing.assert_allclose(band["mean"], [0.65, 0.85])
+    np.testing.assert_allclose(band["high"] - band["mean"], [1.27062047] * 2, rtol=1e-7)
+    np.testing.assert_allclose(band["mean"] - band["low"], band["high"] - band["mean"])
+    assert band["n_sources"] == 2
+    # runs as independent (no groups, or one source model: conditional on it): sd .1291, t_{3} 3.18245 -> .2054
+    for groups in (None, [7, 7, 7, 7]):
+        pooled = stats.curve_band(curves, groups=groups)
+        np.testing.assert_allclose(pooled["high"] - pooled["mean"], [3.18244631 * math.sqrt(0.05 / 3) / 2] * 2,
+                                   rtol=1e-7)
+    assert stats.curve_band(curves)["n_sources"] is None and stats.curve_band(curves, groups=[7] * 4)["n_sources"] == 1
+
+
+def test_curve_band_unbalanced_sources_use_the_cluster_se():
+    rng = np.random.default_rng(3)
+    curves = rng.uniform(0.3, 0.9, (7, 4))
+    groups = np.array([0, 0, 0, 1, 2, 2, 2])
+    band = stats.curve_band(curves, groups=groups)
+    for e in range(4):
+        half = st.t.ppf(0.975, 2) * stats.cluster_se(curves[:, e], groups)
+        assert band["high"][e] - band["mean"][e] == pytest.approx(half)
+
+
+def _constant_start_curves(runs):
+    """Three sources whose runs all start at the source's accuracy (.3, .4, .5) and end near .8."""
+    starts = np.repeat([0.3, 0.4, 0.5], runs)
+    final = 0.8 + 0.002 * np.tile(np.arange(runs), 3)
+    return np.stack([starts, (starts + final) / 2, final], axis=1), np.repeat([0, 1, 2], runs)
+
+
+def test_nested_benefits_do_not_shrink_with_runs_per_source():
+    # the start is the source model's own accuracy: the nested interval is the t interval on the 3 starts,
+    # mean .4 -+ t_{0.975, 2} x sd .1 / sqrt 3 = .4 -+ .2484, whatever the runs per source (up to Monte Carlo
+    # error of the bootstrap SE); the runs-as-independent interval shrinks like 1 / sqrt(runs)
+    half = st.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
+    widths = {}
+    for runs in (2, 30):
+        curves, groups = _constant_start_curves(runs)
+        nested = stats.transfer_benefits(curves, seed=1, groups=groups)
+        pooled = stats.transfer_benefits(curves, seed=1)
+        assert nested["start"]["mean"] == pytest.approx(0.4)
+        assert nested["start"]["ci_high"] - nested["start"]["mean"] == pytest.approx(half, rel=0.06)
+        assert nested["start"]["mean"] - nested["start"]["ci_low"] == pytest.approx(half, rel=0.06)
+        widths[runs] = pooled["start"]["ci_high"] - pooled["start"]["ci_low"]
+        assert set(nested) == set(stats.BENEFITS)
+        assert all(set(v) == {"mean", "ci_low", "ci_high"} for v in nested.values())
+        assert_json_clean(nested)
+    assert widths[30] < 0.3 * widths[2] < 0.3 * 2 * half
+
+
+def test_benefits_of_one_source_keep_every_number():
+    curves, _ = _constant_start_curves(5)
+    plain = stats.transfer_benefits(curves, seed=2, n_resamples=999)
+    assert stats.transfer_benefits(curves, seed=2, n_resamples=999, groups=np.zeros(15)) == plain
+    with pytest.raises(ValueError, match="groups"):
+        stats.transfer_benefits(curves, seed=2, groups=[0, 1])
+
+
+def nested_curves(rng, k, r, icc, epochs=20):
+    """k sources x r runs of test-accuracy curves (k r, epochs + 1), multiples of 1/500, and each run's source.
+
+    Every run of a source starts at the source's accuracy (as a transfer arm's runs do); the asymptote has the
+    given ICC (SD 0.05 around 0.8) and the time constant varies mostly between sources.
+    """
+    z = rng.normal(0, 1, (3, k))
+    start = np.repeat(0.55 + 0.05 * z[0], r)
+    asym = 0.8 + 0.05 * (np.repeat(math.sqrt(icc) * z[1], r) + rng.normal(0, math.sqrt(1 - icc), k * r))
+    tau = np.repeat(4.0 * np.exp(0.3 * z[2]), r) * np.exp(rng.normal(0, 0.3 * math.sqrt((1 - icc) / icc), k * r))
+    e = np.arange(epochs + 1)
+    curves = asym[:, None] - (asym - start)[:, None] * np.exp(-e / tau[:, None])
+    return np.clip(np.round(curves * N_TEST), 0, N_TEST) / N_TEST, np.repeat(np.arange(k), r)
+
+
+@pytest.mark.slow
+def test_nested_benefits_cover_where_pooled_fails():
+    """ICC 0.97, K = 10 sources x 10 runs, 1000 studies: each benefit's nested 95% CI covers the population
+    mean (from 20,000 simulated sources) in 93-97% of them; the runs-as-independent interval (200 studies) in
+    under 70% (measured: 94.5-95.8% nested, 39-48% pooled). About 6 s."""
+    rng = np.random.default_rng(19)
+    population, _ = nested_curves(rng, 20_000, 10, 0.97)
+    truth = {name: float(v.mean()) for name, v in stats.benefit_values(population).items()}
+    hits = dict.fromkeys(truth, 0)
+    pooled = dict.fromkeys(truth, 0)
+    for i in range(STUDIES):
+        curves, groups = nested_curves(rng, 10, 10, 0.97)
+        nested = stats.transfer_benefits(curves, seed=i, groups=groups, n_resamples=SIM_RESAMPLES)
+        plain = stats.transfer_benefits(curves, seed=i, n_resamples=499) if i < 200 else None
+        for name, true in truth.items():
+            hits[name] += nested[name]["ci_low"] <= true <= nested[name]["ci_high"]
+            if plain:
+                pooled[name] += plain[name]["ci_low"] <= true <= plain[name]["ci_high"]
+    for name in truth:
+        assert 0.93 <= hits[name] / STUDIES <= 0.97, (name, hits[name] / STUDIES)
+        assert pooled[name] / 200 < 0.70, (name, pooled[name] / 200)
+
+
+def test_nested_curve_bands_cover_every_epoch_where_pooled_fail():
+    """ICC 0.97, K = 10 sources x 10 runs, 1000 studies: at every epoch the cluster-robust band covers the
+    population's mean curve (from 20,000 simulated sources) in 93-97% of them, the runs-as-independent band in
+    under 70% (measured: 94.7-96.3% and 43-47%)."""
+    rng = np.random.default_rng(20)
+    population, _ = nested_curves(rng, 20_000, 10, 0.97)
+    truth = population.mean(axis=0)
+    hits = np.zeros(truth.size)
+    pooled = np.zeros(truth.size)
+    for _ in range(STUDIES):
+        curves, groups = nested_curves(rng, 10, 10, 0.97)
+        for band, count in ((stats.curve_band(curves, groups=groups), hits), (stats.curve_band(curves), pooled)):
+            count += (band["low"] <= truth) & (truth <= band["high"])
+    assert np.all((0.93 <= hits / STUDIES) & (hits / STUDIES <= 0.97)), hits / STUDIES
+    assert np.all(pooled / STUDIES < 0.70), pooled / STUDIES

@@ -157,3 +157,56 @@ def test_resume_refuses_another_sweep(tmp_path, small_sweep):
     other = write(tmp_path, SMALL.format(epochs=4))
     result = invoke("sweep", "--config", other, "--resume", small_sweep)
     assert result.exit_code == 2 and "different sweep" in result.output
+
+
+def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
+    import html
+
+    page = (small_sweep / "report.html").read_text()
+    alts = [html.unescape(a) for a in __import__("re").findall(r'<img alt="([^"]+)"', page)]
+    # the heatmaps answer the question, so they come first, titled by arm in words; then the benefit figures
+    assert alts[:3] == [f"transfer fixed={k}: the benefit over both swept axes" for k in range(3)]
+    assert [a.split(",")[0] for a in alts[3:]] == ["The transfer benefit against target.n_train",
+                                                   "The transfer benefit against target.similarity_t"]
+    finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
+    assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
+    assert "<details>" not in page  # 12 rows: short enough to show
+    from blobs_transfer import report, sweep as sweeps
+
+    grid = load_sweep(small_sweep / "sweep.toml")
+    _, _, summaries = sweeps.cell_rows(grid, small_sweep)
+    blocks = sweeps.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
+    assert blocks[-1].folded and "<details>" in report.html(blocks, "t", {})
+
+
+def test_sweep_finding_without_comparisons_is_one_line(small_sweep):
+    from blobs_transfer import sweep as sweeps
+
+    grid = load_sweep(small_sweep / "sweep.toml")
+    _, _, summaries = sweeps.cell_rows(grid, small_sweep)
+    alone = [{"cell": s["cell"], "summary": {**s["summary"], "comparisons": []}} for s in summaries]
+    assert sweeps.sweep_finding(grid, alone) == ("4 cells over target.n_train, target.similarity_t; no arm was "
+                                                 "compared with standalone.")
+
+
+def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
+    """Hand-made verdicts on a 2 x 2 grid: counts per arm, the axis values where most cells agree, the best cell."""
+    from blobs_transfer import sweep as sweeps
+
+    grid = load_sweep(write(tmp_path, SMALL.format(epochs=2)))
+    verdicts = {  # (n_train, similarity_t): (verdict of arm a, of arm b), a12 of arm a
+        (20, 0.0): (("better", "better"), 0.9), (20, 1.0): (("worse", "worse"), 0.2),
+        (100, 0.0): (("better", "no evidence"), 0.7), (100, 1.0): (("worse", "no evidence"), 0.3)}
+    summaries = []
+    for cell in grid.cells():
+        (va, vb), a12 = verdicts[tuple(v for _, v in cell.values)]
+        rows = [{"arm": "a", "verdict": va, "a12": a12, "diff_mean": a12 - 0.5},
+                {"arm": "b", "verdict": vb, "a12": 0.5, "diff_mean": 0.0}]
+        summaries.append({"cell": cell, "summary": {"run": {"baseline": "standalone", "source_repeats": 2},
+                                                    "comparisons": rows}})
+    assert sweeps.sweep_finding(grid, summaries) == (
+        "Across 4 cells (target.n_train x target.similarity_t, 2 source models each), a / b beat standalone in 2 / 1 "
+        "cells and lose in 2 / 1. Transfer is mostly better at target.similarity_t = 0.0 and mostly worse at 1.0 "
+        "(in most of the cells with that value, over all arms). The highest P is 0.90 (a at target.n_train=20, "
+        "target.similarity_t=0.0, difference of means +0.400). P is the probability that a run of the arm beats a "
+        "run of standalone (A12); each cell's verdict tests it with the source model as the unit.")

@@ -1,0 +1,95 @@
+"""Validation and small numerics shared by the statistics modules: checked arrays, NaN-free floats, t intervals."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+from scipy import stats as st
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Silence scipy inside a call whose output we check ourselves.
+
+    scipy warns on degenerate input (constant samples, zero variance); every caller here
+    detects that case explicitly and returns a fallback or None, so the warning is noise.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
+            yield
+
+
+def _as_1d(values, name: str) -> np.ndarray:
+    """Validate a non-empty, finite 1-D array (shape (n,)) and return it as float64."""
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: need at least one repeat")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return arr
+
+
+def _as_counts(values, name: str, n: int, n_test: int | None = None) -> np.ndarray:
+    """Validate integer correct counts of shape (n,) matching the accuracies they belong to
+    (and within 0..n_test when n_test is given)."""
+    arr = _as_1d(values, name)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} has {arr.size} entries but its accuracies have {n}")
+    if not np.all(arr == np.round(arr)):
+        raise ValueError(f"{name} must be integer correct counts, not accuracies")
+    if n_test is not None and (arr.min() < 0 or arr.max() > n_test):
+        raise ValueError(f"{name} must lie in 0..n_test={n_test}, got {arr.min():g}..{arr.max():g}")
+    return arr.astype(np.int64)
+
+
+def _as_groups(groups, n: int, name: str = "groups") -> np.ndarray:
+    """Validate source labels of shape (n,), one per run (any sortable labels: ints or strings)."""
+    g = np.asarray(groups)
+    if g.shape != (n,):
+        raise ValueError(f"{name} has shape {g.shape} but there are {n} runs")
+    return g
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+
+
+def _opt_float(x) -> float | None:
+    """Python float, or None where the value is not finite (never leak NaN into JSON)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def _exact_mean(x: np.ndarray) -> float:
+    """Mean of shape (n,), exactly the value for a constant sample (np.mean can be an ulp off,
+    which would turn zero spread into 1e-33 and a ratio of two such crumbs into a bogus ICC)."""
+    return float(x[0]) if np.ptp(x) == 0 else float(np.mean(x))
+
+
+def _sum_sq(x: np.ndarray) -> float:
+    """Sum of squared deviations from the mean of shape (n,), exactly 0 for a constant sample."""
+    return 0.0 if np.ptp(x) == 0 else float(np.sum((x - x.mean()) ** 2))
+
+
+def _t_interval(point: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+    """point -+ t_{(1+confidence)/2, df} x se."""
+    half = float(st.t.ppf((1 + confidence) / 2, df)) * se
+    return point - half, point + half
+
+
+def _welch_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of var_a + var_b, each part with its own df (> 0 when its
+    variance is > 0); at least one variance must be positive."""
+    den = (var_a**2 / df_a if var_a > 0 else 0.0) + (var_b**2 / df_b if var_b > 0 else 0.0)
+    return (var_a + var_b) ** 2 / den
