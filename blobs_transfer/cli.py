@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +20,7 @@ import click
 
 from .config import ENGINES, Config, load_config
 from .errors import StudyError
+from .integrity import UnverifiedRunWarning
 
 DEFAULT_RESULTS = Path("results")
 
@@ -38,6 +40,16 @@ def _one_line(exc: click.UsageError) -> BadInput:
     return BadInput(f"{exc.format_message()}{hint}")
 
 
+def _one_line_warnings(show):
+    """`warnings.showwarning` that prints a run read unverified as one line `Warning: ...`, not Python's two."""
+    def showwarning(message, category, *args, **kwargs):
+        if issubclass(category, UnverifiedRunWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+    return showwarning
+
+
 class Cli(click.Group):
     """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput."""
 
@@ -49,7 +61,10 @@ class Cli(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UnverifiedRunWarning)
+                warnings.showwarning = _one_line_warnings(warnings.showwarning)
+                return super().invoke(ctx)
         except click.UsageError as exc:
             raise _one_line(exc) from None
         except StudyError as exc:
@@ -334,7 +349,9 @@ def check(run_dir: Path, baseline_file: Path) -> None:
     """Regression gate: compare a finished run's per-arm statistics with a baseline; exit 1 if any moved.
 
     The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
-    scores file cannot slip through.
+    scores file cannot slip through. A damaged run file, or a run of another study than the baseline's
+    (a setting that changes the numbers differs; the seed and engine may), is exit 2 naming the file or
+    the settings.
     """
     from . import gate, study
     from .report import format_table
