@@ -294,7 +294,10 @@ def verify_sweep(sweep_dir: str | Path, *, derived: bool = False) -> dict[str, A
     again = f"; `sweep --resume {sweep_dir}` rebuilds it"
     manifest = integrity.verify(sweep_dir, derived=derived, remedy=again, warn=False)
     unverified = 0
-    for folder in sorted(p.parent for p in sweep_dir.glob(f"cells/*/{DONE}")):
+    count = manifest["plan"]["cells"] if manifest else len(list(sweep_dir.glob("cells/*")))
+    for folder in (sweep_dir / "cells" / f"{k:04d}" for k in range(count)):
+        if not (folder / DONE).is_file():
+            raise DamagedRunError(f"{folder / DONE} is missing (the sweep has {count} cells){again}")
         damage, verified = cell_damage(folder, remedy=f"; `sweep --resume {sweep_dir}` trains the cell again")
         if damage:
             raise DamagedRunError(damage)
