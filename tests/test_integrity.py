@@ -366,20 +366,23 @@ def killed(where: tuple[str, str, int, str], *args) -> subprocess.CompletedProce
     return done
 
 
-COMPARE_KILLS = {
-    "during training": ("blobs_transfer.cli", "ProgressBars.__call__", 2, "before"),
-    "during the statistics": ("blobs_transfer.analysis", "summarise", 1, "before"),
-    "while drawing the figures": ("blobs_transfer.study", "save_figure", 2, "before"),
-    "after the manifest, before marked complete": ("blobs_transfer.results", "mark_complete", 1, "before"),
+COMPARE_KILLS = {  # where, and a file the run has then and one it has not yet
+    "during training": (("blobs_transfer.cli", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
+    "during the statistics": (("blobs_transfer.analysis", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
+    "while drawing the figures": (("blobs_transfer.study", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
+    "after the manifest, before marked complete": (("blobs_transfer.results", "mark_complete", 1, "before"),
+                                                   "manifest.json", None),
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", list(COMPARE_KILLS))
 def test_compare_killed_then_rerun_gives_identical_tables(results_dir, tiny_run, tiny_baseline, point):
+    where, has, has_not = COMPARE_KILLS[point]
     before = {p: snapshot(p) for p in results_dir.glob("compare-*")}
-    killed(COMPARE_KILLS[point], "compare", *TINY, "--results-dir", results_dir)
+    killed(where, "compare", *TINY, "--results-dir", results_dir)
     (run,) = set(results_dir.glob("compare-*")) - set(before)
-    assert (run / "INCOMPLETE").exists()
+    assert (run / "INCOMPLETE").exists() and (run / has).exists() and not (has_not and (run / has_not).exists())
     assert {p: snapshot(p) for p in before} == before  # earlier runs untouched
     for args in (["report", run], ["check", run, "--baseline", tiny_baseline]):
         assert "incomplete run" in one_error_line(invoke(*args))
@@ -393,21 +396,27 @@ def test_compare_killed_then_rerun_gives_identical_tables(results_dir, tiny_run,
     shutil.rmtree(rerun)
 
 
-SWEEP_KILLS = {
-    "during training": ("blobs_transfer.experiment", "run_comparisons", 1, "before"),
-    "during a cell's statistics": ("blobs_transfer.sweep", "analyse_cell", 2, "before"),
-    "while a cell is written": ("blobs_transfer.integrity", "write_manifest", 2, "before"),
-    "between cells": ("blobs_transfer.sweep", "write_cell", 2, "after"),
-    "during the tables": ("blobs_transfer.results", "save_figure", 1, "before"),
+SWEEP_KILLS = {  # where, and the cells finished then (cells/0001 of "while a cell is written" has its runs.csv)
+    "during training": (("blobs_transfer.experiment", "run_comparisons", 1, "before"), 0),
+    "during a cell's statistics": (("blobs_transfer.sweep", "analyse_cell", 2, "before"), 1),
+    "while a cell is written": (("blobs_transfer.integrity", "write_manifest", 2, "before"), 1),
+    "between cells": (("blobs_transfer.sweep", "write_cell", 2, "after"), 2),
+    "during the tables": (("blobs_transfer.results", "save_figure", 1, "before"), 4),
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("point", list(SWEEP_KILLS))
 def test_sweep_killed_then_resumed_gives_identical_tables(sweep_config, reference_sweep, tmp_path, point):
+    where, done = SWEEP_KILLS[point]
     folder = tmp_path / "results"
-    killed(SWEEP_KILLS[point], "sweep", "--config", sweep_config, "--results-dir", folder)
+    killed(where, "sweep", "--config", sweep_config, "--results-dir", folder)
     (sweep_dir,) = folder.glob("sweep-*")
-    assert (sweep_dir / "INCOMPLETE").exists()
+    assert (sweep_dir / "INCOMPLETE").exists() and len(list(sweep_dir.glob(f"cells/*/{DONE}"))) == done
+    if point == "while a cell is written":
+        assert (sweep_dir / "cells" / "0001" / "runs.csv").exists()
+    if point == "during the tables":
+        assert (sweep_dir / "cells.csv").exists()
     with pytest.raises(ResultsError, match="unfinished sweep"):
         study.verify_run(sweep_dir)
     result = invoke("sweep", "--config", sweep_config, "--resume", sweep_dir)
