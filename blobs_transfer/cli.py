@@ -19,8 +19,7 @@ from typing import Any, Iterator
 import click
 
 from .config import ENGINES, Config, load_config
-from .errors import StudyError
-from .integrity import UnverifiedRunWarning
+from .errors import StudyError, UnverifiedRunWarning
 
 DEFAULT_RESULTS = Path("results")
 

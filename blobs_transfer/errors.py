@@ -29,3 +29,7 @@ class DamagedRunError(ResultsError):
 
 class OtherStudyError(StudyError, ValueError):
     """A run checked against a baseline of another study; the message names the settings that differ."""
+
+
+class UnverifiedRunWarning(UserWarning):
+    """A run, cell or baseline written before they recorded manifests (or their study): read, not fully verified."""

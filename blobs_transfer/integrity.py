@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import DamagedRunError, ResultsError
+from .errors import DamagedRunError, ResultsError, UnverifiedRunWarning
 from .results import cannot_write, write_json
 
 try:
@@ -37,10 +37,6 @@ MANIFEST = "manifest.json"
 FORMAT = 1
 LOCK = ".writer.lock"
 _CHUNK = 1 << 20
-
-
-class UnverifiedRunWarning(UserWarning):
-    """A run, cell or baseline written before they recorded manifests (or their study): read, but not fully verified."""
 
 
 def file_digest(path: Path) -> tuple[str, int]:

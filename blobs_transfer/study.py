@@ -322,7 +322,7 @@ def verify_run(run_dir: str | Path, *, derived: bool = False) -> dict[str, Any] 
 
     A compare or fit run directory, or a sweep directory (its cells too). Raises ResultsError for an
     incomplete run, and DamagedRunError naming the first missing or damaged file. A run written before
-    manifests returns None with an `integrity.UnverifiedRunWarning`, after its row counts are checked against
+    manifests returns None with an `errors.UnverifiedRunWarning`, after its row counts are checked against
     its config's plan. derived=True also checks the summaries and figures (what an exporter publishes).
     """
     run_dir = Path(run_dir)
