@@ -133,6 +133,14 @@ def test_every_damaged_data_file_is_one_line_from_report_and_check(run_copy, tin
         study.verify_run(run_copy)
 
 
+def test_verify_command_names_a_damaged_file_and_passes_an_intact_run(run_copy):
+    result = invoke("verify", run_copy)
+    assert result.exit_code == 0 and f"OK: {run_copy}: {len(RUN_DATA) + 6} files match its manifest" in result.output
+    damage(run_copy / "forest.png", "truncated")
+    assert "forest.png is" in one_error_line(invoke("verify", run_copy))
+    assert invoke("verify", run_copy, "--data-only").exit_code == 0
+
+
 def test_damaged_summary_is_named_for_an_exporter_and_rebuilt_by_report(run_copy):
     original = (run_copy / "summary.json").read_bytes()
     damage(run_copy / "summary.json", "one byte changed")
