@@ -387,7 +387,9 @@ def verify(run_dir: Path, derived: bool) -> None:
 
     manifest = study.verify_run(run_dir, derived=derived)
     if manifest is not None:
-        click.echo(f"OK: {run_dir}: {len(manifest['files'])} files match its manifest")
+        cells = manifest["plan"].get("cells")
+        click.echo(f"OK: {run_dir}: {len(manifest['files'])} files match its manifest"
+                   + (f", and each of its {cells} cells matches its own" if cells else ""))
     else:
         click.echo(f"{run_dir} has no manifest: only its row counts were checked (they match its plan)")
 

@@ -260,6 +260,12 @@ def assert_same_tables(sweep_dir, reference):
     study.verify_run(sweep_dir, derived=True)
 
 
+def test_verify_command_checks_a_sweep_and_its_cells(sweep_copy):
+    assert "10 files match its manifest, and each of its 4 cells matches its own" in invoke("verify", sweep_copy).output
+    damage(sweep_copy / "cells" / "0003" / "runs.csv", "one byte changed")
+    assert "cells/0003/runs.csv differs from the manifest" in one_error_line(invoke("verify", sweep_copy))
+
+
 def test_every_cell_has_a_manifest_with_its_planned_networks(reference_sweep):
     for k in range(4):
         manifest = json.loads((reference_sweep / "cells" / f"{k:04d}" / DONE).read_text())
