@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -18,7 +19,7 @@ from typing import Any, Iterator
 import click
 
 from .config import ENGINES, Config, load_config
-from .errors import StudyError
+from .errors import StudyError, UnverifiedRunWarning
 
 DEFAULT_RESULTS = Path("results")
 
@@ -38,6 +39,16 @@ def _one_line(exc: click.UsageError) -> BadInput:
     return BadInput(f"{exc.format_message()}{hint}")
 
 
+def _one_line_warnings(show):
+    """`warnings.showwarning` that prints a run read unverified as one line `Warning: ...`, not Python's two."""
+    def showwarning(message, category, *args, **kwargs):
+        if issubclass(category, UnverifiedRunWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+    return showwarning
+
+
 class Cli(click.Group):
     """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput."""
 
@@ -49,7 +60,10 @@ class Cli(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UnverifiedRunWarning)
+                warnings.showwarning = _one_line_warnings(warnings.showwarning)
+                return super().invoke(ctx)
         except click.UsageError as exc:
             raise _one_line(exc) from None
         except StudyError as exc:
@@ -334,7 +348,9 @@ def check(run_dir: Path, baseline_file: Path) -> None:
     """Regression gate: compare a finished run's per-arm statistics with a baseline; exit 1 if any moved.
 
     The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
-    scores file cannot slip through.
+    scores file cannot slip through. A damaged run file, or a run of another study than the baseline's
+    (a setting that changes the numbers differs; the seed and engine may), is exit 2 naming the file or
+    the settings.
     """
     from . import gate, study
     from .report import format_table
@@ -358,6 +374,24 @@ def baseline(run_dir: Path, out: Path) -> None:
     from . import study
 
     click.echo(f"Wrote {study.write_baseline(run_dir, out)}")
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--derived/--data-only", default=True, show_default=True,
+              help="Also check the summaries, figures and report.html (which `report` can rebuild).")
+def verify(run_dir: Path, derived: bool) -> None:
+    """Check that a finished run or sweep is exactly as written (every file against its manifest), e.g. after a
+    copy; exit 2 naming the first damaged or missing file. Reads nothing else and changes nothing."""
+    from . import study
+
+    manifest = study.verify_run(run_dir, derived=derived)
+    if manifest is not None:
+        cells = manifest["plan"].get("cells")
+        click.echo(f"OK: {run_dir}: {len(manifest['files'])} files match its manifest"
+                   + (f", and each of its {cells} cells matches its own" if cells else ""))
+    else:
+        click.echo(f"{run_dir} has no manifest: only its row counts were checked (they match its plan)")
 
 
 def main() -> None:

@@ -23,3 +23,13 @@ class SourceModelError(StudyError, ValueError):
     """A source model that is missing, unreadable, or does not fit the study."""
 
 
+class DamagedRunError(ResultsError):
+    """A file of a finished run or sweep cell is missing or differs from its manifest; the message names it."""
+
+
+class OtherStudyError(StudyError, ValueError):
+    """A run checked against a baseline of another study; the message names the settings that differ."""
+
+
+class UnverifiedRunWarning(UserWarning):
+    """A run, cell or baseline written before they recorded manifests (or their study): read, not fully verified."""

@@ -69,8 +69,9 @@ def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
 
 
 def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str, Any], source: str,
-                  seed: int) -> dict[str, Any]:
-    """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None}."""
+                  seed: int, study: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None};
+    study: the run's `study_settings`, so that `check` can refuse a run of another study."""
     floor = FLOOR_ROWS / n_test
     out = {}
     for k, arm in enumerate(arms):
@@ -96,10 +97,53 @@ def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str,
         "about": " ".join(__doc__.split("\n\n")[2].split()),
         "source_run": source,
         "run": run,
+        **({"study": study} if study is not None else {}),
         "z_band": Z_BAND,
         "floor_rows": FLOOR_ROWS,
         "arms": out,
     }
+
+
+# A baseline guards one study: every setting that changes the numbers, except those the bands exist to tolerate,
+# another root seed (other draws of the same distributions) and another engine (the same training, computed
+# another way). Paths are never part of a config.
+NOT_THE_STUDY = ("study.seed", "study.engine")
+# What a baseline written before it recorded its study still tells: its "run" table, as config keys.
+LEGACY_RUN_KEYS = {"target": "target", "source": "source", "repeats": "study.repeats",
+                   "source_repeats": "study.source_repeats", "epochs": "training.epochs"}
+
+
+def study_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config (`config.config_to_dict`) as flat "section.key" -> value ("arms[i].key" for arms),
+    without NOT_THE_STUDY."""
+    flat = {}
+    for section, table in config.items():
+        if section == "arms":
+            for i, arm in enumerate(table):
+                flat.update({f"arms[{i}].{k}": v for k, v in arm.items()})
+        else:
+            flat.update({f"{section}.{k}": v for k, v in table.items()})
+    return {k: v for k, v in flat.items() if k not in NOT_THE_STUDY}
+
+
+def study_differences(baseline: dict[str, Any], settings: dict[str, Any], run: dict[str, Any]) -> tuple[list[str], bool]:
+    """(the settings in which a run differs from the baseline's study, as "key: run value, baseline value" in
+    key order; whether the baseline recorded its whole study). settings: the run's `study_settings`; run:
+    its summary's "run" table, compared instead for a baseline written before baselines recorded their study."""
+    if "study" in baseline:
+        theirs, ours, complete = baseline["study"], settings, True
+    else:
+        theirs = {LEGACY_RUN_KEYS[k]: v for k, v in baseline.get("run", {}).items() if k in LEGACY_RUN_KEYS}
+        ours = {LEGACY_RUN_KEYS[k]: run.get(k) for k in baseline.get("run", {}) if k in LEGACY_RUN_KEYS}
+        complete = False
+    missing = object()
+    out = []
+    for key in sorted(set(theirs) | set(ours)):
+        a, b = ours.get(key, missing), theirs.get(key, missing)
+        if a != b:
+            show = lambda v: "unset" if v is missing else repr(v)  # noqa: E731
+            out.append(f"{key} {show(a)} (baseline {show(b)})")
+    return out, complete
 
 
 def check(summary: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:

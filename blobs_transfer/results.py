@@ -161,6 +161,8 @@ def read_scores(path: Path) -> list[dict[str, Any]]:
             raise ResultsError(f"{path} lacks columns {', '.join(sorted(missing))}")
         out = []
         for row in reader:
+            if None in row or None in row.values():  # too many or too few fields: a row cut short or run together
+                raise ResultsError(f"{path} line {reader.line_num} is not a whole row (the file was cut short or edited)")
             out.append({
                 "arm": row["arm"],
                 "source_index": int(row["source_index"]) if row["source_index"] else None,

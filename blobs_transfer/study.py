@@ -23,9 +23,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import analysis, plots, report, results, stats
-from .config import Arm, Config, ProblemSpec, load_config, to_toml
-from .errors import ResultsError, SourceModelError, StudyError
+from . import analysis, integrity, plots, report, results, stats
+from .config import Arm, Config, ProblemSpec, config_to_dict, load_config, to_toml
+from .errors import DamagedRunError, OtherStudyError, ResultsError, SourceModelError, StudyError
 from .experiment import RunResult, SourceModel, Sources, plan_replicas, sources_needed
 from .problems import make_problem
 from .results import atomic_write_text, ensure_writable, save_figure, write_csv, write_json
@@ -33,7 +33,7 @@ from .seeds import statistic_seed
 
 __all__ = [
     "load_config", "generate", "train_source", "load_source_model", "source_models", "run_comparison",
-    "summarise", "write_run", "compare", "fit", "report_run", "check", "write_baseline", "load_run",
+    "summarise", "write_run", "compare", "fit", "report_run", "check", "write_baseline", "load_run", "verify_run",
     "default_source_path", "Comparison", "SourceModel", "RunResult",
 ]
 
@@ -209,8 +209,30 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, metadata: di
     summary = report_run(run_dir, require_complete=False)
     meta["statistics_and_files_seconds"] = round(time.perf_counter() - started, 3)
     write_json(run_dir / "metadata.json", meta)
+    seal_run(run_dir, cfg)
     results.mark_complete(run_dir)
     return summary
+
+
+RUN_DATA = ("config.toml", "scores.csv", *(f"curves/{k}.csv" for k in results.CURVE_KEYS), "metadata.json")
+RERUN = "; restore the run from a copy or re-run `compare`"
+
+
+def planned_runs(cfg: Config) -> dict[str, int]:
+    """Runs per arm (config order) that the study's plan implies."""
+    counts: dict[str, int] = {}
+    for rep in plan_replicas(cfg):
+        counts[rep.arm.name] = counts.get(rep.arm.name, 0) + 1
+    return counts
+
+
+def seal_run(run_dir: Path, cfg: Config, data: tuple[str, ...] = RUN_DATA) -> None:
+    """Write the run's manifest: its data files, every other file as derived, and the planned row counts."""
+    skip = {*data, integrity.MANIFEST, results.INCOMPLETE}
+    derived = sorted(p.name for p in run_dir.iterdir() if p.is_file() and p.name not in skip and not p.name.startswith("."))
+    planned = planned_runs(cfg)
+    integrity.write_manifest(run_dir, data, derived=derived,
+                             plan={"runs": sum(planned.values()), "runs_per_arm": planned})
 
 
 def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_RESULTS, *,
@@ -286,6 +308,8 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     write_json(run_dir / "metadata.json", results.run_metadata(
         arm=arm.name, source=str(source) if source else None, seed=seed_used, root_seed=cfg.study.seed,
         train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
+    integrity.write_manifest(run_dir, ["config.toml", "fit_history.csv", "metadata.json"],
+                             derived=["fit_learning_curves.png"], plan={"runs": 1})
     results.mark_complete(run_dir)
     return run_dir, result
 
@@ -293,9 +317,37 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
 # --- a run directory: report, gate ---------------------------------------------------------------
 
 
+def verify_run(run_dir: str | Path, *, derived: bool = False) -> dict[str, Any] | None:
+    """Prove a finished run's files are exactly as written before anything reads them; returns its manifest.
+
+    A compare or fit run directory, or a sweep directory (its cells too). Raises ResultsError for an
+    incomplete run, and DamagedRunError naming the first missing or damaged file. A run written before
+    manifests returns None with an `errors.UnverifiedRunWarning`, after its row counts are checked against
+    its config's plan. derived=True also checks the summaries and figures (what an exporter publishes).
+    """
+    run_dir = Path(run_dir)
+    if (run_dir / "sweep.toml").is_file():
+        from . import sweep
+
+        return sweep.verify_sweep(run_dir, derived=derived)
+    manifest = _verify_files(run_dir, derived=derived)
+    if manifest is None and (run_dir / "scores.csv").is_file():
+        load_run(run_dir, require_complete=False)  # a legacy run: at least its row counts must match its plan
+    return manifest
+
+
+def _verify_files(run_dir: Path, *, derived: bool = False) -> dict[str, Any] | None:
+    if not (run_dir / integrity.MANIFEST).is_file() or (run_dir / results.INCOMPLETE).exists():
+        results.require_complete_run(run_dir)  # incomplete, or not a run at all: say that, not "no manifest"
+    return integrity.verify(run_dir, derived=derived, remedy=RERUN)
+
+
 def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Config, list[dict[str, Any]], dict[str, np.ndarray]]:
-    """A run's config, scores (records) and test curves (test_accuracy, test_loss: (N, epochs + 1))."""
-    run_dir = results.require_complete_run(run_dir) if require_complete else Path(run_dir)
+    """A run's config, scores (records) and test curves (test_accuracy, test_loss: (N, epochs + 1)), its files
+    verified first (`verify_run`) and its row counts checked against its config's plan."""
+    run_dir = Path(run_dir)
+    if require_complete:
+        _verify_files(run_dir)
     try:
         cfg = load_config(run_dir / "config.toml")
         scores = results.read_scores(run_dir / "scores.csv")
@@ -304,6 +356,16 @@ def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Con
         if isinstance(exc, ResultsError):
             raise
         raise ResultsError(f"{run_dir} cannot be read as a run: {exc}") from None
+    found: dict[str, int] = {}
+    for row in scores:
+        found[row["arm"]] = found.get(row["arm"], 0) + 1
+    problem = integrity.count_problem(str(run_dir / "scores.csv"), found, planned_runs(cfg))
+    if problem:
+        raise DamagedRunError(f"{problem}{RERUN}")
+    for key, curve in curves.items():
+        if len(curve) != len(scores):
+            raise DamagedRunError(f"{run_dir / 'curves' / key}.csv has {len(curve)} rows where scores.csv has "
+                                  f"{len(scores)} runs{RERUN}")
     return cfg, scores, curves
 
 
@@ -350,6 +412,9 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
         save_figure(figure, run_dir / name)
         pngs[name] = (run_dir / name).read_bytes()
     atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))
+    manifest = integrity.read_manifest(run_dir) if require_complete else None
+    if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
+        integrity.refresh(run_dir, manifest)
     return summary
 
 
@@ -370,16 +435,31 @@ def read_baseline(path: str | Path) -> dict[str, Any]:
         raise ResultsError(f"baseline file {path} is not a blobs-transfer baseline: {exc}") from None
 
 
-def check(run_dir: str | Path, baseline_file: str | Path) -> list[dict[str, Any]]:
+def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study: bool = True) -> list[dict[str, Any]]:
     """The regression gate: one row per (arm, statistic) of a finished run against a baseline, with `ok`.
 
-    The statistics are recomputed from the run's scores.csv, not read from summary.json, so an edited
-    scores file cannot slip through.
+    The statistics are recomputed from the run's verified scores.csv, not read from summary.json, so an
+    edited scores file cannot slip through. A run of another study than the baseline's (another setting
+    that changes the numbers; the seed and engine may differ) is OtherStudyError naming the settings: its
+    statistics would move for that reason alone. require_same_study=False compares anyway (to measure
+    what the bands detect, as benchmarks/calibrate_gate.py does).
     """
+    import warnings
+
     from . import gate
 
     baseline = read_baseline(baseline_file)
-    return gate.check(run_summary(run_dir)[3], baseline)
+    cfg, _, _, summary = run_summary(run_dir)
+    if require_same_study:
+        differ, complete = gate.study_differences(baseline, gate.study_settings(config_to_dict(cfg)), summary["run"])
+        if not complete:
+            warnings.warn(f"{baseline_file} records only the target, source, repeats and epochs of its study (written "
+                          "before baselines recorded their config): only those are compared",
+                          integrity.UnverifiedRunWarning, stacklevel=2)
+        if differ:
+            shown = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
+            raise OtherStudyError(f"{run_dir} is a run of another study than {baseline_file} guards: {shown}")
+    return gate.check(summary, baseline)
 
 
 def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
@@ -393,5 +473,6 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
             for a in summary["arms"]]
     run = {k: summary["run"][k] for k in ("target", "source", "repeats", "source_repeats", "epochs", "seed", "engine")}
     write_json(Path(out), gate.make_baseline(arms, n_test=summary["run"]["n_test"], run=run, source=Path(run_dir).name,
-                                             seed=statistic_seed(cfg.study.seed, "gate")))
+                                             seed=statistic_seed(cfg.study.seed, "gate"),
+                                             study=gate.study_settings(config_to_dict(cfg))))
     return Path(out)

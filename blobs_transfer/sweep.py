@@ -7,9 +7,10 @@ returns arrays; only the driver writes files. Every cell uses the sweep's root s
 models and repeat seeds where their settings allow (common random numbers: differences between cells are not
 blurred by different draws), and a one-cell sweep is exactly `compare` with the same settings and seed.
 
-Finished cells are written as they finish (cells/NNNN/, marked done last) and skipped on `--resume`; the tables
+Finished cells are written as they finish (cells/NNNN/, marked done last by cell.json, which is also the cell's
+manifest) and skipped on `--resume` once their files are verified; a damaged cell is trained again. The tables
 (runs.csv, cells.csv) are assembled from the cells' files in grid order, so an interrupted and resumed sweep
-gives the same bytes as an uninterrupted one.
+gives the same bytes as an uninterrupted one. One process writes a sweep folder at a time (`integrity.writer_lock`).
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import analysis, cluster, plots, report, results
+from . import analysis, cluster, integrity, plots, report, results
 from .cluster import ClusterError
-from .config import SECTIONS, Config, ConfigError, config_from_dict, to_toml
-from .errors import StudyError
+from .config import SECTIONS, Config, ConfigError, config_from_dict, load_config, to_toml
+from .errors import DamagedRunError, StudyError
 from .results import atomic_write_text, write_csv, write_json
 
-DONE = "cell.json"  # written last in a cell's folder: the cell is finished
+DONE = "cell.json"  # written last in a cell's folder: the cell is finished; also its manifest
+CELL_DATA = ("config.toml", "runs.csv", "summary.json")
 RUN_COLUMNS = ("arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct")
 CELL_STATS = ("n", "n_sources", "mean", "ci_low", "ci_high")
 COMPARISON_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_low", "a12_ci_high", "verdict")
@@ -237,7 +239,10 @@ def finished(sweep_dir: Path, cell: Cell) -> bool:
 
 
 def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> None:
-    """A finished cell's files; its DONE marker last, so a cell interrupted while writing counts as not done."""
+    """A finished cell's files; its DONE marker (the manifest of the others) last, so a cell interrupted while
+    writing counts as not done."""
+    from .study import planned_runs
+
     folder = cell_dir(sweep_dir, cell)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -246,7 +251,62 @@ def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> No
     atomic_write_text(folder / "config.toml", to_toml(cfg))
     write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c]) for c in RUN_COLUMNS] for r in records))
     write_json(folder / "summary.json", summary)
-    write_json(folder / DONE, {"index": cell.index, "values": dict(cell.values), "networks": len(records)})
+    planned = planned_runs(cfg)
+    integrity.write_manifest(folder, CELL_DATA, plan={"networks": sum(planned.values()), "runs_per_arm": planned},
+                             name=DONE, extra={"index": cell.index, "values": dict(cell.values), "networks": len(records)})
+
+
+def cell_damage(folder: Path, cfg: Config | None = None, *, remedy: str = "") -> tuple[str | None, bool]:
+    """(what is wrong with a finished cell's folder or None, whether a manifest vouched for it). A cell written
+    before manifests is checked only for its row count against its config's plan (`cfg`, else its config.toml)."""
+    import csv
+
+    from .study import planned_runs
+
+    try:
+        if integrity.verify(folder, name=DONE, warn=False, remedy=remedy) is not None:
+            return None, True
+        with open(folder / "runs.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))[1:]
+        json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        found: dict[str, int] = {}
+        for row in rows:
+            found[row[0]] = found.get(row[0], 0) + 1
+        problem = integrity.count_problem(str(folder / "runs.csv"), found,
+                                          planned_runs(cfg or load_config(folder / "config.toml")))
+        return (f"{problem}{remedy}" if problem else None), False
+    except DamagedRunError as exc:
+        return str(exc), False
+    except (OSError, ValueError, IndexError, StudyError) as exc:
+        return f"{folder} cannot be read: {getattr(exc, 'strerror', None) or exc}{remedy}", False
+
+
+def verify_sweep(sweep_dir: str | Path, *, derived: bool = False) -> dict[str, Any] | None:
+    """Prove a finished sweep's tables and every cell are exactly as written; returns the sweep's manifest
+    (None, with an UnverifiedRunWarning, for a sweep written before manifests; its cells' row counts are
+    still checked). Raises ResultsError for an unfinished sweep, DamagedRunError naming a damaged file."""
+    import warnings
+
+    sweep_dir = Path(sweep_dir)
+    if (sweep_dir / results.INCOMPLETE).exists():
+        raise results.ResultsError(f"{sweep_dir} is an unfinished sweep (interrupted or failed); finish it with "
+                                   f"`blobs-transfer sweep --config <its config> --resume {sweep_dir}`")
+    again = f"; `sweep --resume {sweep_dir}` rebuilds it"
+    manifest = integrity.verify(sweep_dir, derived=derived, remedy=again, warn=False)
+    unverified = 0
+    count = manifest["plan"]["cells"] if manifest else len(list(sweep_dir.glob("cells/*")))
+    for folder in (sweep_dir / "cells" / f"{k:04d}" for k in range(count)):
+        if not (folder / DONE).is_file():
+            raise DamagedRunError(f"{folder / DONE} is missing (the sweep has {count} cells){again}")
+        damage, verified = cell_damage(folder, remedy=f"; `sweep --resume {sweep_dir}` trains the cell again")
+        if damage:
+            raise DamagedRunError(damage)
+        unverified += not verified
+    if manifest is None or unverified:
+        warnings.warn(f"{sweep_dir} was written before sweeps verified themselves ({unverified} cells without a "
+                      "manifest): its files are read with only their row counts checked", integrity.UnverifiedRunWarning,
+                      stacklevel=2)
+    return manifest
 
 
 def _csv(v: Any) -> Any:
@@ -293,8 +353,15 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
 
     With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
     Cells run in this process, or on a Dask cluster: an existing one at `scheduler`, or a local one of
-    `workers` processes started here.
+    `workers` processes started here. One process at a time writes a sweep folder: a second refuses in one line.
     """
+    with contextlib.ExitStack() as held:
+        sweep_dir = _open_sweep_dir(sweep, results_dir, resume, held)
+        return _run_cells(sweep, sweep_dir, scheduler, workers, progress, notify)
+
+
+def _open_sweep_dir(sweep: Sweep, results_dir: str | Path, resume: str | Path | None, held: contextlib.ExitStack) -> Path:
+    """A new sweep directory, or the one to resume, with its writer lock held (released by `held`)."""
     if resume is not None:
         sweep_dir = Path(resume)
         recorded = sweep_dir / "sweep.toml"
@@ -302,14 +369,35 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
             raise results.ResultsError(f"{sweep_dir} is not a sweep directory (no sweep.toml)")
         if recorded.read_text(encoding="utf-8") != sweep.to_toml():
             raise ConfigError(f"{sweep_dir} was made by a different sweep (its sweep.toml differs from this config)")
+        held.enter_context(integrity.writer_lock(sweep_dir, "sweep"))
         (sweep_dir / results.INCOMPLETE).write_text("this sweep has not finished\n")
     else:
         results.ensure_writable(results_dir)
         sweep_dir = results.new_run_dir(results_dir, "sweep")
+        held.enter_context(integrity.writer_lock(sweep_dir, "sweep"))
         atomic_write_text(sweep_dir / "sweep.toml", sweep.to_toml())
+    return sweep_dir
+
+
+def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: int | None,
+               progress: Callable[[str, int, int], None] | None, notify: Callable[[str], None] | None) -> SweepOutcome:
+    """Verify the finished cells, train the others (and any damaged one again), then write the tables."""
     started = time.perf_counter()
     cells = sweep.cells()
-    todo = [c for c in cells if not finished(sweep_dir, c)]
+    todo, unverified = [], 0
+    for c in cells:
+        if finished(sweep_dir, c):
+            damage, verified = cell_damage(cell_dir(sweep_dir, c), sweep.config_of(c))
+            if not damage:
+                unverified += not verified
+                continue
+            if notify:
+                notify(f"Cell {c.index} ({c.name}) is damaged, training it again: {damage}")
+            (cell_dir(sweep_dir, c) / DONE).unlink()
+        todo.append(c)
+    if notify and unverified:
+        notify(f"Warning: {unverified} finished cells were written before cells verified themselves: kept with only "
+               "their row counts checked.")
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
     failures = []
@@ -384,6 +472,8 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
                                 networks=len(runs), wall_seconds=round(wall_seconds, 3),
                                 axes={k: list(v) for k, v in sweep.axes})
     write_json(sweep_dir / "metadata.json", meta)
+    integrity.write_manifest(sweep_dir, ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
+                             derived=[*figures, "report.html"], plan={"cells": len(summaries), "networks": len(runs)})
     return meta, blocks
 
 

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from blobs_transfer import study
 from blobs_transfer.cli import cli
 from blobs_transfer.config import Config, ConfigError, load_config, to_toml
 
@@ -65,8 +66,11 @@ def test_gate_study_passes_at_its_own_and_other_seeds(gate_runs, name):
 
 @pytest.mark.slow
 def test_gate_catches_an_injected_change(gate_runs):
+    """Halved epochs make another study: `check` refuses it by name; compared anyway, the bands catch it."""
     result = invoke("check", gate_runs["epochs halved"], "--baseline", BASELINE)
-    assert result.exit_code == 1 and "MOVED" in result.output
+    assert result.exit_code == 2 and "another study" in result.output and "training.epochs 50 (baseline 100)" in result.output
+    rows = study.check(gate_runs["epochs halved"], BASELINE, require_same_study=False)
+    assert any(not r["ok"] for r in rows)
 
 
 @pytest.mark.slow
@@ -92,6 +96,9 @@ def test_doctored_run_fails_the_gate_naming_arm_and_statistic(gate_runs, tmp_pat
         writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
+    result = invoke("check", doctored, "--baseline", BASELINE)  # an edit after the run: its manifest catches it
+    assert result.exit_code == 2 and "scores.csv" in result.output and "manifest" in result.output
+    study.seal_run(doctored, load_config(doctored / "config.toml"))  # as if the run itself had made these numbers
     result = invoke("check", doctored, "--baseline", BASELINE)
     assert result.exit_code == 1
     assert "standalone median" in result.output and "MOVED" in result.output
