@@ -330,23 +330,41 @@ def report(run_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Baseline JSON with per-arm statistics and tolerance bands (e.g. results/baseline.json).")
-def check(run_dir: Path, baseline_file: Path) -> None:
+@click.option("--junit", "junit_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
+              help="Also write the checks as JUnit XML (one test case per arm and statistic) for CI test "
+                   "reporters; - for standard output.")
+@click.option("--markdown", "markdown_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              default=None, help="Also write the checks as a Markdown table (moved statistics first) for a job "
+                                 "summary or pull-request comment; - for standard output.")
+def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_file: Path | None) -> None:
     """Regression gate: compare a finished run's per-arm statistics with a baseline; exit 1 if any moved.
 
     The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
-    scores file cannot slip through.
+    scores file cannot slip through. Exit codes: 0 all in band, 1 a statistic moved, 2 an error. When
+    --junit or --markdown is -, that document alone goes to standard output and the table to standard error.
     """
-    from . import gate, study
+    from . import gate, gate_report, study
     from .report import format_table
+    from .results import atomic_write_text
 
+    dash = [name for name, f in (("--junit", junit_file), ("--markdown", markdown_file)) if str(f) == "-"]
+    if len(dash) > 1:
+        raise BadInput("only one of --junit and --markdown can be - (standard output)")
     rows = study.check(run_dir, baseline_file)
-    click.echo(format_table(*gate.gate_table(rows)))
+    to_stderr = bool(dash)
+    click.echo(format_table(*gate.gate_table(rows)), err=to_stderr)
+    names = {"run": str(run_dir), "baseline_file": str(baseline_file)}
+    baseline = study.read_baseline(baseline_file)
+    for target, render in ((junit_file, gate_report.junit_xml), (markdown_file, gate_report.markdown)):
+        if target is not None:
+            text = render(rows, baseline, **names)
+            click.echo(text, nl=False) if str(target) == "-" else atomic_write_text(target, text)
     moved = [r for r in rows if not r["ok"]]
     if moved:
         names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)
         click.echo(f"FAILED: {len(moved)} of {len(rows)} checks moved outside their bands: {names}", err=True)
         sys.exit(1)
-    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}")
+    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}", err=to_stderr)
 
 
 @cli.command()
