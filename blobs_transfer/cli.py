@@ -378,5 +378,30 @@ def baseline(run_dir: Path, out: Path) -> None:
     click.echo(f"Wrote {study.write_baseline(run_dir, out)}")
 
 
+@cli.command("export-mlflow")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--tracking-uri", default=None, metavar="URI",
+              help="MLflow tracking URI [default: sqlite:///<the folder holding DIR>/mlflow.db, a SQLite store "
+                   "beside the results, artefacts in mlartifacts/ next to it].")
+@click.option("--experiment", default="blobs-transfer", show_default=True,
+              help="MLflow experiment to add the runs to (created if missing).")
+def export_mlflow(folder: Path, tracking_uri: str | None, experiment: str) -> None:
+    """Export a finished compare run or sweep DIR to MLflow (needs the extra: pip install 'blobs-transfer[mlflow]').
+
+    A compare run becomes one MLflow run: the resolved config as params (section.key), per-arm statistics and
+    comparisons with the baseline as metrics, each epoch's mean test accuracy as steps, the directory as
+    artefacts. A sweep becomes a parent run with one child run per cell. Exporting a directory again adds nothing.
+    """
+    from . import tracking
+
+    done = tracking.export(folder, tracking_uri=tracking_uri, experiment=experiment)
+    if done.added:
+        what = "1 run" if done.kind == "compare" else f"a parent run and {done.added - 1} cell runs"
+        click.echo(f"Exported {folder} to MLflow experiment '{experiment}': {what} (run {done.run_id})")
+    else:
+        click.echo(f"{folder} is already in MLflow experiment '{experiment}' (run {done.run_id}); nothing added")
+    click.echo(tracking.open_hint(done.tracking_uri))
+
+
 def main() -> None:
     cli()
