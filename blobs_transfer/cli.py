@@ -378,6 +378,27 @@ def baseline(run_dir: Path, out: Path) -> None:
     click.echo(f"Wrote {study.write_baseline(run_dir, out)}")
 
 
+@cli.command()
+@click.argument("results_dir", metavar="[RESULTS_DIR]", type=click.Path(path_type=Path, file_okay=False),
+                default=DEFAULT_RESULTS)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (one object per run, more detail).")
+def runs(results_dir: Path, as_json: bool) -> None:
+    """List the compare runs and sweeps under RESULTS_DIR [default: results]: kind, time, config, arms or cells,
+    source models, complete or INCOMPLETE, and the verdicts against the baseline arm."""
+    import json
+
+    from .report import format_table
+    from .runs import list_runs, table
+
+    found = list_runs(results_dir)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    elif not found:
+        click.echo(f"No compare runs or sweeps in {results_dir}")
+    else:
+        click.echo(format_table(*table(found)))
+
+
 @cli.command("export-mlflow")
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--tracking-uri", default=None, metavar="URI",
