@@ -13,14 +13,15 @@ import re
 import shlex
 import tomllib
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from .errors import ResultsError
 from .results import INCOMPLETE
 
-HEADER = ["kind", "time (UTC)", "config", "arms or cells", "source models", "status", "verdicts", "directory"]
+TIME = "%Y-%m-%d %H:%M:%S"
+HEADER = ["kind", "started (UTC)", "config", "arms or cells", "source models", "status", "verdicts", "directory"]
 
 
 def kind_of(folder: Path) -> str | None:
@@ -68,16 +69,17 @@ def config_name(command: str | None) -> str | None:
 
 
 def time_of(folder: Path, meta: dict[str, Any]) -> str:
-    """When the run was made: metadata.json's time, else the UTC stamp in the directory's name, else its mtime."""
-    if meta.get("created_utc"):
-        try:
-            return datetime.fromisoformat(meta["created_utc"]).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        except ValueError:
-            pass
+    """When the run was started: the UTC stamp in the directory's name (compare-20261122-235432), else
+    metadata.json's time (written at the end) less its wall time, else the folder's mtime."""
     match = re.search(r"(\d{8})-(\d{6})", folder.name)
     if match:
-        return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S").strftime("%Y-%m-%d %H:%M:%S")
-    return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S").strftime(TIME)
+    try:
+        end = datetime.fromisoformat(meta["created_utc"]).astimezone(timezone.utc)
+        wall = meta.get("wall_seconds")
+        return (end - timedelta(seconds=wall if isinstance(wall, (int, float)) else 0)).strftime(TIME)
+    except (KeyError, TypeError, ValueError):
+        return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc).strftime(TIME)
 
 
 def read_entry(folder: Path) -> dict[str, Any] | None:
