@@ -318,5 +318,5 @@ def export(folder: str | Path, tracking_uri: str | None = None, experiment: str 
         client.set_tag(run_id, DONE_TAG, "yes")
         client.set_terminated(run_id, "FINISHED", end_time=parent.end_ms)
     except MlflowException as exc:
-        raise StudyError(f"MLflow at {uri}: {str(exc.message).splitlines()[0]}") from None
+        raise StudyError(f"MLflow at {uri}: {str(exc.message).strip().splitlines()[0]}") from None
     return Exported(kind, uri, experiment, run_id, 1 + len(children))
