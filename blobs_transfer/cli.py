@@ -353,12 +353,14 @@ def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_
     rows = study.check(run_dir, baseline_file)
     to_stderr = bool(dash)
     click.echo(format_table(*gate.gate_table(rows)), err=to_stderr)
-    names = {"run": str(run_dir), "baseline_file": str(baseline_file)}
     baseline = study.read_baseline(baseline_file)
     for target, render in ((junit_file, gate_report.junit_xml), (markdown_file, gate_report.markdown)):
         if target is not None:
-            text = render(rows, baseline, **names)
-            click.echo(text, nl=False) if str(target) == "-" else atomic_write_text(target, text)
+            text = render(rows, baseline, run=str(run_dir), baseline_file=str(baseline_file))
+            if str(target) == "-":
+                click.echo(text, nl=False)
+            else:
+                atomic_write_text(target, text)
     moved = [r for r in rows if not r["ok"]]
     if moved:
         names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)
