@@ -344,25 +344,45 @@ def report(run_dir: Path) -> None:
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Baseline JSON with per-arm statistics and tolerance bands (e.g. results/baseline.json).")
-def check(run_dir: Path, baseline_file: Path) -> None:
+@click.option("--junit", "junit_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
+              help="Also write the checks as JUnit XML (one test case per arm and statistic) for CI test "
+                   "reporters; - for standard output.")
+@click.option("--markdown", "markdown_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              default=None, help="Also write the checks as a Markdown table (moved statistics first) for a job "
+                                 "summary or pull-request comment; - for standard output.")
+def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_file: Path | None) -> None:
     """Regression gate: compare a finished run's per-arm statistics with a baseline; exit 1 if any moved.
 
     The statistics are recomputed from the run's scores.csv (not read from summary.json), so an edited
     scores file cannot slip through. A damaged run file, or a run of another study than the baseline's
     (a setting that changes the numbers differs; the seed and engine may), is exit 2 naming the file or
-    the settings.
+    the settings. Exit codes: 0 all in band, 1 a statistic moved, 2 an error. When --junit or --markdown
+    is -, that document alone goes to standard output and the table to standard error.
     """
-    from . import gate, study
+    from . import gate, gate_report, study
     from .report import format_table
+    from .results import atomic_write_text
 
+    dash = [name for name, f in (("--junit", junit_file), ("--markdown", markdown_file)) if str(f) == "-"]
+    if len(dash) > 1:
+        raise BadInput("only one of --junit and --markdown can be - (standard output)")
     rows = study.check(run_dir, baseline_file)
-    click.echo(format_table(*gate.gate_table(rows)))
+    to_stderr = bool(dash)
+    click.echo(format_table(*gate.gate_table(rows)), err=to_stderr)
+    baseline = study.read_baseline(baseline_file)
+    for target, render in ((junit_file, gate_report.junit_xml), (markdown_file, gate_report.markdown)):
+        if target is not None:
+            text = render(rows, baseline, run=str(run_dir), baseline_file=str(baseline_file))
+            if str(target) == "-":
+                click.echo(text, nl=False)
+            else:
+                atomic_write_text(target, text)
     moved = [r for r in rows if not r["ok"]]
     if moved:
         names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)
         click.echo(f"FAILED: {len(moved)} of {len(rows)} checks moved outside their bands: {names}", err=True)
         sys.exit(1)
-    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}")
+    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}", err=to_stderr)
 
 
 @cli.command()
@@ -392,6 +412,52 @@ def verify(run_dir: Path, derived: bool) -> None:
                    + (f", and each of its {cells} cells matches its own" if cells else ""))
     else:
         click.echo(f"{run_dir} has no manifest: only its row counts were checked (they match its plan)")
+
+
+@cli.command()
+@click.argument("results_dir", metavar="[RESULTS_DIR]", type=click.Path(path_type=Path, file_okay=False),
+                default=DEFAULT_RESULTS)
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (one object per run, more detail).")
+def runs(results_dir: Path, as_json: bool) -> None:
+    """List the compare runs and sweeps under RESULTS_DIR [default: results]: kind, time, config, arms or cells,
+    source models, complete or INCOMPLETE, and the verdicts against the baseline arm."""
+    import json
+
+    from .report import format_table
+    from .runs import list_runs, table
+
+    found = list_runs(results_dir)
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+    elif not found:
+        click.echo(f"No compare runs or sweeps in {results_dir}")
+    else:
+        click.echo(format_table(*table(found)))
+
+
+@cli.command("export-mlflow")
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--tracking-uri", default=None, metavar="URI",
+              help="MLflow tracking URI [default: sqlite:///<the folder holding DIR>/mlflow.db, a SQLite store "
+                   "beside the results, artefacts in mlartifacts/ next to it].")
+@click.option("--experiment", default="blobs-transfer", show_default=True,
+              help="MLflow experiment to add the runs to (created if missing).")
+def export_mlflow(folder: Path, tracking_uri: str | None, experiment: str) -> None:
+    """Export a finished compare run or sweep DIR to MLflow (needs the extra: pip install 'blobs-transfer[mlflow]').
+
+    A compare run becomes one MLflow run: the resolved config as params (section.key), per-arm statistics and
+    comparisons with the baseline as metrics, each epoch's mean test accuracy as steps, the directory as
+    artefacts. A sweep becomes a parent run with one child run per cell. Exporting a directory again adds nothing.
+    """
+    from . import tracking
+
+    done = tracking.export(folder, tracking_uri=tracking_uri, experiment=experiment)
+    if done.added:
+        what = "1 run" if done.kind == "compare" else f"a parent run and {done.added - 1} cell runs"
+        click.echo(f"Exported {folder} to MLflow experiment '{experiment}': {what} (run {done.run_id})")
+    else:
+        click.echo(f"{folder} is already in MLflow experiment '{experiment}' (run {done.run_id}); nothing added")
+    click.echo(tracking.open_hint(done.tracking_uri))
 
 
 def main() -> None:

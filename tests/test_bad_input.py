@@ -68,6 +68,11 @@ CASES = {
     "missing baseline": (["check", "{run}", "--baseline", "{tmp}/none.json"], "does not exist"),
     "incomplete run": (["report", "{incomplete}"], "incomplete"),
     "too large to fit": (["compare", "--repeats", "100000"], "GiB"),
+    "both gate outputs on stdout": (["check", "{run}", "--baseline", "{tmp}/b.json", "--junit", "-", "--markdown", "-"], "only one of"),
+    "export an incomplete run": (["export-mlflow", "{incomplete}"], "is INCOMPLETE"),
+    "export a folder that is no run": (["export-mlflow", "{results}"], "neither a compare run nor a sweep"),
+    "export to an unknown store": (["export-mlflow", "{run}", "--tracking-uri", "nosuch://x"], "unsupported URI 'nosuch://x'"),
+    "runs of a missing folder": (["runs", "{tmp}/nope"], "does not exist"),
 }
 
 

@@ -1,0 +1,90 @@
+"""The gate's verdict in the formats CI systems display: JUnit XML (test reporters) and Markdown (job summaries).
+
+Pure: rows of `gate.check` and the baseline they were checked against in, text out; no files, no TensorFlow.
+Both renderers draw their numbers from `gate.gate_table`, so they say what the terminal table says. Each
+statistic is one JUnit test case, and a moved one fails with the band's stated reason, because a band
+calibrated on the source-model level is what a reader of a red CI job needs to judge it.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from .gate import gate_table
+from .report import markdown_table
+
+EXACT_WHY = "counts of runs must match the baseline exactly"
+MISSING_WHY = "the baseline has this arm; the run does not"
+
+
+def band_reason(row: dict[str, Any], baseline: dict[str, Any]) -> str:
+    """Why the row's band is as wide as it is: the baseline's own `why` for a statistic."""
+    if row["statistic"] == "present":
+        return MISSING_WHY
+    if row["tolerance"] == 0:
+        return EXACT_WHY
+    entry = baseline.get("arms", {}).get(row["arm"], {}).get(row["statistic"], {})
+    return entry.get("why", "") if isinstance(entry, dict) else ""
+
+
+def _band(row: dict[str, Any]) -> str:
+    value, tol = row["baseline"], row["tolerance"]
+    if not tol or not isinstance(value, (int, float)):
+        return f"exactly {value}"
+    return f"{value:.4f} ± {tol:.4f} = [{value - tol:.4f}, {value + tol:.4f}]"
+
+
+def failure_message(row: dict[str, Any], baseline: dict[str, Any]) -> str:
+    """One line: the value, the band, the baseline it came from, and the band's reason."""
+    def f(v):
+        return "missing" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+
+    source = baseline.get("source_run", "the baseline")
+    return (f"{row['arm']} {row['statistic']} = {f(row['value'])}, outside its band {_band(row)} "
+            f"(baseline {f(row['baseline'])} from {source}); band: {band_reason(row, baseline)}")
+
+
+def junit_xml(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, baseline_file: str) -> str:
+    """A JUnit XML report: one <testcase> per (arm, statistic), a <failure> for each that moved."""
+    header, table = gate_table(rows)
+    failures = sum(not r["ok"] for r in rows)
+    suites = ET.Element("testsuites", name="blobs-transfer check", tests=str(len(rows)), failures=str(failures),
+                        errors="0")
+    suite = ET.SubElement(suites, "testsuite", name=f"blobs-transfer check {run}", tests=str(len(rows)),
+                          failures=str(failures), errors="0", skipped="0", time="0")
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("run", run), ("baseline", baseline_file), ("baseline_run", str(baseline.get("source_run", "")))):
+        ET.SubElement(props, "property", name=name, value=value)
+    for row, cells in zip(rows, table):
+        case = ET.SubElement(suite, "testcase", classname=f"blobs-transfer.check.{row['arm']}",
+                             name=f"{row['arm']} {row['statistic']}", time="0")
+        details = "\n".join(f"{h}: {c}" for h, c in zip(header, cells)) + f"\nwhy this band: {band_reason(row, baseline)}"
+        if row["ok"]:
+            ET.SubElement(case, "system-out").text = details
+        else:
+            ET.SubElement(case, "failure", message=failure_message(row, baseline), type="moved outside its band").text = details
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def markdown(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, baseline_file: str) -> str:
+    """A job-summary table, moved statistics first, each with its band's reason."""
+    header, table = gate_table(rows)
+    moved = [i for i, r in enumerate(rows) if not r["ok"]]
+    order = moved + [i for i, r in enumerate(rows) if r["ok"]]
+    body = [[*(c.replace("|", "\\|") for c in table[i]), band_reason(rows[i], baseline).replace("|", "\\|")] for i in order]
+    body = [[("**MOVED**" if c == "MOVED" else c) for c in r] for r in body]
+    if moved:
+        verdict = (f"**FAILED**: {len(moved)} of {len(rows)} checks moved outside their bands: "
+                   + ", ".join(f"{rows[i]['arm']} {rows[i]['statistic']}" for i in moved) + ".")
+    else:
+        verdict = f"**OK**: all {len(rows)} checks within their bands."
+    return "\n".join([
+        "## blobs-transfer regression gate", "",
+        verdict, "",
+        f"Run `{run}` against `{baseline_file}` (made from `{baseline.get('source_run', '?')}`).", "",
+        markdown_table([*header, "why this band"], body), "",
+        "Each band is what another draw of the same study may move (see the baseline's `about`); "
+        "a statistic outside it means the distribution changed.", "",
+    ])

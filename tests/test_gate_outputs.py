@@ -1,0 +1,139 @@
+"""The gate in CI: the CI jobs' own script, docs/ci/gate.sh, run as they run it, and `check --junit/--markdown`.
+
+The script runs the gate study (configs/gate.toml, about 20 s) and checks it against results/baseline.json:
+every statistic is in band. A copy of that run with one arm's correct counts lowered then fails exactly that
+arm's mean and median, each with its band and the band's reason.
+"""
+
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from blobs_transfer.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = ROOT / "results" / "baseline.json"
+SCRIPT = "bash docs/ci/gate.sh"
+INSTALL = "pip install -e . -c constraints.txt"
+STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
+DOCTORED_ARM = "transfer fixed=2"
+LOWER_BY = 100  # correct test rows taken from each run of the doctored arm: 0.2 of accuracy
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory):
+    """docs/ci/gate.sh as the CI jobs run it: the gate study against the committed baseline."""
+    tmp = tmp_path_factory.mktemp("gate")
+    summary_file = tmp / "step_summary.md"
+    summary_file.write_text("earlier step\n")
+    env = {**os.environ, "GATE_OUT": str(tmp / "out"), "GITHUB_STEP_SUMMARY": str(summary_file),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(["bash", "docs/ci/gate.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
+    run_dir = Path((tmp / "out" / "compare.txt").read_text().strip().splitlines()[-1])
+    return {"tmp": tmp, "reference": run_dir, "baseline": BASELINE, "out": tmp / "out", "done": done,
+            "step_summary": summary_file, "arms": len(json.loads(BASELINE.read_text())["arms"])}
+
+
+def job_commands(path: str) -> list[str]:
+    """Every shell command a CI job file runs: GitHub steps' `run`, GitLab jobs' `script` lines."""
+    data = yaml.safe_load((ROOT / path).read_text())
+    jobs = data["jobs"].values() if "jobs" in data else [j for j in data.values() if isinstance(j, dict)]
+    commands = []
+    for job in jobs:
+        commands += [step["run"].strip() for step in job.get("steps", []) if "run" in step]
+        commands += [line.strip() for line in job.get("script", [])]
+    return commands
+
+
+@pytest.mark.parametrize("path", ["docs/ci/github-actions.yml", "docs/ci/gitlab-ci.yml"])
+def test_ci_jobs_install_then_run_the_gate_script(path):
+    # the test below runs the script; installing is what the test environment already did
+    assert job_commands(path) == [INSTALL, SCRIPT]
+
+
+def test_gitlab_job_reports_junit_and_keeps_the_outputs():
+    job = yaml.safe_load((ROOT / "docs/ci/gitlab-ci.yml").read_text())["regression-gate"]
+    assert job["artifacts"]["reports"]["junit"] == "gate/junit.xml"
+    assert job["artifacts"]["paths"] == ["gate/"] and job["artifacts"]["when"] == "always"
+
+
+def test_gate_script_passes_on_the_gate_study(gate):
+    done, out = gate["done"], gate["out"]
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    n = gate["arms"] * STATISTICS_PER_ARM
+    assert f"OK: all {n} checks within their bands" in done.stdout
+    suites = ET.parse(out / "junit.xml").getroot()
+    assert suites.tag == "testsuites" and (suites.get("tests"), suites.get("failures")) == (str(n), "0")
+    cases = suites.findall("testsuite/testcase")
+    assert len(cases) == n and not suites.findall(".//failure")
+    assert {c.get("name") for c in cases} >= {"standalone mean", "transfer fixed=0 std", "transfer fixed=2 n_diverged"}
+    markdown = (out / "summary.md").read_text()
+    assert f"**OK**: all {n} checks" in markdown and markdown.count("| ok |") == n
+    assert gate["step_summary"].read_text() == "earlier step\n" + markdown
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+
+
+@pytest.fixture(scope="module")
+def doctored(gate):
+    """The reference run with DOCTORED_ARM's runs LOWER_BY correct rows worse each; (run dir, old scores)."""
+    run = gate["tmp"] / "doctored"
+    shutil.copytree(gate["reference"], run)
+    with open(run / "scores.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        if r["arm"] == DOCTORED_ARM:
+            r["test_correct"] = str(int(r["test_correct"]) - LOWER_BY)
+            r["test_accuracy"] = f"{int(r['test_correct']) / 500:.3f}"
+    with open(run / "scores.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return run
+
+
+def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored, tmp_path):
+    junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
+    result = CliRunner().invoke(cli, ["check", str(doctored), "--baseline", str(gate["baseline"]),
+                                      "--junit", str(junit), "--markdown", str(md)])
+    assert result.exit_code == 1, result.output
+    n = gate["arms"] * STATISTICS_PER_ARM
+    assert f"FAILED: 2 of {n} checks moved outside their bands: {DOCTORED_ARM} mean, {DOCTORED_ARM} median" in result.output
+    suites = ET.parse(junit).getroot()
+    assert (suites.get("tests"), suites.get("failures")) == (str(n), "2")
+    failed = {c.get("name"): c.find("failure") for c in suites.iter("testcase") if c.find("failure") is not None}
+    assert set(failed) == {f"{DOCTORED_ARM} mean", f"{DOCTORED_ARM} median"}
+    band = json.loads(gate["baseline"].read_text())["arms"][DOCTORED_ARM]["mean"]
+    message = failed[f"{DOCTORED_ARM} mean"].get("message")
+    moved = band["value"] - LOWER_BY / 500
+    assert message.startswith(f"{DOCTORED_ARM} mean = {moved:.4f}, outside its band {band['value']:.4f} ± {band['tolerance']:.4f}")
+    assert f"(baseline {band['value']:.4f} from {json.loads(BASELINE.read_text())['source_run']})" in message
+    assert message.endswith(f"band: {band['why']}")
+    table = [line for line in md.read_text().splitlines() if line.startswith(f"| {DOCTORED_ARM} ") or line.startswith("| standalone ")]
+    assert [line.split(" | ")[1] for line in table[:2]] == ["mean", "median"]  # moved first
+    assert all("**MOVED**" in line for line in table[:2]) and not any("MOVED" in line for line in table[2:])
+    assert f"**FAILED**: 2 of {n} checks moved" in md.read_text()
+
+
+def test_dash_writes_the_document_alone_to_stdout(gate):
+    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"])
+    assert result.exit_code == 0, result.output
+    n = gate["arms"] * STATISTICS_PER_ARM
+    assert ET.fromstring(result.stdout.encode()).get("tests") == str(n)  # the table went to stderr
+    assert f"OK: all {n} checks" in result.stderr
+
+
+def test_both_outputs_on_stdout_is_refused(gate):
+    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]),
+                                      "--junit", "-", "--markdown", "-"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "Error: only one of --junit and --markdown can be - (standard output)"
