@@ -272,7 +272,8 @@ def draw_best_arm_map(ax, arms: Sequence[str], x_key: str, x_values: list, y_key
 def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
                     best: np.ndarray, p_best: np.ndarray) -> Figure:
     """`draw_best_arm_map` on a new figure."""
-    fig = Figure(figsize=(1.3 * len(x_values) + 4.5, 0.7 * len(y_values) + 2.2), layout="constrained")
+    fig = Figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
     draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
-    fig.suptitle("Best arm per cell (highest mean), with P(best) from the two-stage bootstrap over source models")
+    fig.suptitle("Best arm per cell (highest mean) and P(best),\nfrom the two-stage bootstrap over source models",
+                 fontsize=10)
     return fig

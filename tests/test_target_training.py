@@ -85,3 +85,14 @@ def test_budget_sweep_trains_its_source_models_once(monkeypatch):
     cfg0 = grid.config_of(cells[0])
     assert outputs[0].source_models["problem1"]["seeds"] == [experiment.source_seed(cfg0, 1, k) for k in range(2)]
     assert np.isfinite(outputs[1].test_accuracy_curves).all()
+
+
+def test_target_override_equal_to_training_changes_nothing():
+    """A cell whose [target] and [source] epochs equal [training]'s gives the very runs of the cell without them
+    (so configs/budget.toml's 100-epoch cells are configs/sweep.toml's)."""
+    base = {"study": {"source_repeats": 2, "repeats": 2}, "training": {"epochs": 2}, "target": {"n_train": 20}}
+    plain = config_from_dict(base)
+    same = config_from_dict({**base, "target": {"n_train": 20, "epochs": 2}, "source": {"epochs": 2}})
+    assert plain != same and plain.target_training == same.target_training
+    (a,), (b,) = sweep.train_cells([plain]), sweep.train_cells([same])
+    assert a.records == b.records and np.array_equal(a.test_accuracy_curves, b.test_accuracy_curves)
