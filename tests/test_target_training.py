@@ -96,3 +96,11 @@ def test_target_override_equal_to_training_changes_nothing():
     assert plain != same and plain.target_training == same.target_training
     (a,), (b,) = sweep.train_cells([plain]), sweep.train_cells([same])
     assert a.records == b.records and np.array_equal(a.test_accuracy_curves, b.test_accuracy_curves)
+
+
+@pytest.mark.parametrize("engine", ["vectorized", "keras"])
+def test_each_engine_trains_each_side_with_its_epochs(engine, problem2):
+    c = config_from_dict({"training": {"epochs": 2}, "target": {"epochs": 1}, "study": {"engine": engine}})
+    _, source = experiment.train_sources(c, 1, 1)
+    target = experiment.train(c, problem2, [(c.arm("standalone"), None, 5)], engine=engine)
+    assert source.history["train_loss"].shape == (1, 3) and target.history["train_loss"].shape == (1, 2)
