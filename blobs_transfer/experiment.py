@@ -179,6 +179,8 @@ def _fit_one_keras(cfg, problem, arm, source, seed, progress) -> TrainResult:
 
     keras.utils.set_random_seed(seed)  # Keras's own initialisers draw the fresh layers
     model = build_mlp(cfg, arm)
+    if arm.init == "weight_stats":  # the copied layers' draws, exactly as the vectorised engine starts them
+        source = arms_mod.initial_weights(cfg, arm, source, arms_mod.replica_rngs(seed)[0])
     for layer, (kernel, bias) in zip(model.layers[: cfg.copied_layers(arm)], source or []):
         layer.set_weights([kernel, bias])
     compile_model(model, cfg, fixed=arm.fixed)

@@ -127,3 +127,15 @@ def test_engine_trains_the_drawn_weights_and_freezes_them(cfg, problem2):
         end = arms.unstack(result.weights, r)
         assert np.array_equal(end[0][0], start[0][0]) and np.array_equal(end[0][1], start[0][1])
         assert not np.array_equal(end[1][0], start[1][0]) and not np.array_equal(end[2][0], start[2][0])
+
+
+def test_keras_engine_starts_from_the_same_draws(cfg, problem2):
+    """The reference loop sets the copied layers to the very draws the vectorised engine starts from."""
+    arm = replace(STATS, fixed=2)
+    c = replace(cfg, arms=(Arm("standalone"), arm), training=replace(cfg.training, epochs=1))
+    source = dyadic_source(cfg, 0)
+    result = experiment.train(c, problem2, [(arm, source, 13)], engine="keras")
+    start = arms.initial_weights(c, arm, source, arms.replica_rngs(13)[0])
+    end = arms.unstack(result.weights, 0)
+    for i in (0, 1):  # frozen: still the drawn weights after training
+        assert np.array_equal(end[i][0], start[i][0]) and np.array_equal(end[i][1], start[i][1])
