@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import stats
+from . import ranking, stats
 from .config import Config
 from .seeds import statistic_seed
 
@@ -80,7 +80,7 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
             "source": cfg.describe_problem(cfg.source_spec),
             "repeats": cfg.study.repeats,
             "source_repeats": cfg.study.source_repeats,
-            "epochs": cfg.training.epochs,
+            "epochs": cfg.target_training.epochs,
             "engine": cfg.study.engine,
             "seed": root,
             "n_test": n_test,
@@ -116,3 +116,15 @@ def _source_analysis(by_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "ranking": stats.rank_arms_per_group({n: d["accuracy"] for n, d in source_arms.items()},
                                              {n: d["source_index"] for n, d in source_arms.items()}),
     }
+
+
+def best_arm(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """The arm with the highest mean accuracy and P(it is the best), from the two-stage bootstrap over source
+    models (`ranking.best_arm`; arms from one source problem share their source models); None without runs."""
+    usable = {n: d for n, d in arm_accuracies(cfg, records).items() if len(d["accuracy"])}
+    if not usable:
+        return None
+    groups = {n: d["source_index"] for n, d in usable.items() if d["uses_source"]}
+    pools = {n: cfg.source_problem_of(cfg.arm(n)) for n in groups}
+    return ranking.best_arm({n: d["accuracy"] for n, d in usable.items()}, groups, pools=pools,
+                            seed=statistic_seed(cfg.study.seed, "best arm"))

@@ -1,8 +1,9 @@
 """Starting weights and frozen layers of every arm, from its declarative `Arm` entry: pure numpy.
 
-One mechanism serves the tutorial's arms, its extensions and the Yosinski-style controls: an arm copies its
-first `copy` layers from a source model, re-initialises the rest with the study's initialisers, and freezes
-its first `fixed` hidden layers. Weights are a list of (kernel (fan_in, fan_out), bias (fan_out,)) per layer.
+One mechanism serves the tutorial's arms, its extensions and the Yosinski-style and Raghu-style controls: an
+arm copies its first `copy` layers from a source model (or, with init = "weight_stats", only their per-layer
+means and standard deviations), re-initialises the rest with the study's initialisers, and freezes its first
+`fixed` hidden layers. Weights are a list of (kernel (fan_in, fan_out), bias (fan_out,)) per layer.
 """
 
 from __future__ import annotations
@@ -33,11 +34,28 @@ def init_layer(initializer: str, fan_in: int, fan_out: int, rng: np.random.Gener
     return kernel, np.zeros(fan_out, dtype=np.float32)
 
 
+def weight_stats_layer(kernel: np.ndarray, bias: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A kernel (fan_in, fan_out) and bias (fan_out,) drawn i.i.d. normal with the mean and (population)
+    standard deviation of the given kernel's entries and of the bias's: nothing else of them is kept (Raghu et
+    al. 2019's "Mean Var Init"). A bias with zero spread (e.g. all zero) gives a constant bias, its mean."""
+    out = []
+    for values in (kernel, bias):
+        values = np.asarray(values, np.float64)
+        out.append(rng.normal(values.mean(), values.std(), size=values.shape).astype(np.float32))
+    return out[0], out[1]
+
+
 def initial_weights(cfg: Config, arm: Arm, source: Weights | None, rng: np.random.Generator) -> Weights:
-    """The arm's starting weights for one repeat: copied layers from `source`, fresh draws for the rest."""
+    """The arm's starting weights for one repeat: copied layers from `source`, fresh draws for the rest.
+
+    With arm.init = "weight_stats" the copied layers are drawn by `weight_stats_layer` from the first child
+    generator spawned from `rng` (the repeat's init generator), so the fresh layers' draws from `rng` itself
+    are the ones the same seed gives any other arm.
+    """
     copied = cfg.copied_layers(arm)
     if copied and source is None:
         raise ValueError(f"arm {arm.name!r} needs a source model")
+    stats_rng = rng.spawn(1)[0] if arm.init == "weight_stats" else None
     shapes = layer_shapes(cfg, arm)
     weights: Weights = []
     for i, (fan_in, fan_out) in enumerate(shapes):
@@ -45,7 +63,10 @@ def initial_weights(cfg: Config, arm: Arm, source: Weights | None, rng: np.rando
             kernel, bias = source[i]
             if kernel.shape != (fan_in, fan_out):
                 raise ValueError(f"source layer {i + 1} has shape {kernel.shape}, arm {arm.name!r} needs {(fan_in, fan_out)}")
-            weights.append((kernel.astype(np.float32).copy(), bias.astype(np.float32).copy()))
+            if stats_rng is not None:
+                weights.append(weight_stats_layer(kernel, bias, stats_rng))
+            else:
+                weights.append((kernel.astype(np.float32).copy(), bias.astype(np.float32).copy()))
         else:
             is_output = i == len(shapes) - 1
             initializer = cfg.model.output_initializer if is_output else cfg.model.hidden_initializer

@@ -89,7 +89,8 @@ def config_option(f):
 
 def training_options(f):
     f = click.option("--epochs", type=click.IntRange(min=1), default=None,
-                     help="Training epochs per model [default: 100, the tutorial's].")(f)
+                     help="Training epochs per model, the [training] block's (a config's [source] or [target] epochs "
+                          "still win) [default: 100, the tutorial's].")(f)
     f = click.option("--seed", type=click.IntRange(min=0), default=None,
                      help="Root seed; every per-repeat seed is derived from it and recorded [default: 0].")(f)
     f = click.option("--engine", type=click.Choice(ENGINES), default=None,

@@ -39,15 +39,20 @@ class Problems:
 
 @dataclass(frozen=True)
 class SourceProblem:
-    """Overrides for the source problem only (unset: the catalogue's values)."""
+    """Overrides for the source models only: their problem (unset: the catalogue's values) and their training
+    (unset: the `[training]` block's)."""
 
     n_train: int | None = None
     cluster_std: float | None = None
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
 
 
 @dataclass(frozen=True)
 class TargetProblem:
-    """Overrides for the target problem only; the test split never changes with them.
+    """Overrides for the target only: its problem (the test split never changes with them) and the training of
+    every arm on it (unset: the `[training]` block's, so the source models keep theirs when the target's change).
 
     similarity_t: the target's class centres are the source problem's centres moved a fraction t of the way
     toward the target problem's own centres, class k staying class k (0: the source's centres; 1: the
@@ -57,6 +62,9 @@ class TargetProblem:
     n_train: int | None = None
     cluster_std: float | None = None
     similarity_t: float | None = None
+    learning_rate: float | None = None
+    batch_size: int | None = None
+    epochs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -98,7 +106,9 @@ class Model:
 
 @dataclass(frozen=True)
 class Training:
-    """Plain SGD on categorical cross-entropy, Keras's defaults (section 2)."""
+    """Plain SGD on categorical cross-entropy, Keras's defaults (section 2); what the source models and the
+    target's arms share unless `[source]` or `[target]` overrides a key (`Config.source_training`,
+    `Config.target_training`)."""
 
     learning_rate: float = 0.01
     batch_size: int = 32  # 500 rows -> 15 batches of 32 and one of 20, reshuffled every epoch
@@ -115,6 +125,9 @@ class Arm:
     `fixed` leading hidden layers are frozen (for a fresh arm: random frozen features).
     `add_hidden` new random hidden layers go after the source's hidden layers, before a new output layer.
     `repeats` overrides study.repeats for this arm (e.g. more runs for a baseline that has no source models).
+    `init` says what a copied layer starts from: "copy" (unset: the source's weights) or "weight_stats" (the
+    control of Raghu et al. 2019: each kernel and bias drawn i.i.d. normal with the mean and standard
+    deviation of that source layer's own kernel or bias, nothing else of the source).
     """
 
     name: str
@@ -124,6 +137,7 @@ class Arm:
     add_hidden: int = 0
     source_problem: int | None = None
     repeats: int | None = None  # this arm's repeats (per source model); None = study.repeats
+    init: str | None = None  # copied layers: "copy" (None) or "weight_stats"
 
     @property
     def uses_source(self) -> bool:
@@ -195,16 +209,26 @@ class Config:
     def source_spec(self) -> ProblemSpec:
         """The study's source problem, with the `[source]` overrides."""
         spec = self.catalogue_spec(self.study.source_problem)
-        return dataclasses.replace(spec, **{k: v for k, v in dataclasses.asdict(self.source).items() if v is not None})
+        return dataclasses.replace(spec, **_set(self.source, exclude=TRAINING_KEYS))
 
     @property
     def target_spec(self) -> ProblemSpec:
         """The study's target problem, with the `[target]` overrides (similarity relative to the source)."""
         spec = self.catalogue_spec(self.study.target_problem)
-        changes = {k: v for k, v in dataclasses.asdict(self.target).items() if v is not None}
+        changes = _set(self.target, exclude=TRAINING_KEYS)
         if self.target.similarity_t is not None:
             changes["centers_from"] = self.catalogue_spec(self.study.source_problem).random_state
         return dataclasses.replace(spec, **changes)
+
+    @property
+    def source_training(self) -> Training:
+        """How every source model trains: `[training]` with the `[source]` overrides."""
+        return dataclasses.replace(self.training, **_set(self.source, only=TRAINING_KEYS))
+
+    @property
+    def target_training(self) -> Training:
+        """How every arm trains on the target: `[training]` with the `[target]` overrides."""
+        return dataclasses.replace(self.training, **_set(self.target, only=TRAINING_KEYS))
 
     def spec_of_problem(self, number: int) -> ProblemSpec:
         """The spec a source model of problem `number` trains on: the study's source or target problem as
@@ -233,8 +257,18 @@ class Config:
         return n_source_layers if arm.copy is None else arm.copy
 
 
+TRAINING_KEYS = ("learning_rate", "batch_size", "epochs")  # [source] / [target] keys that override [training]
+
+
+def _set(table: Any, *, only: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A [source] / [target] table's keys that are set (not None), restricted to `only` or without `exclude`."""
+    return {k: v for k, v in dataclasses.asdict(table).items()
+            if v is not None and (k in only if only else k not in exclude)}
+
+
 ENGINES = ("vectorized", "keras")
 WEIGHTS = ("fresh", "source")
+INITS = ("copy", "weight_stats")
 INITIALIZERS = ("he_uniform", "glorot_uniform")
 
 
@@ -272,6 +306,11 @@ def validate(cfg: Config) -> None:
             _positive(f"{name}.n_train", table.n_train)
         if table.cluster_std is not None and not (math.isfinite(table.cluster_std) and table.cluster_std > 0):
             raise ConfigError(f"{name}.cluster_std must be a positive number, got {table.cluster_std}")
+        if table.learning_rate is not None and not (math.isfinite(table.learning_rate) and table.learning_rate > 0):
+            raise ConfigError(f"{name}.learning_rate must be a positive number, got {table.learning_rate}")
+        for key in ("batch_size", "epochs"):
+            if getattr(table, key) is not None:
+                _positive(f"{name}.{key}", getattr(table, key))
     t = cfg.target.similarity_t
     if t is not None and not (math.isfinite(t) and 0.0 <= t <= 1.0):
         raise ConfigError(f"target.similarity_t must be a number from 0 to 1, got {t}")
@@ -293,6 +332,8 @@ def _validate_arm(cfg: Config, arm: Arm) -> None:
         raise ConfigError("arms: an arm needs a non-empty name")
     if arm.weights not in WEIGHTS:
         raise ConfigError(f"{where}: weights must be one of {', '.join(WEIGHTS)}, got {arm.weights!r}")
+    if arm.init is not None and arm.init not in INITS:
+        raise ConfigError(f"{where}: init must be one of {', '.join(INITS)}, got {arm.init!r}")
     n_source_hidden = len(cfg.model.hidden_units)
     n_hidden = len(cfg.hidden_units_of(arm))
     if arm.repeats is not None:
@@ -315,8 +356,8 @@ def _validate_arm(cfg: Config, arm: Arm) -> None:
         if arm.fixed > copy:
             raise ConfigError(f"{where}: fixed={arm.fixed} freezes more layers than it copies (copy={copy})")
     else:
-        if arm.copy is not None or arm.source_problem is not None or arm.add_hidden:
-            raise ConfigError(f"{where}: copy, source_problem and add_hidden need weights = \"source\"")
+        if arm.copy is not None or arm.source_problem is not None or arm.add_hidden or arm.init is not None:
+            raise ConfigError(f"{where}: copy, source_problem, add_hidden and init need weights = \"source\"")
 
 
 def _positive(key: str, value: int) -> None:

@@ -10,7 +10,7 @@ by the functions that train, so the study library loads without them.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
@@ -18,7 +18,7 @@ import numpy as np
 from . import arms as arms_mod
 from . import seeds
 from .arms import Weights
-from .config import Arm, Config, ProblemSpec
+from .config import Arm, Config, ProblemSpec, Training
 from .problems import Problem, make_problem
 
 if TYPE_CHECKING:  # the engine imports TensorFlow: only the functions that train import it
@@ -108,11 +108,12 @@ def train(
     jobs: list[tuple[Arm, Weights | None, int]],
     *,
     engine: str,
+    training: Training | None = None,
     progress: Progress | None = None,
     chunk_size: int | None = None,
 ) -> TrainResult:
-    """Train (arm, source weights, seed) jobs on `problem` (or on problem[i] for job i) with the chosen engine;
-    results in job order.
+    """Train (arm, source weights, seed) jobs on `problem` (or on problem[i] for job i) with the chosen engine
+    and `training` settings (default: the target's, `cfg.target_training`); results in job order.
 
     The vectorised engine trains the jobs that share an architecture and a number of minibatches together,
     in chunks of at most `chunk_size` replicas (default CHUNK_SIZE), so memory stays bounded whatever the
@@ -120,12 +121,14 @@ def train(
     """
     from .engine import train_replicas
 
+    training = training or cfg.target_training
     problems = problem if isinstance(problem, list) else [problem] * len(jobs)
     if engine == "keras":
-        results = [_fit_one_keras(cfg, problems[i], arm, source, seed, progress) for i, (arm, source, seed) in enumerate(jobs)]
+        keras_cfg = replace(cfg, training=training)  # the reference loop reads cfg.training
+        results = [_fit_one_keras(keras_cfg, problems[i], arm, source, seed, progress) for i, (arm, source, seed) in enumerate(jobs)]
         return _concat(results, range(len(jobs)))
     results, order = [], []
-    for indices in chunks(cfg, jobs, chunk_size, problems):
+    for indices in chunks(cfg, jobs, chunk_size, problems, training=training):
         initial, trainable, seeds = [], [], []
         for i in indices:
             arm, source, seed = jobs[i]
@@ -140,9 +143,9 @@ def train(
                 arms_mod.stack(initial),
                 np.array(trainable),
                 seeds,
-                epochs=cfg.training.epochs,
-                batch_size=cfg.training.batch_size,
-                learning_rate=cfg.training.learning_rate,
+                epochs=training.epochs,
+                batch_size=training.batch_size,
+                learning_rate=training.learning_rate,
                 on_epoch=(lambda e: progress(1)) if progress else None,
             )
         )
@@ -151,14 +154,16 @@ def train(
 
 
 def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None,
-           problems: list[Problem] | None = None) -> list[list[int]]:
+           problems: list[Problem] | None = None, *, training: Training | None = None) -> list[list[int]]:
     """Job indices in batches that train together: one architecture and one number of minibatches each (so
     no replica pays for another's larger train split), at most `chunk_size` replicas, split into equal parts
-    (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1)."""
+    (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1). Minibatches are counted with
+    `training`'s batch size (default: the target's)."""
     size = chunk_size or CHUNK_SIZE
+    batch_size = (training or cfg.target_training).batch_size
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, (arm, _, _) in enumerate(jobs):
-        n_batches = -(-problems[i].x_train.shape[0] // cfg.training.batch_size) if problems else 0
+        n_batches = -(-problems[i].x_train.shape[0] // batch_size) if problems else 0
         groups[(tuple(arms_mod.layer_shapes(cfg, arm)), n_batches)].append(i)
     out = []
     for indices in groups.values():
@@ -174,6 +179,8 @@ def _fit_one_keras(cfg, problem, arm, source, seed, progress) -> TrainResult:
 
     keras.utils.set_random_seed(seed)  # Keras's own initialisers draw the fresh layers
     model = build_mlp(cfg, arm)
+    if arm.init == "weight_stats":  # the copied layers' draws, exactly as the vectorised engine starts them
+        source = arms_mod.initial_weights(cfg, arm, source, arms_mod.replica_rngs(seed)[0])
     for layer, (kernel, bias) in zip(model.layers[: cfg.copied_layers(arm)], source or []):
         layer.set_weights([kernel, bias])
     compile_model(model, cfg, fixed=arm.fixed)
@@ -204,7 +211,8 @@ def _concat(results: list[TrainResult], order: list[int] | range) -> TrainResult
 def train_sources(
     cfg: Config, problem_number: int, count: int, *, progress: Progress | None = None
 ) -> tuple[list[SourceModel], TrainResult]:
-    """Train `count` fresh source models on a problem's train split, with recorded seeds.
+    """Train `count` fresh source models on a problem's train split, with recorded seeds and the source's
+    training settings (`cfg.source_training`).
 
     Source 0 is the model `train-source` makes with the same root seed. Returns the source models and the
     training result with its per-epoch history.
@@ -212,7 +220,8 @@ def train_sources(
     spec = cfg.spec_of_problem(problem_number)
     seeds_used = [source_seed(cfg, problem_number, k) for k in range(count)]
     jobs = [(Arm("source"), None, s) for s in seeds_used]
-    result = train(cfg, make_problem(spec), jobs, engine=cfg.study.engine, progress=progress)
+    result = train(cfg, make_problem(spec), jobs, engine=cfg.study.engine, training=cfg.source_training,
+                   progress=progress)
     models = [SourceModel(spec, arms_mod.unstack(result.weights, k), s) for k, s in enumerate(seeds_used)]
     return models, result
 
@@ -239,9 +248,9 @@ def run_comparison(
 
 
 def training_key(cfg: Config) -> tuple:
-    """What comparisons must share to train together: the training settings, the network and the engine
-    (the problems, arms, seeds and repeats may all differ)."""
-    return cfg.training, cfg.model, cfg.study.engine, cfg.target_spec.n_test
+    """What comparisons must share to train together: the target's training settings, the network and the
+    engine (the problems, arms, seeds, repeats and the source models' training may all differ)."""
+    return cfg.target_training, cfg.model, cfg.study.engine, cfg.target_spec.n_test
 
 
 def run_comparisons(
@@ -269,7 +278,8 @@ def run_comparisons(
             jobs.append((rep.arm, source, rep.seed))
         problems += [problem] * len(plan)
         plans.append(plan)
-    result = train(cfgs[0], problems, jobs, engine=cfgs[0].study.engine, progress=progress, chunk_size=chunk_size)
+    result = train(cfgs[0], problems, jobs, engine=cfgs[0].study.engine, training=cfgs[0].target_training,
+                   progress=progress, chunk_size=chunk_size)
     out, start = [], 0
     for plan in plans:
         rows = slice(start, start + len(plan))
@@ -283,10 +293,12 @@ def epochs_of_work(cfg: Config, source_models: dict[int, int] | None = None) -> 
     """Total epochs a run will train, for a progress bar; source_models: models to train per problem.
 
     The Keras engine trains one model at a time; the vectorised engine counts one pass per batched group.
+    Source models train for the source's epochs, the arms for the target's.
     """
     source_models = {p: n for p, n in (source_models or {}).items() if n}
     plan = plan_replicas(cfg)
+    target_epochs, source_epochs = cfg.target_training.epochs, cfg.source_training.epochs
     if cfg.study.engine == "keras":
-        return (len(plan) + sum(source_models.values())) * cfg.training.epochs
+        return len(plan) * target_epochs + sum(source_models.values()) * source_epochs
     batches = len(chunks(cfg, [(rep.arm, None, 0) for rep in plan]))
-    return (batches + len(source_models)) * cfg.training.epochs
+    return batches * target_epochs + len(source_models) * source_epochs

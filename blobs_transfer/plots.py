@@ -259,3 +259,43 @@ def sweep_heatmap_figure(arm: str, x_key: str, x_values: list, y_key: str, y_val
         fig.colorbar(image, ax=ax, shrink=0.8)
     fig.suptitle(f"{arm}: transfer benefit over {x_key} x {y_key} (+/-: verdict better/worse)")
     return fig
+
+
+def draw_best_arm_map(ax, arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
+                      best: np.ndarray, p_best: np.ndarray) -> None:
+    """The best arm of every cell of a two-axis sweep: best (len(y_values), len(x_values)) is the arm's index
+    in `arms` (-1: no data), drawn in that arm's colour (`arm_colour(index)`), shaded by p_best (same shape),
+    its probability of being the best: white at chance (1 / len(arms)), the full colour at 1."""
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import Patch
+
+    chance = 1.0 / len(arms)
+    image = np.ones((*best.shape, 3))
+    for i in range(best.shape[0]):
+        for j in range(best.shape[1]):
+            if best[i, j] < 0:
+                continue
+            shade = float(np.clip((p_best[i, j] - chance) / (1.0 - chance), 0.0, 1.0)) if len(arms) > 1 else 1.0
+            colour = np.array(to_rgb(arm_colour(int(best[i, j]))))
+            image[i, j] = 1.0 - shade * (1.0 - colour)
+            dark = image[i, j] @ np.array([0.299, 0.587, 0.114]) < 0.5
+            ax.text(j, i, f"{arms[best[i, j]]}\n{p_best[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                    color="white" if dark else "black")
+    ax.imshow(image, aspect="auto", origin="lower")
+    ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
+    ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
+    ax.set_xlabel(x_key)
+    ax.set_ylabel(y_key)
+    shown = sorted({int(b) for b in best.ravel() if b >= 0})
+    ax.legend(handles=[Patch(color=arm_colour(k), label=arms[k]) for k in shown], loc="upper left",
+              bbox_to_anchor=(1.01, 1.0), fontsize=8, title="best arm (pale: unsure)", title_fontsize=8)
+
+
+def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
+                    best: np.ndarray, p_best: np.ndarray) -> Figure:
+    """`draw_best_arm_map` on a new figure."""
+    fig = Figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
+    draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
+    fig.suptitle("Best arm per cell (highest mean) and P(best),\nfrom the two-stage bootstrap over source models",
+                 fontsize=10)
+    return fig

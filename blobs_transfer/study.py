@@ -98,12 +98,12 @@ def train_source(cfg: Config, problem: int | None = None, *, out: str | Path | N
     spec = cfg.spec_of_problem(problem)
     out = Path(out) if out else default_source_path(cfg, results_dir, spec)
     ensure_writable(out.parent)
-    (model,), result = experiment.train_sources(cfg, problem, 1, progress=_phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.training.epochs))
+    (model,), result = experiment.train_sources(cfg, problem, 1, progress=_phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs))
     save_model(model_from_weights(cfg, model.weights), out)
     _write_history(out.parent, out.stem, result.history, f"Source model on {cfg.describe_problem(spec)} (seed {model.seed})")
     write_json(out.parent / f"{out.stem}.json", results.run_metadata(
         problem=problem, spec=asdict(spec), seed=model.seed, root_seed=cfg.study.seed, engine=cfg.study.engine,
-        epochs=cfg.training.epochs, train_accuracy=float(result.final["train_accuracy"][0]),
+        epochs=cfg.source_training.epochs, train_accuracy=float(result.final["train_accuracy"][0]),
         test_accuracy=float(result.final["test_accuracy"][0])))
     return replace(model, path=str(out)), result
 
@@ -149,10 +149,10 @@ def source_models(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, sou
                                        "pass --source PATH, or add --train-source to compare")
             out[spec] = [load_source_model(path, cfg, spec)]
         else:
-            count = cfg.study.source_repeats
+            count, epochs = cfg.study.source_repeats, cfg.source_training.epochs
             out[spec], _ = experiment.train_sources(
                 cfg, number, count, progress=_phase(progress, f"{count} source models on {cfg.describe_problem(spec)}",
-                                                    cfg.training.epochs if cfg.study.engine != "keras" else count * cfg.training.epochs))
+                                                    epochs if cfg.study.engine != "keras" else count * epochs))
     return out
 
 
@@ -253,7 +253,7 @@ def estimated_peak_gib(cfg: Config) -> float:
     """What a comparison will hold at its peak: the base plus every run's per-epoch curves (the only part
     that grows with the number of runs; training is chunked and the statistics work on count histograms)."""
     runs = len(plan_replicas(cfg))
-    return BASE_GIB + runs * (cfg.training.epochs + 1) * BYTES_PER_CURVE_VALUE / 2**30
+    return BASE_GIB + runs * (cfg.target_training.epochs + 1) * BYTES_PER_CURVE_VALUE / 2**30
 
 
 def check_fits(cfg: Config) -> None:
@@ -261,7 +261,7 @@ def check_fits(cfg: Config) -> None:
     need = estimated_peak_gib(cfg)
     if need > MEMORY_BUDGET_GIB:
         runs = len(plan_replicas(cfg))
-        raise StudyError(f"{runs} runs of {cfg.training.epochs} epochs would need about {need:.1f} GiB, more than "
+        raise StudyError(f"{runs} runs of {cfg.target_training.epochs} epochs would need about {need:.1f} GiB, more than "
                          f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
                          "the study into a sweep (its cells are separate comparisons)")
 
@@ -301,7 +301,7 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     ensure_writable(results_dir)
     run_dir = results.new_run_dir(results_dir, "fit")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    result = experiment.run_comparison(cfg, sources, progress=_phase(progress, arm.name, cfg.training.epochs))
+    result = experiment.run_comparison(cfg, sources, progress=_phase(progress, arm.name, cfg.target_training.epochs))
     seed_used = result.replicas[0].seed
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     _write_history(run_dir, "fit", result.history, title)

@@ -37,6 +37,8 @@ CELL_DATA = ("config.toml", "runs.csv", "summary.json")
 RUN_COLUMNS = ("arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct")
 CELL_STATS = ("n", "n_sources", "mean", "ci_low", "ci_high")
 COMPARISON_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_low", "a12_ci_high", "verdict")
+# P(this arm is the best), and the cell's arm with the highest mean with its P(best) (analysis.best_arm)
+BEST_STATS = ("p_best", "cell_best_arm", "cell_best_p")
 
 
 @dataclass(frozen=True)
@@ -138,8 +140,9 @@ _CACHE_SIZE = 16
 
 
 def source_key(cfg: Config, number: int) -> tuple:
-    """Everything a set of trained source models depends on: cells with equal keys share them."""
-    return (cfg.spec_of_problem(number), cfg.study.source_repeats, cfg.study.seed, cfg.model, cfg.training,
+    """Everything a set of trained source models depends on: cells with equal keys share them (a sweep over
+    the target's training settings, e.g. target.epochs, trains its source models once)."""
+    return (cfg.spec_of_problem(number), cfg.study.source_repeats, cfg.study.seed, cfg.model, cfg.source_training,
             cfg.study.engine)
 
 
@@ -202,7 +205,7 @@ def batches(sweep: Sweep, cells: list[Cell], max_replicas: int | None = None) ->
     for cell in cells:
         cfg = sweep.config_of(cell)
         key = (training_key(cfg), cfg.problems.centers, cfg.problems.n_features,
-               -(-cfg.target_spec.n_train // cfg.training.batch_size))
+               -(-cfg.target_spec.n_train // cfg.target_training.batch_size))
         if cfg.study.engine == "keras":  # the reference engine trains one network at a time anyway
             key = (cell.index,)
         n = len(plan_replicas(cfg))
@@ -226,8 +229,10 @@ def batch_limit(sweep: Sweep, cells: list[Cell], slots: int) -> int:
 
 
 def analyse_cell(cfg: Config, output: CellOutput) -> dict[str, Any]:
-    """A cell's summary: the same nested statistics `compare` computes."""
-    return analysis.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
+    """A cell's summary: the same nested statistics `compare` computes, and which arm is best."""
+    summary = analysis.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
+    summary["best"] = analysis.best_arm(cfg, output.records)
+    return summary
 
 
 def cell_dir(sweep_dir: Path, cell: Cell) -> Path:
@@ -439,10 +444,13 @@ def cell_rows(sweep: Sweep, sweep_dir: Path) -> tuple[list[list[Any]], list[list
         values = [v for _, v in cell.values]
         runs += [[*values, *row] for row in rows]
         comparisons = {c["arm"]: c for c in summary["comparisons"]}
+        best = summary.get("best") or {}
         for arm in summary["arms"]:
             c = comparisons.get(arm["arm"], {})
             table.append([*values, arm["arm"], *(_fmt(arm.get(k)) for k in CELL_STATS),
-                          *(_fmt(c.get(k)) for k in COMPARISON_STATS)])
+                          *(_fmt(c.get(k)) for k in COMPARISON_STATS),
+                          _fmt(best.get("p_best_by_arm", {}).get(arm["arm"])), _fmt(best.get("best_arm")),
+                          _fmt(best.get("p_best"))])
         summaries.append({"cell": cell, "summary": summary})
     return runs, table, summaries
 
@@ -460,7 +468,7 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
     keys = sweep.keys
     runs, table, summaries = cell_rows(sweep, sweep_dir)
     write_csv(sweep_dir / "runs.csv", [*keys, *RUN_COLUMNS], runs)
-    write_csv(sweep_dir / "cells.csv", [*keys, "arm", *CELL_STATS, *COMPARISON_STATS], table)
+    write_csv(sweep_dir / "cells.csv", [*keys, "arm", *CELL_STATS, *COMPARISON_STATS, *BEST_STATS], table)
     figures = sweep_figures(sweep, summaries)
     pngs = {}
     for name, fig in figures.items():
@@ -559,6 +567,7 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
                          c["verdict"]])
     baseline = summaries[0]["summary"]["run"]["baseline"]
     ordered = sorted(figure_names, key=lambda n: not n.startswith("heatmap_"))  # stable: heatmaps, then the rest
+    best = best_arm_table(sweep, summaries)
     return [
         report.Section("What this sweep found", "text", sweep_finding(sweep, summaries)),
         report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every transfer arm against "
@@ -566,7 +575,19 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
         *(report.Section(figure_title(name, _transfer_arms(summaries)), "figure", name, terminal=False)
           for name in ordered),
         report.Section("Transfer benefit per cell", "table", (header, rows), folded=len(rows) > report.FOLD_ROWS),
+        report.Section("Best arm per cell", "table", best, folded=len(best[1]) > report.FOLD_ROWS),
     ]
+
+
+def best_arm_table(sweep: Sweep, summaries) -> tuple[list[str], list[list[str]]]:
+    """Per cell: the arm with the highest mean, that mean, and P(it is the best)."""
+    rows = []
+    for item in summaries:
+        best = item["summary"].get("best")
+        if best:
+            rows.append([*(str(v) for _, v in item["cell"].values), best["best_arm"], f"{best['mean']:.3f}",
+                         f"{best['p_best']:.2f}"])
+    return [*sweep.keys, "best arm", "mean", "P(best)"], rows
 
 
 def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
@@ -606,7 +627,24 @@ def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
                     grid[k][i, j] = np.nan if v is None else v
                 verdicts[i, j] = stat(item, arm, "verdict") or ""
             figures[heatmap_name(arm)] = plots.sweep_heatmap_figure(arm, kx, list(vx), ky, list(vy), grid, verdicts)
+    if len(sweep.axes) <= 2:
+        figures["best_arm.png"] = best_arm_map(sweep, summaries)
     return figures
+
+
+def best_arm_map(sweep: Sweep, summaries) -> Any:
+    """best_arm.png: the best arm of every cell over the first swept axis (x) and the second (y, if any),
+    shaded by its P(best)."""
+    (kx, vx), (ky, vy) = (*sweep.axes, ("", ("",)))[:2]
+    arms = [a["arm"] for a in summaries[0]["summary"]["arms"]]
+    best, p = np.full((len(vy), len(vx)), -1), np.full((len(vy), len(vx)), np.nan)
+    for item in summaries:
+        values = [v for _, v in item["cell"].values]
+        i, j = vy.index(values[1]) if len(values) > 1 else 0, vx.index(values[0])
+        cell_best = item["summary"].get("best")
+        if cell_best:
+            best[i, j], p[i, j] = arms.index(cell_best["best_arm"]), cell_best["p_best"]
+    return plots.best_arm_figure(arms, kx, list(vx), ky, list(vy), best, p)
 
 
 def cells_done(sweep: Sweep, sweep_dir: Path) -> Iterable[Cell]:

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
-from blobs_transfer.sweep import CELL_STATS, COMPARISON_STATS, RUN_COLUMNS, load_sweep
+from blobs_transfer.sweep import BEST_STATS, CELL_STATS, COMPARISON_STATS, RUN_COLUMNS, load_sweep
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = """
@@ -92,13 +92,21 @@ def test_sweep_directory_files_and_columns(small_sweep):
     for r in runs:
         assert int(r["test_correct"]) == round(float(r["test_accuracy"]) * 500)
     cells = read_csv(small_sweep / "cells.csv")
-    assert list(cells[0]) == ["target.n_train", "target.similarity_t", "arm", *CELL_STATS, *COMPARISON_STATS]
+    assert list(cells[0]) == ["target.n_train", "target.similarity_t", "arm", *CELL_STATS, *COMPARISON_STATS,
+                              *BEST_STATS]
     assert len(cells) == 4 * 4
     for row in cells:
         if row["arm"] != "standalone":
             assert float(row["diff_ci_low"]) <= float(row["diff_mean"]) <= float(row["diff_ci_high"])
             assert 0 <= float(row["a12"]) <= 1 and row["verdict"] in ("better", "worse", "no evidence")
-    for name in ("benefit_target.n_train.png", "benefit_target.similarity_t.png", "heatmap_transfer_fixed1.png"):
+    for k in range(0, len(cells), 4):  # per cell: the best arm has the highest mean; P(best) sums to 1
+        rows = cells[k:k + 4]
+        best = max(rows, key=lambda r: float(r["mean"]))
+        assert {r["cell_best_arm"] for r in rows} == {best["arm"]}
+        assert {r["cell_best_p"] for r in rows} == {best["p_best"]}
+        assert sum(float(r["p_best"]) for r in rows) == pytest.approx(1.0, abs=1e-5)
+    for name in ("benefit_target.n_train.png", "benefit_target.similarity_t.png", "heatmap_transfer_fixed1.png",
+                 "best_arm.png"):
         assert (small_sweep / name).read_bytes().startswith(PNG)
     assert "<img" in (small_sweep / "report.html").read_text()
     meta = json.loads((small_sweep / "metadata.json").read_text())
