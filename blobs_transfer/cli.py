@@ -19,6 +19,8 @@ from typing import Any, Iterator
 import click
 
 from .config import ENGINES, Config, load_config
+
+THREADS_ENV = "BLOBS_TRANSFER_THREADS"  # engine.THREADS_ENV (not imported: --help stays fast)
 from .errors import StudyError, UnverifiedRunWarning
 
 DEFAULT_RESULTS = Path("results")
@@ -94,8 +96,15 @@ def training_options(f):
     f = click.option("--seed", type=click.IntRange(min=0), default=None,
                      help="Root seed; every per-repeat seed is derived from it and recorded [default: 0].")(f)
     f = click.option("--engine", type=click.Choice(ENGINES), default=None,
-                     help="vectorized: all repeats trained together (fast, default); keras: one model.fit per repeat (the reference).")(f)
+                     help="numba: all repeats trained together on the CPU (fast, default); tensorflow: the same in "
+                          "TensorFlow (uses a GPU if it sees one); keras: one model.fit per repeat (the reference).")(f)
+    f = threads_option(f)
     return f
+
+
+def threads_option(f):
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help=f"CPU threads for the numba engine [default: ${THREADS_ENV} if set, else every core].")(f)
 
 
 def resolve_config(config_file: Path | None, **overrides: Any) -> Config:
@@ -158,29 +167,21 @@ def interruptible(bars: ProgressBars) -> Iterator[None]:
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow and Keras without their start-up chatter on stderr.
+    """Import TensorFlow and Keras quietly (see `backend.import_tensorflow`)."""
+    from .backend import import_tensorflow
 
-    TensorFlow 2.21 prints oneDNN and CUDA-stub notices from C++ before its logging is configured, ignoring
-    TF_CPP_MIN_LOG_LEVEL, so the file descriptor itself is silenced for the import. An import error still
-    raises normally once stderr is back.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    if "tensorflow" in sys.modules:
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow
+    import_tensorflow()
 
-        tensorflow.get_logger().setLevel("ERROR")  # retracing notices are ours to fix, not the user's to read
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+
+def prepare_engine(cfg: Config, threads: int | None = None) -> None:
+    """The engine's set-up before any work: TensorFlow imported quietly only for the engines that use it,
+    and the Numba engine's thread limit."""
+    if cfg.study.engine != "numba":
+        quiet_tensorflow()
+    if threads is not None:
+        from .engine import set_threads
+
+        set_threads(threads)
 
 
 def report_text(sections) -> str:
@@ -224,7 +225,7 @@ def generate(results_dir: Path, config_file: Path | None) -> None:
 @training_options
 @results_option
 @config_option
-def train_source(problem, out, epochs, seed, engine, results_dir, config_file) -> None:
+def train_source(problem, out, epochs, seed, engine, threads, results_dir, config_file) -> None:
     """Train the source MLP on a problem's train split (test split as validation) and save it as .keras.
 
     Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
@@ -233,7 +234,8 @@ def train_source(problem, out, epochs, seed, engine, results_dir, config_file) -
 
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.source_problem": problem})
-    quiet_tensorflow()
+    quiet_tensorflow()  # train-source writes a real .keras model, with Keras
+    prepare_engine(cfg, threads)
     with progress_bars() as progress:
         model, result = study.train_source(cfg, out=out, results_dir=results_dir, progress=progress)
     click.echo(accuracies_line(result))
@@ -250,13 +252,13 @@ def train_source(problem, out, epochs, seed, engine, results_dir, config_file) -
 @training_options
 @results_option
 @config_option
-def fit(problem, source, fixed, epochs, seed, engine, results_dir, config_file) -> None:
+def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
     from . import study
 
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.target_problem": problem})
-    quiet_tensorflow()
+    prepare_engine(cfg, threads)
     with progress_bars() as progress:
         run_dir, result = study.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
     click.echo(accuracies_line(result))
@@ -275,7 +277,8 @@ def fit(problem, source, fixed, epochs, seed, engine, results_dir, config_file) 
 @training_options
 @results_option
 @config_option
-def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine, results_dir, config_file) -> None:
+def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine, threads, results_dir,
+            config_file) -> None:
     """Run every arm (standalone, transfer fixed=0/1/2 by default) REPEATS times on the target problem.
 
     Writes a new run directory under RESULTS_DIR with scores.csv, curves/, summary.json, summary.md,
@@ -286,7 +289,7 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
 
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.repeats": repeats, "study.source_repeats": source_repeats})
-    quiet_tensorflow()
+    prepare_engine(cfg, threads)
     with progress_bars() as progress, interruptible(progress):
         done = study.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
                              notify=lambda line: click.echo(line, err=True))
@@ -307,9 +310,10 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
               help="Run the cells as tasks on this Dask scheduler (e.g. tcp://10.0.0.5:8786); needs the dask extra.")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Start a local Dask cluster of this many worker processes (one thread each) for the cells.")
+@threads_option
 @results_option
 def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: str | None, workers: int | None,
-          results_dir: Path) -> None:
+          threads: int | None, results_dir: Path) -> None:
     """Run a grid of comparisons (one per cell of the [sweep] table) and tabulate the transfer benefit per cell.
 
     Writes a sweep directory with sweep.toml, runs.csv, cells.csv, benefit and heatmap figures, report.html,
@@ -320,7 +324,7 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: s
     if scheduler and workers:
         raise BadInput("give --scheduler (an existing cluster) or --workers (a local one), not both")
     grid = sweeps.load_sweep(config_file, seed=seed)
-    quiet_tensorflow()
+    prepare_engine(grid.config_of(grid.cells()[0]), threads)
     with progress_bars() as progress, interruptible(progress):
         done = sweeps.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 progress=progress, notify=lambda line: click.echo(line, err=True))

@@ -4,7 +4,7 @@ Both are the same loop: hand over (key, payload) pairs (a batch of cells and the
 output or exception) as tasks finish. On Dask a task carries only its cells' configs (with their seeds) and
 returns arrays; the driver alone writes the
 sweep directory. Workers are spawned processes (never forked: TensorFlow's runtime does not survive a fork),
-each importing TensorFlow once, with its thread pools sized to the worker's threads. A worker that dies has its
+each training with one thread per task slot (TensorFlow only for the engines that use it). A worker that dies has its
 cells run again elsewhere by the scheduler; a lost scheduler is a `ClusterError`, and `--resume` finishes the
 sweep from the cells already written.
 """
@@ -49,31 +49,30 @@ def in_process(task: Task, tasks: Sequence[tuple[Any, Any]]) -> Iterator[tuple[A
 
 
 def setup_worker(threads: int) -> None:
-    """Import TensorFlow once in a worker process and give it this worker's share of the cores."""
+    """Give a worker process its share of the cores: each of its `threads` task slots trains with one thread
+    of the Numba engine (so the worker never runs more than `threads` at once), and TensorFlow, imported only
+    if a task uses the tensorflow or keras engine, gets the same share through its environment variables."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    import tensorflow as tf
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    from .engine import set_threads
 
-    tf.get_logger().setLevel("ERROR")
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:  # the runtime is already initialised in this process: keep what it has
-        pass
+    set_threads(1)
 
 
 def _plugin():
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class TensorFlowWorker(WorkerPlugin):
+    class ThreadShare(WorkerPlugin):
         """Runs `setup_worker` when a worker starts (and again in any worker that replaces a dead one)."""
 
-        name = "blobs-transfer-tensorflow"
+        name = "blobs-transfer-threads"
 
         def setup(self, worker):
             setup_worker(max(1, int(worker.state.nthreads)))
 
-    return TensorFlowWorker()
+    return ThreadShare()
 
 
 def _import_distributed():

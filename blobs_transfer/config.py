@@ -162,7 +162,12 @@ class Study:
     source_repeats: int = 1  # 1 = the tutorial: every transfer repeat starts from one saved source model
     seed: int = 0  # root seed; per-repeat seeds are derived from it and recorded
     baseline: str = "standalone"
-    engine: str = "vectorized"  # or "keras", the reference loop: one model.fit per repeat
+    engine: str = "numba"  # all repeats batched on the CPU; "tensorflow": the same batched, on TensorFlow (a GPU
+    # if it has one); "keras": the reference loop, one model.fit per repeat
+
+    def __post_init__(self) -> None:
+        if self.engine in ENGINE_ALIASES:  # configs and runs written before the Numba engine
+            object.__setattr__(self, "engine", ENGINE_ALIASES[self.engine])
 
 
 @dataclass(frozen=True)
@@ -266,7 +271,8 @@ def _set(table: Any, *, only: tuple[str, ...] = (), exclude: tuple[str, ...] = (
             if v is not None and (k in only if only else k not in exclude)}
 
 
-ENGINES = ("vectorized", "keras")
+ENGINES = ("numba", "tensorflow", "keras")
+ENGINE_ALIASES = {"vectorized": "tensorflow"}  # the TensorFlow engine's name until the Numba engine came
 WEIGHTS = ("fresh", "source")
 INITS = ("copy", "weight_stats")
 INITIALIZERS = ("he_uniform", "glorot_uniform")

@@ -109,9 +109,15 @@ def _writable(folder: Path) -> bool:
         return False
 
 
+KERNEL_DIR_ENV = "BLOBS_TRANSFER_KERNEL_DIR"
+
+
 def kernel_folder() -> Path:
-    """Where generated kernels and Numba's cache of them live: beside the package (`_kernels/`, ignored by
-    git), or a per-user cache folder where the package cannot be written (a system install)."""
+    """Where generated kernels and Numba's cache of them live: $BLOBS_TRANSFER_KERNEL_DIR if set, else beside
+    the package (`_kernels/`, ignored by git), or a per-user cache folder where the package cannot be written
+    (a system install)."""
+    if os.environ.get(KERNEL_DIR_ENV):
+        return Path(os.environ[KERNEL_DIR_ENV])
     package = Path(__file__).resolve().parent / "_kernels"
     if _writable(package):
         return package

@@ -18,11 +18,15 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence
 
 import numpy as np
-import tensorflow as tf
 
-from .arms import Weights, replica_rngs
-from .engine import HISTORY_KEYS, TrainResult, batch_bounds, epoch_orders  # noqa: F401  (shared with the Numba engine)
-from .problems import Problem
+from .backend import import_tensorflow
+
+import_tensorflow()
+import tensorflow as tf  # noqa: E402
+
+from .arms import Weights, replica_rngs  # noqa: E402
+from .engine import HISTORY_KEYS, TrainResult, batch_bounds, epoch_orders  # noqa: E402,F401  (shared with the Numba engine)
+from .problems import Problem  # noqa: E402
 
 JIT = True
 CACHED_STEPS = 8  # compiled steps kept for reuse (one per replica count and architecture)

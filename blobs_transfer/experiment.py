@@ -21,7 +21,7 @@ from .arms import Weights
 from .config import Arm, Config, ProblemSpec, Training
 from .problems import Problem, make_problem
 
-if TYPE_CHECKING:  # the engine imports TensorFlow: only the functions that train import it
+if TYPE_CHECKING:
     from .engine import TrainResult
 
 Progress = Callable[[int], None]  # called with the number of epochs just completed
@@ -115,11 +115,15 @@ def train(
     """Train (arm, source weights, seed) jobs on `problem` (or on problem[i] for job i) with the chosen engine
     and `training` settings (default: the target's, `cfg.target_training`); results in job order.
 
-    The vectorised engine trains the jobs that share an architecture and a number of minibatches together,
-    in chunks of at most `chunk_size` replicas (default CHUNK_SIZE), so memory stays bounded whatever the
-    number of repeats; a replica's result does not depend on its chunk (tests/test_experiment.py).
+    The batched engines ("numba", the default, and "tensorflow") train the jobs that share an architecture
+    and a number of minibatches together, in chunks of at most `chunk_size` replicas (default CHUNK_SIZE), so
+    memory stays bounded whatever the number of repeats; a replica's result does not depend on its chunk
+    (tests/test_experiment.py). Only "tensorflow" and "keras" import TensorFlow.
     """
-    from .engine import train_replicas
+    if engine == "tensorflow":
+        from .engine_tf import train_replicas
+    else:
+        from .engine import train_replicas
 
     training = training or cfg.target_training
     problems = problem if isinstance(problem, list) else [problem] * len(jobs)

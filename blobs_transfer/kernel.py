@@ -80,11 +80,10 @@ def _from_bits(typingctx, i):
 @njit(**INLINE)
 def _exp(x):
     """exp of a float32 (Cephes expf): x = k ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial, 2^k
-    built from its exponent bits. NaN gives NaN, below -87 zero (libm gives subnormals there; a softmax term that small
-    changes no sum)."""
+    built from its exponent bits (as two normal factors, so subnormal results round once). NaN gives NaN."""
     x0 = F32(x)
     x = F32(88.72) if x0 > F32(88.72) else x0
-    x = F32(-87.0) if x < F32(-87.0) else x
+    x = F32(-104.0) if x < F32(-104.0) else x  # below: under half the smallest subnormal
     k = np.floor(x * F32(1.44269504088896341) + F32(0.5))
     r = x - k * F32(0.693359375) - k * F32(-2.12194440e-4)
     p = F32(1.9875691500e-4)
@@ -94,8 +93,10 @@ def _exp(x):
     p = p * r + F32(1.6666665459e-1)
     p = p * r + F32(5.0000001201e-1)
     y = p * r * r + r + F32(1.0)
-    ki = np.int32(k) if k == k else np.int32(0)  # k in [-125, 128]; NaN: any scale, y is NaN
-    out = y * _from_bits(np.int32((ki + np.int32(126)) << np.int32(23))) * F32(2.0)  # 2^(k-1) * 2: k = 128 fits
+    ki = np.int32(k) if k == k else np.int32(0)  # k in [-150, 128]; NaN: any scale, y is NaN
+    k1 = ki >> np.int32(1)  # 2^k as 2^k1 * 2^k2, both normal: one rounding, into subnormals where due
+    k2 = ki - k1
+    out = y * _from_bits(np.int32((k1 + np.int32(127)) << np.int32(23))) * _from_bits(np.int32((k2 + np.int32(127)) << np.int32(23)))
     return F32(np.inf) if x0 > F32(88.72284) else out
 
 

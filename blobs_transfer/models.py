@@ -10,15 +10,19 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from .arms import Weights
-from .config import Arm, Config
-from .engine import HISTORY_KEYS, TrainResult
-from .errors import ResultsError, SourceModelError
-from .problems import Problem
+from .backend import import_tensorflow
+
+import_tensorflow()
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from .arms import Weights  # noqa: E402
+from .config import Arm, Config  # noqa: E402
+from .engine import HISTORY_KEYS, TrainResult  # noqa: E402
+from .errors import ResultsError, SourceModelError  # noqa: E402
+from .problems import Problem  # noqa: E402
 
 ModelError = SourceModelError  # the name this module's callers and tests know
 

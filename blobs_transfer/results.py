@@ -70,7 +70,8 @@ def write_json(path: Path, obj: Any) -> None:
 def save_figure(fig, path: Path, dpi: int = 120) -> None:
     """Write a matplotlib Figure as PNG, atomically."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
+    # zlib level 1: a third of the encoding time of the default 6, for files about 20% larger
+    fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
     atomic_write_bytes(path, buf.getvalue())
 
 

@@ -110,10 +110,10 @@ def train_source(cfg: Config, problem: int | None = None, *, out: str | Path | N
 
 def load_source_model(path: str | Path, cfg: Config, spec: ProblemSpec | None = None) -> SourceModel:
     """A saved source model with the seed its metadata file records (None if it has none)."""
-    from .models import get_weights, load_source
+    from .keras_file import load_source_weights  # h5py, not Keras: reading a source model needs no TensorFlow
 
     path = Path(path)
-    weights = get_weights(load_source(path, cfg))
+    weights = load_source_weights(path, cfg)
     seed = None
     try:
         seed = json.loads(path.with_suffix(".json").read_text(encoding="utf-8")).get("seed")

@@ -196,7 +196,7 @@ def sweep_records(sweep_dir: Path) -> tuple[RunRecord, list[RunRecord]]:
     data = _read_toml(sweep_dir / "sweep.toml")
     params = flatten(data)
     study = data.get("study", {})
-    params.update(root_seed=str(meta.get("root_seed", study.get("seed", 0))), engine=str(study.get("engine", "vectorized")))
+    params.update(root_seed=str(meta.get("root_seed", study.get("seed", 0))), engine=str(study.get("engine", "numba")))
     parent = RunRecord(sweep_dir.name, params, {"cells": float(meta.get("cells", 0)), "networks": float(meta.get("networks", 0))},
                        _tags(sweep_dir, "sweep", meta),
                        tuple(p for p in sorted(sweep_dir.iterdir()) if p.is_file() and not p.name.startswith(".")),

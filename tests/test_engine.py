@@ -1,16 +1,23 @@
-"""The vectorised engine against the plain Keras loop: exact on identical inputs, independent across replicas."""
+"""Both batched engines (Numba, the default, and TensorFlow) against the plain Keras loop: exact on identical
+inputs, independent across replicas."""
 
 import dataclasses
 
 import numpy as np
 import pytest
 
-from blobs_transfer import arms
+from blobs_transfer import arms, engine, engine_tf
 from blobs_transfer.config import Arm
-from blobs_transfer.engine import batch_bounds, epoch_orders, train_replicas
+from blobs_transfer.engine import batch_bounds, epoch_orders
 from blobs_transfer.models import build_mlp, compile_model, get_weights, set_weights
 
 EPOCHS = 6
+ENGINES = {"numba": engine.train_replicas, "tensorflow": engine_tf.train_replicas}
+
+
+@pytest.fixture(params=sorted(ENGINES))
+def train_replicas(request):
+    return ENGINES[request.param]
 
 
 def keras_batch_by_batch(cfg, problem, initial, fixed, orders):
@@ -30,7 +37,7 @@ def test_batches_are_keras_defaults():
 
 
 @pytest.mark.parametrize("fixed", [0, 1, 2])
-def test_one_replica_equals_keras_loop(cfg, problem1, problem2, fixed):
+def test_one_replica_equals_keras_loop(cfg, problem1, problem2, fixed, train_replicas):
     """Same starting weights and batch order: weights within 1e-5 and identical predictions after 6 epochs."""
     seed = 1234 + fixed
     if fixed:  # a frozen-layer case starts from a (briefly) trained source, as transfer does
@@ -70,7 +77,7 @@ def _logits(weights, x):
     return h
 
 
-def test_replicas_are_independent(cfg, problem2):
+def test_replicas_are_independent(cfg, problem2, train_replicas):
     """Training R replicas together gives each one exactly what training it alone with its seed gives."""
     arm_list = [cfg.arms[0], Arm("r", fixed=1)]  # a frozen and a free replica in one computation
     seeds = [11, 22, 33, 44]
@@ -91,7 +98,7 @@ def test_replicas_are_independent(cfg, problem2):
         np.testing.assert_allclose(together.history["test_accuracy"][r], alone.history["test_accuracy"][0])
 
 
-def test_history_shapes_and_start_column(cfg, problem2):
+def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2, 3)])
     result = train_replicas(problem2, initial, np.ones((3, 3), bool), [1, 2, 3], epochs=4, batch_size=32, learning_rate=0.01)
     for key, curve in result.history.items():
@@ -113,7 +120,7 @@ def test_epoch_orders_are_permutations_from_the_seed():
     assert not np.array_equal(epoch_orders(6, 1, 500)[0], a[0])
 
 
-def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, problem2):
+def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, problem2, train_replicas):
     """A huge learning rate makes losses non-finite; frozen layers still never move."""
     big = dataclasses.replace(cfg.training, learning_rate=1e6)
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2)])

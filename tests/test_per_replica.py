@@ -1,14 +1,16 @@
 """Per-replica data: replicas that see different problems train in one computation, each exactly as if trained
-alone; a sweep's cells trained together give what each cell's own comparison gives; the compiled step is reused."""
+alone (both batched engines); a sweep's cells trained together give what each cell's own comparison gives; the
+TensorFlow engine's compiled step is reused."""
 
 import numpy as np
+import pytest
 
-from blobs_transfer import arms, engine, experiment
+from blobs_transfer import arms, engine, engine_tf, experiment
 from blobs_transfer.config import load_config
 from blobs_transfer.problems import make_problem
 
 
-def _alone_and_together(cfg, problems, seeds, epochs=4):
+def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine):
     initial = [arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in seeds]
     trainable = np.ones((len(seeds), 3), bool)
     together = engine.train_replicas(problems, arms.stack(initial), trainable, seeds, epochs=epochs,
@@ -18,7 +20,8 @@ def _alone_and_together(cfg, problems, seeds, epochs=4):
     return together, alone
 
 
-def test_replicas_on_different_problems_train_as_if_alone(cfg):
+@pytest.mark.parametrize("engine", [engine, engine_tf], ids=["numba", "tensorflow"])
+def test_replicas_on_different_problems_train_as_if_alone(cfg, engine):
     # train sizes 20, 100 and 500 (none a multiple of 32: 1, 4 and 16 minibatches, the last ones short),
     # another spread and the source problem itself, all in one computation
     specs = [cfg.target_spec, cfg.source_spec]
@@ -26,7 +29,7 @@ def test_replicas_on_different_problems_train_as_if_alone(cfg):
     specs += [load_config(None, **{"target.cluster_std": 1.0, "target.similarity_t": 0.5}).target_spec]
     problems = [make_problem(s) for s in specs]
     assert sorted(p.x_train.shape[0] for p in problems) == [20, 100, 500, 500, 500]
-    together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11])
+    together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11], engine=engine)
     for r, one in enumerate(alone):
         for key in engine.HISTORY_KEYS:
             np.testing.assert_array_equal(together.history[key][r], one.history[key][0], err_msg=key)
@@ -56,10 +59,10 @@ def test_cells_trained_together_equal_each_comparison_alone():
 
 def test_the_compiled_step_is_reused_across_calls(cfg, problem2):
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2)])
-    run = lambda: engine.train_replicas(problem2, initial, np.ones((2, 3), bool), [1, 2], epochs=2, batch_size=32,
-                                        learning_rate=0.01)
+    run = lambda: engine_tf.train_replicas(problem2, initial, np.ones((2, 3), bool), [1, 2], epochs=2, batch_size=32,
+                                           learning_rate=0.01)
     first = run()
-    step = engine._step_for(initial)
+    step = engine_tf._step_for(initial)
     traces = step.run_epoch.experimental_get_tracing_count()
     second = run()
     assert step.run_epoch.experimental_get_tracing_count() == traces  # no new trace, no new compile

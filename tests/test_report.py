@@ -17,7 +17,7 @@ def summary(k=100, a12=(0.45, 0.38, 0.23), verdicts=("no evidence", "worse", "wo
     benefit = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
     out = {
         "run": {"target_problem": 2, "target": "Problem 2", "source_problem": 1, "source": "Problem 1",
-                "repeats": 3, "source_repeats": k, "epochs": 100, "engine": "vectorized", "seed": 0, "n_test": 500,
+                "repeats": 3, "source_repeats": k, "epochs": 100, "engine": "numba", "seed": 0, "n_test": 500,
                 "baseline": "standalone", "typical_accuracy": 0.8, "binomial_se": 0.0179, "source_model": source},
         "arms": [{"arm": a, "n": 300, "n_diverged": 0, "mean": m, "std": 0.08, "median": 0.82, "q1": 0.8, "q3": 0.83,
                   "iqr": 0.03, "iqm": 0.82, "min": 0.4, "max": 0.84, "ci_low": m - 0.01, "ci_high": m + 0.01,

@@ -154,7 +154,7 @@ def test_compare_run_reads_back_with_params_metrics_steps_and_files(folder, stor
     params = mine.data.params
     assert (params["study.repeats"], params["study.source_repeats"], params["training.epochs"]) == ("2", "2", "2")
     assert (params["arms.0.name"], params["arms.1.name"], params["arms.0.repeats"]) == ("standalone", "transfer fixed=1", "4")
-    assert (params["root_seed"], params["engine"], params["model.hidden_units"]) == ("0", "vectorized", "[5, 5]")
+    assert (params["root_seed"], params["engine"], params["model.hidden_units"]) == ("0", "numba", "[5, 5]")
     summary = json.loads((folder["compare"] / "summary.json").read_text())
     metrics = mine.data.metrics
     base, arm = summary["arms"]

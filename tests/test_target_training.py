@@ -13,7 +13,7 @@ TUTORIAL = Training(learning_rate=0.01, batch_size=32, epochs=100)
 
 def test_default_config_resolves_as_before(cfg):
     assert cfg.training == cfg.source_training == cfg.target_training == TUTORIAL
-    assert experiment.training_key(cfg) == (TUTORIAL, cfg.model, "vectorized", 500)
+    assert experiment.training_key(cfg) == (TUTORIAL, cfg.model, "numba", 500)
     assert "[source]" not in to_toml(cfg) and "[target]" not in to_toml(cfg)  # resolved TOML unchanged
     # seeds never depend on the training settings: the values results/example/metadata.json records
     assert experiment.source_seed(cfg, 1, 0) == 1246905493
@@ -98,7 +98,7 @@ def test_target_override_equal_to_training_changes_nothing():
     assert a.records == b.records and np.array_equal(a.test_accuracy_curves, b.test_accuracy_curves)
 
 
-@pytest.mark.parametrize("engine", ["vectorized", "keras"])
+@pytest.mark.parametrize("engine", ["numba", "keras"])
 def test_each_engine_trains_each_side_with_its_epochs(engine, problem2):
     c = config_from_dict({"training": {"epochs": 2}, "target": {"epochs": 1}, "study": {"engine": engine}})
     _, source = experiment.train_sources(c, 1, 1)

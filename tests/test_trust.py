@@ -115,7 +115,7 @@ def test_baseline_file_explains_its_bands():
             assert ("two-stage" in arm[stat]["why"]) == name.startswith("transfer")
 
 
-@pytest.mark.parametrize("engine", ["vectorized", "keras"])
+@pytest.mark.parametrize("engine", ["numba", "tensorflow", "keras"])
 def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path).exit_code == 0
     runs = [last_line_dir(invoke("compare", "--repeats", 2, "--epochs", 3, "--engine", engine, "--seed", 9,

@@ -121,7 +121,7 @@ def test_engine_trains_the_drawn_weights_and_freezes_them(cfg, problem2):
     c = replace(cfg, arms=(Arm("standalone"), arm), training=replace(cfg.training, epochs=2))
     source = dyadic_source(cfg, 0)
     seeds = [11, 12]
-    result = experiment.train(c, problem2, [(arm, source, s) for s in seeds], engine="vectorized")
+    result = experiment.train(c, problem2, [(arm, source, s) for s in seeds], engine="numba")
     for r, s in enumerate(seeds):
         start = arms.initial_weights(c, arm, source, arms.replica_rngs(s)[0])
         end = arms.unstack(result.weights, r)
