@@ -167,21 +167,16 @@ def interruptible(bars: ProgressBars) -> Iterator[None]:
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow and Keras quietly (see `backend.import_tensorflow`)."""
-    from .backend import import_tensorflow
+    """Import TensorFlow and Keras quietly (see `study.import_tensorflow`)."""
+    from .study import import_tensorflow
 
     import_tensorflow()
 
 
 def prepare_engine(cfg: Config, threads: int | None = None) -> None:
-    """The engine's set-up before any work: TensorFlow imported quietly only for the engines that use it,
-    and the Numba engine's thread limit."""
-    if cfg.study.engine != "numba":
-        quiet_tensorflow()
-    if threads is not None:
-        from .engine import set_threads
+    from .study import prepare_engine as prepare
 
-        set_threads(threads)
+    prepare(cfg, threads)
 
 
 def report_text(sections) -> str:
@@ -366,7 +361,6 @@ def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_
     """
     from . import gate, gate_report, study
     from .report import format_table
-    from .results import atomic_write_text
 
     dash = [name for name, f in (("--junit", junit_file), ("--markdown", markdown_file)) if str(f) == "-"]
     if len(dash) > 1:
@@ -381,7 +375,7 @@ def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_
             if str(target) == "-":
                 click.echo(text, nl=False)
             else:
-                atomic_write_text(target, text)
+                study.write_text(target, text)
     moved = [r for r in rows if not r["ok"]]
     if moved:
         names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)

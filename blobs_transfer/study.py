@@ -69,6 +69,32 @@ def generate(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
     return folder
 
 
+# --- the engine ------------------------------------------------------------------------------------
+
+
+def import_tensorflow() -> None:
+    """TensorFlow and Keras, imported quietly (only the tensorflow and keras engines and saving need them)."""
+    from .backend import import_tensorflow as quiet_import
+
+    quiet_import()
+
+
+def prepare_engine(cfg: Config, threads: int | None = None) -> None:
+    """Before any work: TensorFlow imported quietly only for the engines that use it, and the Numba engine's
+    thread limit for this process (None: $BLOBS_TRANSFER_THREADS, else every core)."""
+    if cfg.study.engine != "numba":
+        import_tensorflow()
+    if threads is not None:
+        from .engine import set_threads
+
+        set_threads(threads)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    """A text file written atomically (a report for CI, say): one line and exit 2 if the disk fails."""
+    atomic_write_text(Path(path), text)
+
+
 # --- source models -------------------------------------------------------------------------------
 
 

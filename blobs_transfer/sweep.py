@@ -254,7 +254,7 @@ def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> No
     except OSError as exc:
         raise results.cannot_write(folder, exc) from None
     atomic_write_text(folder / "config.toml", to_toml(cfg))
-    write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c]) for c in RUN_COLUMNS] for r in records))
+    write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c], c) for c in RUN_COLUMNS] for r in records))
     write_json(folder / "summary.json", summary)
     planned = planned_runs(cfg)
     integrity.write_manifest(folder, CELL_DATA, plan={"networks": sum(planned.values()), "runs_per_arm": planned},
@@ -314,8 +314,11 @@ def verify_sweep(sweep_dir: str | Path, *, derived: bool = False) -> dict[str, A
     return manifest
 
 
-def _csv(v: Any) -> Any:
-    return "" if v is None else v
+def _csv(v: Any, column: str = "") -> Any:
+    """A runs.csv field as scores.csv writes it: accuracies with three decimals (0.310, not 0.31)."""
+    if v is None:
+        return ""
+    return f"{v:.3f}" if column == "test_accuracy" else v
 
 
 def read_cell(sweep_dir: Path, cell: Cell) -> tuple[list[list[str]], dict[str, Any]]:
@@ -566,7 +569,8 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
                          f"{report._f(c['a12'], 2)} [{report._f(c['a12_ci_low'], 2)}, {report._f(c['a12_ci_high'], 2)}]",
                          c["verdict"]])
     baseline = summaries[0]["summary"]["run"]["baseline"]
-    ordered = sorted(figure_names, key=lambda n: not n.startswith("heatmap_"))  # stable: heatmaps, then the rest
+    # stable: the heatmaps, then the best arm of each cell, then the rest (benefit figures)
+    ordered = sorted(figure_names, key=lambda n: 0 if n.startswith("heatmap_") else 1 if n == "best_arm.png" else 2)
     best = best_arm_table(sweep, summaries)
     return [
         report.Section("What this sweep found", "text", sweep_finding(sweep, summaries)),

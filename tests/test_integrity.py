@@ -261,7 +261,7 @@ def assert_same_tables(sweep_dir, reference):
 
 
 def test_verify_command_checks_a_sweep_and_its_cells(sweep_copy):
-    assert "10 files match its manifest, and each of its 4 cells matches its own" in invoke("verify", sweep_copy).output
+    assert "11 files match its manifest, and each of its 4 cells matches its own" in invoke("verify", sweep_copy).output
     damage(sweep_copy / "cells" / "0003" / "runs.csv", "one byte changed")
     assert "cells/0003/runs.csv differs from the manifest" in one_error_line(invoke("verify", sweep_copy))
 

@@ -172,9 +172,11 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
 
     page = (small_sweep / "report.html").read_text()
     alts = [html.unescape(a) for a in __import__("re").findall(r'<img alt="([^"]+)"', page)]
-    # the heatmaps answer the question, so they come first, titled by arm in words; then the benefit figures
+    # the heatmaps answer the question, so they come first, titled by arm in words; then the best arm of every
+    # cell, then the benefit figures
     assert alts[:3] == [f"transfer fixed={k}: the benefit over both swept axes" for k in range(3)]
-    assert [a.split(",")[0] for a in alts[3:]] == ["The transfer benefit against target.n_train",
+    assert alts[3].startswith("The best arm of every cell")
+    assert [a.split(",")[0] for a in alts[4:]] == ["The transfer benefit against target.n_train",
                                                    "The transfer benefit against target.similarity_t"]
     finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
     assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
@@ -184,7 +186,8 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     grid = load_sweep(small_sweep / "sweep.toml")
     _, _, summaries = sweeps.cell_rows(grid, small_sweep)
     blocks = sweeps.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
-    assert blocks[-1].folded and "<details>" in report.html(blocks, "t", {})
+    table = next(b for b in blocks if b.title == "Transfer benefit per cell")
+    assert table.folded and "<details>" in report.html(blocks, "t", {})
 
 
 def test_sweep_finding_without_comparisons_is_one_line(small_sweep):

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
+# the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
+# it replaces results/{example,headline,sweep,budget,transfusion,output-layer} and results/baseline.json.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BT=.venv/bin/blobs-transfer
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+last() { tail -n 1; }
+
+# the example: exactly the README's first command, in a scratch copy of results/
+$BT generate --results-dir "$tmp/results" > /dev/null
+$BT train-source --results-dir "$tmp/results" > /dev/null
+run=$($BT compare --repeats 30 --results-dir "$tmp/results" | last)
+rm -rf results/example && mv "$run" results/example
+cp -r "$tmp/results/source" results/example/source
+mkdir -p results/example/problems && cp "$tmp/results/problems/problems.png" results/example/problems/
+
+run=$($BT compare --config configs/headline.toml --results-dir "$tmp/headline" | last)
+rm -rf results/headline && mv "$run" results/headline
+
+for name in sweep budget transfusion output-layer; do
+  run=$($BT sweep --config "configs/$name.toml" --results-dir "$tmp/$name" | last)
+  rm -rf "results/$name" && mv "$run" "results/$name"
+done
+
+run=$($BT compare --config configs/gate.toml --results-dir "$tmp/gate" | last)
+$BT baseline "$run" --out results/baseline.json
+echo "regenerated: results/example, headline, sweep, budget, transfusion, output-layer, baseline.json"
