@@ -433,10 +433,9 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     blocks = report.sections(summary)
     title = report.title_of(summary)
     atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title))
-    pngs = {}
-    for name, figure in _figures(cfg, summary, scores, curves).items():
-        save_figure(figure, run_dir / name)
-        pngs[name] = (run_dir / name).read_bytes()
+    figures = _figures(cfg, summary, scores, curves)
+    results.save_figures({run_dir / name: figure for name, figure in figures.items()})
+    pngs = {name: (run_dir / name).read_bytes() for name in figures}
     atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))
     manifest = integrity.read_manifest(run_dir) if require_complete else None
     if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for

@@ -473,10 +473,8 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
     write_csv(sweep_dir / "runs.csv", [*keys, *RUN_COLUMNS], runs)
     write_csv(sweep_dir / "cells.csv", [*keys, "arm", *CELL_STATS, *COMPARISON_STATS, *BEST_STATS], table)
     figures = sweep_figures(sweep, summaries)
-    pngs = {}
-    for name, fig in figures.items():
-        results.save_figure(fig, sweep_dir / name)
-        pngs[name] = (sweep_dir / name).read_bytes()
+    results.save_figures({sweep_dir / name: fig for name, fig in figures.items()})
+    pngs = {name: (sweep_dir / name).read_bytes() for name in figures}
     blocks = sweep_sections(sweep, summaries, list(figures))
     atomic_write_text(sweep_dir / "report.html", report.html(blocks, "blobs-transfer sweep", pngs))
     meta = results.run_metadata(root_seed=sweep.seed, cells=len(summaries), trained_cells=trained_cells,

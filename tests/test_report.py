@@ -107,3 +107,21 @@ def test_a_list_of_figures_is_still_drawn_each_under_a_title():
     assert [html.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', page)] == [report.FIGURES["forest.png"],
                                                                                    "other.png"]
     assert "![other.png](other.png)" in report.markdown(blocks, "t") and report.terminal(blocks) == ""
+
+
+def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
+    """save_figures forks children to draw on every core: the files are byte for byte save_figure's."""
+    from matplotlib.figure import Figure
+
+    from blobs_transfer.results import save_figure, save_figures
+
+    def figure(k):
+        fig = Figure(figsize=(3, 2))
+        fig.add_subplot().plot(range(10), [v ** k for v in range(10)])
+        return fig
+
+    save_figures({tmp_path / f"par{k}.png": figure(k) for k in range(3)})
+    for k in range(3):
+        save_figure(figure(k), tmp_path / f"seq{k}.png")
+        assert (tmp_path / f"par{k}.png").read_bytes() == (tmp_path / f"seq{k}.png").read_bytes()
+    assert not list(tmp_path.glob(".*tmp*"))
