@@ -7,6 +7,9 @@
    `compare --repeats 30`, `compare --repeats 5000` and `sweep --config configs/sweep.toml`, in a temporary
    results folder that `train-source` prepared.
 
+3. The kernel's own exp and log against libm's (`np.exp`, `np.log`, one scalar call per element in Numba 0.62+):
+   the same generated kernel with the calls swapped, one thread, per replica-epoch.
+
 Prints every measurement, the ratio tensorflow / numba, and each target of issue 18 as MET or MISSED.
 
     .venv/bin/python benchmarks/bench_speed.py                    # everything: about 6-8 minutes on 2 cores
@@ -139,10 +142,54 @@ def commands(names: list[str], env: dict[str, str], runs: int) -> dict[str, dict
     return out
 
 
+LIBM = """
+import importlib.util, sys, time
+import numpy as np
+from blobs_transfer import arms, engine, kernel
+from blobs_transfer.config import Config
+from blobs_transfer.problems import make_problem
+variant, folder = sys.argv[1], sys.argv[2]
+shapes = [(2, 5), (5, 5), (5, 3)]
+text = kernel.kernel_source(shapes, "bench-" + variant)
+if variant == "libm":
+    text = text.replace("_exp(", "np.exp(").replace("_log(", "np.log(")
+path = f"{folder}/mlp_{variant}.py"
+open(path, "w").write(text)
+spec = importlib.util.spec_from_file_location(f"bench_{variant}", path)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+engine._kernels[tuple(shapes)] = module
+cfg = Config()
+problem = make_problem(cfg.target_spec)
+n = 1024
+w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in range(n)])
+engine.train_replicas(problem, arms.stack([arms.unstack(w, 0)]), np.ones((1, 3), bool), [0], epochs=1,
+                      batch_size=32, learning_rate=0.01)  # compile
+start = time.process_time()
+engine.train_replicas(problem, w, np.ones((n, 3), bool), list(range(n)), epochs=20, batch_size=32,
+                      learning_rate=0.01, threads=1)
+print((time.process_time() - start) / n / 20 * 1e6)
+"""
+
+
+def exp_and_log(env: dict[str, str]) -> dict[str, float]:
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for variant in ("ours", "libm"):
+            done = subprocess.run([sys.executable, "-c", LIBM, variant, tmp], capture_output=True, text=True, env=env,
+                                  cwd=ROOT)
+            if done.returncode != 0:
+                raise SystemExit(done.stderr[-2000:])
+            out[variant] = float(done.stdout.strip().splitlines()[-1])
+            print(f"  {variant:<5} exp/log: {out[variant]:6.2f} us CPU per replica-epoch (one thread)", flush=True)
+    print(f"  libm / ours: {out['libm'] / out['ours']:.2f}x")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=20_000, help="networks trained in part 1")
-    parser.add_argument("--parts", default="1,2", help="which parts to run")
+    parser.add_argument("--parts", default="1,2,3", help="which parts to run")
     parser.add_argument("--commands", default=",".join(COMMANDS), help="commands of part 2")
     parser.add_argument("--runs", type=int, default=3, help="runs of compare --repeats 30 (median reported)")
     parser.add_argument("--json", type=Path, default=None, help="also write the measurements here")
@@ -157,6 +204,9 @@ def main() -> None:
     if "2" in parts:
         print("2. whole commands (/usr/bin/time -v):")
         results["commands"] = commands(args.commands.split(","), env, args.runs)
+    if "3" in parts:
+        print("3. the kernel's exp and log against libm's:")
+        results["exp_log"] = exp_and_log(env)
     print(f"load average at end {os.getloadavg()[0]:.2f}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

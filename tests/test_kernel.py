@@ -157,3 +157,21 @@ def test_a_cold_cache_compiles_once_says_so_and_is_reused(tmp_path):
     second = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
     assert second.returncode == 0 and "compiling" not in second.stderr
     assert first.stdout == second.stdout
+
+
+def test_training_keeps_working_after_a_fork(cfg, problem2):
+    """Plain threads over a nogil kernel, no threading layer: a forked child trains as its parent does."""
+    jobs = [(cfg.arms[0], 77), (cfg.arms[0], 78)]
+    expected = _run(cfg, problem2, jobs, threads=2).final["test_correct"]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            got = _run(cfg, problem2, jobs, threads=2).final["test_correct"]
+            os.write(write, b"same" if np.array_equal(got, expected) else b"different")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100)
+    os.waitpid(pid, 0)
+    assert answer == b"same"
