@@ -222,9 +222,16 @@ def test_check_of_the_same_study_at_another_seed_is_compared(results_dir, tiny_b
 
 
 def test_check_against_a_baseline_without_its_study_compares_its_run_table(tmp_path):
-    """The issue's case: an ordinary one-source run against the committed gate baseline (written before
-    baselines recorded their study) was '16 of 20 checks moved'; it is the wrong study."""
-    result = invoke("check", ROOT / "results" / "example", "--baseline", ROOT / "results" / "baseline.json")
+    """The issue's case: an ordinary one-source run against the committed gate baseline (as written before
+    baselines recorded their study, and the run before manifests) was '16 of 20 checks moved'; it is the
+    wrong study."""
+    run = tmp_path / "example"
+    shutil.copytree(ROOT / "results" / "example", run)
+    (run / "manifest.json").unlink()
+    baseline = json.loads((ROOT / "results" / "baseline.json").read_text())
+    del baseline["study"]
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    result = invoke("check", run, "--baseline", tmp_path / "baseline.json")
     line = one_error_line(result)
     assert "study.source_repeats 1 (baseline 40)" in line and "study.repeats 30 (baseline 5)" in line
     assert sum(line.startswith("Warning:") for line in result.output.splitlines()) == 2  # no manifest; partial study
@@ -384,7 +391,7 @@ def killed(where: tuple[str, str, int, str], *args) -> subprocess.CompletedProce
 COMPARE_KILLS = {  # where, and a file the run has then and one it has not yet
     "during training": (("blobs_transfer.cli", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
     "during the statistics": (("blobs_transfer.analysis", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
-    "while drawing the figures": (("blobs_transfer.study", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
+    "while drawing the figures": (("blobs_transfer.results", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
     "after the manifest, before marked complete": (("blobs_transfer.results", "mark_complete", 1, "before"),
                                                    "manifest.json", None),
 }

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import textwrap
 
 import numpy as np
@@ -51,6 +52,10 @@ def run(*args, code=0):
     return result
 
 
+def next_second() -> None:
+    time.sleep(1.05 - time.time() % 1)
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """results/ with a compare run and a sweep (as if made by the CLI), an interrupted compare run (config
@@ -63,8 +68,10 @@ def folder(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(sys, "argv", ["blobs-transfer", "compare", "--config", str(tmp / "tiny.toml")])
         compare = study.compare(cfg, results).run_dir
+        next_second()  # names carry the start to the second, and these tiny runs take less than one
         mp.setattr(sys, "argv", ["blobs-transfer", "sweep", "--config", str(tmp / "grid.toml")])
         sweep = sweeps.run_sweep(sweeps.load_sweep(tmp / "grid.toml"), results).sweep_dir
+    next_second()
     broken = new_run_dir(results, "compare")
     (broken / "config.toml").write_text(to_toml(cfg))
     half = results / "sweep-20000101-000000"
