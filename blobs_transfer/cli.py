@@ -8,7 +8,6 @@ TensorFlow is imported only by the commands that train.
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import warnings

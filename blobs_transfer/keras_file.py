@@ -60,9 +60,8 @@ def read_weights(path: str | Path) -> tuple[Weights, list[dict]]:
     return weights, layers
 
 
-def load_source_weights(path: str | Path, cfg: Config) -> Weights:
-    """A saved source model's weights, checked against the study; any problem is a one-line SourceModelError
-    (the same lines `models.load_source` gives)."""
+def check_file(path: str | Path, cfg: Config) -> Path:
+    """The path, if a file is there and is a zip archive; else the one-line SourceModelError saying what to do."""
     path = Path(path)
     if not path.exists():
         problem = "" if cfg.study.source_problem == 1 else f" --problem {cfg.study.source_problem}"
@@ -72,6 +71,13 @@ def load_source_weights(path: str | Path, cfg: Config) -> Weights:
         )
     if not zipfile.is_zipfile(path):
         raise SourceModelError(f"source model {path} is not a .keras file (it may be truncated or corrupt)")
+    return path
+
+
+def load_source_weights(path: str | Path, cfg: Config) -> Weights:
+    """A saved source model's weights, checked against the study; any problem is a one-line SourceModelError
+    (the same lines `models.load_source` gives)."""
+    path = check_file(path, cfg)
     try:
         weights, layers = read_weights(path)
     except ValueError as exc:

@@ -302,7 +302,7 @@ def kernel_source(shapes: list[tuple[int, int]], digest: str) -> str:
     n_classes = shapes[-1][1]
     layer_of = [l for l, (fan_in, fan_out) in enumerate(shapes) for _ in range((fan_in + 1) * fan_out)]
     row = [f"y = {ws.at(ws.y)}", *_forward_lines(shapes, ws), *_softmax_lines(n_classes)]
-    eval_body = _indent([*row, f"real = i < n_rows[r]", f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
+    eval_body = _indent([*row, "real = i < n_rows[r]", f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
                          f"{ws.at(ws.hit)} += hit if real else F32(0.0)"], 3)
     # One body computes every layer's gradient, frozen or not (the update leaves frozen weights alone): a
     # body per number of frozen layers made fixed=2 blocks 1.8x faster but tripled the compile time (30 s).

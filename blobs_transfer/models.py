@@ -7,7 +7,6 @@ loading the native `.keras` format, and `fit`/`evaluate`.
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -82,15 +81,9 @@ def save_model(model: keras.Model, path: Path) -> None:
 
 def load_source(path: Path, cfg: Config) -> keras.Model:
     """Load a saved source model and check it fits the study; any problem is a one-line ModelError."""
-    path = Path(path)
-    if not path.exists():
-        problem = "" if cfg.study.source_problem == 1 else f" --problem {cfg.study.source_problem}"
-        raise ModelError(
-            f"no source model at {path}: make one with `blobs-transfer train-source{problem}`, "
-            "pass --source PATH, or add --train-source to compare"
-        )
-    if not zipfile.is_zipfile(path):
-        raise ModelError(f"source model {path} is not a .keras file (it may be truncated or corrupt)")
+    from .keras_file import check_file
+
+    path = check_file(path, cfg)
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras raises many kinds for a damaged archive
