@@ -51,3 +51,26 @@ def test_transfer_arm_copies_every_layer(cfg):
     got = arms.initial_weights(cfg, cfg.arm("transfer fixed=1"), source, np.random.default_rng(2))
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(got, source))
     assert arms.trainable_layers(cfg, cfg.arm("transfer fixed=1")) == [False, True, True]
+
+
+@pytest.mark.parametrize("changes", [{}, {"target.similarity_t": 0.5}, {"target.n_train": 900},
+                                     {"target.cluster_std": 1.0, "target.n_train": 37}])
+def test_make_blobs_is_scikit_learns_draw_for_draw(changes):
+    """problems.make_blobs (written out: scikit-learn is slow to import) against scikit-learn's own."""
+    from sklearn.datasets import make_blobs as sklearn_make_blobs
+
+    from blobs_transfer import problems
+    from blobs_transfer.config import load_config
+
+    spec = load_config(None, **changes).target_spec
+    for n, seed in ((1000, 2), (1001, 7), (400, 123)):
+        centres = problems.centres(spec)
+        ours = problems.make_blobs(n, centres, spec.cluster_std, np.random.RandomState(seed))
+        theirs = sklearn_make_blobs(n_samples=n, centers=centres, cluster_std=spec.cluster_std,
+                                    random_state=np.random.RandomState(seed))
+        assert np.array_equal(ours[0], theirs[0]) and np.array_equal(ours[1], theirs[1])
+        assert np.array_equal(problems.make_blobs(n, centres, spec.cluster_std, seed)[0],
+                              sklearn_make_blobs(n_samples=n, centers=centres, cluster_std=spec.cluster_std,
+                                                 random_state=seed)[0])
+    problem = problems.make_problem(spec)
+    assert problem.x_train.shape[0] == spec.n_train
