@@ -249,9 +249,8 @@ def train_replicas(
     n_params = sum((fan_in + 1) * fan_out for fan_in, fan_out in shapes)
     seeds = np.asarray(seeds, np.int64).reshape(n_replicas)
 
-    slots = np.arange(n_replicas, dtype=np.int64)  # replica of each (block, lane), in order
     n_blocks = -(-n_replicas // lanes)
-    padded = np.concatenate([slots, np.full(n_blocks * lanes - n_replicas, slots[0], np.int64)])
+    padded = np.concatenate([np.arange(n_replicas), np.zeros(n_blocks * lanes - n_replicas, np.int64)])
     lane_of = padded.reshape(n_blocks, lanes)  # replica trained in each block's lane (padding repeats one)
 
     params = np.empty((n_blocks, n_params, lanes), np.float32)
@@ -306,10 +305,8 @@ def train_replicas(
         finally:  # an interrupt (from a progress report) drops the blocks not yet started
             pool.shutdown(wait=True, cancel_futures=True)
 
-    # back to replica order: where each replica sat in the (block, lane) grid
-    where = np.empty(n_replicas, np.int64)
-    where[slots] = np.arange(n_replicas)
-    block, lane = where // lanes, where % lanes
+    # replica r sat in block r // lanes, lane r % lanes
+    block, lane = np.divmod(np.arange(n_replicas), lanes)
     history_out = {k: np.ascontiguousarray(history[block, i, :, lane]) for i, k in enumerate(HISTORY_KEYS)}
     final_out = {k: np.ascontiguousarray(final[block, i, lane]) for i, k in enumerate(HISTORY_KEYS)}
     final_out["test_correct"] = np.rint(final[block, 4, lane]).astype(np.int64)

@@ -13,13 +13,13 @@ epoch. Minibatch orders are drawn here, from each replica's seed (a splitmix64 s
 shuffle), so no Python work is done per replica or epoch; explicit orders can be given for the equality
 tests against the Keras loop.
 
-`exp` and `log` are written out (`_exp`, `_log`: Cephes' single-precision polynomials, range reduction by
-powers of two with multiplies and selects only) because Numba 0.62+ has no SVML: `np.exp` in a loop is a
-scalar libm call per element, half of an epoch's time. Both stay within 2 ulp of libm (tested) and propagate
-NaN and inf, so a diverged run is still reported as one.
+`exp` and `log` are written out (`_exp`, `_log`: Cephes' single-precision polynomials, the power of two and
+the exponent read from the float's bits) because Numba 0.62+ has no SVML: `np.exp` in a loop is a scalar libm
+call per element, which also stops the loop from vectorising. They stay within 2 and 3 ulp of libm (tested) and
+keep NaN and inf, so a diverged run is still reported as one.
 
-Compiled code is cached on disk (`cache=True`); `NUMBA_CACHE_DIR` moves the cache where the package folder is
-read-only (`engine.py` sets a per-user folder then).
+The training loop itself is generated per architecture (`kernel_source`); `engine.compiled_kernel` writes it to
+a module file and Numba caches its compiled code on disk beside that file.
 """
 
 from __future__ import annotations
@@ -34,15 +34,12 @@ LANES = 32  # replicas per block: a multiple of the SIMD width (16 float32 lanes
 # nnan/ninf, the divergence check needs NaN and inf to survive.
 FASTMATH = {"contract"}
 JIT = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
-# LLVM does not inline one Numba function into another, and a call in a loop over lanes stops the loop from
-# vectorising (a loop of `_exp` calls ran 15x slower): the per-element helpers are inlined by Numba itself.
-# The per-row helpers stay functions of their own (their lane loops vectorise inside them; inlining them
-# too made compilation minutes long). Only entry points are cached; they carry their helpers with them.
+# A cached callee is linked into its caller as machine code, which LLVM cannot inline, and a call in a loop over
+# lanes stops the loop from vectorising (a loop of `_exp` calls ran 15x slower): the per-element helpers are
+# inlined by Numba itself. The shuffle, called once per lane and epoch, stays a function (HELPER, not cached:
+# the cached entry points carry it with them).
 INLINE = dict(inline="always", fastmath=FASTMATH, error_model="numpy", boundscheck=False)
 HELPER = dict(nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
-
-HISTORY_ROWS = 4  # train_loss, train_accuracy, test_loss, test_accuracy
-FINAL_ROWS = 5  # the same four with the final weights, then the count of correct test rows
 
 _GOLDEN = uint64(0x9E3779B97F4A7C15)
 _MIX1 = uint64(0xBF58476D1CE4E5B9)
@@ -270,20 +267,21 @@ def _softmax_lines(n_classes) -> list[str]:
     return lines
 
 
-def _backward_lines(shapes, lowest, ws: _Workspace) -> list[str]:
-    """One row's gradient (row weight w) added to the gradient slots, for layers lowest.. only."""
+def _backward_lines(shapes, ws: _Workspace) -> list[str]:
+    """One row's gradient (row weight w) added to the gradient slots of every layer, frozen or not (the update
+    leaves frozen weights alone)."""
     lay = layout(shapes)
     n_layers, n_classes = len(lay), lay[-1][1]
     lines = [f"d{n_layers}_{c} = (e{c} * inv - (F32(1.0) if y == F32({c}.0) else F32(0.0))) * w"
              for c in range(n_classes)]
-    for l in range(n_layers - 1, lowest - 1, -1):
+    for l in range(n_layers - 1, -1, -1):
         fan_in, fan_out, ko, bo = lay[l]
         inputs = [f"x{k}" for k in range(fan_in)] if l == 0 else [f"a{l}_{k}" for k in range(fan_in)]
         for j in range(fan_out):
             lines.append(f"{ws.at(ws.grads + bo + j)} += d{l + 1}_{j}")
             for k in range(fan_in):
                 lines.append(f"{ws.at(ws.grads + ko + k * fan_out + j)} += {inputs[k]} * d{l + 1}_{j}")
-        if l > lowest:  # back through this layer's kernel and the relu below it
+        if l > 0:  # back through this layer's kernel and the relu below it
             for k in range(fan_in):
                 terms = " + ".join(f"{ws.at(ko + k * fan_out + j)} * d{l + 1}_{j}" for j in range(fan_out))
                 lines.append(f"d{l}_{k} = {terms}")
@@ -309,7 +307,7 @@ def kernel_source(shapes: list[tuple[int, int]], digest: str) -> str:
     body = [f"w = {ws.at(ws.w)}", *row,
             "real = w > F32(0.0)  # Keras's epoch loss: each batch's mean weighted by its size",
             f"{ws.at(ws.loss)} += loss if real else F32(0.0)", f"{ws.at(ws.hit)} += hit if real else F32(0.0)",
-            *_backward_lines(shapes, 0, ws)]
+            *_backward_lines(shapes, ws)]
     train_loop = f"{' ' * 16}for r in range(NL):\n" + _indent(body, 5)
     return _TEMPLATE.format(shapes=shapes, digest=digest, n_layers=n_layers, layer_of=layer_of, lanes=LANES,
                             n_params=ws.n_params, slots=ws.slots, grads=ws.grads, x=ws.x, y=ws.y, w=ws.w,
