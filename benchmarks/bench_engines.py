@@ -119,7 +119,7 @@ def make_config(repeats: int, epochs: int, engine: str):
 
 def train_source(epochs: int):
     """One source model on Problem 1 (untimed setup), with the vectorised engine; {problem: [weights]}."""
-    from blobs_transfer import experiment
+    from blobs_transfer.train import run as experiment
 
     cfg = make_config(1, epochs, "vectorized")
     models, result = experiment.train_sources(cfg, cfg.study.source_problem, 1)
@@ -137,7 +137,7 @@ class EpochClock:
 
 
 def timed_comparison(cfg, sources):
-    from blobs_transfer import experiment
+    from blobs_transfer.train import run as experiment
 
     clock = EpochClock()
     t0 = time.perf_counter()
@@ -214,7 +214,7 @@ def header(args) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from blobs_transfer import engine as engine_mod
+    from blobs_transfer.train import engine as engine_mod
 
     try:
         affinity = len(os.sched_getaffinity(0))

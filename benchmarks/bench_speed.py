@@ -43,12 +43,13 @@ TRAIN_TARGET = (1000.0, 5.0)  # networks/s of the Numba engine, ratio to TensorF
 
 CHILD = """
 import json, sys, time
-from blobs_transfer import experiment
+from blobs_transfer.train import run as experiment
+from blobs_transfer.train import plan
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem
 engine, n = sys.argv[1], int(sys.argv[2])
 if engine == "tensorflow":
-    from blobs_transfer.backend import import_tensorflow
+    from blobs_transfer.model.backend import import_tensorflow
     import_tensorflow()
 cfg = Config()
 (source,), _ = experiment.train_sources(cfg, 1, 1)  # untimed, and it warms the engine's compiled code
@@ -145,7 +146,9 @@ def commands(names: list[str], env: dict[str, str], runs: int) -> dict[str, dict
 LIBM = """
 import importlib.util, sys, time
 import numpy as np
-from blobs_transfer import arms, engine, kernel
+from blobs_transfer.model import arms
+from blobs_transfer.train import engine
+from blobs_transfer.train import kernel
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem
 variant, folder = sys.argv[1], sys.argv[2]
@@ -162,7 +165,7 @@ engine._kernels[tuple(shapes)] = module
 cfg = Config()
 problem = make_problem(cfg.target_spec)
 n = 1024
-w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in range(n)])
+w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, seeds.replica_rngs(s)[0]) for s in range(n)])
 engine.train_replicas(problem, arms.stack([arms.unstack(w, 0)]), np.ones((1, 3), bool), [0], epochs=1,
                       batch_size=32, learning_rate=0.01)  # compile
 start = time.process_time()

@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blobs_transfer import study  # noqa: E402
+from blobs_transfer import api as study
 from blobs_transfer.cli import quiet_tensorflow  # noqa: E402
 
 CHANGES = {

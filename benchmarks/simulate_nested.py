@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from blobs_transfer import stats  # noqa: E402
+from blobs_transfer import stats
 from test_stats_nested import N_TEST, simulated_study  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """`python -m blobs_transfer` runs the command line."""
 
-from .cli import main
+from blobs_transfer.cli import main
 
 main()

@@ -1,6 +1,6 @@
 """The `blobs-transfer` command line: each command parses its options, calls one library function, and prints.
 
-The work lives in `study`; this module only turns options into a config, shows progress, and prints. Every
+The work lives in `api`; this module only turns options into a config, shows progress, and prints. Every
 expected failure is a `StudyError` (or a usage error), which Click's standalone handling prints as one line
 `Error: ...` with exit code 2, before anything on disk is touched; `--debug` shows the traceback instead.
 TensorFlow is imported only by the commands that train.
@@ -8,6 +8,7 @@ TensorFlow is imported only by the commands that train.
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import warnings
@@ -17,12 +18,13 @@ from typing import Any, Iterator
 
 import click
 
-from .config import ENGINES, Config, load_config
+from blobs_transfer import api
+from blobs_transfer.config import ENGINES, Config, load_config
 
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"  # engine.THREADS_ENV (not imported: --help stays fast)
-from .errors import StudyError, UnverifiedRunWarning
+from blobs_transfer.errors import StudyError, UnverifiedRunWarning
 
-DEFAULT_RESULTS = Path("results")
+DEFAULT_RESULTS = api.DEFAULT_RESULTS
 
 
 class BadInput(click.ClickException):
@@ -166,22 +168,8 @@ def interruptible(bars: ProgressBars) -> Iterator[None]:
 
 
 def quiet_tensorflow() -> None:
-    """Import TensorFlow and Keras quietly (see `study.import_tensorflow`)."""
-    from .study import import_tensorflow
-
-    import_tensorflow()
-
-
-def prepare_engine(cfg: Config, threads: int | None = None) -> None:
-    from .study import prepare_engine as prepare
-
-    prepare(cfg, threads)
-
-
-def report_text(sections) -> str:
-    from .report import terminal
-
-    return terminal(sections)
+    """Import TensorFlow and Keras quietly (see `api.import_tensorflow`)."""
+    api.import_tensorflow()
 
 
 def accuracies_line(result) -> str:
@@ -205,9 +193,7 @@ def cli(debug: bool) -> None:
 @config_option
 def generate(results_dir: Path, config_file: Path | None) -> None:
     """Make Problem 1 and Problem 2 (make_blobs), write their train/test splits as CSV and draw them."""
-    from . import study
-
-    folder = study.generate(resolve_config(config_file), results_dir)
+    folder = api.generate(resolve_config(config_file), results_dir)
     click.echo(f"Wrote the problems to {folder}/ (problemN_train.csv, problemN_test.csv, problems.png)")
 
 
@@ -224,14 +210,12 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 
     Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
     """
-    from . import study
-
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.source_problem": problem})
     quiet_tensorflow()  # train-source writes a real .keras model, with Keras
-    prepare_engine(cfg, threads)
+    api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
-        model, result = study.train_source(cfg, out=out, results_dir=results_dir, progress=progress)
+        model, result = api.train_source(cfg, out=out, results_dir=results_dir, progress=progress)
     click.echo(accuracies_line(result))
     stem = Path(model.path).stem
     click.echo(f"Saved {model.path} (history {stem}_history.csv, curves {stem}_learning_curves.png)")
@@ -248,13 +232,11 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 @config_option
 def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
-    from . import study
-
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.target_problem": problem})
-    prepare_engine(cfg, threads)
+    api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
-        run_dir, result = study.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
+        run_dir, result = api.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
     click.echo(accuracies_line(result))
     click.echo(str(run_dir))
 
@@ -279,15 +261,13 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     boxplot.png, forest.png, curves.png, report.html, config.toml and metadata.json, then prints the
     tutorial's table, the statistics and the directory's path.
     """
-    from . import study
-
     cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.repeats": repeats, "study.source_repeats": source_repeats})
-    prepare_engine(cfg, threads)
+    api.prepare_engine(cfg, threads)
     with progress_bars() as progress, interruptible(progress):
-        done = study.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
+        done = api.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
                              notify=lambda line: click.echo(line, err=True))
-    click.echo(study.terminal_report(done.summary))
+    click.echo(api.terminal_report(done.summary))
     if done.result.diverged.any():
         click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")
     click.echo(str(done.run_dir))
@@ -313,16 +293,14 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: s
     Writes a sweep directory with sweep.toml, runs.csv, cells.csv, benefit and heatmap figures, report.html,
     metadata.json and cells/ (one folder per finished cell), and prints its path last.
     """
-    from . import sweep as sweeps
-
     if scheduler and workers:
         raise BadInput("give --scheduler (an existing cluster) or --workers (a local one), not both")
-    grid = sweeps.load_sweep(config_file, seed=seed)
-    prepare_engine(grid.config_of(grid.cells()[0]), threads)
+    grid = api.load_sweep(config_file, seed=seed)
+    api.prepare_engine(grid.config_of(grid.cells()[0]), threads)
     with progress_bars() as progress, interruptible(progress):
-        done = sweeps.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
+        done = api.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 progress=progress, notify=lambda line: click.echo(line, err=True))
-    click.echo(report_text(done.sections))
+    click.echo(api.sections_text(done.sections))
     meta = done.metadata
     click.echo(f"{meta['cells']} cells, {meta['networks']} networks, {meta['wall_seconds']:.1f} s")
     click.echo(str(done.sweep_dir))
@@ -332,10 +310,8 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: s
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 def report(run_dir: Path) -> None:
     """Rebuild summary.json, summary.md, the figures and report.html of a finished compare run (no TensorFlow)."""
-    from . import study
-
-    summary = study.report_run(run_dir)
-    click.echo(study.terminal_report(summary))
+    summary = api.report_run(run_dir)
+    click.echo(api.terminal_report(summary))
     click.echo(str(run_dir / "report.html"))
 
 
@@ -358,23 +334,20 @@ def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_
     the settings. Exit codes: 0 all in band, 1 a statistic moved, 2 an error. When --junit or --markdown
     is -, that document alone goes to standard output and the table to standard error.
     """
-    from . import gate, gate_report, study
-    from .report import format_table
-
     dash = [name for name, f in (("--junit", junit_file), ("--markdown", markdown_file)) if str(f) == "-"]
     if len(dash) > 1:
         raise BadInput("only one of --junit and --markdown can be - (standard output)")
-    rows = study.check(run_dir, baseline_file)
+    rows = api.check(run_dir, baseline_file)
     to_stderr = bool(dash)
-    click.echo(format_table(*gate.gate_table(rows)), err=to_stderr)
-    baseline = study.read_baseline(baseline_file)
-    for target, render in ((junit_file, gate_report.junit_xml), (markdown_file, gate_report.markdown)):
+    click.echo(api.gate_text(rows), err=to_stderr)
+    baseline = api.read_baseline(baseline_file)
+    for target, kind in ((junit_file, "junit"), (markdown_file, "markdown")):
         if target is not None:
-            text = render(rows, baseline, run=str(run_dir), baseline_file=str(baseline_file))
+            text = api.gate_document(rows, baseline, kind, run=str(run_dir), baseline_file=str(baseline_file))
             if str(target) == "-":
                 click.echo(text, nl=False)
             else:
-                study.write_text(target, text)
+                api.write_text(target, text)
     moved = [r for r in rows if not r["ok"]]
     if moved:
         names = ", ".join(f"{r['arm']} {r['statistic']}" for r in moved)
@@ -389,9 +362,7 @@ def check(run_dir: Path, baseline_file: Path, junit_file: Path | None, markdown_
               help="Where to write the baseline JSON (replaced atomically if it exists).")
 def baseline(run_dir: Path, out: Path) -> None:
     """Write a regression baseline (per-arm statistics and tolerance bands) from a finished run."""
-    from . import study
-
-    click.echo(f"Wrote {study.write_baseline(run_dir, out)}")
+    click.echo(f"Wrote {api.write_baseline(run_dir, out)}")
 
 
 @cli.command()
@@ -401,9 +372,7 @@ def baseline(run_dir: Path, out: Path) -> None:
 def verify(run_dir: Path, derived: bool) -> None:
     """Check that a finished run or sweep is exactly as written (every file against its manifest), e.g. after a
     copy; exit 2 naming the first damaged or missing file. Reads nothing else and changes nothing."""
-    from . import study
-
-    manifest = study.verify_run(run_dir, derived=derived)
+    manifest = api.verify(run_dir, derived=derived)
     if manifest is not None:
         cells = manifest["plan"].get("cells")
         click.echo(f"OK: {run_dir}: {len(manifest['files'])} files match its manifest"
@@ -419,18 +388,13 @@ def verify(run_dir: Path, derived: bool) -> None:
 def runs(results_dir: Path, as_json: bool) -> None:
     """List the compare runs and sweeps under RESULTS_DIR [default: results]: kind, time, config, arms or cells,
     source models, complete or INCOMPLETE, and the verdicts against the baseline arm."""
-    import json
-
-    from .report import format_table
-    from .runs import list_runs, table
-
-    found = list_runs(results_dir)
+    found = api.list_runs(results_dir)
     if as_json:
         click.echo(json.dumps(found, indent=2))
     elif not found:
         click.echo(f"No compare runs or sweeps in {results_dir}")
     else:
-        click.echo(format_table(*table(found)))
+        click.echo(api.runs_table(found))
 
 
 @cli.command("export-mlflow")
@@ -447,15 +411,13 @@ def export_mlflow(folder: Path, tracking_uri: str | None, experiment: str) -> No
     comparisons with the baseline as metrics, each epoch's mean test accuracy as steps, the directory as
     artefacts. A sweep becomes a parent run with one child run per cell. Exporting a directory again adds nothing.
     """
-    from . import tracking
-
-    done = tracking.export(folder, tracking_uri=tracking_uri, experiment=experiment)
+    done = api.export_mlflow(folder, tracking_uri=tracking_uri, experiment=experiment)
     if done.added:
         what = "1 run" if done.kind == "compare" else f"a parent run and {done.added - 1} cell runs"
         click.echo(f"Exported {folder} to MLflow experiment '{experiment}': {what} (run {done.run_id})")
     else:
         click.echo(f"{folder} is already in MLflow experiment '{experiment}' (run {done.run_id}); nothing added")
-    click.echo(tracking.open_hint(done.tracking_uri))
+    click.echo(api.mlflow_hint(done.tracking_uri))
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from .errors import ConfigError
+from blobs_transfer.errors import ConfigError
 
 __all__ = ["Config", "ConfigError", "Arm", "ProblemSpec", "load_config", "config_from_dict", "to_toml"]
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ProblemSpec
-from .seeds import extra_rows_seed
+from blobs_transfer.config import ProblemSpec
+from blobs_transfer.seeds import extra_rows_seed
 
 CENTER_BOX = (-10.0, 10.0)  # make_blobs's default box for random centres
 

@@ -20,10 +20,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import arms, experiment
+from blobs_transfer.model import arms
+
+from blobs_transfer.train import run as experiment
+
+from blobs_transfer.train import plan
 from blobs_transfer.cli import cli
 from blobs_transfer.config import Arm, Config, config_from_dict, load_config, validate
-from blobs_transfer.engine import train_replicas
+from blobs_transfer.train.engine import train_replicas
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
@@ -176,7 +180,7 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
         {"name": "from A", "weights": "source"},
         {"name": "from B", "weights": "source", "source_problem": 2},
     ]})
-    assert experiment.sources_needed(cfg) == [1, 2]
+    assert plan.sources_needed(cfg) == [1, 2]
     rng = np.random.default_rng(5)
     a = arms.initial_weights(cfg, Arm("standalone"), None, rng)
     b = [(k * 1.5, b + 0.1) for k, b in arms.initial_weights(cfg, Arm("standalone"), None, rng)]
@@ -191,8 +195,8 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
         log_p = h - np.log(np.exp(h).sum(1, keepdims=True))
         return -np.mean(log_p[np.arange(len(h)), problem2.y_test])
 
-    sources = {cfg.source_spec: [experiment.SourceModel(cfg.source_spec, a, None)],
-               cfg.target_spec: [experiment.SourceModel(cfg.target_spec, b, None)]}
+    sources = {cfg.source_spec: [plan.SourceModel(cfg.source_spec, a, None)],
+               cfg.target_spec: [plan.SourceModel(cfg.target_spec, b, None)]}
     run = experiment.run_comparison(cfg, sources)
     by_arm = {rep.arm.name: i for i, rep in enumerate(run.replicas)}
     assert run.history["test_loss"][by_arm["from A"], 0] == pytest.approx(test_loss(a), rel=1e-4)
@@ -206,7 +210,7 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
 def test_every_config_file_loads_and_validates(path):
     if "[sweep]" in path.read_text():  # a sweep: every cell's config must load
-        from blobs_transfer.sweep import load_sweep
+        from blobs_transfer.sweep.grid import load_sweep
 
         sweep = load_sweep(path)
         configs = [sweep.config_of(c) for c in sweep.cells()]
@@ -296,5 +300,5 @@ def test_yosinski_config_runs_through_the_cli(tmp_path):
     assert {r["arm"] for r in rows if r["source_index"]} >= {"B1B", "B1B+", "B2B", "B2B+"}
     sources = json.loads((run_dir / "metadata.json").read_text())["source_models"]
     assert sources["problem1"]["path"] == str(tmp_path / "source" / "problem1.keras")  # the saved model of train-source
-    assert sources["problem1"]["seeds"] == [experiment.source_seed(cfg, 1, 0)]  # its seed, from its metadata
-    assert sources["problem2"]["seeds"] == [experiment.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded
+    assert sources["problem1"]["seeds"] == [plan.source_seed(cfg, 1, 0)]  # its seed, from its metadata
+    assert sources["problem2"]["seeds"] == [plan.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded

@@ -14,8 +14,8 @@ import psutil
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import sweep as sweeps
 from blobs_transfer.cli import cli
+from blobs_transfer.sweep import cells as sweep_cells
 
 pytestmark = pytest.mark.slow
 
@@ -123,14 +123,14 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
 
 
 def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, in_process):
-    real = sweeps.train_cells
+    real = sweep_cells.train_cells
 
     def failing(cfgs):  # cell 3 shares its batch with cell 2, which must still finish
         if any(cfg.target.n_train == 50 and cfg.target.similarity_t == 1.0 for cfg in cfgs):
             raise ValueError("injected failure")
         return real(cfgs)
 
-    monkeypatch.setattr(sweeps, "train_cells", failing)
+    monkeypatch.setattr(sweep_cells, "train_cells", failing)
     config = write(tmp_path, GRID.format(epochs=30))
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--results-dir", str(tmp_path / "r")])
     assert result.exit_code == 2
@@ -139,7 +139,7 @@ def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, 
     assert "injected failure" in error[0]
     (sweep_dir,) = (tmp_path / "r").glob("sweep-*")
     assert sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json")) == ["0000", "0001", "0002", "0004", "0005"]
-    monkeypatch.setattr(sweeps, "train_cells", real)
+    monkeypatch.setattr(sweep_cells, "train_cells", real)
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--resume", str(sweep_dir)])
     assert result.exit_code == 0, result.output
     assert (sweep_dir / "runs.csv").read_bytes() == (in_process / "runs.csv").read_bytes()

@@ -28,7 +28,7 @@ Pilot, 20 epochs, seeds unrelated to this file's:
   transfer fixed=1  0.6138, 0.0124 (2000)      38 distinct values
 
   Keras engine reshuffling every epoch (a seeded tf.data `shuffle(500, reshuffle_each_iteration=True)`, as
-  `models.fit_keras` does now): standalone 0.7010, 0.0860 (100); fixed=0 0.6589, 0.0021 (40); fixed=1
+  `reference.fit_keras` does now): standalone 0.7010, 0.0860 (100); fixed=0 0.6589, 0.0021 (40); fixed=1
   0.6119, 0.0116 (40). Against the 2000 vectorised runs every check below gives p >= 0.026 (the smallest:
   Mann-Whitney, standalone; 200 more standalone Keras runs against 4000 vectorised: 0.6862 against 0.6822,
   Mann-Whitney p = 0.83, so that was chance).
@@ -91,8 +91,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from blobs_transfer import experiment
-from blobs_transfer.arms import derive_seed
+from blobs_transfer.train import run as experiment
+
+from blobs_transfer.seeds import derive_seed
 
 EPOCHS = 20
 N_VECTORIZED = 2000

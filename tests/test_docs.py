@@ -120,7 +120,7 @@ def test_readme_headline_is_the_committed_run():
     """The README's headline quotes results/headline/ as its report says it: regenerate one, update the other."""
     import json
 
-    from blobs_transfer import report
+    from blobs_transfer.render import report
 
     summary = json.loads((ROOT / "results" / "headline" / "summary.json").read_text())
     text = " ".join((ROOT / "README.md").read_text().split())
@@ -143,7 +143,7 @@ def test_sweep_tables_in_docs_are_the_committed_sweep():
     """docs/sweeps.md's two tables of transfer fixed=1 are results/sweep/'s cells, as the sweep computed them."""
     import json
 
-    from blobs_transfer.sweep import load_sweep
+    from blobs_transfer.sweep.grid import load_sweep
 
     sweep_dir = ROOT / "results" / "sweep"
     grid = load_sweep(sweep_dir / "sweep.toml")

@@ -6,10 +6,15 @@ import dataclasses
 import numpy as np
 import pytest
 
-from blobs_transfer import arms, engine, engine_tf
+from blobs_transfer.model import arms
+
+from blobs_transfer.train import engine
+
+from blobs_transfer.train import tensorflow_engine as engine_tf
 from blobs_transfer.config import Arm
-from blobs_transfer.engine import batch_bounds, epoch_orders
-from blobs_transfer.models import build_mlp, compile_model, get_weights, set_weights
+from blobs_transfer.train.result import batch_bounds, epoch_orders
+from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights, set_weights
+from blobs_transfer.seeds import replica_rngs
 
 EPOCHS = 6
 ENGINES = {"numba": engine.train_replicas, "tensorflow": engine_tf.train_replicas}
@@ -46,7 +51,7 @@ def test_one_replica_equals_keras_loop(cfg, problem1, problem2, fixed, train_rep
     else:
         source = None
     arm = Arm("a", weights="source", fixed=fixed) if fixed else cfg.arms[0]
-    initial = arms.initial_weights(cfg, arm, source, arms.replica_rngs(seed)[0])
+    initial = arms.initial_weights(cfg, arm, source, replica_rngs(seed)[0])
     orders = epoch_orders(seed, EPOCHS, 500)
     reference = keras_batch_by_batch(cfg, problem2, initial, fixed, orders)
     result = train_replicas(
@@ -84,7 +89,7 @@ def test_replicas_are_independent(cfg, problem2, train_replicas):
     jobs = [(arm_list[i % 2], s) for i, s in enumerate(seeds)]
 
     def run(subset):
-        initial = arms.stack([arms.initial_weights(cfg, a, None, arms.replica_rngs(s)[0]) for a, s in subset])
+        initial = arms.stack([arms.initial_weights(cfg, a, None, replica_rngs(s)[0]) for a, s in subset])
         trainable = np.array([arms.trainable_layers(cfg, a) for a, _ in subset])
         return train_replicas(problem2, initial, trainable, [s for _, s in subset], epochs=5, batch_size=32, learning_rate=0.01)
 
@@ -99,7 +104,7 @@ def test_replicas_are_independent(cfg, problem2, train_replicas):
 
 
 def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
-    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2, 3)])
+    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2, 3)])
     result = train_replicas(problem2, initial, np.ones((3, 3), bool), [1, 2, 3], epochs=4, batch_size=32, learning_rate=0.01)
     for key, curve in result.history.items():
         assert curve.shape == (3, 5), key
@@ -123,7 +128,7 @@ def test_epoch_orders_are_permutations_from_the_seed():
 def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, problem2, train_replicas):
     """A huge learning rate makes losses non-finite; frozen layers still never move."""
     big = dataclasses.replace(cfg.training, learning_rate=1e6)
-    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2)])
+    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2)])
     trainable = np.array([[False, True, True], [True, True, True]])
     result = train_replicas(problem2, initial, trainable, [1, 2], epochs=3, batch_size=32, learning_rate=big.learning_rate)
     assert np.array_equal(result.weights[0][0][0], initial[0][0][0])

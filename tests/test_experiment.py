@@ -2,15 +2,17 @@
 
 import numpy as np
 
-from blobs_transfer import experiment
+from blobs_transfer.train import run as experiment
+
+from blobs_transfer.train import plan
 from blobs_transfer.config import load_config
 
 
 def test_chunks_split_groups_evenly_by_architecture(cfg):
     jobs = [(arm, None, 0) for arm in cfg.arms for _ in range(5)]  # 20 jobs, one architecture
-    assert [len(c) for c in experiment.chunks(cfg, jobs, 8)] == [7, 7, 6]
-    assert sorted(i for c in experiment.chunks(cfg, jobs, 8) for i in c) == list(range(20))
-    assert [len(c) for c in experiment.chunks(cfg, jobs)] == [20]
+    assert [len(c) for c in plan.chunks(cfg, jobs, 8)] == [7, 7, 6]
+    assert sorted(i for c in plan.chunks(cfg, jobs, 8) for i in c) == list(range(20))
+    assert [len(c) for c in plan.chunks(cfg, jobs)] == [20]
 
 
 def test_chunked_training_is_bit_for_bit_the_same():

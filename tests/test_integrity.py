@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import integrity, study
+from blobs_transfer.rundir import manifest as integrity
+
+from blobs_transfer import api as study
+from blobs_transfer.rundir import run as rundir_run
 from blobs_transfer.cli import cli
 from blobs_transfer.errors import DamagedRunError, OtherStudyError, ResultsError
-from blobs_transfer.sweep import CELL_DATA, DONE
+from blobs_transfer.rundir.sweep_dir import CELL_DATA, DONE
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--repeats", 2, "--epochs", 3, "--seed", 5]
@@ -31,7 +34,7 @@ epochs = 3
 "target.n_train" = [20, 100]
 "target.similarity_t" = [0.0, 1.0]
 """
-RUN_DATA = list(study.RUN_DATA)
+RUN_DATA = list(rundir_run.RUN_DATA)
 TABLES = ("runs.csv", "cells.csv")
 
 
@@ -328,7 +331,7 @@ def test_resume_of_pre_manifest_cells_warns_and_retrains_one_with_rows_lost(swee
 
 HOLD_LOCK = """
 import sys, time
-from blobs_transfer.integrity import writer_lock
+from blobs_transfer.rundir.manifest import writer_lock
 with writer_lock(sys.argv[1], "sweep"):
     print("locked", flush=True)
     time.sleep(120)
@@ -374,6 +377,7 @@ def killer(*args, **kwargs):
     return out
 setattr(owner, path[-1], killer)
 from blobs_transfer.cli import cli
+from blobs_transfer.rundir import run as rundir_run
 cli(sys.argv[5:])
 """
 
@@ -390,9 +394,9 @@ def killed(where: tuple[str, str, int, str], *args) -> subprocess.CompletedProce
 
 COMPARE_KILLS = {  # where, and a file the run has then and one it has not yet
     "during training": (("blobs_transfer.cli", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
-    "during the statistics": (("blobs_transfer.analysis", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
-    "while drawing the figures": (("blobs_transfer.results", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
-    "after the manifest, before marked complete": (("blobs_transfer.results", "mark_complete", 1, "before"),
+    "during the statistics": (("blobs_transfer.stats.summary", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
+    "while drawing the figures": (("blobs_transfer.rundir.files", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
+    "after the manifest, before marked complete": (("blobs_transfer.rundir.files", "mark_complete", 1, "before"),
                                                    "manifest.json", None),
 }
 
@@ -419,11 +423,11 @@ def test_compare_killed_then_rerun_gives_identical_tables(results_dir, tiny_run,
 
 
 SWEEP_KILLS = {  # where, and the cells finished then (cells/0001 of "while a cell is written" has its runs.csv)
-    "during training": (("blobs_transfer.experiment", "run_comparisons", 1, "before"), 0),
-    "during a cell's statistics": (("blobs_transfer.sweep", "analyse_cell", 2, "before"), 1),
-    "while a cell is written": (("blobs_transfer.integrity", "write_manifest", 2, "before"), 1),
-    "between cells": (("blobs_transfer.sweep", "write_cell", 2, "after"), 2),
-    "during the tables": (("blobs_transfer.results", "save_figure", 1, "before"), 4),
+    "during training": (("blobs_transfer.sweep.cells", "run_comparisons", 1, "before"), 0),
+    "during a cell's statistics": (("blobs_transfer.sweep.cells", "analyse_cell", 2, "before"), 1),
+    "while a cell is written": (("blobs_transfer.rundir.manifest", "write_manifest", 2, "before"), 1),
+    "between cells": (("blobs_transfer.rundir.sweep_dir", "write_cell", 2, "after"), 2),
+    "during the tables": (("blobs_transfer.rundir.files", "save_figure", 1, "before"), 4),
 }
 
 

@@ -11,13 +11,13 @@ import pytest
 
 from blobs_transfer.config import Config, load_config
 from blobs_transfer.errors import SourceModelError
-from blobs_transfer.keras_file import load_source_weights
+from blobs_transfer.model.keras_file import load_source_weights
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory, cfg):
     """A real .keras source model, saved by Keras, with weights that are not its initial ones."""
-    from blobs_transfer.models import build_mlp, compile_model, save_model
+    from blobs_transfer.model.keras_model import build_mlp, compile_model, save_model
 
     model = compile_model(build_mlp(cfg), cfg)
     rng = np.random.default_rng(0)
@@ -40,7 +40,7 @@ def test_same_weights_as_keras_load_model(saved, cfg):
 
 
 def test_an_added_hidden_layer_is_read_in_order(tmp_path):
-    from blobs_transfer.models import build_mlp, compile_model, get_weights, save_model
+    from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights, save_model
 
     cfg = load_config(None, **{"model.hidden_units": [4, 6, 5]})
     model = compile_model(build_mlp(cfg), cfg)

@@ -11,7 +11,12 @@ import sys
 import numpy as np
 import pytest
 
-from blobs_transfer import arms, engine, kernel
+from blobs_transfer.model import arms
+
+from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.train import engine, result
+
+from blobs_transfer.train import kernel
 from blobs_transfer.config import Arm
 
 
@@ -53,7 +58,7 @@ def test_orders_are_fresh_permutations_from_the_seed():
 
 
 def _run(cfg, problem, jobs, **kw):
-    initial = arms.stack([arms.initial_weights(cfg, a, None, arms.replica_rngs(s)[0]) for a, s in jobs])
+    initial = arms.stack([arms.initial_weights(cfg, a, None, replica_rngs(s)[0]) for a, s in jobs])
     trainable = np.array([arms.trainable_layers(cfg, a) for a, _ in jobs])
     return engine.train_replicas(problem, initial, trainable, [s for _, s in jobs], epochs=4, batch_size=32,
                                  learning_rate=0.01, **kw)
@@ -84,7 +89,7 @@ def test_a_replica_is_bit_for_bit_the_same_whatever_threads_block_or_company(cfg
 
 def test_frozen_layers_stay_bit_identical(cfg, problem2):
     arm = Arm("two frozen", fixed=2)
-    initial = arms.initial_weights(cfg, arm, None, arms.replica_rngs(3)[0])
+    initial = arms.initial_weights(cfg, arm, None, replica_rngs(3)[0])
     result = _run(cfg, problem2, [(arm, 3)])
     for i, ((k0, b0), (k, b)) in enumerate(zip(initial, result.weights)):
         assert np.array_equal(k0, k[0]) == (i < 2) and np.array_equal(b0, b[0]) == (i < 2)
@@ -93,12 +98,12 @@ def test_frozen_layers_stay_bit_identical(cfg, problem2):
 def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
     """Another architecture gets its own generated kernel: 2 -> 7 -> 4 -> 6 -> 3, against TensorFlow's engine
     on the same orders."""
-    from blobs_transfer import engine_tf
+    from blobs_transfer.train import tensorflow_engine as engine_tf
 
     shapes = [(2, 7), (7, 4), (4, 6), (6, 3)]
     rng = np.random.default_rng(4)
     initial = [(rng.uniform(-0.8, 0.8, (2, fi, fo)).astype(np.float32), np.zeros((2, fo), np.float32)) for fi, fo in shapes]
-    orders = np.stack([engine.epoch_orders(s, 3, 500) for s in (1, 2)])
+    orders = np.stack([result.epoch_orders(s, 3, 500) for s in (1, 2)])
     trainable = np.array([[True] * 4, [False, True, True, True]])
     kw = dict(epochs=3, batch_size=32, learning_rate=0.01, orders=orders)
     ours = engine.train_replicas(problem2, initial, trainable, [1, 2], **kw)
@@ -134,11 +139,14 @@ def test_kernel_folder_falls_back_to_a_per_user_cache(monkeypatch, tmp_path):
 
 CHILD = """
 import numpy as np
-from blobs_transfer import arms, engine
+from blobs_transfer.model import arms
+from blobs_transfer.train import engine
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem
+from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.train import result
 cfg = Config()
-w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(1)[0])])
+w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(1)[0])])
 r = engine.train_replicas(make_problem(cfg.catalogue_spec(2)), w, np.ones((1, 3), bool), [1], epochs=2,
                           batch_size=32, learning_rate=0.01)
 print(int(r.final["test_correct"][0]))

@@ -14,7 +14,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import experiment, study
+from blobs_transfer.train import run as experiment
+
+
+from blobs_transfer import api as study
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
 from blobs_transfer.problems import centres, make_problem
@@ -58,7 +61,7 @@ def test_summary_in_memory_equals_the_one_written(tmp_path):
     cfg2, scores, curves = study.load_run(run_dir)
     assert cfg2 == cfg
     assert result.records() == scores
-    from blobs_transfer import analysis
+    from blobs_transfer.stats import summary as analysis
 
     on_disk = analysis.summarise(cfg2, scores, curves["test_accuracy"])
     assert in_memory["arms"] == on_disk["arms"] and in_memory["comparisons"] == on_disk["comparisons"]
@@ -89,7 +92,7 @@ def test_cli_holds_no_orchestration():
 
 
 def test_library_imports_without_tensorflow_or_click():
-    code = ("import sys, blobs_transfer.study, blobs_transfer.analysis\n"
+    code = ("import sys, blobs_transfer.api, blobs_transfer.stats.summary\n"
             "bad = [m for m in ('tensorflow', 'keras', 'click') if m in sys.modules]\n"
             "assert not bad, bad\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

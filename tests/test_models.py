@@ -6,11 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from blobs_transfer import arms
+from blobs_transfer.model import arms
 from blobs_transfer.config import Arm
-from blobs_transfer.models import (
-    ModelError, build_mlp, compile_model, fit_keras, get_weights, load_source, model_from_weights, save_model,
+from blobs_transfer.model.keras_model import (
+    ModelError, build_mlp, compile_model, get_weights, load_source, model_from_weights, save_model,
 )
+from blobs_transfer.train.reference import fit_keras
 
 
 def test_architecture(cfg):

@@ -5,13 +5,22 @@ TensorFlow engine's compiled step is reused."""
 import numpy as np
 import pytest
 
-from blobs_transfer import arms, engine, engine_tf, experiment
+from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.model import arms
+from blobs_transfer.train import result
+
+from blobs_transfer.train import engine
+
+from blobs_transfer.train import tensorflow_engine as engine_tf
+
+from blobs_transfer.train import run as experiment
+
 from blobs_transfer.config import load_config
 from blobs_transfer.problems import make_problem
 
 
 def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine):
-    initial = [arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in seeds]
+    initial = [arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in seeds]
     trainable = np.ones((len(seeds), 3), bool)
     together = engine.train_replicas(problems, arms.stack(initial), trainable, seeds, epochs=epochs,
                                      batch_size=32, learning_rate=0.01)
@@ -31,7 +40,7 @@ def test_replicas_on_different_problems_train_as_if_alone(cfg, engine):
     assert sorted(p.x_train.shape[0] for p in problems) == [20, 100, 500, 500, 500]
     together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11], engine=engine)
     for r, one in enumerate(alone):
-        for key in engine.HISTORY_KEYS:
+        for key in result.HISTORY_KEYS:
             np.testing.assert_array_equal(together.history[key][r], one.history[key][0], err_msg=key)
         for key in one.final:
             np.testing.assert_array_equal(together.final[key][r], one.final[key][0], err_msg=key)
@@ -58,7 +67,7 @@ def test_cells_trained_together_equal_each_comparison_alone():
 
 
 def test_the_compiled_step_is_reused_across_calls(cfg, problem2):
-    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, arms.replica_rngs(s)[0]) for s in (1, 2)])
+    initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2)])
     run = lambda: engine_tf.train_replicas(problem2, initial, np.ones((2, 3), bool), [1, 2], epochs=2, batch_size=32,
                                            learning_rate=0.01)
     first = run()
@@ -71,7 +80,8 @@ def test_the_compiled_step_is_reused_across_calls(cfg, problem2):
 
 
 def test_sweep_batches_group_cells_that_can_train_together():
-    from blobs_transfer.sweep import batches, sweep_from_dict
+    from blobs_transfer.sweep.grid import sweep_from_dict
+    from blobs_transfer.sweep.schedule import batches
 
     grid = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [20, 100, 30],
                                                                  "target.similarity_t": [0.0, 1.0]}})
@@ -86,8 +96,9 @@ def test_sweep_batches_group_cells_that_can_train_together():
 
 
 def test_a_cluster_gets_batches_small_enough_to_keep_every_worker_busy():
-    from blobs_transfer.experiment import CHUNK_SIZE
-    from blobs_transfer.sweep import batch_limit, batches, sweep_from_dict
+    from blobs_transfer.train.plan import CHUNK_SIZE
+    from blobs_transfer.sweep.grid import sweep_from_dict
+    from blobs_transfer.sweep.schedule import batch_limit, batches
 
     grid = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [10, 20, 25, 30]}})
     cells = grid.cells()  # 4 cells of 8 replicas, all one minibatch: one batch in a single process

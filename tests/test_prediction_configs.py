@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from blobs_transfer import experiment
-from blobs_transfer.sweep import load_sweep
+
+from blobs_transfer.train import plan
+from blobs_transfer.sweep.grid import load_sweep
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 N_TRAIN = (10, 20, 50, 100, 200, 500)
@@ -43,7 +44,7 @@ def test_prediction_sweep_declares_what_it_promises(name):
         assert cfg.repeats_of(cfg.arm("standalone")) == cfg.study.source_repeats * cfg.study.repeats
     if name == "budget":
         assert {cfg.target_spec.similarity_t for cfg in cfgs} == {0.25}
-    runs = [len(experiment.plan_replicas(cfg)) for cfg in cfgs]
+    runs = [len(plan.plan_replicas(cfg)) for cfg in cfgs]
     assert sum(runs) == networks
     assert sum(n * cfg.target_training.epochs for n, cfg in zip(runs, cfgs)) == network_epochs
     assert f"{network_epochs:,} network-epochs" in (CONFIGS / f"{name}.toml").read_text()

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from blobs_transfer import arms
+from blobs_transfer.model import arms
 from blobs_transfer.problems import make_problem, one_hot
+from blobs_transfer import seeds
 
 
 @pytest.mark.parametrize("number", [1, 2])
@@ -28,10 +29,10 @@ def test_problems_differ(problem1, problem2):
 
 
 def test_derived_seeds_are_stable_and_distinct():
-    seeds = [arms.derive_seed(0, 1, 7, 0, r) for r in range(30)]
-    assert len(set(seeds)) == 30
-    assert seeds[:10] == [arms.derive_seed(0, 1, 7, 0, r) for r in range(10)]
-    assert arms.derive_seed(1, 1, 7, 0, 0) != seeds[0]
+    derived = [seeds.derive_seed(0, 1, 7, 0, r) for r in range(30)]
+    assert len(set(derived)) == 30
+    assert derived[:10] == [seeds.derive_seed(0, 1, 7, 0, r) for r in range(10)]
+    assert seeds.derive_seed(1, 1, 7, 0, 0) != derived[0]
 
 
 def test_fresh_initialisation_follows_keras_bounds(cfg):

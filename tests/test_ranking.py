@@ -12,7 +12,7 @@ within 4 of its standard errors, sqrt(p (1 - p) / B)):
 import numpy as np
 import pytest
 
-from blobs_transfer.ranking import best_arm, p_best
+from blobs_transfer.stats.ranking import best_arm, p_best
 
 B = 20000
 

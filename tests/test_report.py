@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from blobs_transfer import report
+from blobs_transfer.render import report
 
 
 def summary(k=100, a12=(0.45, 0.38, 0.23), verdicts=("no evidence", "worse", "worse")):
@@ -113,7 +113,7 @@ def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
     """save_figures forks children to draw on every core: the files are byte for byte save_figure's."""
     from matplotlib.figure import Figure
 
-    from blobs_transfer.results import save_figure, save_figures
+    from blobs_transfer.rundir.files import save_figure, save_figures
 
     def figure(k):
         fig = Figure(figsize=(3, 2))

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import study
-from blobs_transfer import sweep as sweeps
+from blobs_transfer import api as study
+from blobs_transfer.sweep import grid as sweeps
 from blobs_transfer.cli import cli
 from blobs_transfer.config import to_toml
-from blobs_transfer.results import INCOMPLETE, new_run_dir
-from blobs_transfer.tracking import DONE_TAG, INSTALL_HINT, SOURCE_TAG, VERDICT_NUMBER
+from blobs_transfer.rundir.files import INCOMPLETE, new_run_dir
+from blobs_transfer.export.mlflow import DONE_TAG, INSTALL_HINT, SOURCE_TAG, VERDICT_NUMBER
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")  # MLflow's own use of SQLAlchemy
 
@@ -70,7 +70,7 @@ def folder(tmp_path_factory):
         compare = study.compare(cfg, results).run_dir
         next_second()  # names carry the start to the second, and these tiny runs take less than one
         mp.setattr(sys, "argv", ["blobs-transfer", "sweep", "--config", str(tmp / "grid.toml")])
-        sweep = sweeps.run_sweep(sweeps.load_sweep(tmp / "grid.toml"), results).sweep_dir
+        sweep = study.run_sweep(sweeps.load_sweep(tmp / "grid.toml"), results).sweep_dir
     next_second()
     broken = new_run_dir(results, "compare")
     (broken / "config.toml").write_text(to_toml(cfg))
@@ -252,7 +252,9 @@ def test_only_export_mlflow_imports_mlflow(folder):
     code = textwrap.dedent(f"""
         import sys
         from click.testing import CliRunner
-        from blobs_transfer import cli, tracking, runs
+        from blobs_transfer import cli
+        from blobs_transfer.export import mlflow as tracking
+        from blobs_transfer.rundir import listing as runs
         for args in (["runs", {str(folder['results'])!r}], ["export-mlflow", "--help"], ["check", "--help"]):
             assert CliRunner().invoke(cli.cli, args).exit_code == 0, args
         print(sorted(m for m in ("mlflow", "tensorflow") if m in sys.modules))

@@ -14,7 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
-from blobs_transfer.sweep import BEST_STATS, CELL_STATS, COMPARISON_STATS, RUN_COLUMNS, load_sweep
+from blobs_transfer.rundir.sweep_dir import BEST_STATS, CELL_STATS, COMPARISON_STATS, RUN_COLUMNS
+from blobs_transfer.sweep.grid import load_sweep
+from blobs_transfer.render import findings
+from blobs_transfer.render import sweep as sweep_report
+from blobs_transfer.rundir import sweep_dir
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SMALL = """
@@ -181,28 +185,26 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
     assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
     assert "<details>" not in page  # 12 rows: short enough to show
-    from blobs_transfer import report, sweep as sweeps
+    from blobs_transfer.render import report
 
     grid = load_sweep(small_sweep / "sweep.toml")
-    _, _, summaries = sweeps.cell_rows(grid, small_sweep)
-    blocks = sweeps.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
+    _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
+    blocks = sweep_report.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
     table = next(b for b in blocks if b.title == "Transfer benefit per cell")
     assert table.folded and "<details>" in report.html(blocks, "t", {})
 
 
 def test_sweep_finding_without_comparisons_is_one_line(small_sweep):
-    from blobs_transfer import sweep as sweeps
 
     grid = load_sweep(small_sweep / "sweep.toml")
-    _, _, summaries = sweeps.cell_rows(grid, small_sweep)
+    _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
     alone = [{"cell": s["cell"], "summary": {**s["summary"], "comparisons": []}} for s in summaries]
-    assert sweeps.sweep_finding(grid, alone) == ("4 cells over target.n_train, target.similarity_t; no arm was "
+    assert findings.sweep_finding(grid, alone) == ("4 cells over target.n_train, target.similarity_t; no arm was "
                                                  "compared with standalone.")
 
 
 def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
     """Hand-made verdicts on a 2 x 2 grid: counts per arm, the axis values where most cells agree, the best cell."""
-    from blobs_transfer import sweep as sweeps
 
     grid = load_sweep(write(tmp_path, SMALL.format(epochs=2)))
     verdicts = {  # (n_train, similarity_t): (verdict of arm a, of arm b), a12 of arm a
@@ -215,7 +217,7 @@ def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
                 {"arm": "b", "verdict": vb, "a12": 0.5, "diff_mean": 0.0}]
         summaries.append({"cell": cell, "summary": {"run": {"baseline": "standalone", "source_repeats": 2},
                                                     "comparisons": rows}})
-    assert sweeps.sweep_finding(grid, summaries) == (
+    assert findings.sweep_finding(grid, summaries) == (
         "Across 4 cells (target.n_train x target.similarity_t, 2 source models each), a / b beat standalone in 2 / 1 "
         "cells and lose in 2 / 1. Transfer is mostly better at target.similarity_t = 0.0 and mostly worse at 1.0 "
         "(in most of the cells with that value, over all arms). The highest P is 0.90 (a at target.n_train=20, "

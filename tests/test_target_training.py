@@ -5,23 +5,29 @@ same seeds), and a sweep over the target's epochs trains its source models once.
 import numpy as np
 import pytest
 
-from blobs_transfer import experiment, sweep
-from blobs_transfer.config import Config, ConfigError, Training, config_from_dict, to_toml
+from blobs_transfer.train import run as experiment
+
+from blobs_transfer.train import plan
+
+from blobs_transfer.sweep import grid as sweep
+from blobs_transfer.config import ConfigError, Training, config_from_dict, to_toml
+from blobs_transfer.sweep import cells as sweep_cells
+from blobs_transfer.sweep import schedule
 
 TUTORIAL = Training(learning_rate=0.01, batch_size=32, epochs=100)
 
 
 def test_default_config_resolves_as_before(cfg):
     assert cfg.training == cfg.source_training == cfg.target_training == TUTORIAL
-    assert experiment.training_key(cfg) == (TUTORIAL, cfg.model, "numba", 500)
+    assert plan.training_key(cfg) == (TUTORIAL, cfg.model, "numba", 500)
     assert "[source]" not in to_toml(cfg) and "[target]" not in to_toml(cfg)  # resolved TOML unchanged
     # seeds never depend on the training settings: the values results/example/metadata.json records
-    assert experiment.source_seed(cfg, 1, 0) == 1246905493
-    plan = experiment.plan_replicas(cfg)
-    assert [r.seed for r in plan[:2]] == [2784355650, 2910253699]
+    assert plan.source_seed(cfg, 1, 0) == 1246905493
+    replicas = plan.plan_replicas(cfg)
+    assert [r.seed for r in replicas[:2]] == [2784355650, 2910253699]
     changed = config_from_dict({"target": {"epochs": 5, "learning_rate": 0.1}, "source": {"batch_size": 8}})
-    assert [r.seed for r in experiment.plan_replicas(changed)] == [r.seed for r in plan]
-    assert experiment.source_seed(changed, 1, 0) == 1246905493
+    assert [r.seed for r in plan.plan_replicas(changed)] == [r.seed for r in replicas]
+    assert plan.source_seed(changed, 1, 0) == 1246905493
 
 
 def test_overrides_resolve_per_side(cfg):
@@ -35,8 +41,8 @@ def test_overrides_resolve_per_side(cfg):
     # the source models' key follows the source's training only; training together follows the target's
     other = config_from_dict({"target": {"epochs": 200, "n_train": 50}, "source": {"learning_rate": 0.1},
                               "training": {"batch_size": 16}})
-    assert sweep.source_key(c, 1) == sweep.source_key(other, 1)
-    assert experiment.training_key(c) != experiment.training_key(other)
+    assert sweep_cells.source_key(c, 1) == sweep_cells.source_key(other, 1)
+    assert plan.training_key(c) != plan.training_key(other)
     assert config_from_dict({"source": {"epochs": 7}}).target_training == TUTORIAL
 
 
@@ -55,9 +61,9 @@ def test_bad_override_names_the_key(doc, needle):
 def test_epochs_of_work_counts_each_side_with_its_epochs():
     c = config_from_dict({"target": {"epochs": 5}, "source": {"epochs": 7}})
     # 120 replicas of one architecture and train size: one batched group on the vectorised engine
-    assert experiment.epochs_of_work(c, {1: 20}) == 1 * 5 + 1 * 7
+    assert plan.epochs_of_work(c, {1: 20}) == 1 * 5 + 1 * 7
     keras = config_from_dict({"target": {"epochs": 5}, "source": {"epochs": 7}, "study": {"engine": "keras"}})
-    assert experiment.epochs_of_work(keras, {1: 20}) == 120 * 5 + 20 * 7
+    assert plan.epochs_of_work(keras, {1: 20}) == 120 * 5 + 20 * 7
 
 
 def test_budget_sweep_trains_its_source_models_once(monkeypatch):
@@ -67,7 +73,7 @@ def test_budget_sweep_trains_its_source_models_once(monkeypatch):
         "study": {"source_repeats": 2, "repeats": 1}, "training": {"epochs": 3},
         "sweep": {"target.epochs": [1, 2]}})
     cells = grid.cells()
-    assert len(sweep.batches(grid, cells)) == 2  # different target epochs never train together
+    assert len(schedule.batches(grid, cells)) == 2  # different target epochs never train together
     calls = []
     real_train = experiment.train
 
@@ -76,14 +82,14 @@ def test_budget_sweep_trains_its_source_models_once(monkeypatch):
         return real_train(cfg, problem, jobs, training=training, **kwargs)
 
     monkeypatch.setattr(experiment, "train", recording_train)
-    monkeypatch.setattr(sweep, "_SOURCE_CACHE", {})
-    outputs = [sweep.train_batch([grid.config_of(c) for c in batch])[0] for batch in sweep.batches(grid, cells)]
+    monkeypatch.setattr(sweep_cells, "_SOURCE_CACHE", {})
+    outputs = [sweep_cells.train_batch([grid.config_of(c) for c in batch])[0] for batch in schedule.batches(grid, cells)]
     n_runs = 1 + 3 * 2 * 1  # standalone's 1 repeat, 3 transfer arms x 2 sources x 1 repeat
     assert calls == [(2, 3), (n_runs, 1), (n_runs, 2)]
     assert [o.test_accuracy_curves.shape for o in outputs] == [(n_runs, 2), (n_runs, 3)]
     assert outputs[0].source_models == outputs[1].source_models  # same seeds, same models
     cfg0 = grid.config_of(cells[0])
-    assert outputs[0].source_models["problem1"]["seeds"] == [experiment.source_seed(cfg0, 1, k) for k in range(2)]
+    assert outputs[0].source_models["problem1"]["seeds"] == [plan.source_seed(cfg0, 1, k) for k in range(2)]
     assert np.isfinite(outputs[1].test_accuracy_curves).all()
 
 
@@ -94,7 +100,7 @@ def test_target_override_equal_to_training_changes_nothing():
     plain = config_from_dict(base)
     same = config_from_dict({**base, "target": {"n_train": 20, "epochs": 2}, "source": {"epochs": 2}})
     assert plain != same and plain.target_training == same.target_training
-    (a,), (b,) = sweep.train_cells([plain]), sweep.train_cells([same])
+    (a,), (b,) = sweep_cells.train_cells([plain]), sweep_cells.train_cells([same])
     assert a.records == b.records and np.array_equal(a.test_accuracy_curves, b.test_accuracy_curves)
 
 

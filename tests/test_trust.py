@@ -17,9 +17,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from blobs_transfer import study
+from blobs_transfer import api as study
 from blobs_transfer.cli import cli
-from blobs_transfer.config import Config, ConfigError, load_config, to_toml
+from blobs_transfer.config import ConfigError, load_config, to_toml
+from blobs_transfer.rundir import run as rundir_run
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = ROOT / "results" / "baseline.json"
@@ -98,7 +99,7 @@ def test_doctored_run_fails_the_gate_naming_arm_and_statistic(gate_runs, tmp_pat
         writer.writerows(rows)
     result = invoke("check", doctored, "--baseline", BASELINE)  # an edit after the run: its manifest catches it
     assert result.exit_code == 2 and "scores.csv" in result.output and "manifest" in result.output
-    study.seal_run(doctored, load_config(doctored / "config.toml"))  # as if the run itself had made these numbers
+    rundir_run.seal_run(doctored, load_config(doctored / "config.toml"))  # as if the run itself had made these numbers
     result = invoke("check", doctored, "--baseline", BASELINE)
     assert result.exit_code == 1
     assert "standalone median" in result.output and "MOVED" in result.output

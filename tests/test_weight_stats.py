@@ -8,8 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from blobs_transfer import arms, experiment
+from blobs_transfer.model import arms
+
+from blobs_transfer.train import run as experiment
+
 from blobs_transfer.config import Arm, Config, ConfigError, config_from_dict, load_config, to_toml
+from blobs_transfer.seeds import replica_rngs
 
 STATS = Arm("weight stats", weights="source", init="weight_stats")
 
@@ -60,7 +64,7 @@ def test_bad_init_is_one_line(arm, needle):
 def test_draws_match_each_source_layer_within_sampling_error(cfg):
     """2,000 repeats of the tutorial's layers: per layer, the draws' mean and SD against the source's."""
     source = dyadic_source(cfg, 0)
-    draws = [arms.initial_weights(cfg, STATS, source, arms.replica_rngs(s)[0]) for s in range(2000)]
+    draws = [arms.initial_weights(cfg, STATS, source, replica_rngs(s)[0]) for s in range(2000)]
     for i, (kernel, bias) in enumerate(source):
         for j, target in ((0, kernel), (1, bias)):
             got = np.stack([d[i][j] for d in draws]).astype(float)
@@ -82,7 +86,7 @@ def test_one_big_layer_matches_its_statistics():
     rng = np.random.default_rng(1)
     source = [(rng.uniform(-0.3, 0.5, (fi, fo)).astype(np.float32), rng.uniform(0, 0.2, fo).astype(np.float32))
               for fi, fo in arms.layer_shapes(cfg, Arm("standalone"))]
-    kernel = arms.initial_weights(cfg, STATS, source, arms.replica_rngs(7)[0])[1][0].astype(float)
+    kernel = arms.initial_weights(cfg, STATS, source, replica_rngs(7)[0])[1][0].astype(float)
     target = source[1][0].astype(float)
     n = kernel.size
     assert abs(kernel.mean() - target.mean()) < 4 * target.std() / np.sqrt(n)
@@ -97,20 +101,20 @@ def test_nothing_else_of_the_source_leaks_in(cfg):
     a, b = dyadic_source(cfg, 0), dyadic_source(cfg, 1)
     assert not np.array_equal(a[0][0], b[0][0])
     for seed in (3, 4):
-        from_a = arms.initial_weights(cfg, STATS, a, arms.replica_rngs(seed)[0])
-        from_b = arms.initial_weights(cfg, STATS, b, arms.replica_rngs(seed)[0])
+        from_a = arms.initial_weights(cfg, STATS, a, replica_rngs(seed)[0])
+        from_b = arms.initial_weights(cfg, STATS, b, replica_rngs(seed)[0])
         assert all(np.array_equal(x, y) for la, lb in zip(from_a, from_b) for x, y in zip(la, lb))
     scaled = [(k * 2, bias) for k, bias in a]
-    other = arms.initial_weights(cfg, STATS, scaled, arms.replica_rngs(3)[0])
-    assert not np.array_equal(other[0][0], arms.initial_weights(cfg, STATS, a, arms.replica_rngs(3)[0])[0][0])
+    other = arms.initial_weights(cfg, STATS, scaled, replica_rngs(3)[0])
+    assert not np.array_equal(other[0][0], arms.initial_weights(cfg, STATS, a, replica_rngs(3)[0])[0][0])
 
 
 def test_fresh_layers_keep_the_seeds_draws(cfg):
     """With copy = 2 the output layer is fresh: the same draw the plain copy arm gets from the same seed, so
     the init generator's stream is untouched by the control's draws."""
     source = dyadic_source(cfg, 0)
-    control = arms.initial_weights(cfg, replace(STATS, copy=2), source, arms.replica_rngs(9)[0])
-    plain = arms.initial_weights(cfg, Arm("A2B", weights="source", copy=2), source, arms.replica_rngs(9)[0])
+    control = arms.initial_weights(cfg, replace(STATS, copy=2), source, replica_rngs(9)[0])
+    plain = arms.initial_weights(cfg, Arm("A2B", weights="source", copy=2), source, replica_rngs(9)[0])
     assert np.array_equal(control[2][0], plain[2][0]) and not control[2][1].any()
     assert np.array_equal(plain[0][0], source[0][0]) and not np.array_equal(control[0][0], source[0][0])
 
@@ -120,10 +124,10 @@ def test_engine_trains_the_drawn_weights_and_freezes_them(cfg, problem2):
     arm = replace(STATS, fixed=1)
     c = replace(cfg, arms=(Arm("standalone"), arm), training=replace(cfg.training, epochs=2))
     source = dyadic_source(cfg, 0)
-    seeds = [11, 12]
-    result = experiment.train(c, problem2, [(arm, source, s) for s in seeds], engine="numba")
-    for r, s in enumerate(seeds):
-        start = arms.initial_weights(c, arm, source, arms.replica_rngs(s)[0])
+    replica_seeds = [11, 12]
+    result = experiment.train(c, problem2, [(arm, source, s) for s in replica_seeds], engine="numba")
+    for r, s in enumerate(replica_seeds):
+        start = arms.initial_weights(c, arm, source, replica_rngs(s)[0])
         end = arms.unstack(result.weights, r)
         assert np.array_equal(end[0][0], start[0][0]) and np.array_equal(end[0][1], start[0][1])
         assert not np.array_equal(end[1][0], start[1][0]) and not np.array_equal(end[2][0], start[2][0])
@@ -135,7 +139,7 @@ def test_keras_engine_starts_from_the_same_draws(cfg, problem2):
     c = replace(cfg, arms=(Arm("standalone"), arm), training=replace(cfg.training, epochs=1))
     source = dyadic_source(cfg, 0)
     result = experiment.train(c, problem2, [(arm, source, 13)], engine="keras")
-    start = arms.initial_weights(c, arm, source, arms.replica_rngs(13)[0])
+    start = arms.initial_weights(c, arm, source, replica_rngs(13)[0])
     end = arms.unstack(result.weights, 0)
     for i in (0, 1):  # frozen: still the drawn weights after training
         assert np.array_equal(end[i][0], start[i][0]) and np.array_equal(end[i][1], start[i][1])

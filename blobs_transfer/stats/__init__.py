@@ -37,9 +37,22 @@ from __future__ import annotations
 
 from .arm import binomial_se, describe, nested_describe
 from .bootstrap import _CHUNK_CELLS, _EXACT_CELLS, _MULTINOMIAL_COST  # noqa: F401  (tests set _EXACT_CELLS)
-from .compare import MWU_VERDICT, NESTED_VERDICT, compare_arms, compare_to_baseline, holm, nested_compare
+from .compare import (
+    MWU_VERDICT,
+    NESTED_VERDICT,
+    compare_arms,
+    compare_to_baseline,
+    holm,
+    nested_compare,
+)
 from .curves import BENEFITS, benefit_values, curve_band, transfer_benefits
-from .nested import cluster_se, design_effect, nested_mean_ci, rank_arms_per_group, variance_components
+from .nested import (
+    cluster_se,
+    design_effect,
+    nested_mean_ci,
+    rank_arms_per_group,
+    variance_components,
+)
 
 __all__ = [
     "describe",

@@ -81,7 +81,7 @@ def _exact_path(n_runs: int, n_resamples: int) -> bool:
     """Whether a bootstrap over n_runs runs in all is small enough for scipy.stats.bootstrap as before."""
     # read through the package, so that one setting of blobs_transfer.stats._EXACT_CELLS (tests set it to 0 to
     # send every bootstrap down the scalable path) governs every module
-    from .. import stats
+    from blobs_transfer import stats
 
     return n_runs * n_resamples <= stats._EXACT_CELLS
 

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ._common import _as_1d, _as_groups, _check_confidence, _exact_mean, _sum_sq, _t_interval
+from ._common import (
+    _as_1d,
+    _as_groups,
+    _check_confidence,
+    _exact_mean,
+    _sum_sq,
+    _t_interval,
+)
 from .bootstrap import _MULTINOMIAL_COST, _chunks
 
 # ----------------------------------------------------------------------------- source models (nested runs)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .config import Arm, Config
-from .seeds import derive_seed, replica_rngs  # noqa: F401  (re-exported: the engine and tests use them here)
+from blobs_transfer.config import Arm, Config
+from blobs_transfer.seeds import derive_seed, replica_rngs  # noqa: F401  (re-exported: the engine and tests use them here)
 
 Weights = list[tuple[np.ndarray, np.ndarray]]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -20,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ResultsError, StudyError
-from .results import INCOMPLETE
+from blobs_transfer.errors import ResultsError, StudyError
+from blobs_transfer.rundir.files import INCOMPLETE
+from blobs_transfer.rundir.run import run_summary, verify_run
+from blobs_transfer.stats.summary import arm_accuracies
 
 INSTALL_HINT = "export-mlflow needs MLflow, which is not installed: pip install 'blobs-transfer[mlflow]'"
 DEFAULT_EXPERIMENT = "blobs-transfer"
@@ -106,8 +109,6 @@ def summary_metrics(summary: dict[str, Any]) -> dict[str, float]:
 def epoch_means(cfg, scores: list[dict[str, Any]], test_accuracy: np.ndarray) -> dict[str, list[float]]:
     """'<arm>/test_accuracy' -> the arm's mean test accuracy at each epoch (0 = before training); curves
     (N, epochs + 1) in scores.csv order, diverged runs left out as in every statistic."""
-    from .analysis import arm_accuracies
-
     out = {}
     for name, data in arm_accuracies(cfg, scores).items():
         if data["rows"]:
@@ -176,8 +177,6 @@ def kind_of(folder: Path) -> str:
 def compare_record(run_dir: Path) -> RunRecord:
     """A finished compare run as one MLflow run: the resolved config, root seed and engine as params; the
     statistics recomputed from its files (as `report` does) as metrics; the per-epoch means as steps."""
-    from .study import run_summary
-
     run_dir = Path(run_dir)
     cfg, scores, curves, summary = run_summary(run_dir)
     meta = _metadata(run_dir)
@@ -243,8 +242,6 @@ def _import_mlflow():
         from mlflow.tracking import MlflowClient
     except ImportError:
         raise StudyError(INSTALL_HINT) from None
-    import logging
-
     for name in ("alembic", "mlflow"):  # the store's schema migrations log to stderr on first use
         logging.getLogger(name).setLevel(logging.WARNING)
     return MlflowClient
@@ -294,8 +291,6 @@ def _new_run(client, experiment_id: str, record: RunRecord, parent: str | None =
 def export(folder: str | Path, tracking_uri: str | None = None, experiment: str = DEFAULT_EXPERIMENT) -> Exported:
     """Export a finished compare run or sweep; a directory exported before (found by its SOURCE_TAG) adds
     nothing, and one whose export was interrupted (no DONE_TAG) is deleted and exported again."""
-    from .study import verify_run
-
     folder = Path(folder)
     kind = kind_of(folder)
     verify_run(folder, derived=True)  # nothing damaged is published: every file against its manifest

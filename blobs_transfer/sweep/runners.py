@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence
 
-from .errors import StudyError
+from blobs_transfer.errors import StudyError
+from blobs_transfer.train import engine
 
 INSTALL_HINT = 'Dask is not installed: pip install -e ".[dask]" (it adds dask[distributed])'
 CONNECT_TIMEOUT = "20s"
@@ -56,9 +57,7 @@ def setup_worker(threads: int) -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
     os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-    from .engine import set_threads
-
-    set_threads(1)
+    engine.set_threads(1)
 
 
 def _plugin():

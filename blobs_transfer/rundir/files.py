@@ -22,7 +22,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import ResultsError
+from blobs_transfer.errors import ResultsError
 
 INCOMPLETE = "INCOMPLETE"
 SCORE_COLUMNS = (

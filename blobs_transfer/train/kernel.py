@@ -321,7 +321,7 @@ Rewritten whenever its text changes (source {digest}), which also renews Numba's
 import numpy as np
 from numba import njit
 
-from blobs_transfer.kernel import F32, JIT, _exp, _log, seed_state, shuffle_column
+from blobs_transfer.train.kernel import F32, JIT, _exp, _log, seed_state, shuffle_column
 
 NL = {lanes}  # lanes
 P = {n_params}  # parameters

@@ -11,9 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from . import ranking, stats
-from .config import Config
-from .seeds import statistic_seed
+from blobs_transfer import stats
+from blobs_transfer.config import Config
+from blobs_transfer.seeds import statistic_seed
+from blobs_transfer.stats import ranking
 
 
 def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -14,52 +14,28 @@ This module never imports TensorFlow.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import os
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import numba
 import numpy as np
 
-from .arms import Weights, replica_rngs
-from .problems import Problem
+from blobs_transfer.model.arms import Weights
+from blobs_transfer.problems import Problem
+from blobs_transfer.train import kernel
+from blobs_transfer.train.kernel import LANES as lanes
+from blobs_transfer.train.kernel import layout
+from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
 
-HISTORY_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"
 
 _threads_override: int | None = None
-
-
-@dataclass
-class TrainResult:
-    """What training R replicas produced.
-
-    weights: per layer (kernel (R, fan_in, fan_out), bias (R, fan_out)) after the last epoch.
-    history: for each of HISTORY_KEYS an (R, epochs + 1) array. Column 0 is measured before any training;
-    column e > 0 follows Keras's History: train_* is the running mean over epoch e's minibatches,
-    test_* is measured on the test split at the end of epoch e.
-    final: (R,) arrays evaluated with the final weights: train_loss, train_accuracy, test_loss,
-    test_accuracy, test_correct (count of correct test rows).
-    """
-
-    weights: Weights
-    history: dict[str, np.ndarray]
-    final: dict[str, np.ndarray]
-
-
-def epoch_orders(seed: int, epochs: int, n_train: int) -> np.ndarray:
-    """(epochs, n_train) row orders of one replica in the TensorFlow engine: a fresh numpy permutation every
-    epoch, from its seed alone (the Numba engine draws its own: `kernel.draw_orders`)."""
-    _, order_rng = replica_rngs(seed)
-    return np.stack([order_rng.permutation(n_train) for _ in range(epochs)]).astype(np.int32)
-
-
-def batch_bounds(n_train: int, batch_size: int) -> list[tuple[int, int]]:
-    """Keras's minibatches: 500 rows in batches of 32 -> 15 of 32 and a last one of 20."""
-    return [(start, min(start + batch_size, n_train)) for start in range(0, n_train, batch_size)]
 
 
 # --- threads -------------------------------------------------------------------------------------
@@ -128,12 +104,6 @@ def kernel_folder() -> Path:
 def _source_digest() -> str:
     """Changes whenever the generator or the helpers it inlines change (Numba's cache tracks only the file
     it compiles, not what that file imports), so a stale compiled kernel is never reused."""
-    import hashlib
-
-    import numba
-
-    from . import kernel
-
     text = Path(kernel.__file__).read_bytes() + numba.__version__.encode()
     return hashlib.sha256(text).hexdigest()[:16]
 
@@ -146,10 +116,6 @@ def compiled_kernel(shapes: list[tuple[int, int]]):
     with _compiled:
         if key in _kernels:
             return _kernels[key]
-        import importlib.util
-
-        from . import kernel
-
         folder = kernel_folder()
         if not _writable(folder):
             raise OSError(f"cannot write the kernel cache folder {folder}")
@@ -160,7 +126,7 @@ def compiled_kernel(shapes: list[tuple[int, int]]):
             tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)  # atomic: another process never imports half a file
-        spec = importlib.util.spec_from_file_location(f"blobs_transfer._kernels.{name}", path)
+        spec = importlib.util.spec_from_file_location(f"blobs_transfer.train._kernels.{name}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         if not _announced and not _cached(module.train_block):
@@ -231,9 +197,6 @@ def train_replicas(
     the work done); threads: default `default_threads()`. A replica's results do not depend on threads or on
     the other replicas (tests/test_kernel.py).
     """
-    from .kernel import LANES as lanes, layout
-
-
     n_replicas = initial[0][0].shape[0]
     n_layers = len(initial)
     trainable = np.asarray(trainable, dtype=bool).reshape(n_replicas, n_layers)

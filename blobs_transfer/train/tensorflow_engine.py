@@ -19,14 +19,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .backend import import_tensorflow
+from blobs_transfer.model.backend import import_tensorflow
 
 import_tensorflow()
 import tensorflow as tf  # noqa: E402
 
-from .arms import Weights, replica_rngs  # noqa: E402
-from .engine import HISTORY_KEYS, TrainResult, batch_bounds, epoch_orders  # noqa: E402,F401  (shared with the Numba engine)
-from .problems import Problem  # noqa: E402
+from blobs_transfer.model.arms import Weights  # noqa: E402
+from blobs_transfer.problems import Problem  # noqa: E402
+from blobs_transfer.seeds import replica_rngs  # noqa: E402
+from blobs_transfer.train.result import HISTORY_KEYS, TrainResult, batch_bounds  # noqa: E402
 
 JIT = True
 CACHED_STEPS = 8  # compiled steps kept for reuse (one per replica count and architecture)

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ResultsError
-from .results import INCOMPLETE
+from blobs_transfer.errors import ResultsError
+from blobs_transfer.rundir.files import INCOMPLETE
 
 TIME = "%Y-%m-%d %H:%M:%S"
 HEADER = ["kind", "started (UTC)", "config", "arms or cells", "source models", "status", "verdicts", "directory"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .gate import gate_table
-from .report import markdown_table
+from blobs_transfer.render.report import markdown_table
+from blobs_transfer.stats.gate import gate_table
 
 EXACT_WHY = "counts of runs must match the baseline exactly"
 MISSING_WHY = "the baseline has this arm; the run does not"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .arms import Weights
-from .config import Config
-from .errors import SourceModelError
+from blobs_transfer.config import Config
+from blobs_transfer.errors import SourceModelError
+from blobs_transfer.model.arms import Weights
 
 
 def _layers(config: dict) -> list[dict]:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from blobs_transfer.render.findings import finding, fmt
+
 # the run's figures in the order a reader meets them, each under a title in words
 FIGURES = {
     "boxplot.png": "Every run's test accuracy, per arm",
@@ -43,14 +45,6 @@ def tutorial_label(arm: str) -> str:
     return f"Transfer ({match.group(1)})" if match else arm
 
 
-def _f(v: Any, digits: int = 3) -> str:
-    if v is None:
-        return "n/a"
-    if isinstance(v, float):
-        return f"{v:.{digits}f}"
-    return str(v)
-
-
 def _e(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.2e}"
 
@@ -64,7 +58,7 @@ def _p(v: float | None) -> str:
 def tutorial_lines(summary: dict[str, Any]) -> list[str]:
     """'Standalone 0.787 (0.101)' per arm, as the tutorial prints them."""
     return [
-        f"{tutorial_label(a['arm'])} {_f(a.get('mean'))} ({_f(a.get('std'))})" if a["n"]
+        f"{tutorial_label(a['arm'])} {fmt(a.get('mean'))} ({fmt(a.get('std'))})" if a["n"]
         else f"{tutorial_label(a['arm'])} no runs finished"
         for a in summary["arms"]
     ]
@@ -80,9 +74,9 @@ def arm_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
             rows.append([a["arm"], "0", *(["n/a", "n/a"] if nested else []), *["n/a"] * 8, str(a["n_diverged"])])
             continue
         rows.append([
-            a["arm"], str(a["n"]), *([str(a.get("n_sources") or ""), _f(a.get("n_effective"), 1)] if nested else []),
-            _f(a["mean"]), f"[{_f(a['ci_low'])}, {_f(a['ci_high'])}]", _f(a["std"]),
-            _f(a["median"]), _f(a["iqr"]), _f(a["iqm"]), _f(a["min"]), _f(a["max"]), str(a["n_diverged"]),
+            a["arm"], str(a["n"]), *([str(a.get("n_sources") or ""), fmt(a.get("n_effective"), 1)] if nested else []),
+            fmt(a["mean"]), f"[{fmt(a['ci_low'])}, {fmt(a['ci_high'])}]", fmt(a["std"]),
+            fmt(a["median"]), fmt(a["iqr"]), fmt(a["iqm"]), fmt(a["min"]), fmt(a["max"]), str(a["n_diverged"]),
         ])
     return header, rows
 
@@ -93,10 +87,10 @@ def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]
               "P(arm > base) [95% CI]", "Hedges' g", "verdict test", "p (Holm)", "verdict"]
     rows = [[
         c["arm"],
-        *([str(c.get("n_sources") or ""), _f(c.get("design_effect"), 1)] if nested else []),
-        f"{c['diff_mean']:+.3f} [{_f(c['diff_ci_low'])}, {_f(c['diff_ci_high'])}]",
-        f"{_f(c['a12'], 2)} [{_f(c['a12_ci_low'], 2)}, {_f(c['a12_ci_high'], 2)}]",
-        _f(c["hedges_g"], 2),
+        *([str(c.get("n_sources") or ""), fmt(c.get("design_effect"), 1)] if nested else []),
+        f"{c['diff_mean']:+.3f} [{fmt(c['diff_ci_low'])}, {fmt(c['diff_ci_high'])}]",
+        f"{fmt(c['a12'], 2)} [{fmt(c['a12_ci_low'], 2)}, {fmt(c['a12_ci_high'], 2)}]",
+        fmt(c["hedges_g"], 2),
         "clustered Brunner-Munzel" if c.get("verdict_test", "").startswith("clustered") else "Mann-Whitney",
         _p(c.get("verdict_p_holm", c.get("mwu_p_holm"))),
         c["verdict"],
@@ -108,7 +102,7 @@ def benefits_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     header = ["arm", "start (epoch 0)", "epochs to 95% of final", "area under curve", "asymptote (final)"]
 
     def cell(d, digits=3):
-        return f"{_f(d['mean'], digits)} [{_f(d['ci_low'], digits)}, {_f(d['ci_high'], digits)}]"
+        return f"{fmt(d['mean'], digits)} [{fmt(d['ci_low'], digits)}, {fmt(d['ci_high'], digits)}]"
 
     rows = [[arm, cell(b["start"]), cell(b["epochs_to_95"], 1), cell(b["auc"]), cell(b["asymptote"])]
             for arm, b in summary["benefits"].items()]
@@ -123,7 +117,7 @@ def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for arm, v in summary["sources"]["variance"].items():
         # the arm's own effective n (n / design effect, the size-weighted runs per source): one formula everywhere
         n_eff = n_effective.get(arm)
-        rows.append([arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), _f(v["icc"], 2), _f(n_eff, 1)])
+        rows.append([arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), fmt(v["icc"], 2), fmt(n_eff, 1)])
     return header, rows
 
 
@@ -181,46 +175,6 @@ GENERALISE_LINE = ("These transfer results hold for this one source model only; 
 def one_source(summary: dict[str, Any]) -> bool:
     source = summary["run"].get("source_model")
     return bool(source) and source["count"] == 1
-
-
-def join_words(items: list[str]) -> str:
-    """'a', 'a and b', 'a, b and c'."""
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-VERDICT_WORDS = {"better": "better than", "worse": "worse than", "no evidence": "not distinguishable from"}
-
-
-def finding(summary: dict[str, Any]) -> str:
-    """What the run found, in words and numbers: each verdict with its arms and their P(arm beats baseline),
-    said at the level the study supports (across K source models, or conditional on one), then the means."""
-    run = summary["run"]
-    base = run["baseline"]
-    source = run.get("source_model") or {}
-    k = source.get("count", 0)
-    arms = [a for a in summary["arms"] if a["n"]]
-    means = "Mean test accuracy: " + ", ".join(f"{a['arm']} {_f(a['mean'])}" for a in arms) + "."
-    if not summary["comparisons"]:
-        return means
-    clauses = []
-    for verdict, words in VERDICT_WORDS.items():
-        rows = [c for c in summary["comparisons"] if c["verdict"] == verdict]
-        if rows:
-            verb = "is" if len(rows) == 1 else "are"
-            ps = join_words([_f(c["a12"], 2) for c in rows])
-            clauses.append(f"{join_words([c['arm'] for c in rows])} {verb} {words} {base} (P = {ps})")
-    if k > 1:
-        lead = f"Across {k} source models, "
-        unit = "tested with the source model as the unit"
-    elif k == 1:
-        seed = (source.get("seeds") or [None])[0]
-        lead = f"With one source model (seed {seed if seed is not None else 'unknown'}), "
-        unit = "conditional on that one source model: another can rank the arms differently"
-    else:
-        lead, unit = "", "runs independent"
-    first = lead + "; ".join(clauses) + "."
-    return (f"{first[0].upper()}{first[1:]} P is the probability that a run of the arm beats a run of {base} "
-            f"(A12; verdicts Holm-adjusted at alpha 0.05, {unit}). {means}")
 
 
 def benefits_title(summary: dict[str, Any]) -> str:

@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import DamagedRunError, ResultsError, UnverifiedRunWarning
-from .results import cannot_write, write_json
+from blobs_transfer.errors import DamagedRunError, ResultsError, UnverifiedRunWarning
+from blobs_transfer.rundir.files import cannot_write, write_json
 
 try:
     import fcntl

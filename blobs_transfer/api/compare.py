@@ -1,0 +1,195 @@
+"""`compare` and `fit`: train the arms, write a run directory, and rebuild its summary and figures (`report`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from blobs_transfer import stats
+from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, phase
+from blobs_transfer.api.sources import load_source_model, source_models, write_history
+from blobs_transfer.config import Arm, Config, to_toml
+from blobs_transfer.errors import StudyError
+from blobs_transfer.render import plots, report
+from blobs_transfer.rundir import files as results
+from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
+from blobs_transfer.rundir.run import run_summary, seal_run
+from blobs_transfer.stats import summary as analysis
+from blobs_transfer.train import run as experiment
+from blobs_transfer.train.plan import (
+    RunResult,
+    epochs_of_work,
+    Sources,
+    plan_replicas,
+    source_provenance,
+)
+
+
+def run_comparison(cfg: Config, sources: Sources, *, progress: Progress | None = None) -> RunResult:
+    """Train every repeat of every arm on the target problem; results as arrays, in `plan_replicas` order."""
+
+    total = epochs_of_work(cfg)
+    return experiment.run_comparison(cfg, sources, progress=phase(progress, "training", total))
+
+
+def summarise(cfg: Config, result: RunResult, sources: Sources | None = None) -> dict[str, Any]:
+    """The statistics of an in-memory result: the same dict `compare` writes as summary.json."""
+    return analysis.summarise(cfg, result.records(), result.history["test_accuracy"].astype(float),
+                              source_provenance(cfg, sources or {}))
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What `compare` made: its run directory, the statistics, and the raw result."""
+
+    run_dir: Path
+    summary: dict[str, Any]
+    result: RunResult
+
+
+def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Scores, curves, metadata, then the statistics and figures built back from those files, so `report`
+    on the finished directory gives the very same summary; the run is marked complete last."""
+    started = time.perf_counter()
+    results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
+    results.write_curves(run_dir / "curves", result.replicas, result.history)
+    seeds: dict[str, list[int]] = {}
+    for rep in result.replicas:
+        seeds.setdefault(rep.arm.name, []).append(rep.seed)
+    meta = results.run_metadata(root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
+                                diverged=int(result.diverged.sum()), repeat_seeds=seeds, **metadata)
+    write_json(run_dir / "metadata.json", meta)
+    summary = report_run(run_dir, require_complete=False)
+    meta["statistics_and_files_seconds"] = round(time.perf_counter() - started, 3)
+    write_json(run_dir / "metadata.json", meta)
+    seal_run(run_dir, cfg)
+    results.mark_complete(run_dir)
+    return summary
+
+
+def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_RESULTS, *,
+              sources: Sources | None = None) -> Path:
+    """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
+    run_dir = results.new_run_dir(results_dir, "compare")
+    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    _write_run_files(cfg, result, run_dir, {"source_models": source_provenance(cfg, sources or {})})
+    return run_dir
+
+
+MEMORY_BUDGET_GIB = 2.0  # what a compare may hold at its peak, whatever --repeats is
+BASE_GIB = 1.0  # TensorFlow's runtime, the libraries and one chunk of replicas in the engine (measured: 0.8-0.9)
+BYTES_PER_CURVE_VALUE = 64  # per run and epoch: four float32 curves, their CSV text, two float64 read back
+
+
+def estimated_peak_gib(cfg: Config) -> float:
+    """What a comparison will hold at its peak: the base plus every run's per-epoch curves (the only part
+    that grows with the number of runs; training is chunked and the statistics work on count histograms)."""
+    runs = len(plan_replicas(cfg))
+    return BASE_GIB + runs * (cfg.target_training.epochs + 1) * BYTES_PER_CURVE_VALUE / 2**30
+
+
+def check_fits(cfg: Config) -> None:
+    """Refuse, in one line and before anything is trained, a comparison that would not fit the memory budget."""
+    need = estimated_peak_gib(cfg)
+    if need > MEMORY_BUDGET_GIB:
+        runs = len(plan_replicas(cfg))
+        raise StudyError(f"{runs} runs of {cfg.target_training.epochs} epochs would need about {need:.1f} GiB, more than "
+                         f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
+                         "the study into a sweep (its cells are separate comparisons)")
+
+
+def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None,
+            train_missing: bool = False, progress: Progress | None = None,
+            notify: Callable[[str], None] | None = None) -> Comparison:
+    """The repeated comparison end to end: source models, training, and a new run directory with every file.
+
+    The run directory is marked INCOMPLETE until its last file is written, so an interrupted or failed run
+    (Ctrl-C, a full disk) is never mistaken for a finished one; earlier runs are never touched.
+    """
+    check_fits(cfg)
+    ensure_writable(results_dir)
+    started = time.perf_counter()
+    sources = source_models(cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify)
+    run_dir = results.new_run_dir(results_dir, "compare")
+    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    train_started = time.perf_counter()
+    result = run_comparison(cfg, sources, progress=progress)
+    train_seconds = time.perf_counter() - train_started
+    summary = _write_run_files(cfg, result, run_dir, {
+        "training_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - started, 3),
+        "source_models": source_provenance(cfg, sources)})
+    return Comparison(run_dir, summary, result)
+
+
+def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None, fixed: int = 0,
+        progress: Progress | None = None) -> tuple[Path, RunResult]:
+    """One run with learning curves on the target problem: standalone, or from a saved source model with
+    `fixed` frozen layers (the tutorial's steps 2 and 3). Returns its run directory and result."""
+
+    arm = Arm(f"transfer fixed={fixed}", weights="source", fixed=fixed) if source else Arm("standalone", fixed=fixed)
+    cfg = replace(cfg, arms=(arm,), study=replace(cfg.study, baseline=arm.name, repeats=1, source_repeats=1))
+    sources = {cfg.source_spec: [load_source_model(source, cfg)]} if source else {}
+    ensure_writable(results_dir)
+    run_dir = results.new_run_dir(results_dir, "fit")
+    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    result = experiment.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
+    seed_used = result.replicas[0].seed
+    title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
+    write_history(run_dir, "fit", result.history, title)
+    write_json(run_dir / "metadata.json", results.run_metadata(
+        arm=arm.name, source=str(source) if source else None, seed=seed_used, root_seed=cfg.study.seed,
+        train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
+    integrity.write_manifest(run_dir, ["config.toml", "fit_history.csv", "metadata.json"],
+                             derived=["fit_learning_curves.png"], plan={"runs": 1})
+    results.mark_complete(run_dir)
+    return run_dir, result
+
+
+def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, Any]:
+    """The run's figures (name -> matplotlib Figure), drawn from its scores and curves."""
+    by_arm = analysis.arm_accuracies(cfg, scores)
+    names = [a["arm"] for a in summary["arms"] if a["n"]]
+    sources = report.sources_phrase(summary)
+    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (f"\n{sources}" if sources else "")
+    # bands at the source-model level for arms whose runs come from K > 1 source models (cluster-robust SE)
+    bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]],
+                                       groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None)
+                   for n in names} for key in ("test_accuracy", "test_loss")}
+    return {
+        "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
+        "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
+        "curves.png": plots.curves_figure(bands["test_accuracy"], bands["test_loss"],
+                                          "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
+                                          + (f"\n{sources}" if sources else "")),
+    }
+
+
+def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[str, Any]:
+    """Recompute a run's summary.json, summary.md, figures and report.html from its files; returns the summary."""
+    run_dir = Path(run_dir)
+    cfg, scores, curves, summary = run_summary(run_dir, require_complete=require_complete)
+    write_json(run_dir / "summary.json", summary)
+    blocks = report.sections(summary)
+    title = report.title_of(summary)
+    atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title))
+    figures = _figures(cfg, summary, scores, curves)
+    results.save_figures({run_dir / name: figure for name, figure in figures.items()})
+    pngs = {name: (run_dir / name).read_bytes() for name in figures}
+    atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))
+    manifest = integrity.read_manifest(run_dir) if require_complete else None
+    if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
+        integrity.refresh(run_dir, manifest)
+    return summary
+
+
+def terminal_report(summary: dict[str, Any]) -> str:
+    """The summary as the terminal shows it (the same sections as summary.md and report.html)."""
+    return report.terminal(report.sections(summary))
+
+
+def sections_text(sections: list[report.Section]) -> str:
+    """Report sections (a sweep's, say) as the terminal shows them."""
+    return report.terminal(sections)

@@ -1,0 +1,128 @@
+"""`sweep`: run every cell not yet finished, write each as it finishes, then the tables, figures and report."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from blobs_transfer.errors import StudyError
+from blobs_transfer.render import report
+from blobs_transfer.render import sweep as sweep_report
+from blobs_transfer.rundir import files as results
+from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.rundir import sweep_dir as sweepdir
+from blobs_transfer.rundir.files import atomic_write_text, write_csv, write_json
+from blobs_transfer.sweep import cells as sweep_cells
+from blobs_transfer.sweep import runners as cluster
+from blobs_transfer.sweep import schedule
+from blobs_transfer.sweep.grid import Sweep
+from blobs_transfer.sweep.runners import ClusterError
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """A finished sweep: its directory, what its report says, and its metadata."""
+
+    sweep_dir: Path
+    sections: list[report.Section]
+    metadata: dict[str, Any]
+
+
+class CellError(StudyError):
+    """One or more cells raised; the message names the first, and the finished cells are kept."""
+
+
+def _runner(scheduler: str | None, workers: int | None):
+    if scheduler or workers:
+        return cluster.dask_runner(scheduler, workers)
+    return contextlib.nullcontext(cluster.Runner(cluster.in_process))
+
+
+def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str | Path | None = None,
+              scheduler: str | None = None, workers: int | None = None,
+              progress: Callable[[str, int, int], None] | None = None,
+              notify: Callable[[str], None] | None = None) -> SweepOutcome:
+    """Run every cell not yet finished, then write the tables, figures and report.
+
+    With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
+    Cells run in this process, or on a Dask cluster: an existing one at `scheduler`, or a local one of
+    `workers` processes started here. One process at a time writes a sweep folder: a second refuses in one line.
+    """
+    with contextlib.ExitStack() as held:
+        sweep_dir = sweepdir.open_sweep_dir(sweep, results_dir, resume, held)
+        return _run_cells(sweep, sweep_dir, scheduler, workers, progress, notify)
+
+
+def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: int | None,
+               progress: Callable[[str, int, int], None] | None, notify: Callable[[str], None] | None) -> SweepOutcome:
+    """Verify the finished cells, train the others (and any damaged one again), then write the tables."""
+    started = time.perf_counter()
+    cells = sweep.cells()
+    todo, unverified = [], 0
+    for c in cells:
+        if sweepdir.finished(sweep_dir, c):
+            damage, verified = sweepdir.cell_damage(sweepdir.cell_dir(sweep_dir, c), sweep.config_of(c))
+            if not damage:
+                unverified += not verified
+                continue
+            if notify:
+                notify(f"Cell {c.index} ({c.name}) is damaged, training it again: {damage}")
+            (sweepdir.cell_dir(sweep_dir, c) / sweepdir.DONE).unlink()
+        todo.append(c)
+    if notify and unverified:
+        notify(f"Warning: {unverified} finished cells were written before cells verified themselves: kept with only "
+               "their row counts checked.")
+    if notify and len(todo) < len(cells):
+        notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
+    failures = []
+    with _runner(scheduler, workers) as runner:
+        limit = schedule.batch_limit(sweep, todo, runner.slots)
+        tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in schedule.batches(sweep, todo, limit)]
+        try:
+            for batch, outputs in runner.run(sweep_cells.train_batch, tasks):
+                if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
+                    outputs = [outputs] * len(batch)
+                for cell, output in zip(batch, outputs):
+                    if isinstance(output, Exception):
+                        failures.append((cell, output))
+                        if notify:
+                            notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
+                    else:
+                        cfg = sweep.config_of(cell)
+                        sweepdir.write_cell(sweep_dir, cell, cfg, output.records, sweep_cells.analyse_cell(cfg, output))
+                    if progress:
+                        progress("cells", 1, len(todo))
+        except ClusterError as exc:
+            raise ClusterError(f"{exc}; the finished cells are kept in {sweep_dir}: "
+                               f"finish it with --resume {sweep_dir}") from None
+    if failures:
+        cell, exc = failures[0]
+        raise CellError(f"{len(failures)} of {len(todo)} cells failed, first cell {cell.index} ({cell.name}): "
+                        f"{cluster.one_line(exc)}; the other cells are kept in {sweep_dir} "
+                        f"(--resume {sweep_dir} runs the failed ones again)")
+    meta, blocks = write_tables(sweep, sweep_dir, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
+    results.mark_complete(sweep_dir)
+    return SweepOutcome(sweep_dir, blocks, meta)
+
+
+def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_cells: int):
+    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files."""
+    keys = sweep.keys
+    runs, table, summaries = sweepdir.cell_rows(sweep, sweep_dir)
+    write_csv(sweep_dir / "runs.csv", [*keys, *sweepdir.RUN_COLUMNS], runs)
+    write_csv(sweep_dir / "cells.csv", [*keys, "arm", *sweepdir.CELL_STATS, *sweepdir.COMPARISON_STATS, *sweepdir.BEST_STATS], table)
+    figures = sweep_report.sweep_figures(sweep, summaries)
+    results.save_figures({sweep_dir / name: fig for name, fig in figures.items()})
+    pngs = {name: (sweep_dir / name).read_bytes() for name in figures}
+    blocks = sweep_report.sweep_sections(sweep, summaries, list(figures))
+    atomic_write_text(sweep_dir / "report.html", report.html(blocks, "blobs-transfer sweep", pngs))
+    meta = results.run_metadata(root_seed=sweep.seed, cells=len(summaries), trained_cells=trained_cells,
+                                networks=len(runs), wall_seconds=round(wall_seconds, 3),
+                                axes={k: list(v) for k, v in sweep.axes})
+    write_json(sweep_dir / "metadata.json", meta)
+    integrity.write_manifest(sweep_dir, ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
+                             derived=[*figures, "report.html"], plan={"cells": len(summaries), "networks": len(runs)})
+    return meta, blocks
