@@ -1,7 +1,26 @@
 """blobs-transfer: the Keras blobs transfer-learning study, reproduced fast and with honest statistics.
 
-Pipeline: config -> problems -> arms -> engine / models -> experiment -> analysis (stats) -> report / plots ->
-results (files) -> study (the library API) -> cli (a thin layer over `study`).
+The package follows the pipeline, bottom to top; a module imports only from its own stage and the stages above
+it in this list (tests/test_layout.py checks it):
+
+errors        the expected failures, one hierarchy of one-line messages
+seeds         every seed derived by name from one root seed
+config        the one typed, frozen config whose defaults are the tutorial's protocol; TOML in and out
+problems      the synthetic make_blobs problems, as specs and arrays
+model/        the network: each arm's starting weights (`arms`), `.keras` files read (`keras_file`) and written
+              (`keras_model`), TensorFlow imported quietly (`backend`)
+train/        training: the plan of replicas and seeds (`plan`), the engines (`engine` + `kernel` + `fastmath` +
+              `orders` for Numba, `tensorflow_engine`, the Keras `reference` loop), `run`, `result`
+stats/        the statistics: pure numpy/scipy, one resampling core over (source model, run) (see its map)
+sweep/        a grid of comparisons (`grid`), batched (`schedule`), trained (`cells`), in this process or on Dask
+              (`runners`)
+rundir/       results on disk: atomic `files`, a `manifest`, a compare `run`'s and a `sweep_dir`'s directory,
+              the `listing` of runs
+render/       words and pictures from the numbers: `findings`, `report`, `plots`, the `sweep` report, `gate`
+              outputs for CI
+export/       finished runs published to `mlflow`
+api/          the study as a library: one function per command, composing the stages above
+cli           the `blobs-transfer` command line, a thin layer over `api` (`__main__`: python -m blobs_transfer)
 """
 
 __version__ = "0.1.0"

@@ -14,15 +14,14 @@ import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import click
 
 from blobs_transfer import api
-from blobs_transfer.config import ENGINES, Config, load_config
-
-THREADS_ENV = "BLOBS_TRANSFER_THREADS"  # engine.THREADS_ENV (not imported: --help stays fast)
+from blobs_transfer.config import ENGINES, load_config
 from blobs_transfer.errors import StudyError, UnverifiedRunWarning
+from blobs_transfer.train.engine import THREADS_ENV
 
 DEFAULT_RESULTS = api.DEFAULT_RESULTS
 
@@ -108,11 +107,6 @@ def threads_option(f):
                         help=f"CPU threads for the numba engine [default: ${THREADS_ENV} if set, else every core].")(f)
 
 
-def resolve_config(config_file: Path | None, **overrides: Any) -> Config:
-    """Defaults < TOML file < command-line flags (flags left unset do not override)."""
-    return load_config(config_file, **overrides)
-
-
 class ProgressBars:
     """A progress bar per phase of work on a terminal; silent when stderr is not one (CI, pipes, tests)."""
 
@@ -193,7 +187,7 @@ def cli(debug: bool) -> None:
 @config_option
 def generate(results_dir: Path, config_file: Path | None) -> None:
     """Make Problem 1 and Problem 2 (make_blobs), write their train/test splits as CSV and draw them."""
-    folder = api.generate(resolve_config(config_file), results_dir)
+    folder = api.generate(load_config(config_file), results_dir)
     click.echo(f"Wrote the problems to {folder}/ (problemN_train.csv, problemN_test.csv, problems.png)")
 
 
@@ -210,7 +204,7 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 
     Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
     """
-    cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.source_problem": problem})
     quiet_tensorflow()  # train-source writes a real .keras model, with Keras
     api.prepare_engine(cfg, threads)
@@ -232,7 +226,7 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 @config_option
 def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
-    cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.target_problem": problem})
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
@@ -261,7 +255,7 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     boxplot.png, forest.png, curves.png, report.html, config.toml and metadata.json, then prints the
     tutorial's table, the statistics and the directory's path.
     """
-    cfg = resolve_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.repeats": repeats, "study.source_repeats": source_repeats})
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress, interruptible(progress):

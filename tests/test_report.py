@@ -2,7 +2,11 @@
 tables, in the terminal, Markdown and HTML alike (one list of sections). Hand-built summaries, no training."""
 
 import html
+import os
 import re
+import subprocess
+import sys
+import threading
 
 import pytest
 
@@ -109,19 +113,47 @@ def test_a_list_of_figures_is_still_drawn_each_under_a_title():
     assert "![other.png](other.png)" in report.markdown(blocks, "t") and report.terminal(blocks) == ""
 
 
+PARALLEL_FIGURES = """
+import sys
+from pathlib import Path
+from matplotlib.figure import Figure
+from blobs_transfer.rundir.files import save_figure, save_figures
+
+def figure(k):
+    fig = Figure(figsize=(3, 2))
+    fig.add_subplot().plot(range(10), [v ** k for v in range(10)])
+    return fig
+
+out = Path(sys.argv[1])
+used = save_figures({out / f"par{k}.png": figure(k) for k in range(3)}, workers=2)
+for k in range(3):
+    save_figure(figure(k), out / f"seq{k}.png")
+print(used)
+"""
+
+
 def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
-    """save_figures forks children to draw on every core: the files are byte for byte save_figure's."""
-    from matplotlib.figure import Figure
-
-    from blobs_transfer.rundir.files import save_figure, save_figures
-
-    def figure(k):
-        fig = Figure(figsize=(3, 2))
-        fig.add_subplot().plot(range(10), [v ** k for v in range(10)])
-        return fig
-
-    save_figures({tmp_path / f"par{k}.png": figure(k) for k in range(3)})
+    """save_figures forks children to draw on every core: the files are byte for byte save_figure's. Run in a
+    fresh interpreter, because in this test process TensorFlow may be loaded and then save_figures rightly
+    draws one by one, which would compare that path with itself."""
+    done = subprocess.run([sys.executable, "-c", PARALLEL_FIGURES, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2"]  # two processes drew: the parallel path was taken
     for k in range(3):
-        save_figure(figure(k), tmp_path / f"seq{k}.png")
         assert (tmp_path / f"par{k}.png").read_bytes() == (tmp_path / f"seq{k}.png").read_bytes()
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_figures_are_drawn_in_one_process_where_a_fork_is_unsafe(monkeypatch):
+    from blobs_transfer.rundir.files import figure_workers
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert figure_workers(3) == 3 and figure_workers(9) == 4
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread: no fork
+    assert figure_workers(3) == 1
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setitem(sys.modules, "tensorflow", object())  # TensorFlow's pools: no fork
+    assert figure_workers(3) == 1

@@ -14,6 +14,9 @@ without it.
     summary = api.summarise(cfg, result)               # the statistics as a dict
     run_dir = api.write_run(cfg, result, "results", sources=sources)
 
+Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
+`compare` (compare, fit, report), `sweep`, `gate` (check, baseline) and `runs` (verify, runs, export).
+
 command          function
 generate         `generate`
 train-source     `train_source`

@@ -15,6 +15,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from blobs_transfer.config import Config
@@ -44,8 +45,6 @@ def _h5_names(layers: list[dict]) -> list[str]:
 def read_weights(path: str | Path) -> tuple[Weights, list[dict]]:
     """(kernel, bias) per Dense layer and the layers' configs of a saved `.keras` model. Raises ValueError
     for a file that is not a stack of Dense layers, and whatever zipfile, json or h5py raise for a damaged one."""
-    import h5py
-
     with zipfile.ZipFile(path) as archive:
         config = json.loads(archive.read("config.json"))
         weights_file = io.BytesIO(archive.read("model.weights.h5"))

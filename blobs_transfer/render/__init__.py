@@ -1,1 +1,11 @@
-"""render"""
+"""What a result says, in words, tables and figures: pure functions from summaries to text and matplotlib figures.
+
+May import: errors, seeds, config, problems, model, train, stats, sweep, rundir (names only). Never writes files
+and never imports TensorFlow.
+
+- `findings`: every sentence about a run's or a sweep's verdicts, generated from its numbers.
+- `report`: a summary's sections rendered for the terminal, Markdown and HTML.
+- `plots`: the figures, drawn from arrays on matplotlib Figures (no pyplot state).
+- `sweep`: a sweep's sections, per-cell tables and figures over the swept axes.
+- `gate`: the regression gate's verdict as JUnit XML and Markdown for CI.
+"""

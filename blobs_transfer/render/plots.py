@@ -6,6 +6,7 @@ Each `draw_*` function draws on a matplotlib Axes it is given; each `*_figure` f
 
 from __future__ import annotations
 
+import textwrap
 from typing import Sequence
 
 import numpy as np
@@ -88,8 +89,6 @@ def draw_boxplot(ax, names: Sequence[str], values: Sequence[np.ndarray], *, seed
 
 def wrap_title(title: str, width_inches: float) -> str:
     """Wrap each line of a title to about the width of its figure (a long source path was cut off at the edges)."""
-    import textwrap
-
     chars = max(20, int(width_inches * 10))  # about 10 characters per inch at the default title size
     return "\n".join(textwrap.fill(line, chars) for line in title.split("\n"))
 

@@ -15,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import threading
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -75,23 +76,30 @@ def save_figure(fig, path: Path, dpi: int = 120) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def save_figures(figures: dict[Path, Any], dpi: int = 120) -> None:
-    """Write several matplotlib Figures as PNG, atomically, rendered in parallel on the machine's cores.
+def figure_workers(n_figures: int) -> int:
+    """How many processes may draw `n_figures` figures: one per core, but only this one where a fork is unsafe
+    (not Linux, another thread running, or TensorFlow loaded: a fork copies no thread, and a lock another
+    thread held would stay held in the child: TensorFlow's pools, a Dask client's loop)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if not hasattr(os, "fork") or threading.active_count() > 1 or "tensorflow" in sys.modules:
+        return 1
+    return max(1, min(n_figures, cores))
+
+
+def save_figures(figures: dict[Path, Any], dpi: int = 120, *, workers: int | None = None) -> int:
+    """Write several matplotlib Figures as PNG, atomically, rendered in parallel; returns the processes used.
 
     Drawing and encoding a figure is a few tenths of a second of single-threaded work, a third of a small
     compare command; forked children draw all but the first share of the figures while this process draws
-    that share. A child that fails leaves its figures to this process, which then raises the one-line error.
-    Only where fork is safe: on Linux, in a process with no other thread (a fork copies no thread, and a lock
-    another thread held would stay held in the child: TensorFlow's pools, a Dask client's loop).
+    that share (`figure_workers` processes unless `workers` says). A child that fails leaves its figures to
+    this process, which then raises the one-line error.
     """
-    import threading
-
     items = list(figures.items())
-    workers = min(len(items), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-    if workers < 2 or not hasattr(os, "fork") or threading.active_count() > 1 or "tensorflow" in sys.modules:
+    workers = min(len(items), workers or figure_workers(len(items)))
+    if workers < 2:
         for path, fig in items:
             save_figure(fig, path, dpi)
-        return
+        return 1
     shares = [items[i::workers] for i in range(workers)]
     children = {}
     for share in shares[1:]:
@@ -114,6 +122,7 @@ def save_figures(figures: dict[Path, Any], dpi: int = 120) -> None:
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
             for path, fig in share:  # again here, so a full disk is this process's one-line error
                 save_figure(fig, path, dpi)
+    return workers
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -11,6 +11,7 @@ sweep from the cells already written.
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,8 +88,6 @@ def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
     """A runner on an existing scheduler (`scheduler` address) or on a local cluster of `workers` spawned
     worker processes with one thread each, closed again on exit."""
     distributed = _import_distributed()
-    import logging
-
     import dask
 
     # the driver's own log lines (reconnect attempts, tracebacks of a lost scheduler) would bury the one-line

@@ -1,6 +1,6 @@
 """Training engines: R independent replicas of the MLP, trained together.
 
-`train_replicas` is the default engine: the Numba kernel of `kernel.py` on blocks of `kernel.LANES` replicas,
+`train_replicas` is the default engine: the Numba kernel of `kernel` on blocks of `kernel.LANES` replicas,
 run by plain threads over a `nogil` kernel (no Numba threading layer: nothing to oversubscribe, nothing that
 breaks after a fork, safe in a Dask worker with several threads). Each replica has its own starting weights,
 its own reshuffle of the training rows every epoch (drawn in the kernel from its seed), its own frozen layers,
@@ -28,7 +28,7 @@ import numpy as np
 
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
-from blobs_transfer.train import kernel
+from blobs_transfer.train import fastmath, kernel, orders
 from blobs_transfer.train.kernel import LANES as lanes
 from blobs_transfer.train.kernel import layout
 from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
@@ -104,7 +104,7 @@ def kernel_folder() -> Path:
 def _source_digest() -> str:
     """Changes whenever the generator or the helpers it inlines change (Numba's cache tracks only the file
     it compiles, not what that file imports), so a stale compiled kernel is never reused."""
-    text = Path(kernel.__file__).read_bytes() + numba.__version__.encode()
+    text = b"".join(Path(m.__file__).read_bytes() for m in (kernel, fastmath, orders)) + numba.__version__.encode()
     return hashlib.sha256(text).hexdigest()[:16]
 
 

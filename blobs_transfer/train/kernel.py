@@ -13,10 +13,8 @@ epoch. Minibatch orders are drawn here, from each replica's seed (a splitmix64 s
 shuffle), so no Python work is done per replica or epoch; explicit orders can be given for the equality
 tests against the Keras loop.
 
-`exp` and `log` are written out (`_exp`, `_log`: Cephes' single-precision polynomials, the power of two and
-the exponent read from the float's bits) because Numba 0.62+ has no SVML: `np.exp` in a loop is a scalar libm
-call per element, which also stops the loop from vectorising. They stay within 2 and 3 ulp of libm (tested) and
-keep NaN and inf, so a diverged run is still reported as one.
+`exp` and `log` are written out in `fastmath` (Numba has no vectorised libm), where the kernel's Numba settings
+live too; the minibatch orders are drawn by `orders`.
 
 The training loop itself is generated per architecture (`kernel_source`); `engine.compiled_kernel` writes it to
 a module file and Numba caches its compiled code on disk beside that file.
@@ -24,179 +22,7 @@ a module file and Numba caches its compiled code on disk beside that file.
 
 from __future__ import annotations
 
-import numpy as np
-from llvmlite import ir
-from numba import njit, types, uint64
-from numba.extending import intrinsic
-
 LANES = 32  # replicas per block: a multiple of the SIMD width (16 float32 lanes on AVX-512, 8 on AVX2)
-# FMA contraction only (as XLA does): no reassociation, so each replica's sums run in one fixed order; never
-# nnan/ninf, the divergence check needs NaN and inf to survive.
-FASTMATH = {"contract"}
-JIT = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
-# A cached callee is linked into its caller as machine code, which LLVM cannot inline, and a call in a loop over
-# lanes stops the loop from vectorising (a loop of `_exp` calls ran 15x slower): the per-element helpers are
-# inlined by Numba itself. The shuffle, called once per lane and epoch, stays a function (HELPER, not cached:
-# the cached entry points carry it with them).
-INLINE = dict(inline="always", fastmath=FASTMATH, error_model="numpy", boundscheck=False)
-HELPER = dict(nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
-
-_GOLDEN = uint64(0x9E3779B97F4A7C15)
-_MIX1 = uint64(0xBF58476D1CE4E5B9)
-_MIX2 = uint64(0x94D049BB133111EB)
-_ORDER_STREAM = uint64(0x6F72646572730001)  # "orders": keeps this stream apart from any other use of a seed
-
-
-F32 = np.float32
-
-
-@intrinsic
-def _bits(typingctx, x):
-    """The bits of a float32 as an int32 (a bit cast: free, and it vectorises)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _from_bits(typingctx, i):
-    """The float32 whose bits are this int32."""
-    if i != types.int32:
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
-
-
-@njit(**INLINE)
-def _exp(x):
-    """exp of a float32 (Cephes expf): x = k ln2 + r with |r| <= ln2 / 2, e^r by a degree-6 polynomial, 2^k
-    built from its exponent bits (as two normal factors, so subnormal results round once). NaN gives NaN."""
-    x0 = F32(x)
-    x = F32(88.72) if x0 > F32(88.72) else x0
-    x = F32(-104.0) if x < F32(-104.0) else x  # below: under half the smallest subnormal
-    k = np.floor(x * F32(1.44269504088896341) + F32(0.5))
-    r = x - k * F32(0.693359375) - k * F32(-2.12194440e-4)
-    p = F32(1.9875691500e-4)
-    p = p * r + F32(1.3981999507e-3)
-    p = p * r + F32(8.3334519073e-3)
-    p = p * r + F32(4.1665795894e-2)
-    p = p * r + F32(1.6666665459e-1)
-    p = p * r + F32(5.0000001201e-1)
-    y = p * r * r + r + F32(1.0)
-    ki = np.int32(k) if k == k else np.int32(0)  # k in [-150, 128]; NaN: any scale, y is NaN
-    k1 = ki >> np.int32(1)  # 2^k as 2^k1 * 2^k2, both normal: one rounding, into subnormals where due
-    k2 = ki - k1
-    out = y * _from_bits(np.int32((k1 + np.int32(127)) << np.int32(23))) * _from_bits(np.int32((k2 + np.int32(127)) << np.int32(23)))
-    return F32(np.inf) if x0 > F32(88.72284) else out
-
-
-@njit(**INLINE)
-def _log(x):
-    """log of a float32 (Cephes logf): x = 2^e m from its bits, m brought into [sqrt(1/2), sqrt 2), a degree-9
-    polynomial in m - 1. inf gives inf, NaN and x < 0 NaN, 0 -inf; normal numbers only (the loss takes the
-    log of a softmax denominator, in [1, classes])."""
-    x0 = F32(x)
-    bits = _bits(x0)
-    e = F32((bits >> np.int32(23)) - np.int32(127))
-    m = _from_bits(np.int32((bits & np.int32(0x007FFFFF)) | np.int32(0x3F800000)))  # in [1, 2)
-    big = m > F32(1.41421356237309505)
-    m = m * F32(0.5) if big else m
-    e = e + F32(1.0) if big else e
-    x = m - F32(1.0)
-    z = x * x
-    y = F32(7.0376836292e-2)
-    y = y * x - F32(1.1514610310e-1)
-    y = y * x + F32(1.1676998740e-1)
-    y = y * x - F32(1.2420140846e-1)
-    y = y * x + F32(1.4249322787e-1)
-    y = y * x - F32(1.6668057665e-1)
-    y = y * x + F32(2.0000714765e-1)
-    y = y * x - F32(2.4999993993e-1)
-    y = y * x + F32(3.3333331174e-1)
-    y = y * x * z
-    y += e * F32(-2.12194440e-4)
-    y += F32(-0.5) * z
-    out = x + y + e * F32(0.693359375)
-    out = x0 if x0 == F32(np.inf) else out
-    out = F32(-np.inf) if x0 == F32(0.0) else out
-    return F32(np.nan) if (x0 < F32(0.0) or x0 != x0) else out
-
-
-@njit(**JIT)
-def exp_array(x):
-    """Elementwise `_exp` of a float32 array (for tests and measurements)."""
-    out = np.empty_like(x)
-    flat, res = x.ravel(), out.ravel()
-    for i in range(flat.size):
-        res[i] = _exp(flat[i])
-    return out
-
-
-@njit(**JIT)
-def log_array(x):
-    """Elementwise `_log` of a float32 array (for tests and measurements)."""
-    out = np.empty_like(x)
-    flat, res = x.ravel(), out.ravel()
-    for i in range(flat.size):
-        res[i] = _log(flat[i])
-    return out
-
-
-@njit(**INLINE)
-def _next(state):
-    """splitmix64: (new state, 64 random bits)."""
-    state = state + _GOLDEN
-    z = state
-    z = (z ^ (z >> uint64(30))) * _MIX1
-    z = (z ^ (z >> uint64(27))) * _MIX2
-    return state, z ^ (z >> uint64(31))
-
-
-@njit(**INLINE)
-def seed_state(seed):
-    """The order stream's starting state for a replica seed (a 32-bit recorded seed)."""
-    state, _ = _next(uint64(seed) ^ _ORDER_STREAM)
-    return state
-
-
-@njit(**HELPER)
-def shuffle_column(perm, col, n, state):
-    """Fisher-Yates shuffle of perm[:n, col] in place, continuing the permutation left by the previous epoch
-    (as numpy's `shuffle` of one array would); returns the new state. j is uniform on 0..i up to a 2^-53
-    relative bias."""
-    for i in range(n - 1, 0, -1):
-        state, bits = _next(state)
-        j = int(np.float64(bits >> uint64(11)) * (1.0 / 9007199254740992.0) * (i + 1))
-        t = perm[i, col]
-        perm[i, col] = perm[j, col]
-        perm[j, col] = t
-    return state
-
-
-@njit(**JIT)
-def draw_orders(seed, epochs, n_rows):
-    """(epochs, n_rows) int32: the minibatch orders the kernel draws for one replica seed."""
-    out = np.empty((epochs, n_rows), np.int32)
-    state = seed_state(seed)
-    perm = np.empty((n_rows, 1), np.int32)
-    for i in range(n_rows):
-        perm[i, 0] = i
-    for e in range(epochs):
-        state = shuffle_column(perm, 0, n_rows, state)
-        for i in range(n_rows):
-            out[e, i] = perm[i, 0]
-    return out
-
-
-# --- the training kernel, written out for one architecture ----------------------------------------------
-#
 # What vectorises is a loop over lanes whose body is the whole network for one row, every activation a local
 # scalar: the lanes become SIMD lanes and the network lives in registers. Loops over units around or inside
 # the lane loop do not (10-50x slower, measured: per-loop overhead, and unrolled constant-trip loops that the
@@ -261,9 +87,9 @@ def _softmax_lines(n_classes) -> list[str]:
         lines += [f"bigger = z{c} > m", f"m = z{c} if bigger else m", f"best = F32({c}.0) if bigger else best",
                   f"zy = z{c} if y == F32({c}.0) else zy"]
     lines.append("best = best if m == m else F32(-1.0)  # a NaN logit: no class is predicted")
-    lines += [f"e{c} = _exp(z{c} - m)" for c in range(n_classes)]
+    lines += [f"e{c} = fast_exp(z{c} - m)" for c in range(n_classes)]
     lines.append("s = " + " + ".join(f"e{c}" for c in range(n_classes)))
-    lines += ["inv = F32(1.0) / s", "loss = _log(s) - (zy - m)", "hit = F32(1.0) if best == y else F32(0.0)"]
+    lines += ["inv = F32(1.0) / s", "loss = fast_log(s) - (zy - m)", "hit = F32(1.0) if best == y else F32(0.0)"]
     return lines
 
 
@@ -315,13 +141,14 @@ def kernel_source(shapes: list[tuple[int, int]], digest: str) -> str:
 
 
 _TEMPLATE = """\
-\"\"\"The training kernel for layers {shapes}, generated by blobs_transfer.kernel: do not edit.
+\"\"\"The training kernel for layers {shapes}, generated by blobs_transfer.train.kernel: do not edit.
 
 Rewritten whenever its text changes (source {digest}), which also renews Numba's cache of it.\"\"\"
 import numpy as np
 from numba import njit
 
-from blobs_transfer.train.kernel import F32, JIT, _exp, _log, seed_state, shuffle_column
+from blobs_transfer.train.fastmath import F32, JIT, fast_exp, fast_log
+from blobs_transfer.train.orders import seed_state, shuffle_column
 
 NL = {lanes}  # lanes
 P = {n_params}  # parameters
@@ -356,7 +183,7 @@ def evaluate(ws, xs, ys, n_rows, out):
 @njit(**JIT)
 def train_block(x_train, y_train, n_rows, x_test, y_test, data_of, params, trainable, seeds, orders, epochs,
                 batch_size, learning_rate, history, final):
-    \"\"\"Train a block of NL lanes; see `blobs_transfer.kernel.TRAIN_BLOCK`.\"\"\"
+    \"\"\"Train a block of NL lanes; see `blobs_transfer.train.kernel.TRAIN_BLOCK`.\"\"\"
     explicit = orders.shape[0] > 0
     n_features = x_train.shape[2]
     n_test = x_test.shape[1]

@@ -35,7 +35,7 @@ class TrainResult:
 
 def epoch_orders(seed: int, epochs: int, n_train: int) -> np.ndarray:
     """(epochs, n_train) row orders of one replica in the TensorFlow engine: a fresh numpy permutation every
-    epoch, from its seed alone (the Numba engine draws its own: `kernel.draw_orders`)."""
+    epoch, from its seed alone (the Numba engine draws its own: `orders.draw_orders`)."""
     _, order_rng = replica_rngs(seed)
     return np.stack([order_rng.permutation(n_train) for _ in range(epochs)]).astype(np.int32)
 

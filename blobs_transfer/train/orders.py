@@ -1,0 +1,64 @@
+"""Each replica's minibatch orders, drawn inside the Numba kernel from its seed: a splitmix64 stream and a
+Fisher-Yates shuffle per epoch, so no Python work is done per replica or epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, uint64
+
+from blobs_transfer.train.fastmath import HELPER, INLINE, JIT
+
+_GOLDEN = uint64(0x9E3779B97F4A7C15)
+_MIX1 = uint64(0xBF58476D1CE4E5B9)
+_MIX2 = uint64(0x94D049BB133111EB)
+_ORDER_STREAM = uint64(0x6F72646572730001)  # "orders": keeps this stream apart from any other use of a seed
+
+
+@njit(**INLINE)
+def _next(state):
+    """splitmix64: (new state, 64 random bits)."""
+    state = state + _GOLDEN
+    z = state
+    z = (z ^ (z >> uint64(30))) * _MIX1
+    z = (z ^ (z >> uint64(27))) * _MIX2
+    return state, z ^ (z >> uint64(31))
+
+
+@njit(**INLINE)
+def seed_state(seed):
+    """The order stream's starting state for a replica seed (a 32-bit recorded seed)."""
+    state, _ = _next(uint64(seed) ^ _ORDER_STREAM)
+    return state
+
+
+@njit(**HELPER)
+def shuffle_column(perm, col, n, state):
+    """Fisher-Yates shuffle of perm[:n, col] in place, continuing the permutation left by the previous epoch
+    (as numpy's `shuffle` of one array would); returns the new state. j is uniform on 0..i up to a 2^-53
+    relative bias."""
+    for i in range(n - 1, 0, -1):
+        state, bits = _next(state)
+        j = int(np.float64(bits >> uint64(11)) * (1.0 / 9007199254740992.0) * (i + 1))
+        t = perm[i, col]
+        perm[i, col] = perm[j, col]
+        perm[j, col] = t
+    return state
+
+
+@njit(**JIT)
+def draw_orders(seed, epochs, n_rows):
+    """(epochs, n_rows) int32: the minibatch orders the kernel draws for one replica seed."""
+    out = np.empty((epochs, n_rows), np.int32)
+    state = seed_state(seed)
+    perm = np.empty((n_rows, 1), np.int32)
+    for i in range(n_rows):
+        perm[i, 0] = i
+    for e in range(epochs):
+        state = shuffle_column(perm, 0, n_rows, state)
+        for i in range(n_rows):
+            out[e, i] = perm[i, 0]
+    return out
+
+
+# --- the training kernel, written out for one architecture ----------------------------------------------
+#
