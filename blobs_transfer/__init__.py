@@ -5,7 +5,8 @@ it in this list (tests/test_layout.py checks it):
 
 errors        the expected failures, one hierarchy of one-line messages
 seeds         every seed derived by name from one root seed
-config        the one typed, frozen config whose defaults are the tutorial's protocol; TOML in and out
+config/       the one typed, frozen config whose defaults are the tutorial's protocol (`schema`), its one type
+              check (`typecheck`), TOML in (`load`) and out (`write`, by tomli-w)
 problems      the synthetic make_blobs problems, as specs and arrays
 model/        the network: each arm's starting weights (`arms`), `.keras` files read (`keras_file`) and written
               (`keras_model`), TensorFlow imported quietly (`backend`)

@@ -1,10 +1,19 @@
-"""One typed config: defaults are the tutorial's protocol; TOML overrides; flags win; errors name the key."""
+"""One typed config: defaults are the tutorial's protocol; TOML overrides; flags win; errors name the key.
+
+The type check itself is tested in test_config_typecheck.py, the TOML writer in test_config_write.py.
+"""
+
+import ast
+import sys
+from pathlib import Path
 
 import pytest
 
+import blobs_transfer.config
 from blobs_transfer.config import Config, ConfigError, config_from_dict, load_config, to_toml
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = Path(blobs_transfer.config.__file__).parent
 
 
 def test_defaults_are_the_tutorial(cfg):
@@ -64,6 +73,15 @@ def test_missing_and_unparsable_files(tmp_path):
     bad.write_text("[study\nrepeats = ")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[study]\nbaseline = 'é'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_config(latin)
+
+
+def test_a_sweep_config_is_not_a_config():
+    with pytest.raises(ConfigError, match=r"sweep config.*blobs-transfer sweep --config"):
+        load_config(ROOT / "configs" / "sweep.toml")
 
 
 def test_arm_properties(cfg):
@@ -71,3 +89,22 @@ def test_arm_properties(cfg):
     assert cfg.copied_layers(arm) == 3 and cfg.copied_layers(cfg.arm("standalone")) == 0
     with pytest.raises(ConfigError, match="unknown arm"):
         cfg.arm("transfer fixed=9")
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
+def test_config_modules_are_small_say_their_job_and_import_only_the_bottom(path):
+    """Config sits at the bottom of the pipeline: the standard library, tomli-w, `errors` and itself; every
+    import at the top of its module; no citation of a file outside the repository."""
+    text = path.read_text(encoding="utf-8")
+    tree = ast.parse(text)
+    assert len(text.splitlines()) <= 400
+    doc = ast.get_docstring(tree)
+    assert doc and "May import:" in doc and ".md" not in doc
+    imported = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            assert node in tree.body, f"{path.name}:{node.lineno}: a function-local import"
+            imported += [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+    allowed = {"blobs_transfer.errors", "tomli_w", "__future__"}
+    assert all(m in allowed or m.startswith("blobs_transfer.config.") or m.split(".")[0] in sys.stdlib_module_names
+               for m in imported), imported

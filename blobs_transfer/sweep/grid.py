@@ -11,19 +11,12 @@ Pure: reading the sweep file is the only I/O.
 from __future__ import annotations
 
 import itertools
-import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from blobs_transfer.config import (
-    SECTIONS,
-    Config,
-    ConfigError,
-    config_from_dict,
-    to_toml,
-)
+from blobs_transfer.config import SECTIONS, Config, ConfigError, config_from_dict, dumps_table, to_toml
 
 
 @dataclass(frozen=True)
@@ -62,9 +55,8 @@ class Sweep:
 
     def to_toml(self) -> str:
         """The resolved sweep: the grid, then the base config of its first cell with every default spelled out."""
-        lines = ["[sweep]"] + [f'"{k}" = {json.dumps(list(v))}' for k, v in self.axes] + [""]
-        base = config_from_dict(self.base)
-        return "\n".join(lines) + "\n" + to_toml(base)
+        grid = dumps_table({k: list(v) for k, v in self.axes})
+        return f"[sweep]\n{grid}\n" + to_toml(config_from_dict(self.base))
 
 
 def load_sweep(path: str | Path, *, seed: int | None = None) -> Sweep:

@@ -1,26 +1,30 @@
-"""One typed, frozen config whose defaults are the tutorial's protocol (PROTOCOL.md sections 1-3).
+"""What a config is: the frozen dataclasses, their defaults, and the rules their values obey.
 
-TOML files in `configs/` are small overrides of these defaults; command-line flags win over both.
-Every mistake in a config file is a `ConfigError` whose message names the offending key.
+The defaults are the tutorial's protocol: two scikit-learn `make_blobs` problems (random_state 1 and 2; 1000
+points, 3 classes, 2 features, cluster_std 2.0, the first 500 rows to train on and the last 500 to test on), an
+MLP 2-5-5-3 (ReLU hidden layers initialised he_uniform, a softmax output), plain SGD on categorical
+cross-entropy with learning rate 0.01, batch size 32 and 100 epochs, and four arms compared over 30 repeats on
+Problem 2: a standalone model, and transfer from one model trained on Problem 1 with 0, 1 or 2 hidden layers
+frozen. Each field's type is its annotation, which `typecheck` enforces on values read from TOML; `validate`
+enforces the rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config`
+is made, `dataclasses.replace` included.
+
+May import: `blobs_transfer.errors` and the standard library.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, get_args, get_origin, get_type_hints
+from typing import Any
 
 from blobs_transfer.errors import ConfigError
-
-__all__ = ["Config", "ConfigError", "Arm", "ProblemSpec", "load_config", "config_from_dict", "to_toml"]
 
 
 @dataclass(frozen=True)
 class Problems:
-    """The catalogue of scikit-learn `make_blobs` problems; problem k uses random_state=seeds[k-1] (section 1).
+    """The catalogue of scikit-learn `make_blobs` problems; problem k uses random_state=seeds[k-1].
 
     The other keys are what every problem shares unless `[source]` or `[target]` overrides them.
     """
@@ -88,7 +92,7 @@ class ProblemSpec:
     centers_from: int | None = None
     similarity_t: float | None = None
 
-    def changes_from(self, plain: "ProblemSpec") -> dict[str, Any]:
+    def changes_from(self, plain: ProblemSpec) -> dict[str, Any]:
         """The keys whose values differ from `plain` (the catalogue problem), in a fixed order."""
         keys = ("random_state", "centers", "n_features", "cluster_std", "n_samples", "n_test", "n_train",
                 "similarity_t")
@@ -97,7 +101,7 @@ class ProblemSpec:
 
 @dataclass(frozen=True)
 class Model:
-    """The MLP of section 2: Dense(5, relu) -> Dense(5, relu) -> Dense(3, softmax)."""
+    """The tutorial's MLP: Dense(5, relu) -> Dense(5, relu) -> Dense(3, softmax)."""
 
     hidden_units: tuple[int, ...] = (5, 5)
     hidden_initializer: str = "he_uniform"
@@ -106,9 +110,9 @@ class Model:
 
 @dataclass(frozen=True)
 class Training:
-    """Plain SGD on categorical cross-entropy, Keras's defaults (section 2); what the source models and the
-    target's arms share unless `[source]` or `[target]` overrides a key (`Config.source_training`,
-    `Config.target_training`)."""
+    """Plain SGD on categorical cross-entropy with Keras's defaults, as the tutorial trains; what the source
+    models and the target's arms share unless `[source]` or `[target]` overrides a key
+    (`Config.source_training`, `Config.target_training`)."""
 
     learning_rate: float = 0.01
     batch_size: int = 32  # 500 rows -> 15 batches of 32 and one of 20, reshuffled every epoch
@@ -151,10 +155,17 @@ TUTORIAL_ARMS: tuple[Arm, ...] = (
     Arm("transfer fixed=2", weights="source", fixed=2),
 )
 
+ENGINES = ("numba", "tensorflow", "keras")
+ENGINE_ALIASES = {"vectorized": "tensorflow"}  # the TensorFlow engine's name until the Numba engine came
+WEIGHTS = ("fresh", "source")
+INITS = ("copy", "weight_stats")
+INITIALIZERS = ("he_uniform", "glorot_uniform")
+
 
 @dataclass(frozen=True)
 class Study:
-    """The repeated comparison of section 3, step 4."""
+    """The repeated comparison: every arm trained `repeats` times on the target problem, each repeat from its
+    own seed, and compared with the baseline arm."""
 
     source_problem: int = 1
     target_problem: int = 2
@@ -172,6 +183,8 @@ class Study:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole study: one field per TOML table (`SECTIONS`), then the arms (`[[arms]]`)."""
+
     problems: Problems = field(default_factory=Problems)
     source: SourceProblem = field(default_factory=SourceProblem)
     target: TargetProblem = field(default_factory=TargetProblem)
@@ -262,6 +275,8 @@ class Config:
         return n_source_layers if arm.copy is None else arm.copy
 
 
+SECTIONS = {"problems": Problems, "source": SourceProblem, "target": TargetProblem, "model": Model,
+            "training": Training, "study": Study}  # the TOML tables, in the order they are read and written
 TRAINING_KEYS = ("learning_rate", "batch_size", "epochs")  # [source] / [target] keys that override [training]
 
 
@@ -271,11 +286,7 @@ def _set(table: Any, *, only: tuple[str, ...] = (), exclude: tuple[str, ...] = (
             if v is not None and (k in only if only else k not in exclude)}
 
 
-ENGINES = ("numba", "tensorflow", "keras")
-ENGINE_ALIASES = {"vectorized": "tensorflow"}  # the TensorFlow engine's name until the Numba engine came
-WEIGHTS = ("fresh", "source")
-INITS = ("copy", "weight_stats")
-INITIALIZERS = ("he_uniform", "glorot_uniform")
+# --- The rules a type cannot say -----------------------------------------------------------------
 
 
 def validate(cfg: Config) -> None:
@@ -374,135 +385,3 @@ def _positive(key: str, value: int) -> None:
 def _problem_exists(key: str, number: int, problems: Problems) -> None:
     if not (1 <= number <= len(problems.seeds)):
         raise ConfigError(f"{key}: there is no problem {number} (problems are 1..{len(problems.seeds)})")
-
-
-# --- TOML in and out --------------------------------------------------------------------------
-
-SECTIONS = {"problems": Problems, "source": SourceProblem, "target": TargetProblem, "model": Model,
-            "training": Training, "study": Study}
-
-
-def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
-    """Defaults, then the TOML file's overrides, then non-None `overrides` ("section.key": value)."""
-    data: dict[str, Any] = {}
-    if path is not None:
-        path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(f"config file {str(path)!r} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"config file {str(path)!r} cannot be read: {exc}") from None
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {exc}") from None
-    return config_from_dict(data, overrides)
-
-
-def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = None) -> Config:
-    """A config from TOML data, then `overrides` ("section.key": value, type-checked like the file's values)."""
-    bad = sorted(k for k in (overrides or {}) if k.partition(".")[0] not in SECTIONS)
-    if bad:
-        raise ConfigError(f"unknown key {bad[0]!r} (keys are section.key; sections are {', '.join(SECTIONS)})")
-    unknown = sorted(set(data) - set(SECTIONS) - {"arms"})
-    if "sweep" in unknown:
-        raise ConfigError("this is a sweep config (it has a [sweep] table): run it with `blobs-transfer sweep --config`")
-    if unknown:
-        raise ConfigError(f"unknown key {unknown[0]!r} (top-level keys are {', '.join([*SECTIONS, 'arms'])})")
-    sections = {}
-    for name, cls in SECTIONS.items():
-        table = data.get(name, {})
-        if not isinstance(table, dict):
-            raise ConfigError(f"{name} must be a table ([{name}])")
-        values = {k: _typed(f"{name}.{k}", v, cls) for k, v in table.items()}
-        for key, value in (overrides or {}).items():
-            section, _, k = key.partition(".")
-            if section == name and value is not None:
-                values[k] = _typed(key, value, cls)
-        sections[name] = dataclasses.replace(cls(), **values)
-    arms = TUTORIAL_ARMS
-    if "arms" in data:
-        if not isinstance(data["arms"], list) or not all(isinstance(a, dict) for a in data["arms"]):
-            raise ConfigError("arms must be an array of tables ([[arms]])")
-        arms = tuple(_arm(i, table) for i, table in enumerate(data["arms"]))
-    return Config(**sections, arms=arms)
-
-
-def _arm(index: int, table: dict[str, Any]) -> Arm:
-    if "name" not in table:
-        raise ConfigError(f"arms[{index}]: missing key 'name'")
-    return Arm(**{k: _typed(f"arms[{index}].{k}", v, Arm) for k, v in table.items()})
-
-
-def _typed(key: str, value: Any, cls: type) -> Any:
-    """Check one TOML value against the dataclass field's annotation; ints are accepted for floats."""
-    hints = get_type_hints(cls)
-    name = key.rsplit(".", 1)[-1]
-    if name not in hints:
-        raise ConfigError(f"unknown key {key!r} (known: {', '.join(hints)})")
-    expected = hints[name]
-    options = get_args(expected) if get_origin(expected) in (type(int | None),) else (expected,)
-    for option in options:
-        if option is type(None) and value is None:
-            return value
-        if get_origin(option) is tuple:
-            item_type = get_args(option)[0]
-            if isinstance(value, list) and all(_is(v, item_type) for v in value):
-                return tuple(value)
-        elif _is(value, option):
-            return float(value) if option is float else value
-    raise ConfigError(f"{key} has the wrong type: expected {_type_name(expected)}, got {type(value).__name__} {value!r}")
-
-
-def _is(value: Any, t: type) -> bool:
-    if t is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if t is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, t)
-
-
-def _type_name(t: Any) -> str:
-    if get_origin(t) is tuple:
-        return f"a list of {get_args(t)[0].__name__}"
-    args = [a for a in get_args(t) if a is not type(None)]
-    return args[0].__name__ if args else t.__name__
-
-
-def config_to_dict(cfg: Config) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in SECTIONS:
-        out[name] = {k: list(v) if isinstance(v, tuple) else v
-                     for k, v in dataclasses.asdict(getattr(cfg, name)).items() if v is not None}
-    out["arms"] = [{k: v for k, v in dataclasses.asdict(a).items() if v is not None} for a in cfg.arms]
-    return out
-
-
-def to_toml(cfg: Config) -> str:
-    """The resolved config as TOML that `load_config` reads back to an equal Config."""
-    d = config_to_dict(cfg)
-    lines = []
-    for name in SECTIONS:
-        if not d[name]:  # an untouched [source] / [target] table
-            continue
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in d[name].items()]
-        lines.append("")
-    for arm in d["arms"]:
-        lines.append("[[arms]]")
-        lines += [f"{k} = {_toml_value(v)}" for k, v in arm.items()]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
