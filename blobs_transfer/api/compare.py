@@ -16,7 +16,7 @@ from blobs_transfer.render import plots, report
 from blobs_transfer.rundir import files as results
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
-from blobs_transfer.rundir.run import run_summary, seal_run
+from blobs_transfer.rundir.run import load_run, run_summary, seal_run
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.train import run as experiment
 from blobs_transfer.train.plan import (
@@ -50,21 +50,30 @@ class Comparison:
     result: RunResult
 
 
-def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, metadata: dict[str, Any]) -> dict[str, Any]:
-    """Scores, curves, metadata, then the statistics and figures built back from those files, so `report`
-    on the finished directory gives the very same summary; the run is marked complete last."""
+def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any],
+                     timings: dict[str, float] | None = None) -> dict[str, Any]:
+    """Scores and curves, then the statistics and figures built back from those files (so `report` on the
+    finished directory gives the very same summary), then metadata.json, written once with every timing; the
+    run is sealed and marked complete last. timings: {"started": perf_counter at the command's start,
+    "training_seconds": ...} for a command; None for a result written from a notebook."""
     started = time.perf_counter()
     results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
     results.write_curves(run_dir / "curves", result.replicas, result.history)
+    cfg_read, scores, curves = load_run(run_dir, require_complete=False)
+    summary = analysis.summarise(cfg_read, scores, curves["test_accuracy"], provenance)
+    _render(run_dir, cfg_read, scores, curves, summary)
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
-    meta = results.run_metadata(root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
-                                diverged=int(result.diverged.sum()), repeat_seeds=seeds, **metadata)
-    write_json(run_dir / "metadata.json", meta)
-    summary = report_run(run_dir, require_complete=False)
-    meta["statistics_and_files_seconds"] = round(time.perf_counter() - started, 3)
-    write_json(run_dir / "metadata.json", meta)
+    seconds = {}
+    if timings is not None:
+        now = time.perf_counter()
+        seconds = {"training_seconds": round(timings["training_seconds"], 3),
+                   "statistics_and_files_seconds": round(now - started, 3),
+                   "wall_seconds": round(now - timings["started"], 3)}
+    write_json(run_dir / "metadata.json", results.run_metadata(
+        root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
+        diverged=int(result.diverged.sum()), repeat_seeds=seeds, **seconds, source_models=provenance))
     seal_run(run_dir, cfg)
     results.mark_complete(run_dir)
     return summary
@@ -75,7 +84,7 @@ def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    _write_run_files(cfg, result, run_dir, {"source_models": source_provenance(cfg, sources or {})})
+    _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources or {}))
     return run_dir
 
 
@@ -118,9 +127,8 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
-    summary = _write_run_files(cfg, result, run_dir, {
-        "training_seconds": round(train_seconds, 3), "wall_seconds": round(time.perf_counter() - started, 3),
-        "source_models": source_provenance(cfg, sources)})
+    summary = _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources),
+                               {"started": started, "training_seconds": train_seconds})
     return Comparison(run_dir, summary, result)
 
 
@@ -171,6 +179,15 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     """Recompute a run's summary.json, summary.md, figures and report.html from its files; returns the summary."""
     run_dir = Path(run_dir)
     cfg, scores, curves, summary = run_summary(run_dir, require_complete=require_complete)
+    _render(run_dir, cfg, scores, curves, summary)
+    manifest = integrity.read_manifest(run_dir) if require_complete else None
+    if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
+        integrity.refresh(run_dir, manifest)
+    return summary
+
+
+def _render(run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any]) -> None:
+    """summary.json, summary.md, the figures and report.html of a run, from its statistics and files."""
     write_json(run_dir / "summary.json", summary)
     blocks = report.sections(summary)
     title = report.title_of(summary)
@@ -179,10 +196,6 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     results.save_figures({run_dir / name: figure for name, figure in figures.items()})
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
     atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))
-    manifest = integrity.read_manifest(run_dir) if require_complete else None
-    if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
-        integrity.refresh(run_dir, manifest)
-    return summary
 
 
 def terminal_report(summary: dict[str, Any]) -> str:

@@ -6,6 +6,7 @@ fixes both its starting weights and its minibatch order, so any single row of `s
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -86,14 +87,18 @@ def arm_seed(cfg: Config, arm: Arm, source_index: int | None, repeat: int) -> in
     return seeds.arm_seed(cfg.study.seed, arm.name, source_index, repeat)
 
 
-def plan_replicas(cfg: Config) -> list[Replica]:
-    """Every replica of the study, arm by arm; source-dependent arms repeat for each source model."""
-    plan = []
+@functools.lru_cache(maxsize=64)
+def plan_replicas(cfg: Config) -> tuple[Replica, ...]:
+    """Every replica of the study, arm by arm; source-dependent arms repeat for each source model.
+
+    Cached per config (a config is frozen): deriving 20,000 seeds takes a few tenths of a second, and a command
+    asks for the plan several times (memory check, training, the manifest's planned counts)."""
+    plan: list[Replica] = []
     for arm in cfg.arms:
         sources = range(cfg.study.source_repeats) if arm.uses_source else [None]
         for k in sources:
             plan += [Replica(arm, k, r, arm_seed(cfg, arm, k, r)) for r in range(cfg.repeats_of(arm))]
-    return plan
+    return tuple(plan)
 
 
 def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None,

@@ -167,7 +167,7 @@ def run_comparisons(
     out, start = [], 0
     for plan in plans:
         rows = slice(start, start + len(plan))
-        out.append(RunResult(plan, {k: v[rows] for k, v in result.final.items()},
+        out.append(RunResult(list(plan), {k: v[rows] for k, v in result.final.items()},
                              {k: v[rows] for k, v in result.history.items()}))
         start += len(plan)
     return out
