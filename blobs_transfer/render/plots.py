@@ -1,16 +1,18 @@
 """Figures of the study, drawn from arrays: never imports TensorFlow and never writes files.
 
 Each `draw_*` function draws on a matplotlib Axes it is given; each `*_figure` function returns a new
-`matplotlib.figure.Figure` (no pyplot global state), which `results.save_figure` writes to disk.
+`matplotlib.figure.Figure` (no pyplot global state), which `rundir.files.save_figure` writes to disk.
 """
 
 from __future__ import annotations
 
 import textwrap
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 # the baseline (first arm) is gray; 19 more distinct colours before any repeats
@@ -18,6 +20,14 @@ ARM_COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "ta
                "tab:pink", "tab:olive", "tab:cyan", "navy", "gold", "lime", "maroon", "teal", "darkviolet",
                "sandybrown", "black", "lightcoral", "darkkhaki")
 
+
+
+def new_figure(**kwargs) -> Figure:
+    """A new matplotlib Figure (no pyplot state). matplotlib is imported here, on the first figure, so that the
+    commands that draw nothing (--help, runs, verify, check) do not pay its import."""
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
 
 def arm_colour(i: int) -> str:
     return ARM_COLOURS[i % len(ARM_COLOURS)]
@@ -36,7 +46,7 @@ def draw_problem(ax, x: np.ndarray, y: np.ndarray, title: str) -> None:
 
 def problems_figure(problems: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Figure:
     """One subplot per problem, as the tutorial shows them; problems: (title, x (n, 2), y (n,))."""
-    fig = Figure(figsize=(5 * len(problems), 4.5), layout="constrained")
+    fig = new_figure(figsize=(5 * len(problems), 4.5), layout="constrained")
     axes = fig.subplots(1, len(problems), squeeze=False)[0]
     for ax, (title, x, y) in zip(axes, problems):
         draw_problem(ax, x, y, title)
@@ -50,7 +60,7 @@ def problems_figure(problems: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> F
 
 def learning_curves_figure(history: dict[str, np.ndarray], title: str) -> Figure:
     """Loss and accuracy, train vs test, per epoch of one run; history[key] is (epochs + 1,), col 0 = start."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = new_figure(figsize=(10, 4), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = np.arange(len(history["train_loss"]))
     for ax, metric, label in ((ax_loss, "loss", "cross-entropy loss"), (ax_acc, "accuracy", "accuracy")):
@@ -95,7 +105,7 @@ def wrap_title(title: str, width_inches: float) -> str:
 
 def boxplot_figure(names: Sequence[str], values: Sequence[np.ndarray], title: str, *, seed: int = 0) -> Figure:
     width = min(16, max(6, 1.4 * len(names)))
-    fig = Figure(figsize=(width, 5.5), layout="constrained")
+    fig = new_figure(figsize=(width, 5.5), layout="constrained")
     ax = fig.subplots()
     draw_boxplot(ax, names, values, seed=seed)
     ax.set_title(wrap_title(title, width))
@@ -142,7 +152,7 @@ def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
 
 def forest_figure(rows: Sequence[dict], baseline: str, subtitle: str = "") -> Figure:
     longest = max((len(r["arm"]) for r in rows), default=10)
-    fig = Figure(figsize=(10 + 0.08 * longest, 1.8 + 0.5 * max(1, len(rows))), layout="constrained")
+    fig = new_figure(figsize=(10 + 0.08 * longest, 1.8 + 0.5 * max(1, len(rows))), layout="constrained")
     ax_diff, ax_a12 = fig.subplots(1, 2, sharey=True)
     if rows:
         draw_forest(ax_diff, ax_a12, rows, baseline)
@@ -172,7 +182,7 @@ def band_label(band: dict) -> str:
 
 
 def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
-    fig = Figure(figsize=(12, 5 + 0.25 * (len(accuracy_bands) // 3)), layout="constrained")
+    fig = new_figure(figsize=(12, 5 + 0.25 * (len(accuracy_bands) // 3)), layout="constrained")
     ax_acc, ax_loss = fig.subplots(1, 2)
     draw_curve_bands(ax_acc, accuracy_bands, "test accuracy")
     draw_curve_bands(ax_loss, loss_bands, "test cross-entropy loss")
@@ -198,7 +208,7 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
     from matplotlib import colormaps
 
     arms = list(series)
-    fig = Figure(figsize=(12, 2.8 * len(arms) + 1.2), layout="constrained")
+    fig = new_figure(figsize=(12, 2.8 * len(arms) + 1.2), layout="constrained")
     axes = fig.subplots(len(arms), 2, squeeze=False, sharex=True)
     labels = list(next(iter(series.values())))
     colours = colormaps["viridis"](np.linspace(0.0, 0.9, len(labels))) if len(labels) > 1 else ["tab:blue"]
@@ -234,7 +244,7 @@ def sweep_heatmap_figure(arm: str, x_key: str, x_values: list, y_key: str, y_val
                          grids: dict[str, np.ndarray], verdicts: np.ndarray) -> Figure:
     """Two heatmaps of one arm over two swept axes: the difference of means and A12, each cell annotated with
     its value and verdict; grids[stat] is (len(y_values), len(x_values))."""
-    fig = Figure(figsize=(13, 0.6 * len(y_values) + 3), layout="constrained")
+    fig = new_figure(figsize=(13, 0.6 * len(y_values) + 3), layout="constrained")
     for ax, (key, title, cmap, limits) in zip(fig.subplots(1, 2), (
             ("diff_mean", "difference of means", "RdBu", None), ("a12", "P(arm beats baseline), A12", "RdBu", (0, 1)))):
         data = grids[key]
@@ -293,7 +303,7 @@ def draw_best_arm_map(ax, arms: Sequence[str], x_key: str, x_values: list, y_key
 def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
                     best: np.ndarray, p_best: np.ndarray) -> Figure:
     """`draw_best_arm_map` on a new figure."""
-    fig = Figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
+    fig = new_figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
     draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
     fig.suptitle("Best arm per cell (highest mean) and P(best),\nfrom the two-stage bootstrap over source models",
                  fontsize=10)

@@ -20,20 +20,22 @@ import os
 import sys
 import threading
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from importlib import metadata
 from pathlib import Path
 from typing import Callable, Sequence
 
-import numba
 import numpy as np
 
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
-from blobs_transfer.train import fastmath, kernel, orders
+from blobs_transfer.train import kernel
 from blobs_transfer.train.kernel import LANES as lanes
 from blobs_transfer.train.kernel import layout
 from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
 
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"
+HERE = Path(__file__).resolve().parent
+KERNEL_SOURCES = ("kernel.py", "fastmath.py", "orders.py")  # what the generated kernel is made of
 
 _threads_override: int | None = None
 
@@ -104,7 +106,8 @@ def kernel_folder() -> Path:
 def _source_digest() -> str:
     """Changes whenever the generator or the helpers it inlines change (Numba's cache tracks only the file
     it compiles, not what that file imports), so a stale compiled kernel is never reused."""
-    text = b"".join(Path(m.__file__).read_bytes() for m in (kernel, fastmath, orders)) + numba.__version__.encode()
+    # read as files, not imported: Numba (imported by those modules) is loaded only when a kernel is
+    text = b"".join((HERE / name).read_bytes() for name in KERNEL_SOURCES) + metadata.version("numba").encode()
     return hashlib.sha256(text).hexdigest()[:16]
 
 
