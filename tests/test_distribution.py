@@ -9,15 +9,15 @@ equality of both with the Keras loop on identical inputs in tests/test_engine.py
 
 What is compared. For each arm (standalone, transfer fixed=0, transfer fixed=1) on Problem 2, N_KERAS[arm]
 runs of the reference engine (`engine="keras"`: Keras's own initialisers seeded by
-`keras.utils.set_random_seed`, one `model.fit` per run on rows reshuffled every epoch) against
-N_VECTORIZED runs of the fast engine (`engine="vectorized"`: numpy-drawn initial weights and minibatch
-orders, batched TF training), all with EPOCHS = 20 epochs: equivalence must hold at any epoch count, and a
-Keras fit takes 1.2-2.5 s at 20 epochs on the 2-core CI machine (it varies by day), several at 100. Both transfer
-arms start from one source model (source 0 of the default study: 100 epochs on Problem 1, vectorised
-engine), the same weights for both engines. Seeds come from disjoint `derive_seed(ROOT, engine, arm, i)`
-streams, so the two samples are independent. H0, the claim under test: an arm's N_KERAS + N_VECTORIZED
-test-correct counts are i.i.d. draws from one distribution. Results are compared as correct counts (of
-500 test rows); accuracies below are counts / 500.
+`keras.utils.set_random_seed`, one `model.fit` per run on rows reshuffled every epoch), stored in SAMPLE
+(see "The stored Keras sample" below), against N_VECTORIZED runs of the fast engine (`engine="vectorized"`:
+numpy-drawn initial weights and minibatch orders, batched training), trained live, all with EPOCHS = 20 epochs:
+equivalence must hold at any epoch count, and a Keras fit takes 1.2-2.5 s at 20 epochs on the 2-core CI
+machine (it varies by day), several at 100. Both transfer arms start from one source model (source 0 of the
+default study: 100 epochs on Problem 1, default engine), the same weights for both engines. Seeds come from
+disjoint `derive_seed(ROOT, engine, arm, i)` streams, so the two samples are independent. H0, the claim under
+test: an arm's N_KERAS + N_VECTORIZED test-correct counts are i.i.d. draws from one distribution. Results are
+compared as correct counts (of 500 test rows); accuracies below are counts / 500.
 
 Pilot, 20 epochs, seeds unrelated to this file's:
 
@@ -34,6 +34,9 @@ Pilot, 20 epochs, seeds unrelated to this file's:
   Mann-Whitney p = 0.83, so that was chance).
   Keras engine with `fit(x, y, shuffle=True)` under a global seed (see "What this test caught" below):
   standalone 0.6877, 0.0819 (100); fixed=0 0.6579, 0.0042 (40); fixed=1 0.6091, 0.0150 (40).
+
+  The stored sample (this file's seeds; Keras 3.15.1, TensorFlow 2.21.0): standalone 0.7010, 0.0803 (60);
+  fixed=0 0.6596, 0.0015 (48); fixed=1 0.6066, 0.0194 (32).
 
 Four checks per arm, each at level ALPHA:
 
@@ -63,15 +66,43 @@ Family-wise rate. 2 engines x 3 arms x 4 checks = 24 assertions, Bonferroni: ALP
 a false failure has probability <= 24 * 4e-5 = 9.6e-4 < 1e-3, whatever the dependence between the checks
 (the Mann-Whitney approximation was checked at 8e-5, above: at or below nominal). Seeds
 are fixed, so on one machine the outcome is deterministic; the thresholds are chosen as if they were random.
+(The sample's guards and the live fits below are exact checks, with no false-alarm rate to spend.)
 
 Sizes. The Keras runs dominate both the cost and the standard error (2000 vectorised runs per arm are one
 batched computation of a few seconds), and they go where they buy power: fixed=0 has the narrowest
 distribution, so it is the most sensitive probe of the training loop itself (minibatch order, SGD step,
 loss), and it gets 48 runs; fixed=1 gets 32; the standalone arm, which alone probes the initialisers, gets
 60 (its SD is 40 times fixed=0's, so only differences of about 0.05 in mean are detectable at any
-affordable size). 140 Keras fits of 1.2-2.5 s, run in two spawned processes (one per core), plus the
-source model and the 3 x 2000 vectorised runs (about 20 s): 3-4.5 minutes in all (258 s measured on a day
-when one process alone took 390 s).
+affordable size). 140 Keras fits of 1.2-2.5 s, in two spawned processes (one per core): 3-4.5 minutes
+(258 s measured on a day when one process alone took 390 s; 184 s for the stored sample), which is why they
+are stored rather than run by every test session.
+
+The stored Keras sample. SAMPLE (tests/data/keras_sample.json) holds, per arm in seed order, each Keras run's
+seed, test-correct count and final training loss. It is made by `.venv/bin/python
+benchmarks/make_keras_sample.py` (3-4 minutes on 2 cores), which runs exactly the fits this test used to run
+in a fixture: the same seeds, source model, EPOCHS, arms and counts, in two spawned processes. It records
+what it was made with (Keras, TensorFlow, NumPy and Python versions, the machine's architecture) and the
+settings (epochs, root seed, seed stream, training settings, target problem, arm definitions and counts, the
+source model's seed, training and weights). Guards, so that a stale sample cannot pass silently:
+- test_sample_was_made_with_the_installed_keras_and_tensorflow fails (it does not skip) when the installed
+  Keras or TensorFlow is not the recorded version: the reference engine is Keras's own `fit`, so a new
+  version may change its initialisers, shuffling or optimiser, and the sample must be remade with
+  benchmarks/make_keras_sample.py and then checked (run this file with its slow tests, which compares the
+  new sample with both batched engines and re-runs some of its fits, and read the JSON file's diff).
+- test_sample_records_this_tests_settings fails when the recorded settings, seeds or source model are not
+  this file's (the source weights to SOURCE_ATOL = 1e-4: bit for bit on the machine that made the sample,
+  with room for another CPU's round-off; a different source model differs by about 0.1), and
+  test_sample_counts_are_valid when a stored count is not a count of test rows or a stored run diverged.
+- The keras_counts fixture refuses a sample that fails any of these, so the distribution tests never run on
+  it (they error with the same message).
+- test_live_keras_fits_reproduce_the_stored_sample (slow) re-runs N_LIVE_PER_ARM stored fits per arm (the
+  first, middle and last seed of each arm: runs of both halves, that is of both processes) in this process
+  with `engine="keras"` and requires the same test-correct counts exactly and the same final training loss to
+  LOSS_RTOL. Keras on the CPU with a fixed seed is deterministic: on the machine that made the sample, a fit
+  run twice in one process, and run here against the spawned processes' results, gives bit-identical losses.
+  The loss is compared at all because the counts alone are a weak fingerprint (55% of fixed=0 runs end at
+  330/500); LOSS_RTOL = 1e-5 (about 150 float32 ulps) allows for round-off on another CPU while staying 25
+  times below the spread of fixed=0's final losses between seeds (relative SD 2.6e-4).
 
 What this test caught. The Keras engine used to seed TensorFlow's global generator
 (`keras.utils.set_random_seed`) just before `model.fit(x, y, shuffle=True)`; with Keras 3.15 on TensorFlow
@@ -84,16 +115,15 @@ smallest possible, at 40 runs). Resampling that pilot, the checks catch it 9 tim
 """
 
 import dataclasses
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from blobs_transfer.train import run as experiment
-
 from blobs_transfer.seeds import derive_seed
+from blobs_transfer.train import run as experiment
 
 EPOCHS = 20
 N_VECTORIZED = 2000
@@ -105,6 +135,14 @@ ALPHA = 4e-5  # per assertion; N_CHECKS * ALPHA = 9.6e-4 < 1e-3
 N_PERMUTATIONS = 199_999  # p <= ALPHA iff at most 7 permuted statistics reach the observed one
 ROOT = 20_251_123  # root seed of this test, unrelated to the pilot's seeds
 KERAS = 1  # seed stream (2 is the permutations')
+SOURCE_PROBLEM = 1  # the default study's source 0, trained on Problem 1
+
+SAMPLE = Path(__file__).parent / "data" / "keras_sample.json"
+REGENERATE = ("re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
+              "run tests/test_distribution.py with its slow tests and read the diff of tests/data/keras_sample.json")
+N_LIVE_PER_ARM = 3  # stored Keras fits re-run live per arm: the first, middle and last seed
+LOSS_RTOL = 1e-5
+SOURCE_ATOL = 1e-4
 
 assert N_CHECKS * ALPHA < 1e-3
 
@@ -113,21 +151,125 @@ def seeds(engine: int, arm: str, n: int) -> list[int]:
     return [derive_seed(ROOT, engine, ARMS.index(arm), i) for i in range(n)]
 
 
+def as_json(value) -> object:
+    """A dataclass as the sample records it (JSON: tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(value)))
+
+
 @pytest.fixture(scope="module")
 def short_cfg(cfg):
     return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS))
 
 
 @pytest.fixture(scope="module")
-def source(cfg):
-    """One source model for both engines: the default study's source 0 (full 100 epochs, vectorised)."""
-    models, _ = experiment.train_sources(cfg, 1, 1)
-    return models[0].weights
+def source_model(cfg):
+    """One source model for both engines: the default study's source 0 (full 100 epochs, default engine)."""
+    models, _ = experiment.train_sources(cfg, SOURCE_PROBLEM, 1)
+    return models[0]
+
+
+@pytest.fixture(scope="module")
+def source(source_model):
+    return source_model.weights
+
+
+@pytest.fixture(scope="module")
+def sample() -> dict:
+    return json.loads(SAMPLE.read_text())
 
 
 def jobs(cfg, arm_name, source, seed_list):
     arm = cfg.arm(arm_name)
     return [(arm, source if arm.uses_source else None, s) for s in seed_list]
+
+
+def version_mismatch(sample: dict) -> str | None:
+    import keras
+    import tensorflow as tf
+
+    installed = {"keras": keras.__version__, "tensorflow": tf.__version__}
+    recorded = {name: sample["versions"].get(name) for name in installed}
+    if installed == recorded:
+        return None
+    return (f"the stored Keras sample {SAMPLE.name} was made with {recorded}, but {installed} is installed "
+            f"(the sample's other versions: {sample['versions']}): {REGENERATE}")
+
+
+def settings_mismatches(sample: dict, cfg, short_cfg, problem2, source_model) -> list[str]:
+    """What the sample records that is not this file's: settings, seeds, source model (empty when it matches)."""
+    s, problems = sample["settings"], []
+
+    def expect(what, recorded, wanted):
+        if recorded != wanted:
+            problems.append(f"{what}: the sample has {recorded!r}, this test {wanted!r}")
+
+    expect("epochs", s["epochs"], EPOCHS)
+    expect("root seed", s["root_seed"], ROOT)
+    expect("seed stream", s["seed_stream"], KERAS)
+    expect("training", s["training"], as_json(short_cfg.target_training))
+    expect("target problem", s["target_problem"], as_json(problem2.spec))
+    expect("arms", [a["definition"] for a in s["arms"]], [as_json(cfg.arm(name)) for name in ARMS])
+    expect("runs per arm", {a["definition"]["name"]: a["n"] for a in s["arms"]}, N_KERAS)
+    expect("arms with runs", list(sample["runs"]), ARMS)
+    for arm in ARMS:
+        recorded, wanted = [r["seed"] for r in sample["runs"].get(arm, [])], seeds(KERAS, arm, N_KERAS[arm])
+        if recorded != wanted:
+            differ = [i for i in range(max(len(recorded), len(wanted)))
+                      if i >= min(len(recorded), len(wanted)) or recorded[i] != wanted[i]]
+            problems.append(f"{arm}: the sample's seeds are not this test's at runs {differ[:5]}"
+                            f"{' ...' if len(differ) > 5 else ''} ({len(recorded)} recorded, {len(wanted)} wanted)")
+    src = s["source"]
+    expect("source problem and index", (src["problem"], src["index"]), (SOURCE_PROBLEM, 0))
+    expect("source seed", src["seed"], source_model.seed)
+    expect("source engine", src["engine"], cfg.study.engine)
+    expect("source training", src["training"], as_json(cfg.source_training))
+    stored = [(np.array(k), np.array(b)) for k, b in src["weights"]]
+    live = source_model.weights
+    if len(stored) != len(live) or any(
+        a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=SOURCE_ATOL)
+        for s_layer, l_layer in zip(stored, live) for a, b in zip(s_layer, l_layer)
+    ):
+        problems.append(f"source weights differ from the source model trained now by more than {SOURCE_ATOL}")
+    return problems
+
+
+def test_sample_was_made_with_the_installed_keras_and_tensorflow(sample):
+    mismatch = version_mismatch(sample)
+    assert mismatch is None, mismatch
+
+
+def test_sample_records_this_tests_settings(sample, cfg, short_cfg, problem2, source_model):
+    problems = settings_mismatches(sample, cfg, short_cfg, problem2, source_model)
+    assert not problems, f"the stored Keras sample is not this test's ({'; '.join(problems)}): {REGENERATE}"
+
+
+def test_sample_counts_are_valid(sample, problem2):
+    n_rows = len(problem2.y_test)
+    for arm in ARMS:
+        runs = sample["runs"][arm]
+        bad = [r for r in runs if not (isinstance(r["test_correct"], int) and 0 <= r["test_correct"] <= n_rows)]
+        assert not bad, f"{arm}: stored runs whose count is not a count of {n_rows} test rows: {bad}"
+        diverged = [r for r in runs if not np.isfinite(r["train_loss"])]
+        assert not diverged, f"{arm}: stored Keras runs diverged: {diverged}"
+
+
+def live_indices(n: int) -> list[int]:
+    return sorted({0, n // 2, n - 1})[:N_LIVE_PER_ARM]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arm", ARMS)
+def test_live_keras_fits_reproduce_the_stored_sample(sample, cfg, short_cfg, problem2, source, arm):
+    stored = [sample["runs"][arm][i] for i in live_indices(N_KERAS[arm])]
+    result = experiment.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]),
+                              engine="keras")
+    live = [{"seed": r["seed"], "test_correct": int(c), "train_loss": float(loss)}
+            for r, c, loss in zip(stored, result.final["test_correct"], result.final["train_loss"])]
+    message = (f"{arm}: live Keras fits {live} differ from the stored ones {stored} (sample made with "
+               f"{sample['versions']}): {REGENERATE}")
+    assert [r["test_correct"] for r in live] == [r["test_correct"] for r in stored], message
+    np.testing.assert_allclose([r["train_loss"] for r in live], [r["train_loss"] for r in stored],
+                               rtol=LOSS_RTOL, atol=0, err_msg=message)
 
 
 @pytest.fixture(scope="module", params=sorted(BATCHED))
@@ -142,17 +284,15 @@ def vectorized_counts(request, cfg, short_cfg, source, problem2):
 
 
 @pytest.fixture(scope="module")
-def keras_counts(cfg, short_cfg, source, problem2):
-    """Test-correct counts of N_KERAS[arm] reference runs per arm, in two spawned processes (one per core:
-    a Keras fit is mostly single-threaded Python), each half of every arm; a run's result depends on its
-    seed alone, so where it runs changes nothing."""
-    halves = [(arm, part) for arm in ARMS
-              for part in np.array_split(seeds(KERAS, arm, N_KERAS[arm]), 2)]
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(experiment.train, short_cfg, problem2, jobs(cfg, arm, source, [int(s) for s in part]),
-                               engine="keras") for arm, part in halves]
-        finals = [f.result().final["test_correct"] for f in futures]
-    return {arm: np.concatenate([c for (a, _), c in zip(halves, finals) if a == arm]) for arm in ARMS}
+def keras_counts(sample, cfg, short_cfg, problem2, source_model):
+    """Test-correct counts of N_KERAS[arm] reference runs per arm, in seed order, from the stored sample (made by
+    benchmarks/make_keras_sample.py exactly as this fixture used to make them). A sample made with another
+    Keras or TensorFlow, or with settings, seeds or a source model other than this file's, is refused."""
+    problems = [m for m in [version_mismatch(sample)] if m]
+    problems += settings_mismatches(sample, cfg, short_cfg, problem2, source_model)
+    if problems:
+        pytest.fail(f"the stored Keras sample cannot be used ({'; '.join(problems)}): {REGENERATE}")
+    return {arm: np.array([r["test_correct"] for r in sample["runs"][arm]], dtype=np.int64) for arm in ARMS}
 
 
 def permutation_test(x: np.ndarray, y: np.ndarray, statistics: dict, n_perm: int, alpha: float, rng) -> dict:
