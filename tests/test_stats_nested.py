@@ -19,6 +19,7 @@ import pytest
 from scipy import stats as st
 
 from blobs_transfer import stats
+from blobs_transfer.stats import bootstrap
 
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -302,7 +303,7 @@ def test_scalable_mean_ci_matches_scipy_within_monte_carlo_error(monkeypatch):
     exact = _endpoints(ci, SEEDS)  # 400 x 2000 cells: scipy.stats.bootstrap
     ref = st.bootstrap((x,), np.mean, n_resamples=2000, method="BCa", rng=np.random.default_rng(0))
     assert tuple(exact[0]) == tuple(float(v) for v in ref.confidence_interval)
-    monkeypatch.setattr(stats, "_EXACT_CELLS", 0)  # every bootstrap takes the histogram path
+    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)  # every bootstrap takes the resampling core
     scalable = _endpoints(ci, SEEDS)
     _agree_within_monte_carlo(scalable, exact)
     assert np.all(np.abs(scalable - exact) < 0.005)  # and the intervals themselves are close
@@ -318,7 +319,7 @@ def test_scalable_comparison_matches_scipy_within_monte_carlo_error(monkeypatch)
         return r["diff_ci_low"], r["diff_ci_high"], r["a12_ci_low"], r["a12_ci_high"]
 
     exact = _endpoints(cis, SEEDS)
-    monkeypatch.setattr(stats, "_EXACT_CELLS", 0)
+    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
     scalable = _endpoints(cis, SEEDS)
     _agree_within_monte_carlo(scalable, exact)
     # accuracies that are not count / n_test: the difference and A12 are resampled separately
@@ -339,13 +340,13 @@ def test_scalable_benefits_match_scipy_within_monte_carlo_error(monkeypatch):
         return [b[k][e] for k in ("start", "epochs_to_95", "auc", "asymptote") for e in ("ci_low", "ci_high")]
 
     exact = _endpoints(cis, SEEDS)
-    monkeypatch.setattr(stats, "_EXACT_CELLS", 0)
+    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
     scalable = _endpoints(cis, SEEDS)
     _agree_within_monte_carlo(scalable, exact)
 
 
 def test_scalable_edge_cases(monkeypatch):
-    monkeypatch.setattr(stats, "_EXACT_CELLS", 0)
+    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
     assert stats.describe([0.8] * 50, seed=0)["ci_low"] == 0.8
     r = stats.compare_to_baseline([0.9] * 20, [0.8] * 20, [450] * 20, [400] * 20, seed=0)
     assert (r["diff_ci_low"], r["diff_ci_high"], r["a12_ci_low"], r["a12_ci_high"]) == (

@@ -13,7 +13,6 @@ from blobs_transfer.render.report import format_table
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir.files import write_json
 from blobs_transfer.rundir.run import read_baseline, run_summary
-from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import gate
 from blobs_transfer.stats import summary as analysis
 
@@ -51,7 +50,7 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
             for a in summary["arms"]]
     run = {k: summary["run"][k] for k in ("target", "source", "repeats", "source_repeats", "epochs", "seed", "engine")}
     write_json(Path(out), gate.make_baseline(arms, n_test=summary["run"]["n_test"], run=run, source=Path(run_dir).name,
-                                             seed=statistic_seed(cfg.study.seed, "gate"),
+                                             seed=cfg.study.seed,
                                              study=gate.study_settings(config_to_dict(cfg))))
     return Path(out)
 

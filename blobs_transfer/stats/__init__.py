@@ -1,33 +1,47 @@
 """Turn per-repeat test accuracies and learning curves into honest, JSON-ready statistics.
 
-One job: summarise arms and compare them with a baseline (PROTOCOL.md sections 5 and 7). Pure
-numpy/scipy, no TensorFlow, no plotting, no file I/O. Every random quantity takes an explicit
-integer ``seed``. Results are plain dicts of Python ``float``/``int``/``str``/``None`` (never numpy
-scalars, never NaN) so they can go straight into ``json.dump``; where a statistic is undefined the
-value is ``None`` and the docstring says when. The one exception is :func:`curve_band`, which returns
-numpy arrays because it only feeds plots.
+One job: summarise arms and compare them with a baseline, at the right unit of replication. Pure numpy/scipy:
+no TensorFlow, no plotting, no file I/O. May import `blobs_transfer.seeds`, `errors` and `config` (for the
+summary), nothing further down the pipeline. Every random quantity takes an explicit integer ``seed``, derived
+by name from the study's root seed (`seeds.statistic_seed`). Results are plain dicts of Python
+``float``/``int``/``str``/``None`` (never numpy scalars, never NaN) so they can go straight into ``json.dump``;
+where a statistic is undefined the value is ``None`` and the docstring says when. The one exception is
+:func:`curve_band`, which returns numpy arrays because it only feeds plots.
 
-Two things shape the code below.
+Two things shape the code.
 
 - **Nested runs.** The runs of a transfer arm are nested in source models (K sources x R runs each) and
   nearly all of their variance is between sources (ICC about 0.97), so the source model, not the run, is
   the unit of replication. Pass ``groups`` (the source index of each run) to :func:`describe` and
   :func:`compare_arms` and their intervals and the verdict's test work at the source level; without it,
-  runs are treated as independent, exactly as before (same numbers for the same seed).
-- **Scale.** A command can hold 20,000+ runs. A bootstrap never holds a resamples-by-runs matrix: a
-  resample of n runs from a sample with D distinct values is one multinomial draw on its histogram
-  (accuracies are counts out of n_test, so D <= n_test + 1), the mean of a resample is a dot product,
-  A12 of two histograms is a cumulative sum, and BCa's jackknife needs one leave-one-out value per
-  distinct value. Samples with many distinct values (e.g. a curve's area) are resampled by index in
-  chunks of bounded size. Small problems (runs x resamples <= ``_EXACT_CELLS``) still go through
-  ``scipy.stats.bootstrap`` so their numbers are bit-for-bit what they always were; above that, the
-  histogram path's intervals differ from scipy's only by Monte Carlo error (tests/test_stats_nested.py
-  bounds it).
+  runs are treated as independent.
+- **Scale.** A command can hold 20,000+ runs. Every resampling goes through one core (`resample`), which
+  never holds a resamples-by-runs matrix: a resample is a multinomial draw on a histogram of few distinct
+  values (accuracies are counts out of n_test) or index draws in chunks of bounded size, and a statistic is a
+  function of the resampled histograms. Small problems (runs x resamples <= `bootstrap.EXACT_CELLS`) still go
+  through ``scipy.stats.bootstrap`` so their numbers are bit-for-bit what they always were.
 
-The modules follow the steps: ``bootstrap`` (scipy's exact path and the histogram / chunked path), ``nested``
-(two-stage bootstrap, cluster SE, design effect, variance components, best arm per source), ``arm`` (one arm's
-summary), ``compare`` (arm against baseline, Holm, the verdict) and ``curves`` (learning-curve bands, benefits of
-transfer). Import from here: ``from blobs_transfer.stats import describe``.
+The modules, from the bottom up (each imports only modules above it in this list):
+
+- ``common``: the package's internal API, what its modules share (checked arrays, NaN-free floats, t
+  intervals, grids);
+- ``resample``: the one resampling core, two-stage (source, then run) or plain bootstrap resamples with the
+  statistic as a parameter, chunked; and the closed-form cluster-robust variance of the same design;
+- ``bootstrap``: intervals from resamples of independent samples (scipy's exact path, BCa, percentile);
+- ``nested``: runs nested in source models in closed form (cluster SE, design effect, variance components,
+  best arm per source);
+- ``means``: the CI of one sample's mean (BCa for independent runs, two-stage t interval for nested ones);
+- ``arm``: one arm's summary (:func:`describe`);
+- ``effects``: effect sizes and tests both comparisons report (Hedges' g, Welch, Mann-Whitney, A12);
+- ``compare_independent`` and ``compare_nested``: an arm of independent runs, or of runs nested in K > 1
+  sources, against the baseline;
+- ``compare``: the comparison of every arm, Holm across arms and the verdict;
+- ``curves``: learning-curve bands and the benefits of transfer;
+- ``ranking``: P(best) of each arm;
+- ``gate``: the regression gate's bands and check;
+- ``summary``: a run's whole summary from its records (the only module that reads a config).
+
+Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate` and `summary` by module.
 
 Shapes: R = repeats of an arm, E = training epochs, N = number of runs, G (or K) = number of groups
 (source models), D = number of distinct values of a sample, B = bootstrap resamples.
@@ -35,9 +49,8 @@ Shapes: R = repeats of an arm, E = training epochs, N = number of runs, G (or K)
 
 from __future__ import annotations
 
-from .arm import binomial_se, describe, nested_describe
-from .bootstrap import _CHUNK_CELLS, _EXACT_CELLS, _MULTINOMIAL_COST  # noqa: F401  (tests set _EXACT_CELLS)
-from .compare import (
+from blobs_transfer.stats.arm import binomial_se, describe, nested_describe
+from blobs_transfer.stats.compare import (
     MWU_VERDICT,
     NESTED_VERDICT,
     compare_arms,
@@ -45,11 +58,16 @@ from .compare import (
     holm,
     nested_compare,
 )
-from .curves import BENEFITS, benefit_values, curve_band, transfer_benefits
-from .nested import (
+from blobs_transfer.stats.curves import (
+    BENEFITS,
+    benefit_values,
+    curve_band,
+    transfer_benefits,
+)
+from blobs_transfer.stats.means import nested_mean_ci
+from blobs_transfer.stats.nested import (
     cluster_se,
     design_effect,
-    nested_mean_ci,
     rank_arms_per_group,
     variance_components,
 )

@@ -1,4 +1,7 @@
-"""One arm: the summary of its test accuracies, with a CI of the mean at the right unit of replication."""
+"""One arm: the summary of its test accuracies, with a CI of the mean at the right unit of replication.
+
+Shapes: R runs of the arm.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,9 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from ._common import _as_1d, _as_groups, _check_confidence, _exact_mean
-from .bootstrap import _mean_ci
-from .nested import _nested_keys, nested_mean_ci
-
-# ----------------------------------------------------------------------------- one arm
+from blobs_transfer.stats.common import as_1d, as_groups, check_confidence, exact_mean
+from blobs_transfer.stats.means import mean_ci, nested_mean_ci
+from blobs_transfer.stats.nested import nested_keys
 
 
 def describe(
@@ -40,7 +41,7 @@ def describe(
       an arm of K x R runs carries about K observations, and the plain bootstrap's interval would be
       several times too narrow. The point estimate stays the plain mean of all runs.
 
-    n_sources, icc, design_effect, n_effective: see :func:`_nested_keys` (groups None: None, None, 1.0, R;
+    n_sources, icc, design_effect, n_effective: see :func:`nested.nested_keys` (groups None: None, None, 1.0, R;
     one source: 1, None, None, None; K > 1: K, the ANOVA ICC, 1 + (m - 1) ICC, R / design_effect).
 
     Undefined values are None, never NaN: with R=1, std, ci_low and ci_high are None (no spread
@@ -48,17 +49,17 @@ def describe(
     every resample has the same mean. R=2 gives a (crude) bootstrap CI. R=0 raises ValueError.
     n_resamples=0 skips the interval (None, None).
     """
-    _check_confidence(confidence)
-    x = _as_1d(values, "values")
-    g = None if groups is None else _as_groups(groups, x.size)
+    check_confidence(confidence)
+    x = as_1d(values, "values")
+    g = None if groups is None else as_groups(groups, x.size)
     nested = g is not None and np.unique(g).size > 1
     q1, median, q3 = (float(q) for q in np.percentile(x, [25, 50, 75]))
     if not n_resamples:
-        summary = {"mean": _exact_mean(x), "ci_low": None, "ci_high": None}
+        summary = {"mean": exact_mean(x), "ci_low": None, "ci_high": None}
     elif nested:
         summary = nested_mean_ci(x, g, seed=seed, confidence=confidence, n_resamples=n_resamples)
     else:
-        summary = _mean_ci(x, seed=seed, confidence=confidence, n_resamples=n_resamples)
+        summary = mean_ci(x, seed=seed, confidence=confidence, n_resamples=n_resamples)
     constant = np.ptp(x) == 0  # report exact 0 / the value, not an ulp of rounding noise
     return {
         "n": int(x.size),
@@ -73,7 +74,7 @@ def describe(
         "max": float(x.max()),
         "ci_low": summary["ci_low"],
         "ci_high": summary["ci_high"],
-        **_nested_keys(x, g),
+        **nested_keys(x, g),
     }
 
 

@@ -1,5 +1,7 @@
 """Learning curves: per-epoch bands for the curve figure and Torrey & Shavlik's benefits of transfer.
 
+The bands of runs nested in K > 1 source models use the cluster-robust SE of the resampling core's design
+(`resample.cluster_variance`, as `nested.cluster_se` does), the benefits' CIs the CI of a mean (`means`).
 Shapes: R runs, E epochs (curves have E + 1 columns when column 0 is the accuracy before training).
 """
 
@@ -10,16 +12,13 @@ import math
 import numpy as np
 from scipy import stats as st
 
-from ._common import _as_groups, _check_confidence
-from .bootstrap import _mean_ci
-from .nested import nested_mean_ci
+from blobs_transfer.stats.common import as_groups, check_confidence
+from blobs_transfer.stats.means import mean_ci, nested_mean_ci
+from blobs_transfer.stats.resample import cluster_variance
 
 # Tolerance when comparing accuracies that are multiples of 1/500 with 0.95 * final accuracy:
 # 0.95 * 0.8 is 0.7600000000000001 in floating point, which must still count as reached by 0.76.
 _REACH_TOL = 1e-12
-
-# ----------------------------------------------------------------------------- learning curves
-
 
 def _as_curves(curves, name: str) -> np.ndarray:
     """Validate finite curves of shape (R, C) with R >= 1 and C >= 1."""
@@ -37,25 +36,20 @@ def curve_band(curves, confidence: float = 0.95, *, groups=None) -> dict:
     - groups None or one source: low/high = mean -+ t_{(1+confidence)/2, R-1} * sd / sqrt(R), the runs as
       independent (with one source model the band is conditional on it). R=1: low = high = mean.
     - groups with K > 1 sources: mean -+ t_{K-1} x the cluster-robust SE of each epoch's mean
-      (:func:`cluster_se`; for K sources of R runs each, the textbook t interval on the K source means). Runs
+      (:func:`nested.cluster_se`; for K sources of R runs each, the textbook t interval on the K source means). Runs
       of one source share its starting weights, so with ICC near 1 the pooled band would be sqrt(R) too narrow.
 
     Also returns "n_sources" (K, or None without groups). Returns numpy arrays (not JSON): it only feeds the
     learning-curve plot.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     c = _as_curves(curves, "curves")
     repeats = c.shape[0]
     mean = c.mean(axis=0)
-    g = None if groups is None else _as_groups(groups, repeats)
+    g = None if groups is None else as_groups(groups, repeats)
     k = None if g is None else int(np.unique(g).size)
     if k is not None and k > 1:
-        _, source = np.unique(g, return_inverse=True)
-        source = source.reshape(-1)
-        sizes = np.bincount(source).astype(float)
-        means = np.stack([np.bincount(source, weights=col) for col in c.T], axis=1) / sizes[:, None]  # (K, E)
-        var = k / (k - 1) * np.sum((sizes[:, None] / repeats) ** 2 * (means - mean) ** 2, axis=0)
-        half = st.t.ppf((1.0 + confidence) / 2.0, k - 1) * np.sqrt(var)
+        half = st.t.ppf((1.0 + confidence) / 2.0, k - 1) * np.sqrt(cluster_variance(c, g))
         return {"mean": mean, "low": mean - half, "high": mean + half, "n_sources": k}
     if repeats == 1:
         return {"mean": mean, "low": mean.copy(), "high": mean.copy(), "n_sources": k}
@@ -101,9 +95,9 @@ def transfer_benefits(curves, *, seed: int, groups=None, confidence: float = 0.9
       and the rest nearly so (ICC about 0.97), so the runs-as-independent interval shrinks with R and is
       several times too narrow.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     per_run = benefit_values(curves)
-    g = None if groups is None else _as_groups(groups, per_run["start"].size)
+    g = None if groups is None else as_groups(groups, per_run["start"].size)
     if g is not None and np.unique(g).size > 1:
         out = {}
         for name, values in per_run.items():
@@ -111,6 +105,6 @@ def transfer_benefits(curves, *, seed: int, groups=None, confidence: float = 0.9
             out[name] = {"mean": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"]}
         return out
     return {
-        name: _mean_ci(values, seed=seed, confidence=confidence, n_resamples=n_resamples)
+        name: mean_ci(values, seed=seed, confidence=confidence, n_resamples=n_resamples)
         for name, values in per_run.items()
     }

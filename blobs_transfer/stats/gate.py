@@ -20,9 +20,13 @@ narrower than FLOOR_ROWS test rows. The count of runs and of diverged runs must 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Sequence
 
 import numpy as np
+
+from blobs_transfer.seeds import statistic_seed
+from blobs_transfer.stats.resample import Draw, Sample, Stream, resample
 
 Z_BAND = 4.0
 FLOOR_ROWS = 2
@@ -35,46 +39,44 @@ def statistics_of(values: np.ndarray) -> dict[str, np.ndarray]:
     return {"mean": values.mean(-1), "median": np.median(values, -1), "std": values.std(-1, ddof=1)}
 
 
-def resample_indices(groups: np.ndarray | None, n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """`size` bootstrap resamples of run indices 0..n-1: plain, or two-stage when `groups` (n,) has more than
-    one group (groups with replacement, then runs with replacement within each chosen group)."""
-    if groups is None or len(np.unique(groups)) < 2:
-        return list(rng.integers(0, n, size=(size, n)))
-    members = [np.flatnonzero(groups == g) for g in np.unique(groups)]
-    if len({len(m) for m in members}) == 1:  # balanced: one array operation
-        table = np.stack(members)  # (G, m)
-        g, m = table.shape
-        picked = rng.integers(0, g, size=(size, g))
-        within = rng.integers(0, m, size=(size, g, m))
-        return list(table[picked[:, :, None], within].reshape(size, g * m))
-    out = []
-    for _ in range(size):
-        chosen = rng.integers(0, len(members), len(members))
-        out.append(np.concatenate([members[c][rng.integers(0, len(members[c]), len(members[c]))] for c in chosen]))
-    return out
+def _statistics_of_draws(grid: np.ndarray) -> Callable[[Draw], np.ndarray]:
+    """The STATISTICS of each resample of a sample on `grid` (D,), from its histogram: (b, 3) mean, median, std
+    (ddof=1), exactly what `statistics_of` gives on the drawn runs themselves (up to rounding)."""
+    centred = grid - grid.mean()  # sums of squares about a nearby centre: no cancellation
+
+    def statistic(draw: Draw) -> np.ndarray:
+        hist, n = draw.hist(), draw.totals
+        mean = hist @ centred / n
+        var = (hist @ centred**2 - n * mean**2) / (n - 1)
+        cum = np.cumsum(hist, axis=1)
+        low = grid[np.argmax(cum > ((n - 1) // 2)[:, None], axis=1)]  # the middle order statistics
+        high = grid[np.argmax(cum > (n // 2)[:, None], axis=1)]
+        return np.stack([mean + grid.mean(), (low + high) / 2, np.sqrt(np.maximum(var, 0.0))], axis=1)
+
+    return statistic
 
 
 def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
                  n_resamples: int = N_RESAMPLES) -> dict[str, float]:
     """Bootstrap SE of each statistic of one arm; values (n,) accuracies, groups (n,) source indices or None
-    (two-stage when there is more than one group). Resampled in chunks: memory O(chunk x n)."""
-    rng = np.random.default_rng(seed)
+    (two-stage when there is more than one group, else a plain bootstrap of the runs), from the resampling
+    core: memory O(chunk), whatever n."""
     values = np.asarray(values, float)
-    draws: dict[str, list[float]] = {s: [] for s in STATISTICS}
-    for start in range(0, n_resamples, 250):
-        for idx in resample_indices(groups, len(values), min(250, n_resamples - start), rng):
-            for stat, v in statistics_of(values[idx]).items():
-                draws[stat].append(float(v))
-    return {stat: float(np.std(v, ddof=1)) for stat, v in draws.items()}
+    grid, index = np.unique(values, return_inverse=True)
+    sample = Sample(index, grid.size, None if groups is None or len(np.unique(groups)) < 2 else np.asarray(groups))
+    draws = resample(_statistics_of_draws(grid), n_resamples, Stream(sample, np.random.default_rng(seed)))
+    return {stat: float(np.std(draws[:, i], ddof=1)) for i, stat in enumerate(STATISTICS)}
 
 
 def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str, Any], source: str,
                   seed: int, study: dict[str, Any] | None = None) -> dict[str, Any]:
     """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None};
-    study: the run's `study_settings`, so that `check` can refuse a run of another study."""
+    seed: the run's root seed, each arm's SEs resampled from `statistic_seed(seed, "gate", arm)` (by name, so
+    an arm's band does not depend on the other arms or their order); study: the run's `study_settings`, so
+    that `check` can refuse a run of another study."""
     floor = FLOOR_ROWS / n_test
     out = {}
-    for k, arm in enumerate(arms):
+    for arm in arms:
         values = np.asarray(arm["accuracy"], float)
         entry: dict[str, Any] = {"n": int(values.size), "n_diverged": int(arm["n_diverged"])}
         groups = arm.get("groups")
@@ -82,7 +84,7 @@ def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str,
         unit = f"two-stage bootstrap over {n_groups} source models" if n_groups > 1 else f"bootstrap of {values.size} runs"
         if values.size >= 2:
             point = {s: float(v) for s, v in statistics_of(values).items()}
-            ses = bootstrap_se(values, groups if n_groups > 1 else None, seed=seed + k)
+            ses = bootstrap_se(values, groups if n_groups > 1 else None, seed=statistic_seed(seed, "gate", arm["arm"]))
             for stat in STATISTICS:
                 raw = Z_BAND * math.sqrt(2.0) * ses[stat]
                 entry[stat] = {

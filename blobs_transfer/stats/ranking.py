@@ -1,16 +1,18 @@
-"""Which arm is best, and how sure are we: the probability that each arm has the highest mean. Pure numpy.
+"""Which arm is best, and how sure are we: the probability that each arm has the highest mean.
 
-The uncertainty is that of `stats.nested_mean_ci`: the source model is the unit of replication. One
-resample draws K source models with replacement, then each drawn source's runs with replacement, and takes
-each arm's mean over the runs drawn (the ratio estimator, as `nested_mean_ci`'s point estimate); an arm
-without source models (the standalone arm) gets a plain bootstrap of its runs. P(best) of an arm is the
-share of resamples in which its mean is the highest, ties (within 1e-12) split evenly, so the arms' P(best)
-sum to 1.
+The uncertainty is that of `means.nested_mean_ci`: the source model is the unit of replication. One resample
+draws K source models with replacement, then each drawn source's runs with replacement, and takes each arm's
+mean over the runs drawn (the ratio estimator, as `nested_mean_ci`'s point estimate); an arm without source
+models (the standalone arm) gets a plain bootstrap of its runs. Both come from the resampling core. P(best)
+of an arm is the share of resamples in which its mean is the highest, ties (within 1e-12) split evenly, so
+the arms' P(best) sum to 1.
 
 Arms that start from the same source models (the same `pool`, e.g. the same source problem) draw the same
 sources in each resample: their runs are paired through their source model, as in the study's design, so a
-small difference that holds for every source model is not drowned by the large spread between source
-models (ICC about 0.97; PROTOCOL.md section 7). Arms in different pools are resampled independently.
+small difference that holds for every source model is not drowned by the large spread between source models
+(ICC about 0.97). Arms in different pools are resampled independently. Every stream is seeded by name from
+the root seed: a pool's sources by (pool), an arm's runs by (arm), so an arm's draws do not depend on the
+order of the arms.
 
 Shapes: N_a = runs of arm a; K = source models of a pool; B = resamples.
 """
@@ -21,43 +23,13 @@ from collections.abc import Hashable, Mapping
 
 import numpy as np
 
+from blobs_transfer.seeds import statistic_rng
+from blobs_transfer.stats.resample import Sample, Stream, mean_of, resample
+
 __all__ = ["best_arm", "p_best"]
 
 # Means closer than this tie: 0.8 as the mean of 4 runs and of 3 differs in the last bit of a float
 _TIE_TOL = 1e-12
-_CHUNK_CELLS = 1 << 21  # resamples x runs drawn per chunk: bounds the memory whatever the number of runs
-
-
-class _Arm:
-    """One arm's runs sorted by source: values (N,), each source's start (S,) and size (S,), and for each of its
-    pool's K source labels the arm's own source (K,), -1 where it has no run from that source. An arm without
-    sources is a pool of its own with one source holding every run: drawing it is a plain bootstrap."""
-
-    def __init__(self, values: np.ndarray, groups: np.ndarray | None, pool_labels: np.ndarray | None):
-        if groups is None:
-            self.values, self.sizes, self.position = values, np.array([values.size]), np.array([0])
-        else:
-            labels, source = np.unique(groups, return_inverse=True)
-            source = source.reshape(-1)
-            self.values = values[np.argsort(source, kind="stable")]
-            self.sizes = np.bincount(source, minlength=labels.size)
-            self.position = np.full(pool_labels.size, -1)
-            self.position[np.searchsorted(pool_labels, labels)] = np.arange(labels.size)
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
-
-    def resampled_means(self, chosen: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """(B,) means of B two-stage resamples; chosen (B, K): the pool's sources drawn (label positions).
-        Each drawn source's runs are drawn with replacement, as many as it holds; NaN where none of the
-        arm's sources was drawn."""
-        source = self.position[chosen]  # (B, K)
-        n_c = np.where(source >= 0, self.sizes[np.maximum(source, 0)], 0)  # runs to draw from each drawn source
-        n_max = int(self.sizes.max())
-        within = np.floor(rng.random((*source.shape, n_max)) * n_c[..., None]).astype(np.int64)
-        within = np.clip(within, 0, np.maximum(n_c - 1, 0)[..., None])
-        drawn = self.values[self.starts[np.maximum(source, 0)][..., None] + within]
-        keep = np.arange(n_max) < n_c[..., None]  # slots past a source's size are padding
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(keep, drawn, 0.0).sum(axis=(1, 2)) / n_c.sum(axis=1)
 
 
 def p_best(
@@ -74,7 +46,9 @@ def p_best(
     missing) for an arm whose runs are independent. pools[a]: arms with equal pool keys share their source
     models (same labels, same models); default: every arm with groups in one pool. A resample in which an
     arm drew none of its sources (its labels are a subset of the pool's) gives it no mean there (NaN), and
-    it cannot be best in that resample.
+    it cannot be best in that resample. seed: the study's root seed; a pool's sources are drawn from
+    `statistic_seed(seed, "best arm", "sources", str(pool))`, an arm's runs from
+    `statistic_seed(seed, "best arm", arm)`.
     """
     names = list(accuracies)
     if not names:
@@ -89,22 +63,19 @@ def p_best(
     pool_of = {a: (pools or {}).get(a, None) for a in names if groups.get(a) is not None}
     pool_labels = {p: np.unique(np.concatenate([np.asarray(groups[a]).reshape(-1) for a in pool_of if pool_of[a] == p]))
                    for p in dict.fromkeys(pool_of.values())}
-    arms = {a: _Arm(values[a], None if a not in pool_of else np.asarray(groups[a]).reshape(-1),
-                    pool_labels.get(pool_of.get(a))) for a in names}
-    rng = np.random.default_rng(seed)
-    wins = np.zeros(len(names))
-    width = max(arm.values.size + len(arm.sizes) for arm in arms.values())
-    size = max(1, _CHUNK_CELLS // width)
-    for start in range(0, n_resamples, size):
-        b = min(size, n_resamples - start)
-        chosen = {p: rng.integers(0, labels.size, size=(b, labels.size)) for p, labels in pool_labels.items()}
-        means = np.empty((b, len(names)))
-        for j, a in enumerate(names):
-            c = chosen[pool_of[a]] if a in pool_of else np.zeros((b, 1), dtype=np.int64)
-            means[:, j] = arms[a].resampled_means(c, rng)
-        top = np.nanmax(np.where(np.isnan(means), -np.inf, means), axis=1, keepdims=True)
-        is_top = means >= top - _TIE_TOL
-        wins += (is_top / is_top.sum(axis=1, keepdims=True)).sum(axis=0)
+    means = np.empty((n_resamples, len(names)))
+    for j, a in enumerate(names):
+        grid, index = np.unique(values[a], return_inverse=True)
+        if a in pool_of:
+            pool = pool_of[a]
+            sample = Sample(index, grid.size, np.asarray(groups[a]).reshape(-1), pool=pool_labels[pool])
+            sources = statistic_rng(seed, "best arm", "sources", str(pool))  # the same draws for every arm of the pool
+        else:
+            sample, sources = Sample(index, grid.size), None
+        means[:, j] = resample(mean_of(grid), n_resamples, Stream(sample, statistic_rng(seed, "best arm", a), sources))
+    top = np.max(np.where(np.isnan(means), -np.inf, means), axis=1, keepdims=True)
+    is_top = means >= top - _TIE_TOL
+    wins = (is_top / is_top.sum(axis=1, keepdims=True)).sum(axis=0)
     return {a: float(w / n_resamples) for a, w in zip(names, wins)}
 
 

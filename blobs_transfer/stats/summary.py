@@ -2,7 +2,8 @@
 
 No TensorFlow, no files, no rendering: `summarise` is what `compare` computes at the end of a run and what
 `report` recomputes from the run's files, and the same records give the same summary byte for byte (every
-resampling is seeded by name from the run's root seed, see `seeds.statistic_seed`).
+resampling is seeded by name from the run's root seed, see `seeds.statistic_seed`: ("describe", arm),
+("compare", arm), ("benefits", arm), ("best arm", ...)).
 """
 
 from __future__ import annotations
@@ -11,19 +12,24 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from blobs_transfer import stats
 from blobs_transfer.config import Config
 from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import ranking
+from blobs_transfer.stats.arm import binomial_se, describe
+from blobs_transfer.stats.compare import compare_arms
+from blobs_transfer.stats.curves import transfer_benefits
+from blobs_transfer.stats.nested import rank_arms_per_group, variance_components
 
 
 def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per arm (config order): the rows of its finished runs, their correct counts (n,), accuracies (n,) and
     source indices (n,); diverged runs are left out here and counted in the summary."""
     n_test = cfg.target_spec.n_test
+    arm_of = np.array([r["arm"] for r in records], dtype=object)
+    finished = ~np.array([bool(r["diverged"]) for r in records], dtype=bool)
     out = {}
     for arm in cfg.arms:
-        rows = [i for i, r in enumerate(records) if r["arm"] == arm.name and not r["diverged"]]
+        rows = np.flatnonzero((arm_of == arm.name) & finished).tolist() if records else []
         correct = np.array([records[i]["test_correct"] for i in rows], dtype=np.int64)
         out[arm.name] = {
             "rows": rows,
@@ -51,17 +57,17 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
             seed = statistic_seed(root, "describe", arm.name)
             # transfer runs are nested in their source models: with K > 1 the intervals are at that level
             groups = data["source_index"] if data["uses_source"] else None
-            row.update(stats.describe(data["accuracy"], seed=seed, groups=groups))
-            row["binomial_se"] = stats.binomial_se(row["mean"], n_test)
+            row.update(describe(data["accuracy"], seed=seed, groups=groups))
+            row["binomial_se"] = binomial_se(row["mean"], n_test)
         else:
             row["n"] = 0
         arms_out.append(row)
     usable = {n: d for n, d in by_arm.items() if len(d["accuracy"])}
     comparisons = []
     if cfg.study.baseline in usable and len(usable) > 1:
-        comparisons = stats.compare_arms(
+        comparisons = compare_arms(  # each arm's comparison seeded by ("compare", arm) from the root seed
             {n: d["accuracy"] for n, d in usable.items()}, {n: d["correct"] for n, d in usable.items()},
-            cfg.study.baseline, seed=statistic_seed(root, "compare"), n_test=n_test,
+            cfg.study.baseline, seed=root, n_test=n_test,
             groups={n: d["source_index"] for n, d in usable.items() if d["uses_source"]},
         )
     benefits = {}
@@ -69,7 +75,7 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         curves = test_accuracy_curves[data["rows"]]
         if np.isfinite(curves).all():
             # like the arm's mean: at the source-model level when the runs come from K > 1 source models
-            benefits[name] = stats.transfer_benefits(curves, seed=statistic_seed(root, "benefits", name),
+            benefits[name] = transfer_benefits(curves, seed=statistic_seed(root, "benefits", name),
                                                      groups=data["source_index"] if data["uses_source"] else None)
     base = next((a for a in arms_out if a["arm"] == cfg.study.baseline and a["n"]), None)
     typical = round(base["mean"], 2) if base else 0.8  # the SE of one accuracy, quoted near the baseline's mean
@@ -87,7 +93,7 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
             "n_test": n_test,
             "baseline": cfg.study.baseline,
             "typical_accuracy": typical,
-            "binomial_se": stats.binomial_se(typical, n_test),
+            "binomial_se": binomial_se(typical, n_test),
         },
         "arms": arms_out,
         "comparisons": comparisons,
@@ -113,8 +119,8 @@ def _source_analysis(by_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Between-source vs within-source variance per source arm, and which arm ranks best per source."""
     source_arms = {n: d for n, d in by_arm.items() if d["uses_source"]}
     return {
-        "variance": {n: stats.variance_components(d["accuracy"], d["source_index"]) for n, d in source_arms.items()},
-        "ranking": stats.rank_arms_per_group({n: d["accuracy"] for n, d in source_arms.items()},
+        "variance": {n: variance_components(d["accuracy"], d["source_index"]) for n, d in source_arms.items()},
+        "ranking": rank_arms_per_group({n: d["accuracy"] for n, d in source_arms.items()},
                                              {n: d["source_index"] for n, d in source_arms.items()}),
     }
 
@@ -128,4 +134,4 @@ def best_arm(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, Any] |
     groups = {n: d["source_index"] for n, d in usable.items() if d["uses_source"]}
     pools = {n: cfg.source_problem_of(cfg.arm(n)) for n in groups}
     return ranking.best_arm({n: d["accuracy"] for n, d in usable.items()}, groups, pools=pools,
-                            seed=statistic_seed(cfg.study.seed, "best arm"))
+                            seed=cfg.study.seed)  # streams seeded by ("best arm", ...) from the root seed

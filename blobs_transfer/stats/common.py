@@ -1,4 +1,9 @@
-"""Validation and small numerics shared by the statistics modules: checked arrays, NaN-free floats, t intervals."""
+"""The stats package's internal API: what its modules share. Checked arrays, NaN-free floats, t intervals.
+
+Nothing here is for callers outside `blobs_transfer.stats` (they use the names `stats/__init__` exports);
+the modules of the package import these by name instead of reaching into each other's private helpers.
+Shapes: n runs.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,9 @@ import warnings
 import numpy as np
 from scipy import stats as st
 
-# ----------------------------------------------------------------------------- helpers
-
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """Silence scipy inside a call whose output we check ourselves.
 
     scipy warns on degenerate input (constant samples, zero variance); every caller here
@@ -25,7 +28,7 @@ def _quiet():
             yield
 
 
-def _as_1d(values, name: str) -> np.ndarray:
+def as_1d(values, name: str) -> np.ndarray:
     """Validate a non-empty, finite 1-D array (shape (n,)) and return it as float64."""
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 1:
@@ -37,10 +40,10 @@ def _as_1d(values, name: str) -> np.ndarray:
     return arr
 
 
-def _as_counts(values, name: str, n: int, n_test: int | None = None) -> np.ndarray:
+def as_counts(values, name: str, n: int, n_test: int | None = None) -> np.ndarray:
     """Validate integer correct counts of shape (n,) matching the accuracies they belong to
     (and within 0..n_test when n_test is given)."""
-    arr = _as_1d(values, name)
+    arr = as_1d(values, name)
     if arr.shape != (n,):
         raise ValueError(f"{name} has {arr.size} entries but its accuracies have {n}")
     if not np.all(arr == np.round(arr)):
@@ -50,7 +53,7 @@ def _as_counts(values, name: str, n: int, n_test: int | None = None) -> np.ndarr
     return arr.astype(np.int64)
 
 
-def _as_groups(groups, n: int, name: str = "groups") -> np.ndarray:
+def as_groups(groups, n: int, name: str = "groups") -> np.ndarray:
     """Validate source labels of shape (n,), one per run (any sortable labels: ints or strings)."""
     g = np.asarray(groups)
     if g.shape != (n,):
@@ -58,12 +61,12 @@ def _as_groups(groups, n: int, name: str = "groups") -> np.ndarray:
     return g
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
 
 
-def _opt_float(x) -> float | None:
+def opt_float(x) -> float | None:
     """Python float, or None where the value is not finite (never leak NaN into JSON)."""
     if x is None:
         return None
@@ -71,25 +74,40 @@ def _opt_float(x) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def _exact_mean(x: np.ndarray) -> float:
+def exact_mean(x: np.ndarray) -> float:
     """Mean of shape (n,), exactly the value for a constant sample (np.mean can be an ulp off,
     which would turn zero spread into 1e-33 and a ratio of two such crumbs into a bogus ICC)."""
     return float(x[0]) if np.ptp(x) == 0 else float(np.mean(x))
 
 
-def _sum_sq(x: np.ndarray) -> float:
+def sum_sq(x: np.ndarray) -> float:
     """Sum of squared deviations from the mean of shape (n,), exactly 0 for a constant sample."""
     return 0.0 if np.ptp(x) == 0 else float(np.sum((x - x.mean()) ** 2))
 
 
-def _t_interval(point: float, se: float, df: float, confidence: float) -> tuple[float, float]:
+def t_interval(point: float, se: float, df: float, confidence: float) -> tuple[float, float]:
     """point -+ t_{(1+confidence)/2, df} x se."""
     half = float(st.t.ppf((1 + confidence) / 2, df)) * se
     return point - half, point + half
 
 
-def _welch_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
+def welch_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
     """Welch-Satterthwaite degrees of freedom of var_a + var_b, each part with its own df (> 0 when its
     variance is > 0); at least one variance must be positive."""
     den = (var_a**2 / df_a if var_a > 0 else 0.0) + (var_b**2 / df_b if var_b > 0 else 0.0)
     return (var_a + var_b) ** 2 / den
+
+
+def grid_of(*samples: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The sorted distinct values (D,) of several samples together, and each sample's runs' positions on
+    that grid (shapes (n_i,)): the layout the resampler draws on."""
+    grid, index = np.unique(np.concatenate(samples), return_inverse=True)
+    index = index.reshape(-1)
+    bounds = np.cumsum([0] + [s.size for s in samples])
+    return grid, [index[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+
+def source_index(groups: np.ndarray) -> np.ndarray:
+    """Each run's source as a position 0..K-1 among the sorted distinct labels, shape (n,)."""
+    _, source = np.unique(groups, return_inverse=True)
+    return source.reshape(-1)
