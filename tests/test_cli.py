@@ -1,17 +1,25 @@
-"""Every kind of bad input: one line `Error: ...`, exit code 2, no traceback, nothing on disk changed.
+"""The command line (blobs_transfer.cli): every command has help; every kind of bad input is one line
+`Error: ...`, exit code 2, no traceback, and nothing on disk changed; --debug shows the traceback; `check`'s
+`-` outputs; and the CLI holds no orchestration (it calls `api` only).
 
-Each case runs against a results folder that already holds a source model and a finished run, and checks
-that every byte of it is still there afterwards.
+The bad-input cases run against a results folder that already holds a source model and a finished run (the
+session's `results_dir` and `tiny_run`), and check that every byte of it, and of the test's own folder, is
+still there afterwards.
 """
 
+import ast
 import hashlib
-import json
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
+from blobs_transfer.errors import ConfigError
+from tests.helpers import ROOT
+
+STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
 
 
 def invoke(*args):
@@ -22,12 +30,11 @@ def snapshot(folder):
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("results")
-    assert invoke("train-source", "--epochs", 2, "--results-dir", folder).exit_code == 0
-    assert invoke("compare", "--repeats", 2, "--epochs", 2, "--results-dir", folder).exit_code == 0
-    return folder
+def run(*args, ok=True):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output + str(result.exception)
+    return result
 
 
 def config_file(tmp_path, text):
@@ -44,6 +51,35 @@ def source_file(tmp_path, kind, results):
     elif kind == "random":
         path.write_bytes(np.random.default_rng(0).bytes(4096))
     return path
+
+
+@pytest.fixture(scope="module")
+def results(results_dir, tiny_run):
+    """A results folder that already holds a source model and a finished run (the session's)."""
+    return results_dir
+
+
+@pytest.fixture(scope="module")
+def gate(gate_study):
+    return gate_study
+
+
+def test_every_command_has_help():
+    # every command the CLI has, not a list that a new command could be missing from
+    assert {"generate", "train-source", "fit", "compare", "report", "sweep", "check", "baseline", "verify", "runs",
+            "export-mlflow"} <= set(cli.commands)
+    for command in ([], *([name] for name in sorted(cli.commands))):
+        out = run(*command, "--help").output
+        assert "Usage:" in out
+        assert "--help" in out
+
+
+@pytest.mark.parametrize("command", ["runs", "export-mlflow", "check"])
+def test_new_commands_and_options_have_help(command):
+    out = run(command, "--help").output
+    assert "Usage:" in out
+    for option in {"runs": ["--json"], "export-mlflow": ["--tracking-uri", "--experiment"], "check": ["--junit", "--markdown"]}[command]:
+        assert option in out
 
 
 CASES = {
@@ -77,9 +113,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_is_one_line_exit_2_and_harmless(name, results, tmp_path):
+def test_bad_input_is_one_line_exit_2_and_harmless(name, results, tiny_run, tmp_path):
     args, needle = CASES[name]
-    run_dir = next(results.glob("compare-*"))
+    run_dir = tiny_run
     incomplete = tmp_path / "broken-run"
     incomplete.mkdir()
     for f in ("scores.csv", "config.toml"):
@@ -96,7 +132,7 @@ def test_bad_input_is_one_line_exit_2_and_harmless(name, results, tmp_path):
         filled.append(a)
     if "--results-dir" not in filled and filled[0] in ("compare", "fit", "train-source"):
         filled += ["--results-dir", results]
-    before = snapshot(results)
+    before, own = snapshot(results), snapshot(tmp_path)
     result = invoke(*filled)
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -104,32 +140,101 @@ def test_bad_input_is_one_line_exit_2_and_harmless(name, results, tmp_path):
     assert needle in lines[0]
     assert "Traceback" not in result.output
     assert snapshot(results) == before
+    assert snapshot(tmp_path) == own  # the incomplete run and the case's own files are untouched too
 
 
 def test_debug_shows_the_traceback(results, tmp_path):
     result = invoke("--debug", "compare", "--config", tmp_path / "missing.toml", "--results-dir", results)
     assert result.exit_code != 0 and result.exception is not None
     assert "does not exist" in str(result.exception)
+    # the error itself, raised with its traceback, not the one-line exit that a run without --debug makes
+    assert isinstance(result.exception, ConfigError) and result.exc_info[2] is not None
 
 
-def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
-    """lr = 1e6 blows runs up (those whose ReLUs do not all die first): the run finishes, says so, and
-    shows no accuracy for them."""
-    cfg = config_file(tmp_path, "[training]\nlearning_rate = 1e6\n")
-    out_dir = tmp_path / "out"
-    result = invoke("compare", "--repeats", 2, "--epochs", 3, "--config", cfg, "--source",
-                    results / "source" / "problem1.keras", "--results-dir", out_dir)
+BAD = {
+    "unknown weights": ("[[arms]]\nname = 'x'\nweights = 'magic'\n", "weights"),
+    "fixed out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\nfixed = 5\n", "fixed=5"),
+    "fresh fixed out of range": ("[[arms]]\nname = 'x'\nfixed = 5\n", "fixed=5"),
+    "copy out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 7\n", "copy=7"),
+    "fixed and copy out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\nfixed = 5\ncopy = 7\n", "fixed=5"),
+    "copy 0": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 0\n", "copy=0"),
+    "copy output with add_hidden": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 3\nadd_hidden = 1\n", "copy=3"),
+    "fixed above copy": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 1\nfixed = 2\n", "fixed=2"),
+    "copy on a fresh arm": ("[[arms]]\nname = 'x'\ncopy = 1\n", "copy"),
+    "no source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\nsource_problem = 9\n", "source_problem"),
+    "no study source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\n[study]\nsource_problem = 9\n",
+                                  "study.source_problem"),
+}
+
+
+@pytest.mark.parametrize("text,needle", BAD.values(), ids=BAD.keys())
+def test_bad_arm_is_one_line_exit_2_and_writes_nothing(tmp_path, tmp_path_factory, text, needle):
+    config = tmp_path_factory.mktemp("bad") / "BAD.toml"
+    config.write_text(text + ("" if "[study]" in text else "[study]\n") + "baseline = 'x'\n")
+    results = tmp_path / "results"
+    result = CliRunner().invoke(cli, ["compare", "--config", str(config), "--results-dir", str(results)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], result.output
+    assert "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("key, value", [("n_train", 0), ("similarity_t", 1.5), ("cluster_std", -1.0)])
+def test_bad_target_values_are_one_line_config_errors(tmp_path, key, value):
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[target]\n{key} = {value}\n")
+    result = CliRunner().invoke(cli, ["compare", "--config", str(path), "--results-dir", str(tmp_path)])
+    assert result.exit_code == 2 and result.output.count("\n") == 1 and f"target.{key}" in result.output
+
+
+def test_dash_writes_the_document_alone_to_stdout(gate):
+    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"])
     assert result.exit_code == 0, result.output
-    assert "runs diverged" in result.output
-    run_dir = next(out_dir.glob("compare-*"))
-    summary = json.loads((run_dir / "summary.json").read_text())
-    diverged = sum(a["n_diverged"] for a in summary["arms"])
-    assert diverged >= 1
-    assert all(a["n"] + a["n_diverged"] == 2 for a in summary["arms"])
-    assert f"{diverged} runs diverged" in result.output
-    scores = (run_dir / "scores.csv").read_text().splitlines()[1:]
-    for line in scores:
-        fields = line.split(",")
-        if fields[-1] == "1":
-            assert fields[4] == "" and fields[5] == ""  # no accuracy for a diverged run
-    assert "nan" not in (run_dir / "summary.json").read_text().lower()
+    n = gate["arms"] * STATISTICS_PER_ARM
+    assert ET.fromstring(result.stdout.encode()).get("tests") == str(n)  # the table went to stderr
+    assert f"OK: all {n} checks" in result.stderr
+
+
+def test_both_outputs_on_stdout_is_refused(gate):
+    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]),
+                                      "--junit", "-", "--markdown", "-"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "Error: only one of --junit and --markdown can be - (standard output)"
+
+
+def package_imports(path):
+    """The package modules a file imports, absolute (`from blobs_transfer.x import y`, `import blobs_transfer.x`)
+    or relative, each as its dotted path below blobs_transfer (x.y for a module y of subpackage x)."""
+    imported = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            if node.level:  # relative to blobs_transfer/
+                module = "blobs_transfer" + ("." + module if module else "")
+            if module == "blobs_transfer":
+                imported |= {a.name for a in node.names}
+            elif module.startswith("blobs_transfer."):
+                imported.add(module.removeprefix("blobs_transfer."))
+        elif isinstance(node, ast.Import):
+            imported |= {a.name.removeprefix("blobs_transfer.") for a in node.names if a.name.startswith("blobs_transfer.")}
+    return imported
+
+
+def test_cli_holds_no_orchestration():
+    """cli.py imports the library (api), the config it parses and the errors it prints, never the stages that do
+    the work. (It used to read only relative imports; the CLI imports absolutely now, so that test saw nothing
+    and passed whatever the CLI imported.)"""
+    imported = package_imports(ROOT / "blobs_transfer" / "cli.py")
+    assert "api" in imported  # the test sees the CLI's imports at all
+    assert imported <= {"api", "config", "errors"}, imported
+    stages = ("problems", "model", "train", "stats", "sweep", "rundir", "render", "export")
+    assert not {m for m in imported if m.split(".")[0] in stages}, imported
+
+
+def test_the_import_reader_sees_absolute_and_relative_imports(tmp_path):
+    """The check above can fail: a hand-made CLI that imports a training module is caught, however it spells it."""
+    fake = tmp_path / "cli.py"
+    fake.write_text("import click\nfrom blobs_transfer import api\nfrom blobs_transfer.train.engine import THREADS_ENV\n"
+                    "from .rundir import files\nimport blobs_transfer.model.arms\n")
+    assert package_imports(fake) == {"api", "train.engine", "rundir", "model.arms"}

@@ -1,12 +1,13 @@
-"""The problems are make_blobs exactly; every arm's starting weights follow its declaration."""
+"""The problems (blobs_transfer.problems) are make_blobs exactly; the target's settings move, spread or extend
+it while the source problem and the test split stay."""
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from blobs_transfer.model import arms
-from blobs_transfer.problems import make_problem, one_hot
-from blobs_transfer import seeds
+from blobs_transfer import api as study
+from blobs_transfer.config import load_config
+from blobs_transfer.problems import centres, make_problem, one_hot
 
 
 @pytest.mark.parametrize("number", [1, 2])
@@ -26,32 +27,6 @@ def test_one_hot():
 
 def test_problems_differ(problem1, problem2):
     assert not np.allclose(problem1.x_train.mean(0), problem2.x_train.mean(0), atol=0.5)
-
-
-def test_derived_seeds_are_stable_and_distinct():
-    derived = [seeds.derive_seed(0, 1, 7, 0, r) for r in range(30)]
-    assert len(set(derived)) == 30
-    assert derived[:10] == [seeds.derive_seed(0, 1, 7, 0, r) for r in range(10)]
-    assert seeds.derive_seed(1, 1, 7, 0, 0) != derived[0]
-
-
-def test_fresh_initialisation_follows_keras_bounds(cfg):
-    rng = np.random.default_rng(0)
-    draws = [arms.initial_weights(cfg, cfg.arms[0], None, rng) for _ in range(200)]
-    limits = [np.sqrt(6 / 2), np.sqrt(6 / 5), np.sqrt(6 / (5 + 3))]  # he_uniform, he_uniform, glorot_uniform
-    for i, limit in enumerate(limits):
-        kernels = np.stack([d[i][0] for d in draws])
-        assert np.abs(kernels).max() <= limit
-        assert np.abs(kernels).max() > 0.95 * limit  # uniform over the whole range, not a narrower one
-        assert kernels.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
-        assert all(not d[i][1].any() for d in draws)  # zero biases
-
-
-def test_transfer_arm_copies_every_layer(cfg):
-    source = arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(1))
-    got = arms.initial_weights(cfg, cfg.arm("transfer fixed=1"), source, np.random.default_rng(2))
-    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(got, source))
-    assert arms.trainable_layers(cfg, cfg.arm("transfer fixed=1")) == [False, True, True]
 
 
 @pytest.mark.parametrize("changes", [{}, {"target.similarity_t": 0.5}, {"target.n_train": 900},
@@ -75,3 +50,45 @@ def test_make_blobs_is_scikit_learns_draw_for_draw(changes):
                                                  random_state=seed)[0])
     problem = problems.make_problem(spec)
     assert problem.x_train.shape[0] == spec.n_train
+
+
+TARGET_OVERRIDES = {"n_train": 100, "cluster_std": 1.0, "similarity_t": 0.5}
+
+
+@pytest.mark.parametrize("key", list(TARGET_OVERRIDES))
+def test_target_changes_leave_source_and_test_split(key, cfg, problem2):
+    changed = load_config(None, **{f"target.{key}": TARGET_OVERRIDES[key]})
+    assert changed.source_spec == cfg.source_spec  # the same source problem, so the same saved source model
+    assert study.default_source_path(changed, "r", changed.source_spec) == study.default_source_path(cfg, "r", cfg.source_spec)
+    target = make_problem(changed.target_spec)
+    assert np.array_equal(target.y_test, problem2.y_test)  # the same test rows, class by class
+    if key == "n_train":
+        assert np.array_equal(target.x_test, problem2.x_test)
+        assert np.array_equal(target.x_train, problem2.x_train[:100])
+    else:  # the same rows, moved (similarity) or spread (cluster_std) with each row's own noise
+        spec = changed.target_spec
+        noise = (target.x_test - centres(spec)[target.y_test]) / spec.cluster_std
+        noise2 = (problem2.x_test - centres(cfg.target_spec)[problem2.y_test]) / cfg.target_spec.cluster_std
+        np.testing.assert_allclose(noise, noise2, atol=1e-5)
+        assert not np.array_equal(target.x_test, problem2.x_test)
+
+
+def test_similarity_moves_centres_class_by_class(cfg, problem1, problem2):
+    def at(t):
+        return load_config(None, **{"target.similarity_t": t})
+
+    source_c, target_c = centres(cfg.source_spec), centres(cfg.target_spec)
+    np.testing.assert_allclose(centres(at(0.0).target_spec), source_c)
+    np.testing.assert_allclose(centres(at(0.25).target_spec), 0.75 * source_c + 0.25 * target_c)
+    one = make_problem(at(1.0).target_spec)
+    assert np.array_equal(one.x_train, problem2.x_train) and np.array_equal(one.x_test, problem2.x_test)
+    # t = 0 puts class k on the source's class-k centre: the class means match the source problem's
+    zero = make_problem(at(0.0).target_spec)
+    for k in range(3):
+        assert np.linalg.norm(zero.x_train[zero.y_train == k].mean(0) - problem1.x_train[problem1.y_train == k].mean(0)) < 0.6
+
+
+def test_larger_train_sets_extend_the_smaller_ones(problem2):
+    big = make_problem(load_config(None, **{"target.n_train": 1200}).target_spec)
+    assert big.x_train.shape == (1200, 2) and np.array_equal(big.x_train[:500], problem2.x_train)
+    assert np.array_equal(big.x_test, problem2.x_test) and set(np.unique(big.y_train[500:])) == {0, 1, 2}

@@ -1,16 +1,22 @@
-"""The command line through click's CliRunner, in tmp_path, with tiny epochs and repeats."""
+"""`compare`, `fit` and `report` (blobs_transfer.api.compare), through the command line with tiny epochs and
+repeats: every artefact of a run, the same seed giving the same bytes with any engine, report rebuilding the
+summary exactly (without TensorFlow), diverged runs counted and never scored, and the summary in memory equal
+to the one written."""
 
 import csv
 import json
+import shutil
+import subprocess
+import sys
 
-import keras
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from blobs_transfer import api as study
 from blobs_transfer.cli import cli
-
-PNG = b"\x89PNG\r\n\x1a\n"
+from blobs_transfer.config import load_config
+from tests.helpers import PNG, invoke, last_line_dir
 
 
 def run(*args, ok=True):
@@ -26,41 +32,15 @@ def read_csv(path):
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A results folder with a source model trained for 3 epochs."""
-    results = tmp_path_factory.mktemp("results")
-    out = run("train-source", "--epochs", 3, "--results-dir", results).output
-    assert out.startswith("Train: 0.") and ", Test: 0." in out.splitlines()[0]
-    return results
+def results(results_dir):
+    """A results folder with a source model trained for 2 epochs (the session's)."""
+    return results_dir
 
 
-def test_every_command_has_help():
-    for command in ([], ["generate"], ["train-source"], ["fit"], ["compare"], ["report"]):
-        out = run(*command, "--help").output
-        assert "Usage:" in out
-        assert "--help" in out
-
-
-def test_generate_writes_splits_and_figure(tmp_path):
-    run("generate", "--results-dir", tmp_path)
-    folder = tmp_path / "problems"
-    for n in (1, 2):
-        for split in ("train", "test"):
-            rows = read_csv(folder / f"problem{n}_{split}.csv")
-            assert len(rows) == 500 and list(rows[0]) == ["x1", "x2", "label"]
-            assert {r["label"] for r in rows} == {"0", "1", "2"}
-    assert (folder / "problems.png").read_bytes().startswith(PNG)
-
-
-def test_train_source_writes_model_history_and_curves(trained):
-    folder = trained / "source"
-    model = keras.models.load_model(folder / "problem1.keras")
-    assert model.count_params() == 63
-    history = read_csv(folder / "problem1_history.csv")
-    assert len(history) == 4 and list(history[0]) == ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
-    assert (folder / "problem1_learning_curves.png").read_bytes().startswith(PNG)
-    meta = json.loads((folder / "problem1.json").read_text())
-    assert meta["problem"] == 1 and isinstance(meta["seed"], int)
+def config_file(tmp_path, text):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    return path
 
 
 @pytest.mark.parametrize("extra", [[], ["--source", "SOURCE", "--fixed", "1"]])
@@ -115,17 +95,16 @@ def test_same_seed_same_scores(trained):
     assert (a / "scores.csv").read_bytes() != (c / "scores.csv").read_bytes()
 
 
-def test_compare_without_source_model_says_how_to_make_one(tmp_path):
-    result = run("compare", "--repeats", 2, "--epochs", 2, "--results-dir", tmp_path, ok=False)
-    assert result.exit_code == 2
-    assert "train-source" in result.output and len(result.output.strip().splitlines()) == 1
-    assert not any(tmp_path.glob("compare-*"))
-
-
-def test_compare_can_train_the_missing_source(tmp_path):
-    run("compare", "--repeats", 2, "--epochs", 2, "--results-dir", tmp_path, "--train-source")
-    assert (tmp_path / "source" / "problem1.keras").exists()
-    assert (tmp_path / "source" / "problem1_history.csv").exists()  # the same files as train-source writes
+@pytest.mark.parametrize("engine", ["numba", "tensorflow", "keras"])
+def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
+    assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path).exit_code == 0
+    runs = [last_line_dir(invoke("compare", "--repeats", 2, "--epochs", 3, "--engine", engine, "--seed", 9,
+                                 "--results-dir", tmp_path), tmp_path) for _ in range(2)]
+    a, b = ((r / "scores.csv").read_bytes() for r in runs)
+    assert a == b
+    assert len(a.splitlines()) == 9
+    # each case runs the engine it names (were --engine lost, all three cases would test the default engine)
+    assert {json.loads((r / "metadata.json").read_text())["engine"] for r in runs} == {engine}
 
 
 def test_report_rebuilds_summary_exactly(trained):
@@ -135,3 +114,57 @@ def test_report_rebuilds_summary_exactly(trained):
     out = run("report", run_dir).output
     assert (run_dir / "summary.json").read_bytes() == before
     assert "Standalone" in out
+
+
+def test_report_reproduces_summary_without_tensorflow(default_study, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(default_study, run)
+    original = (run / "summary.json").read_bytes()
+    (run / "summary.json").unlink()
+    code = (
+        "import sys; from blobs_transfer.cli import cli\n"
+        f"try:\n    cli(['report', {str(run)!r}])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'report imported TensorFlow'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert (run / "summary.json").read_bytes() == original
+
+
+def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
+    """lr = 1e6 blows runs up (those whose ReLUs do not all die first): the run finishes, says so, and
+    shows no accuracy for them."""
+    cfg = config_file(tmp_path, "[training]\nlearning_rate = 1e6\n")
+    out_dir = tmp_path / "out"
+    result = invoke("compare", "--repeats", 2, "--epochs", 3, "--config", cfg, "--source",
+                    results / "source" / "problem1.keras", "--results-dir", out_dir)
+    assert result.exit_code == 0, result.output
+    assert "runs diverged" in result.output
+    run_dir = next(out_dir.glob("compare-*"))
+    summary = json.loads((run_dir / "summary.json").read_text())
+    diverged = sum(a["n_diverged"] for a in summary["arms"])
+    assert diverged >= 1
+    assert all(a["n"] + a["n_diverged"] == 2 for a in summary["arms"])
+    assert f"{diverged} runs diverged" in result.output
+    scores = (run_dir / "scores.csv").read_text().splitlines()[1:]
+    assert sum(line.split(",")[-1] == "1" for line in scores) == diverged  # the rows below are really checked
+    for line in scores:
+        fields = line.split(",")
+        if fields[-1] == "1":
+            assert fields[4] == "" and fields[5] == ""  # no accuracy for a diverged run
+    assert "nan" not in (run_dir / "summary.json").read_text().lower()
+
+
+def test_summary_in_memory_equals_the_one_written(tmp_path):
+    cfg = load_config(None, **{"study.repeats": 3, "training.epochs": 3, "study.source_repeats": 2})
+    sources = study.source_models(cfg, tmp_path)
+    result = study.run_comparison(cfg, sources)
+    run_dir = study.write_run(cfg, result, tmp_path, sources=sources)
+    in_memory = study.summarise(cfg, result)
+    cfg2, scores, curves = study.load_run(run_dir)
+    assert cfg2 == cfg
+    assert result.records() == scores
+    from blobs_transfer.stats import summary as analysis
+
+    on_disk = analysis.summarise(cfg2, scores, curves["test_accuracy"])
+    assert in_memory["arms"] == on_disk["arms"] and in_memory["comparisons"] == on_disk["comparisons"]

@@ -1,6 +1,7 @@
-"""`runs` and `export-mlflow` on one results folder: a compare run, a sweep, and an INCOMPLETE one of each.
+"""`export-mlflow` (blobs_transfer.export.mlflow) on one results folder: a compare run, a sweep, and an INCOMPLETE
+one of each (the session's `runs_folder`, tests/conftest.py).
 
-The runs are tiny (2 epochs, 2 source models) and made once for the module; the MLflow store is a real SQLite
+The runs are tiny (2 epochs, 2 source models) and made once a session; the MLflow store is a real SQLite
 file, read back with MlflowClient. MLflow is imported in this process only (the exports run in CliRunner), and
 one subprocess checks that the commands that do not export never import it.
 """
@@ -10,124 +11,27 @@ import json
 import shutil
 import subprocess
 import sys
-import time
 import textwrap
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from blobs_transfer import api as study
-from blobs_transfer.sweep import grid as sweeps
 from blobs_transfer.cli import cli
-from blobs_transfer.config import to_toml
-from blobs_transfer.rundir.files import INCOMPLETE, new_run_dir
 from blobs_transfer.export.mlflow import DONE_TAG, INSTALL_HINT, SOURCE_TAG, VERDICT_NUMBER
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")  # MLflow's own use of SQLAlchemy
 
-ARMS = """
-[study]
-source_repeats = 2
-repeats = 2
 
-[training]
-epochs = 2
-
-[[arms]]
-name = "standalone"
-weights = "fresh"
-repeats = 4
-
-[[arms]]
-name = "transfer fixed=1"
-weights = "source"
-fixed = 1
-"""
+@pytest.fixture(scope="module")
+def folder(runs_folder):
+    return runs_folder
 
 
 def run(*args, code=0):
     result = CliRunner().invoke(cli, [str(a) for a in args])
     assert result.exit_code == code, result.output + repr(result.exception)
     return result
-
-
-def next_second() -> None:
-    time.sleep(1.05 - time.time() % 1)
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory):
-    """results/ with a compare run and a sweep (as if made by the CLI), an interrupted compare run (config
-    written, nothing trained), an interrupted sweep (one of two cells done), and folders that are neither."""
-    tmp = tmp_path_factory.mktemp("runs")
-    results = tmp / "results"
-    (tmp / "tiny.toml").write_text(ARMS)
-    (tmp / "grid.toml").write_text(ARMS + '\n[sweep]\n"target.n_train" = [20, 50]\n')
-    cfg = study.load_config(tmp / "tiny.toml")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(sys, "argv", ["blobs-transfer", "compare", "--config", str(tmp / "tiny.toml")])
-        compare = study.compare(cfg, results).run_dir
-        next_second()  # names carry the start to the second, and these tiny runs take less than one
-        mp.setattr(sys, "argv", ["blobs-transfer", "sweep", "--config", str(tmp / "grid.toml")])
-        sweep = study.run_sweep(sweeps.load_sweep(tmp / "grid.toml"), results).sweep_dir
-    next_second()
-    broken = new_run_dir(results, "compare")
-    (broken / "config.toml").write_text(to_toml(cfg))
-    half = results / "sweep-20000101-000000"
-    shutil.copytree(sweep, half)
-    (half / "metadata.json").unlink()
-    (half / "cells" / "0001" / "cell.json").unlink()
-    (half / INCOMPLETE).write_text("this sweep has not finished\n")
-    (results / "fit-20000101-000000").mkdir()
-    (results / "fit-20000101-000000" / "config.toml").write_text(to_toml(cfg))
-    (results / "source").mkdir(exist_ok=True)
-    return {"tmp": tmp, "results": results, "compare": compare, "sweep": sweep, "broken": broken, "half": half}
-
-
-# --- runs ------------------------------------------------------------------------------------------
-
-
-def test_runs_lists_complete_and_incomplete_runs(folder):
-    lines = run("runs", folder["results"]).output.splitlines()
-    assert lines[0].split() == ["kind", "started", "(UTC)", "config", "arms", "or", "cells", "source", "models", "status",
-                                "verdicts", "directory"]
-    rows = {line.split()[-1]: line for line in lines[2:]}
-    # oldest first (the half sweep's time comes from its name); not fit-..., not source/
-    assert list(rows) == [folder[k].name for k in ("half", "compare", "sweep", "broken")]
-    verdict = json.loads((folder["compare"] / "summary.json").read_text())["comparisons"][0]["verdict"]
-    assert rows[folder["compare"].name].split("  ")[0] == "compare"
-    compare = [c.strip() for c in rows[folder["compare"].name].split("  ") if c.strip()]
-    assert compare[2:] == ["tiny", "2 arms", "2 trained", "complete", f"fixed=1 {verdict}", folder["compare"].name]
-    broken = [c.strip() for c in rows[folder["broken"].name].split("  ") if c.strip()]
-    assert broken[2:] == ["-", "2 arms", "2 trained", "INCOMPLETE", "-", folder["broken"].name]
-    half = [c.strip() for c in rows[folder["half"].name].split("  ") if c.strip()]
-    assert half[0] == "sweep" and half[2:6] == ["-", "2 cells (1 done)", "2 trained", "INCOMPLETE"]
-    sweep = [c.strip() for c in rows[folder["sweep"].name].split("  ") if c.strip()]
-    assert sweep[2:6] == ["grid", "2 cells", "2 trained", "complete"]
-
-
-def test_runs_json_has_the_verdicts_of_every_cell(folder):
-    listed = {e["name"]: e for e in json.loads(run("runs", folder["results"], "--json").output)}
-    assert len(listed) == 4
-    sweep = listed[folder["sweep"].name]
-    expected = [json.loads((folder["sweep"] / "cells" / c / "summary.json").read_text())["comparisons"][0]["verdict"]
-                for c in ("0000", "0001")]
-    counts = {v: expected.count(v) for v in expected}
-    assert sweep["verdicts"] == {"transfer fixed=1": counts}
-    assert (sweep["cells"], sweep["cells_done"], sweep["complete"], sweep["axes"]) == (2, 2, True, {"target.n_train": [20, 50]})
-    assert listed[folder["half"].name]["cells_done"] == 1
-    compare = listed[folder["compare"].name]
-    assert compare["arms"] == ["standalone", "transfer fixed=1"] and compare["source_models"] == {"count": 2, "trained": True}
-    assert listed[folder["broken"].name]["complete"] is False and listed[folder["broken"].name]["verdicts"] == {}
-
-
-def test_runs_on_a_missing_or_empty_folder(tmp_path):
-    assert run("runs", tmp_path).output == f"No compare runs or sweeps in {tmp_path}\n"
-    assert run("runs", tmp_path / "nope", code=2).output == f"Error: results folder {tmp_path / 'nope'} does not exist\n"
-
-
-# --- export-mlflow ---------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -262,11 +166,3 @@ def test_only_export_mlflow_imports_mlflow(folder):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
-
-
-@pytest.mark.parametrize("command", ["runs", "export-mlflow", "check"])
-def test_new_commands_and_options_have_help(command):
-    out = run(command, "--help").output
-    assert "Usage:" in out
-    for option in {"runs": ["--json"], "export-mlflow": ["--tracking-uri", "--experiment"], "check": ["--junit", "--markdown"]}[command]:
-        assert option in out

@@ -1,36 +1,32 @@
-"""Every kind of arm, end to end: which weights come from the source, which are fresh, which stay frozen.
+"""Every kind of arm (blobs_transfer.model.arms): which weights come from the source, which are fresh, which stay
+frozen; fresh layers follow Keras's initialisers; and the weight-statistics control.
 
 One short training (3 epochs, 2 replicas per arm) checks the declarations against what the vectorised engine
-really does; configs/*.toml all load, bad arm declarations are one-line errors with exit code 2, and the
-Yosinski config runs through the command line.
+really does.
 
 Layer sizes of the tutorial MLP (kernel + bias):
   hidden 1  Dense(2 -> 5):  2*5 + 5 = 15
   hidden 2  Dense(5 -> 5):  5*5 + 5 = 30
   output    Dense(5 -> 3):  5*3 + 3 = 18       total 63
 With add_hidden = 1 a new Dense(5 -> 5) (30) sits between hidden 2 and the output: total 93.
+
+The weight-statistics control (Raghu et al. 2019, "Transfusion"): each copied layer's kernel and bias drawn
+i.i.d. normal with that source layer's own mean and standard deviation. The draws match those statistics
+within sampling error, nothing else of the source leaks in, and the fresh layers keep the draws any arm gets
+from the same seed (the engines train and freeze them: tests/train/test_run.py and test_reference.py).
 """
 
-import csv
-import json
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
+from blobs_transfer.config import Arm, Config, config_from_dict, load_config, to_toml, validate
 from blobs_transfer.model import arms
-
-from blobs_transfer.train import run as experiment
-
-from blobs_transfer.train import plan
-from blobs_transfer.cli import cli
-from blobs_transfer.config import Arm, Config, config_from_dict, load_config, validate
+from blobs_transfer.seeds import replica_rngs
 from blobs_transfer.train.engine import train_replicas
+from tests.helpers import STATS, dyadic_source
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
 EPOCHS, REPLICAS = 3, 2
 
 
@@ -65,6 +61,8 @@ KINDS = [
     Kind(Arm("random1", fixed=1), (), (0,), 48, source=None),  # 63 - 15
     Kind(Arm("random2", fixed=2), (), (0, 1), 18, source=None),  # 63 - 15 - 30
 ]
+
+
 IDS = [k.arm.name for k in KINDS]
 
 
@@ -169,136 +167,88 @@ def test_frozen_layers_stay_and_the_rest_train(trained, kind):
                 assert not np.array_equal(before[i][1], after[i][1]), f"bias of layer {i + 1} did not train"
 
 
-def test_each_arm_starts_from_its_own_source_problem(problem2):
-    """run_comparison hands a BnB arm the Problem 2 source and an AnB arm the Problem 1 source.
-
-    Column 0 of the history is measured before any training, so with every layer copied it is the source
-    model's own test loss on the target problem.
-    """
-    cfg = config_from_dict({"training": {"epochs": 1}, "study": {"repeats": 1}, "arms": [
-        {"name": "standalone"},
-        {"name": "from A", "weights": "source"},
-        {"name": "from B", "weights": "source", "source_problem": 2},
-    ]})
-    assert plan.sources_needed(cfg) == [1, 2]
-    rng = np.random.default_rng(5)
-    a = arms.initial_weights(cfg, Arm("standalone"), None, rng)
-    b = [(k * 1.5, b + 0.1) for k, b in arms.initial_weights(cfg, Arm("standalone"), None, rng)]
-
-    def test_loss(w):
-        h = problem2.x_test.astype(np.float64)
-        for i, (k, bias) in enumerate(w):
-            h = h @ k + bias
-            if i < len(w) - 1:
-                h = np.maximum(h, 0)
-        h -= h.max(1, keepdims=True)
-        log_p = h - np.log(np.exp(h).sum(1, keepdims=True))
-        return -np.mean(log_p[np.arange(len(h)), problem2.y_test])
-
-    sources = {cfg.source_spec: [plan.SourceModel(cfg.source_spec, a, None)],
-               cfg.target_spec: [plan.SourceModel(cfg.target_spec, b, None)]}
-    run = experiment.run_comparison(cfg, sources)
-    by_arm = {rep.arm.name: i for i, rep in enumerate(run.replicas)}
-    assert run.history["test_loss"][by_arm["from A"], 0] == pytest.approx(test_loss(a), rel=1e-4)
-    assert run.history["test_loss"][by_arm["from B"], 0] == pytest.approx(test_loss(b), rel=1e-4)
-    assert [run.replicas[by_arm[n]].source_index for n in ("standalone", "from A", "from B")] == [None, 0, 0]
+def test_fresh_initialisation_follows_keras_bounds(cfg):
+    rng = np.random.default_rng(0)
+    draws = [arms.initial_weights(cfg, cfg.arms[0], None, rng) for _ in range(200)]
+    limits = [np.sqrt(6 / 2), np.sqrt(6 / 5), np.sqrt(6 / (5 + 3))]  # he_uniform, he_uniform, glorot_uniform
+    for i, limit in enumerate(limits):
+        kernels = np.stack([d[i][0] for d in draws])
+        assert np.abs(kernels).max() <= limit
+        assert np.abs(kernels).max() > 0.95 * limit  # uniform over the whole range, not a narrower one
+        assert kernels.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)
+        assert all(not d[i][1].any() for d in draws)  # zero biases
 
 
-# --- config files -------------------------------------------------------------------------------
+def test_transfer_arm_copies_every_layer(cfg):
+    source = arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(1))
+    got = arms.initial_weights(cfg, cfg.arm("transfer fixed=1"), source, np.random.default_rng(2))
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(got, source))
+    assert arms.trainable_layers(cfg, cfg.arm("transfer fixed=1")) == [False, True, True]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
-def test_every_config_file_loads_and_validates(path):
-    if "[sweep]" in path.read_text():  # a sweep: every cell's config must load
-        from blobs_transfer.sweep.grid import load_sweep
-
-        sweep = load_sweep(path)
-        configs = [sweep.config_of(c) for c in sweep.cells()]
-    else:
-        configs = [load_config(path)]
-    for cfg in configs:
-        validate(cfg)
-        assert cfg.arm(cfg.study.baseline)
+def test_declaration():
+    cfg = config_from_dict({"arms": [{"name": "standalone"}, {"name": "ws", "weights": "source",
+                                                                   "init": "weight_stats", "copy": 2, "fixed": 1}]})
+    arm = cfg.arm("ws")
+    assert arm.init == "weight_stats" and cfg.copied_layers(arm) == 2
+    assert arms.trainable_layers(cfg, arm) == [False, True, True]
+    assert load_config(None) == Config() and Config().arms[1].init is None  # the tutorial's arms copy
+    assert 'init = "weight_stats"' in to_toml(cfg) and "\ninit = " not in to_toml(Config())
 
 
-def test_new_configs_say_what_they_promise():
-    ext = load_config(ROOT / "configs" / "extensions.toml")
-    assert {a.name: (a.weights, ext.copied_layers(a), a.fixed, a.add_hidden) for a in ext.arms} == {
-        "standalone": ("fresh", 0, 0, 0),
-        "transfer fixed=1": ("source", 3, 1, 0),
-        "reinit above layer 1 (A1B)": ("source", 1, 1, 0),
-        "reinit above layer 1, fine-tuned (A1B+)": ("source", 1, 0, 0),
-        "add hidden layer": ("source", 2, 2, 1),
-    }
-    yos = load_config(ROOT / "configs" / "yosinski.toml")
-    expected = {"standalone": ("fresh", 0, 0, None)}
-    for n in (1, 2):
-        expected |= {f"A{n}B": ("source", n, n, 1), f"A{n}B+": ("source", n, 0, 1),
-                     f"B{n}B": ("source", n, n, 2), f"B{n}B+": ("source", n, 0, 2), f"random{n}": ("fresh", 0, n, None)}
-    got = {a.name: (a.weights, yos.copied_layers(a), a.fixed, yos.source_problem_of(a) if a.uses_source else None)
-           for a in yos.arms}
-    assert got == expected and yos.study.baseline == "standalone"
-    rev = load_config(ROOT / "configs" / "reverse.toml")
-    assert (rev.study.source_problem, rev.study.target_problem, rev.arms) == (2, 1, Config().arms)
-    src = load_config(ROOT / "configs" / "sources.toml")
-    assert src.study.source_repeats == 10 and src.arms == Config().arms
+def test_draws_match_each_source_layer_within_sampling_error(cfg):
+    """2,000 repeats of the tutorial's layers: per layer, the draws' mean and SD against the source's."""
+    source = dyadic_source(cfg, 0)
+    draws = [arms.initial_weights(cfg, STATS, source, replica_rngs(s)[0]) for s in range(2000)]
+    for i, (kernel, bias) in enumerate(source):
+        for j, target in ((0, kernel), (1, bias)):
+            got = np.stack([d[i][j] for d in draws]).astype(float)
+            mu, sigma = float(np.mean(target)), float(np.std(target))
+            n = got.size
+            if sigma == 0:  # layer 2's constant bias: a constant draw, its value
+                assert np.all(got == np.float32(mu))
+                continue
+            assert abs(got.mean() - mu) < 4 * sigma / np.sqrt(n), (i, j)
+            assert abs(got.std() - sigma) < 4 * sigma / np.sqrt(2 * n), (i, j)
+            per_repeat = got.reshape(len(draws), -1)
+            assert not np.any(np.all(per_repeat == target.reshape(-1), axis=1))  # never the source's own
 
 
-# --- bad arm declarations through the command line ------------------------------------------------
-
-BAD = {
-    "unknown weights": ("[[arms]]\nname = 'x'\nweights = 'magic'\n", "weights"),
-    "fixed out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\nfixed = 5\n", "fixed=5"),
-    "fresh fixed out of range": ("[[arms]]\nname = 'x'\nfixed = 5\n", "fixed=5"),
-    "copy out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 7\n", "copy=7"),
-    "fixed and copy out of range": ("[[arms]]\nname = 'x'\nweights = 'source'\nfixed = 5\ncopy = 7\n", "fixed=5"),
-    "copy 0": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 0\n", "copy=0"),
-    "copy output with add_hidden": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 3\nadd_hidden = 1\n", "copy=3"),
-    "fixed above copy": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 1\nfixed = 2\n", "fixed=2"),
-    "copy on a fresh arm": ("[[arms]]\nname = 'x'\ncopy = 1\n", "copy"),
-    "no source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\nsource_problem = 9\n", "source_problem"),
-    "no study source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\n[study]\nsource_problem = 9\n",
-                                  "study.source_problem"),
-}
+def test_one_big_layer_matches_its_statistics():
+    """One draw of a 300 x 300 hidden layer whose entries are uniform, not normal: normal draws with its mean
+    and SD (the shape of the source's distribution is not kept: the draws' kurtosis is a normal's)."""
+    cfg = replace(Config(), model=replace(Config().model, hidden_units=(300, 300)))
+    rng = np.random.default_rng(1)
+    source = [(rng.uniform(-0.3, 0.5, (fi, fo)).astype(np.float32), rng.uniform(0, 0.2, fo).astype(np.float32))
+              for fi, fo in arms.layer_shapes(cfg, Arm("standalone"))]
+    kernel = arms.initial_weights(cfg, STATS, source, replica_rngs(7)[0])[1][0].astype(float)
+    target = source[1][0].astype(float)
+    n = kernel.size
+    assert abs(kernel.mean() - target.mean()) < 4 * target.std() / np.sqrt(n)
+    assert abs(kernel.std() - target.std()) < 4 * target.std() / np.sqrt(2 * n)
+    z = (kernel - kernel.mean()) / kernel.std()
+    assert abs(np.mean(z**4) - 3.0) < 0.1  # normal (3), not the source's uniform (1.8)
 
 
-@pytest.mark.parametrize("text,needle", BAD.values(), ids=BAD.keys())
-def test_bad_arm_is_one_line_exit_2_and_writes_nothing(tmp_path, tmp_path_factory, text, needle):
-    config = tmp_path_factory.mktemp("bad") / "BAD.toml"
-    config.write_text(text + ("" if "[study]" in text else "[study]\n") + "baseline = 'x'\n")
-    results = tmp_path / "results"
-    result = CliRunner().invoke(cli, ["compare", "--config", str(config), "--results-dir", str(results)])
-    assert result.exit_code == 2, result.output
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and needle in lines[0], result.output
-    assert "Traceback" not in result.output
-    assert list(tmp_path.iterdir()) == []
+def test_nothing_else_of_the_source_leaks_in(cfg):
+    """Two sources with the same per-layer statistics (the same entries in another order) give identical draws
+    for the same seed; a source with other statistics does not."""
+    a, b = dyadic_source(cfg, 0), dyadic_source(cfg, 1)
+    assert not np.array_equal(a[0][0], b[0][0])
+    for seed in (3, 4):
+        from_a = arms.initial_weights(cfg, STATS, a, replica_rngs(seed)[0])
+        from_b = arms.initial_weights(cfg, STATS, b, replica_rngs(seed)[0])
+        assert all(np.array_equal(x, y) for la, lb in zip(from_a, from_b) for x, y in zip(la, lb))
+    scaled = [(k * 2, bias) for k, bias in a]
+    other = arms.initial_weights(cfg, STATS, scaled, replica_rngs(3)[0])
+    assert not np.array_equal(other[0][0], arms.initial_weights(cfg, STATS, a, replica_rngs(3)[0])[0][0])
 
 
-# --- the Yosinski config end to end ---------------------------------------------------------------
-
-
-def test_yosinski_config_runs_through_the_cli(tmp_path):
-    def run(*args):
-        result = CliRunner().invoke(cli, [str(a) for a in args])
-        assert result.exit_code == 0, result.output + repr(result.exception)
-        return result.output
-
-    run("train-source", "--epochs", 2, "--results-dir", tmp_path)
-    out = run("compare", "--config", ROOT / "configs" / "yosinski.toml", "--repeats", 2, "--epochs", 2,
-              "--results-dir", tmp_path)
-    run_dir = Path(out.strip().splitlines()[-1])
-    assert run_dir.parent == tmp_path
-    with open(run_dir / "scores.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    cfg = load_config(ROOT / "configs" / "yosinski.toml")
-    assert [r["arm"] for r in rows] == [a.name for a in cfg.arms for _ in range(2)]
-    for row in rows:
-        uses_source = cfg.arm(row["arm"]).uses_source
-        assert row["source_index"] == ("0" if uses_source else ""), row
-        assert row["diverged"] == "0" and 0 <= float(row["test_accuracy"]) <= 1
-    assert {r["arm"] for r in rows if r["source_index"]} >= {"B1B", "B1B+", "B2B", "B2B+"}
-    sources = json.loads((run_dir / "metadata.json").read_text())["source_models"]
-    assert sources["problem1"]["path"] == str(tmp_path / "source" / "problem1.keras")  # the saved model of train-source
-    assert sources["problem1"]["seeds"] == [plan.source_seed(cfg, 1, 0)]  # its seed, from its metadata
-    assert sources["problem2"]["seeds"] == [plan.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded
+def test_fresh_layers_keep_the_seeds_draws(cfg):
+    """With copy = 2 the output layer is fresh: the same draw the plain copy arm gets from the same seed, so
+    the init generator's stream is untouched by the control's draws."""
+    source = dyadic_source(cfg, 0)
+    control = arms.initial_weights(cfg, replace(STATS, copy=2), source, replica_rngs(9)[0])
+    plain = arms.initial_weights(cfg, Arm("A2B", weights="source", copy=2), source, replica_rngs(9)[0])
+    assert np.array_equal(control[2][0], plain[2][0]) and not control[2][1].any()
+    assert np.array_equal(plain[0][0], source[0][0]) and not np.array_equal(control[0][0], source[0][0])

@@ -1,4 +1,4 @@
-"""Source models read from their .keras files with h5py: the weights Keras itself loads, and today's one-line
+"""Source models read from their .keras files with h5py (blobs_transfer.model.keras_file): the weights Keras itself loads, and today's one-line
 errors for a damaged file or a wrong architecture; compare, fit and sweep never import TensorFlow."""
 
 import shutil
@@ -40,7 +40,12 @@ def test_same_weights_as_keras_load_model(saved, cfg):
 
 
 def test_an_added_hidden_layer_is_read_in_order(tmp_path):
-    from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights, save_model
+    from blobs_transfer.model.keras_model import (
+        build_mlp,
+        compile_model,
+        get_weights,
+        save_model,
+    )
 
     cfg = load_config(None, **{"model.hidden_units": [4, 6, 5]})
     model = compile_model(build_mlp(cfg), cfg)

@@ -1,4 +1,5 @@
-"""The tutorial's MLP as a real Keras model: architecture, freezing, saving, and the reference engine."""
+"""The tutorial's MLP as a real Keras model (blobs_transfer.model.keras_model): architecture, freezing, saving
+and loading `.keras` files."""
 
 import dataclasses
 
@@ -6,12 +7,11 @@ import keras
 import numpy as np
 import pytest
 
-from blobs_transfer.model import arms
 from blobs_transfer.config import Arm
-from blobs_transfer.model.keras_model import (
-    ModelError, build_mlp, compile_model, get_weights, load_source, model_from_weights, save_model,
+from blobs_transfer.model import arms
+from blobs_transfer.model.keras_model import (ModelError, build_mlp, compile_model, get_weights, load_source,
+    model_from_weights, save_model,
 )
-from blobs_transfer.train.reference import fit_keras
 
 
 def test_architecture(cfg):
@@ -33,22 +33,6 @@ def test_trainable_parameter_count(cfg, fixed, trainable):
     model = compile_model(build_mlp(cfg), cfg, fixed=fixed)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable
     assert arms.trainable_parameter_count(cfg, Arm("a", weights="source", fixed=fixed)) == trainable
-
-
-def test_frozen_layers_bit_identical_after_fit(cfg, problem2):
-    """The reference engine (model.fit) leaves frozen layers exactly as they were."""
-    short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=3))
-    keras.utils.set_random_seed(3)
-    model = compile_model(build_mlp(short), short, fixed=2)
-    before = get_weights(model)
-    result = fit_keras(model, problem2, short, seed=3)
-    after = get_weights(model)
-    for i in (0, 1):
-        assert np.array_equal(before[i][0], after[i][0]) and np.array_equal(before[i][1], after[i][1])
-    assert not np.array_equal(before[2][0], after[2][0])
-    assert result.history["test_accuracy"].shape == (1, 4)
-    assert np.isfinite(result.history["test_accuracy"]).all()
-    assert result.final["test_correct"][0] == round(result.final["test_accuracy"][0] * 500)
 
 
 def test_saved_model_opens_with_plain_keras_and_predicts_the_same(cfg, problem1, tmp_path):
@@ -81,29 +65,3 @@ def test_load_source_rejects_bad_files(cfg, tmp_path):
     save_model(model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong)
     with pytest.raises(ModelError, match="layer shapes"):
         load_source(wrong, cfg)
-
-
-def _first_batches(cfg, problem, seed, epochs):
-    """Rows of the first minibatch of every epoch, as the reference engine's model.fit sees them."""
-    short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=epochs))
-    model = build_mlp(short)
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"],
-                  run_eagerly=True)
-    seen, original = [], model.train_step
-
-    def recording_step(data):
-        seen.append(np.asarray(data[0]).copy())
-        return original(data)
-
-    model.train_step = recording_step
-    fit_keras(model, problem, short, seed=seed, record_curves=False)
-    return [seen[i] for i in range(0, len(seen), 16)]  # 16 minibatches per epoch
-
-
-def test_reference_engine_reshuffles_every_epoch_reproducibly(cfg, problem2):
-    """Regression: fit(x, y, shuffle=True) after set_random_seed replays one row order in every epoch."""
-    first = _first_batches(cfg, problem2, seed=5, epochs=3)
-    assert len(first) == 3 and all(len(b) == 32 for b in first)
-    assert not np.array_equal(first[0], first[1]) and not np.array_equal(first[1], first[2])
-    again = _first_batches(cfg, problem2, seed=5, epochs=3)
-    assert all(np.array_equal(a, b) for a, b in zip(first, again))

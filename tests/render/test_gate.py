@@ -1,18 +1,15 @@
-"""The gate in CI: the CI jobs' own script, docs/ci/gate.sh, run as they run it, and `check --junit/--markdown`.
+"""The gate in CI (blobs_transfer.render.gate's JUnit and Markdown): the CI jobs' own script, docs/ci/gate.sh, run
+as they run it, and `check --junit/--markdown`.
 
-The script runs the gate study (configs/gate.toml, about 20 s) and checks it against results/baseline.json:
-every statistic is in band. A copy of that run with one arm's correct counts lowered then fails exactly that
-arm's mean and median, each with its band and the band's reason.
+The script runs the gate study (configs/gate.toml, about 20 s; the session's `gate_study`, tests/conftest.py)
+and checks it against results/baseline.json: every statistic is in band. A copy of that run with one arm's
+correct counts lowered then fails exactly that arm's mean and median, each with its band and the band's reason.
 """
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,9 +18,8 @@ from click.testing import CliRunner
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
 from blobs_transfer.rundir import run as rundir_run
+from tests.helpers import BASELINE, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-BASELINE = ROOT / "results" / "baseline.json"
 SCRIPT = "bash docs/ci/gate.sh"
 INSTALL = "pip install -e . -c constraints.txt"
 STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
@@ -32,18 +28,9 @@ LOWER_BY = 100  # correct test rows taken from each run of the doctored arm: 0.2
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory):
-    """docs/ci/gate.sh as the CI jobs run it: the gate study against the committed baseline."""
-    tmp = tmp_path_factory.mktemp("gate")
-    summary_file = tmp / "step_summary.md"
-    summary_file.write_text("earlier step\n")
-    env = {**os.environ, "GATE_OUT": str(tmp / "out"), "GITHUB_STEP_SUMMARY": str(summary_file),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    done = subprocess.run(["bash", "docs/ci/gate.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
-    run_dir = Path((tmp / "out" / "compare.txt").read_text().strip().splitlines()[-1])
-    return {"tmp": tmp, "reference": run_dir, "baseline": BASELINE, "out": tmp / "out", "done": done,
-            "step_summary": summary_file, "arms": len(json.loads(BASELINE.read_text())["arms"])}
+def gate(gate_study):
+    """docs/ci/gate.sh as the CI jobs run it: the session's one run of the gate study at seed 0."""
+    return gate_study
 
 
 def job_commands(path: str) -> list[str]:
@@ -101,7 +88,7 @@ def doctored(gate):
         writer.writeheader()
         writer.writerows(rows)
     # as if the run itself had made these numbers: its manifest vouches for them (an edit after the run is
-    # refused before any band is looked at, tests/test_integrity.py)
+    # refused before any band is looked at, tests/rundir/test_run.py)
     rundir_run.seal_run(run, load_config(run / "config.toml"))
     return run
 
@@ -127,18 +114,3 @@ def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored
     assert [line.split(" | ")[1] for line in table[:2]] == ["mean", "median"]  # moved first
     assert all("**MOVED**" in line for line in table[:2]) and not any("MOVED" in line for line in table[2:])
     assert f"**FAILED**: 2 of {n} checks moved" in md.read_text()
-
-
-def test_dash_writes_the_document_alone_to_stdout(gate):
-    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"])
-    assert result.exit_code == 0, result.output
-    n = gate["arms"] * STATISTICS_PER_ARM
-    assert ET.fromstring(result.stdout.encode()).get("tests") == str(n)  # the table went to stderr
-    assert f"OK: all {n} checks" in result.stderr
-
-
-def test_both_outputs_on_stdout_is_refused(gate):
-    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]),
-                                      "--junit", "-", "--markdown", "-"])
-    assert result.exit_code == 2
-    assert result.output.strip() == "Error: only one of --junit and --markdown can be - (standard output)"

@@ -1,6 +1,7 @@
-"""Sweeps on a real Dask cluster (LocalCluster or a scheduler and workers started here): the same scores as
-in-process, a killed worker loses nothing, a lost scheduler stops with one line and --resume finishes, a cell
-that raises is named while the others stay. Slow: each test starts worker processes that import TensorFlow."""
+"""Where a sweep's batches run (blobs_transfer.sweep.runners): on a real Dask cluster (LocalCluster or a scheduler
+and workers started here), the same scores as in-process, a killed worker loses nothing, a lost scheduler stops
+with one line and --resume finishes, and without Dask one line says how to install it. Slow: each test starts
+worker processes that import TensorFlow."""
 
 import os
 import signal
@@ -15,20 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
-from blobs_transfer.sweep import cells as sweep_cells
+from tests.helpers import GRID
 
 pytestmark = pytest.mark.slow
 
-GRID = """
-[study]
-source_repeats = 2
-repeats = 2
-[training]
-epochs = {epochs}
-[sweep]
-"target.n_train" = [20, 50, 100]
-"target.similarity_t" = [0.0, 1.0]
-"""
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 EXE = [sys.executable, "-m", "blobs_transfer"]
 
@@ -53,13 +44,9 @@ def wait_for(predicate, seconds=240):
 
 
 @pytest.fixture(scope="module")
-def in_process(tmp_path_factory):
-    """The reference: the same sweep run in this process."""
-    folder = tmp_path_factory.mktemp("in_process")
-    result = CliRunner().invoke(cli, ["sweep", "--config", str(write(folder, GRID.format(epochs=30))),
-                                      "--results-dir", str(folder)])
-    assert result.exit_code == 0, result.output
-    return sweep_dir_of(result.output)
+def in_process(in_process_sweep):
+    """The reference: the same sweep run in this process (the session's `in_process_sweep`)."""
+    return in_process_sweep
 
 
 def test_killed_worker_loses_nothing_and_scores_match_in_process(tmp_path, in_process):
@@ -120,29 +107,6 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
         for p in (worker, scheduler):
             p.kill()
             p.wait(timeout=30)
-
-
-def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, in_process):
-    real = sweep_cells.train_cells
-
-    def failing(cfgs):  # cell 3 shares its batch with cell 2, which must still finish
-        if any(cfg.target.n_train == 50 and cfg.target.similarity_t == 1.0 for cfg in cfgs):
-            raise ValueError("injected failure")
-        return real(cfgs)
-
-    monkeypatch.setattr(sweep_cells, "train_cells", failing)
-    config = write(tmp_path, GRID.format(epochs=30))
-    result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--results-dir", str(tmp_path / "r")])
-    assert result.exit_code == 2
-    error = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert len(error) == 1 and "cell 3 (target.n_train=50, target.similarity_t=1.0)" in error[0]
-    assert "injected failure" in error[0]
-    (sweep_dir,) = (tmp_path / "r").glob("sweep-*")
-    assert sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json")) == ["0000", "0001", "0002", "0004", "0005"]
-    monkeypatch.setattr(sweep_cells, "train_cells", real)
-    result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--resume", str(sweep_dir)])
-    assert result.exit_code == 0, result.output
-    assert (sweep_dir / "runs.csv").read_bytes() == (in_process / "runs.csv").read_bytes()
 
 
 def test_scheduler_without_dask_says_how_to_install(tmp_path):

@@ -1,22 +1,30 @@
-"""Both batched engines (Numba, the default, and TensorFlow) against the plain Keras loop: exact on identical
-inputs, independent across replicas."""
+"""Both batched engines (blobs_transfer.train.engine, the default Numba one, and the TensorFlow one) against the
+plain Keras loop: exact on identical inputs, independent across replicas and problems; and the Numba engine's
+front end: a replica bit for bit the same whatever threads, block or company, its thread setting, its kernel
+cache, and training after a fork."""
 
 import dataclasses
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
+from blobs_transfer.config import Arm, load_config
 from blobs_transfer.model import arms
-
-from blobs_transfer.train import engine
-
-from blobs_transfer.train import tensorflow_engine as engine_tf
-from blobs_transfer.config import Arm
-from blobs_transfer.train.result import batch_bounds, epoch_orders
 from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights, set_weights
+from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.train import engine, kernel, result
+from blobs_transfer.train import tensorflow_engine as engine_tf
+from blobs_transfer.train.result import batch_bounds, epoch_orders
+from tests.helpers import assert_same_replica as _same
+from tests.helpers import train_jobs as _run
 
 EPOCHS = 6
+
+
 ENGINES = {"numba": engine.train_replicas, "tensorflow": engine_tf.train_replicas}
 
 
@@ -33,12 +41,6 @@ def keras_batch_by_batch(cfg, problem, initial, fixed, orders):
         for start, stop in batch_bounds(len(x), cfg.training.batch_size):
             model.train_on_batch(x[order[start:stop]], y[order[start:stop]])
     return model
-
-
-def test_batches_are_keras_defaults():
-    bounds = batch_bounds(500, 32)
-    assert len(bounds) == 16
-    assert [stop - start for start, stop in bounds] == [32] * 15 + [20]
 
 
 @pytest.mark.parametrize("fixed", [0, 1, 2])
@@ -117,14 +119,6 @@ def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
     assert set(result.final["test_correct"]) <= set(range(501))
 
 
-def test_epoch_orders_are_permutations_from_the_seed():
-    a, b = epoch_orders(5, 3, 500), epoch_orders(5, 3, 500)
-    assert np.array_equal(a, b)
-    assert not np.array_equal(a[0], a[1])  # reshuffled every epoch
-    assert all(sorted(o) == list(range(500)) for o in a)
-    assert not np.array_equal(epoch_orders(6, 1, 500)[0], a[0])
-
-
 def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, problem2, train_replicas):
     """A huge learning rate makes losses non-finite; frozen layers still never move."""
     big = dataclasses.replace(cfg.training, learning_rate=1e6)
@@ -133,3 +127,118 @@ def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, 
     result = train_replicas(problem2, initial, trainable, [1, 2], epochs=3, batch_size=32, learning_rate=big.learning_rate)
     assert np.array_equal(result.weights[0][0][0], initial[0][0][0])
     assert not np.isfinite(result.final["train_loss"]).all()
+
+
+def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine):
+    initial = [arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in seeds]
+    trainable = np.ones((len(seeds), 3), bool)
+    together = engine.train_replicas(problems, arms.stack(initial), trainable, seeds, epochs=epochs,
+                                     batch_size=32, learning_rate=0.01)
+    alone = [engine.train_replicas(p, arms.stack([w]), trainable[:1], [s], epochs=epochs, batch_size=32,
+                                   learning_rate=0.01) for p, w, s in zip(problems, initial, seeds)]
+    return together, alone
+
+
+@pytest.mark.parametrize("engine", [engine, engine_tf], ids=["numba", "tensorflow"])
+def test_replicas_on_different_problems_train_as_if_alone(cfg, engine):
+    # train sizes 20, 100 and 500 (none a multiple of 32: 1, 4 and 16 minibatches, the last ones short),
+    # another spread and the source problem itself, all in one computation
+    specs = [cfg.target_spec, cfg.source_spec]
+    specs += [load_config(None, **{"target.n_train": n}).target_spec for n in (20, 100)]
+    specs += [load_config(None, **{"target.cluster_std": 1.0, "target.similarity_t": 0.5}).target_spec]
+    problems = [make_problem(s) for s in specs]
+    assert sorted(p.x_train.shape[0] for p in problems) == [20, 100, 500, 500, 500]
+    together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11], engine=engine)
+    for r, one in enumerate(alone):
+        for key in result.HISTORY_KEYS:
+            np.testing.assert_array_equal(together.history[key][r], one.history[key][0], err_msg=key)
+        for key in one.final:
+            np.testing.assert_array_equal(together.final[key][r], one.final[key][0], err_msg=key)
+        for (k_all, b_all), (k_one, b_one) in zip(together.weights, one.weights):
+            np.testing.assert_array_equal(k_all[r], k_one[0])
+            np.testing.assert_array_equal(b_all[r], b_one[0])
+
+
+def test_a_replica_is_bit_for_bit_the_same_whatever_threads_block_or_company(cfg, problem2):
+    arm_list = [cfg.arms[0], Arm("one frozen", fixed=1), Arm("two frozen", fixed=2)]
+    n = 3 * kernel.LANES + 5  # four blocks, the last one padded
+    jobs = [(arm_list[i % 3], 1000 + i) for i in range(n)]
+    one_thread = _run(cfg, problem2, jobs, threads=1)
+    two_threads = _run(cfg, problem2, jobs, threads=2)
+    reversed_jobs = _run(cfg, problem2, jobs[::-1], threads=2)  # every replica in another block and lane
+    for r in (0, 1, 2, kernel.LANES, n - 1):
+        _same(one_thread, r, two_threads, r)
+        _same(one_thread, r, reversed_jobs, n - 1 - r)
+        alone = _run(cfg, problem2, [jobs[r]])
+        _same(one_thread, r, alone, 0)
+
+
+def test_threads_default_env_and_limit(monkeypatch):
+    monkeypatch.setenv(engine.THREADS_ENV, "3")
+    assert engine.default_threads() == 3
+    monkeypatch.setenv(engine.THREADS_ENV, "x")
+    assert engine.default_threads() == len(os.sched_getaffinity(0))
+    engine.set_threads(1)
+    try:
+        assert engine.default_threads() == 1
+    finally:
+        engine.set_threads(None)
+    with pytest.raises(ValueError):
+        engine.set_threads(0)
+
+
+def test_kernel_folder_falls_back_to_a_per_user_cache(monkeypatch, tmp_path):
+    monkeypatch.delenv(engine.KERNEL_DIR_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    package = engine.kernel_folder()
+    assert package.name == "_kernels"
+    monkeypatch.setattr(engine, "_writable", lambda folder: folder != package)
+    assert engine.kernel_folder() == tmp_path / "blobs-transfer" / "kernels"
+
+
+CHILD = """
+import numpy as np
+from blobs_transfer.model import arms
+from blobs_transfer.train import engine
+from blobs_transfer.config import Config
+from blobs_transfer.problems import make_problem
+from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.train import result
+cfg = Config()
+w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(1)[0])])
+r = engine.train_replicas(make_problem(cfg.catalogue_spec(2)), w, np.ones((1, 3), bool), [1], epochs=2,
+                          batch_size=32, learning_rate=0.01)
+print(int(r.final["test_correct"][0]))
+"""
+
+
+@pytest.mark.slow
+def test_a_cold_cache_compiles_once_says_so_and_is_reused(tmp_path):
+    """A new kernel folder: the first process compiles (and says so on stderr, once), the next one loads the
+    cached code silently and gets the same numbers."""
+    env = {**os.environ, engine.KERNEL_DIR_ENV: str(tmp_path / "kernels")}
+    first = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
+    assert first.returncode == 0, first.stderr
+    assert first.stderr.count("compiling the training kernel") == 1
+    assert list((tmp_path / "kernels" / "__pycache__").glob("*.nbi"))
+    second = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=600)
+    assert second.returncode == 0 and "compiling" not in second.stderr
+    assert first.stdout == second.stdout
+
+
+def test_training_keeps_working_after_a_fork(cfg, problem2):
+    """Plain threads over a nogil kernel, no threading layer: a forked child trains as its parent does."""
+    jobs = [(cfg.arms[0], 77), (cfg.arms[0], 78)]
+    expected = _run(cfg, problem2, jobs, threads=2).final["test_correct"]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            got = _run(cfg, problem2, jobs, threads=2).final["test_correct"]
+            os.write(write, b"same" if np.array_equal(got, expected) else b"different")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 100)
+    os.waitpid(pid, 0)
+    assert answer == b"same"

@@ -1,18 +1,14 @@
-"""The target's training settings apart from the source models': `[target]` / `[source]` epochs, learning_rate
-and batch_size override `[training]`; with none set, everything resolves exactly as before (same settings,
-same seeds), and a sweep over the target's epochs trains its source models once."""
+"""The plan of a comparison (blobs_transfer.train.plan): which replicas train, with which seeds, in which batches.
+With no `[target]` / `[source]` training settings everything resolves exactly as before (same settings, same
+seeds); the work counts each side with its own epochs."""
+
+import zlib
+from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
-from blobs_transfer.train import run as experiment
-
+from blobs_transfer.config import Arm, Training, config_from_dict, to_toml
 from blobs_transfer.train import plan
-
-from blobs_transfer.sweep import grid as sweep
-from blobs_transfer.config import ConfigError, Training, config_from_dict, to_toml
-from blobs_transfer.sweep import cells as sweep_cells
-from blobs_transfer.sweep import schedule
 
 TUTORIAL = Training(learning_rate=0.01, batch_size=32, epochs=100)
 
@@ -30,32 +26,11 @@ def test_default_config_resolves_as_before(cfg):
     assert plan.source_seed(changed, 1, 0) == 1246905493
 
 
-def test_overrides_resolve_per_side(cfg):
-    c = config_from_dict({"target": {"epochs": 5, "n_train": 50}, "source": {"learning_rate": 0.1},
-                          "training": {"batch_size": 16}})
-    assert c.target_training == Training(learning_rate=0.01, batch_size=16, epochs=5)
-    assert c.source_training == Training(learning_rate=0.1, batch_size=16, epochs=100)
-    # the problems are untouched by the training keys
-    assert c.source_spec == cfg.source_spec and c.target_spec.n_train == 50
-    assert c.target_spec == config_from_dict({"target": {"n_train": 50}}).target_spec
-    # the source models' key follows the source's training only; training together follows the target's
-    other = config_from_dict({"target": {"epochs": 200, "n_train": 50}, "source": {"learning_rate": 0.1},
-                              "training": {"batch_size": 16}})
-    assert sweep_cells.source_key(c, 1) == sweep_cells.source_key(other, 1)
-    assert plan.training_key(c) != plan.training_key(other)
-    assert config_from_dict({"source": {"epochs": 7}}).target_training == TUTORIAL
-
-
-@pytest.mark.parametrize("doc,needle", [
-    ({"target": {"epochs": 0}}, "target.epochs"),
-    ({"source": {"batch_size": -2}}, "source.batch_size"),
-    ({"target": {"learning_rate": -0.1}}, "target.learning_rate"),
-    ({"target": {"epochs": 2.5}}, "target.epochs"),
-])
-def test_bad_override_names_the_key(doc, needle):
-    with pytest.raises(ConfigError) as info:
-        config_from_dict(doc)
-    assert needle in str(info.value) and "\n" not in str(info.value)
+def test_chunks_split_groups_evenly_by_architecture(cfg):
+    jobs = [(arm, None, 0) for arm in cfg.arms for _ in range(5)]  # 20 jobs, one architecture
+    assert [len(c) for c in plan.chunks(cfg, jobs, 8)] == [7, 7, 6]
+    assert sorted(i for c in plan.chunks(cfg, jobs, 8) for i in c) == list(range(20))
+    assert [len(c) for c in plan.chunks(cfg, jobs)] == [20]
 
 
 def test_epochs_of_work_counts_each_side_with_its_epochs():
@@ -66,47 +41,100 @@ def test_epochs_of_work_counts_each_side_with_its_epochs():
     assert plan.epochs_of_work(keras, {1: 20}) == 120 * 5 + 20 * 7
 
 
-def test_budget_sweep_trains_its_source_models_once(monkeypatch):
-    """Two cells over target.epochs: one source training (with the source's 3 epochs), then each cell trains
-    with its own epochs, from the very same source models."""
-    grid = sweep.sweep_from_dict({
-        "study": {"source_repeats": 2, "repeats": 1}, "training": {"epochs": 3},
-        "sweep": {"target.epochs": [1, 2]}})
-    cells = grid.cells()
-    assert len(schedule.batches(grid, cells)) == 2  # different target epochs never train together
-    calls = []
-    real_train = experiment.train
+# --- a tiny config whose plan is known ----------------------------------------------------------------
 
-    def recording_train(cfg, problem, jobs, *, training=None, **kwargs):
-        calls.append((len(jobs), (training or cfg.target_training).epochs))
-        return real_train(cfg, problem, jobs, training=training, **kwargs)
-
-    monkeypatch.setattr(experiment, "train", recording_train)
-    monkeypatch.setattr(sweep_cells, "_SOURCE_CACHE", {})
-    outputs = [sweep_cells.train_batch([grid.config_of(c) for c in batch])[0] for batch in schedule.batches(grid, cells)]
-    n_runs = 1 + 3 * 2 * 1  # standalone's 1 repeat, 3 transfer arms x 2 sources x 1 repeat
-    assert calls == [(2, 3), (n_runs, 1), (n_runs, 2)]
-    assert [o.test_accuracy_curves.shape for o in outputs] == [(n_runs, 2), (n_runs, 3)]
-    assert outputs[0].source_models == outputs[1].source_models  # same seeds, same models
-    cfg0 = grid.config_of(cells[0])
-    assert outputs[0].source_models["problem1"]["seeds"] == [plan.source_seed(cfg0, 1, k) for k in range(2)]
-    assert np.isfinite(outputs[1].test_accuracy_curves).all()
+TINY = {"study": {"repeats": 2, "source_repeats": 3}}
 
 
-def test_target_override_equal_to_training_changes_nothing():
-    """A cell whose [target] and [source] epochs equal [training]'s gives the very runs of the cell without them
-    (so configs/budget.toml's 100-epoch cells are configs/sweep.toml's)."""
-    base = {"study": {"source_repeats": 2, "repeats": 2}, "training": {"epochs": 2}, "target": {"n_train": 20}}
-    plain = config_from_dict(base)
-    same = config_from_dict({**base, "target": {"n_train": 20, "epochs": 2}, "source": {"epochs": 2}})
-    assert plain != same and plain.target_training == same.target_training
-    (a,), (b,) = sweep_cells.train_cells([plain]), sweep_cells.train_cells([same])
-    assert a.records == b.records and np.array_equal(a.test_accuracy_curves, b.test_accuracy_curves)
+def independent_seed(name, source_index, repeat, root=0):
+    """The seed scheme written out: numpy's SeedSequence of (root, arm stream 1, crc32(name), source, repeat)."""
+    return int(np.random.SeedSequence(root, spawn_key=(1, zlib.crc32(name.encode()), source_index or 0, repeat))
+               .generate_state(1)[0])
 
 
-@pytest.mark.parametrize("engine", ["numba", "keras"])
-def test_each_engine_trains_each_side_with_its_epochs(engine, problem2):
-    c = config_from_dict({"training": {"epochs": 2}, "target": {"epochs": 1}, "study": {"engine": engine}})
-    _, source = experiment.train_sources(c, 1, 1)
-    target = experiment.train(c, problem2, [(c.arm("standalone"), None, 5)], engine=engine)
-    assert source.history["train_loss"].shape == (1, 3) and target.history["train_loss"].shape == (1, 2)
+def test_the_plan_of_a_tiny_config_arm_by_arm_source_by_source():
+    cfg = config_from_dict(TINY)
+    replicas = plan.plan_replicas(cfg)
+    transfer = ["transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
+    assert [(r.arm.name, r.source_index, r.repeat) for r in replicas] == (
+        [("standalone", None, 0), ("standalone", None, 1)]
+        + [(arm, k, r) for arm in transfer for k in range(3) for r in range(2)])
+    assert plan.planned_runs(cfg) == {"standalone": 2, "transfer fixed=0": 6, "transfer fixed=1": 6,
+                                      "transfer fixed=2": 6}
+    assert [r.seed for r in replicas] == [independent_seed(r.arm.name, r.source_index, r.repeat) for r in replicas]
+    assert [r.seed for r in replicas[:3]] == [2784355650, 2910253699, 3083820757]
+    assert len({r.seed for r in replicas}) == 20
+    assert plan.source_seed(cfg, 1, 2) == int(np.random.SeedSequence(0, spawn_key=(0, 1, 2)).generate_state(1)[0])
+
+
+def test_seeds_do_not_depend_on_the_other_arms_or_the_number_of_repeats():
+    cfg = config_from_dict(TINY)
+    more_arms = config_from_dict({**TINY, "arms": [
+        {"name": "new first", "fixed": 1}, {"name": "standalone"},
+        {"name": "transfer fixed=2", "weights": "source", "fixed": 2}]})
+    seed_of = {(r.arm.name, r.source_index, r.repeat): r.seed for r in plan.plan_replicas(cfg)}
+    for r in plan.plan_replicas(more_arms):
+        if r.arm.name != "new first":
+            assert seed_of[(r.arm.name, r.source_index, r.repeat)] == r.seed
+    three = config_from_dict({"study": {"repeats": 3, "source_repeats": 3}})
+    seed_of_three = {(r.arm.name, r.source_index, r.repeat): r.seed for r in plan.plan_replicas(three)}
+    assert all(seed_of_three[key] == seed for key, seed in seed_of.items())  # repeats 2 are the first 2 of 3
+    other_root = config_from_dict({"study": {**TINY["study"], "seed": 1}})
+    assert not {r.seed for r in plan.plan_replicas(other_root)} & set(seed_of.values())
+
+
+def test_the_work_of_a_tiny_config():
+    cfg = config_from_dict(TINY)
+    # one architecture and one train size: all 20 replicas are one batch, trained 100 epochs, plus one pass
+    # of 100 epochs for the source models of problem 1
+    assert plan.epochs_of_work(cfg) == 100 and plan.epochs_of_work(cfg, {1: 3}) == 200
+    assert plan.epochs_of_work(cfg, {1: 0}) == 100  # nothing to train for a problem of 0 models
+    keras = config_from_dict({**TINY, "study": {**TINY["study"], "engine": "keras"}})
+    assert plan.epochs_of_work(keras, {1: 3}) == 20 * 100 + 3 * 100  # one network at a time
+
+
+def test_chunks_keep_each_architecture_and_number_of_minibatches_apart():
+    cfg = config_from_dict(TINY)
+    wide = Arm("add hidden", weights="source", copy=2, fixed=2, add_hidden=1)
+    standalone = cfg.arm("standalone")
+    jobs = [(standalone, None, 0)] * 6 + [(wide, None, 0)] * 2
+    problems = [SimpleNamespace(x_train=np.zeros((n, 2))) for n in (20, 100, 30, 500, 20, 100, 20, 20)]
+    # minibatches of 32 rows: 1, 4, 1, 16, 1, 4; the two wide networks are one more group
+    assert plan.chunks(cfg, jobs, problems=problems) == [[0, 2, 4], [1, 5], [3], [6, 7]]
+    assert plan.chunks(cfg, jobs, 2, problems=problems) == [[0, 2], [4], [1, 5], [3], [6, 7]]
+    assert plan.chunks(cfg, jobs, problems=problems, training=Training(batch_size=128)) == [[0, 1, 2, 4, 5],
+                                                                                          [3], [6, 7]]
+    assert plan.chunks(cfg, jobs) == [[0, 1, 2, 3, 4, 5], [6, 7]]  # without problems: by architecture only
+
+
+def test_sources_needed_put_the_studys_own_source_problem_first():
+    assert plan.sources_needed(config_from_dict(TINY)) == [1]
+    assert plan.sources_needed(config_from_dict({"arms": [{"name": "standalone"}]})) == []
+    reverse = config_from_dict({"study": {"source_problem": 2, "target_problem": 1}, "arms": [
+        {"name": "standalone"}, {"name": "from 1", "weights": "source", "source_problem": 1},
+        {"name": "from 2", "weights": "source"}]})
+    assert plan.sources_needed(reverse) == [2, 1]
+
+
+def test_a_runs_diverged_replicas_and_its_records():
+    replicas = [plan.Replica(Arm("standalone"), None, 0, 7), plan.Replica(Arm("standalone"), None, 1, 8)]
+    final = {"test_accuracy": np.array([0.81234, 0.5]), "test_correct": np.array([406, 250]),
+             "train_accuracy": np.array([0.7, 0.5]), "train_loss": np.array([0.12345678, 1.0]),
+             "test_loss": np.array([0.2, np.nan])}
+    result = plan.RunResult(replicas, final, {})
+    assert result.diverged.tolist() == [False, True]  # a non-finite test loss is enough
+    assert result.records() == [
+        {"arm": "standalone", "source_index": None, "repeat": 0, "seed": 7, "test_accuracy": 0.812,
+         "test_correct": 406, "train_accuracy": 0.7, "final_loss": 0.123457, "test_loss": 0.2, "diverged": False},
+        {"arm": "standalone", "source_index": None, "repeat": 1, "seed": 8, "test_accuracy": None,
+         "test_correct": None, "train_accuracy": None, "final_loss": None, "test_loss": None, "diverged": True}]
+
+
+def test_source_provenance_names_each_problem_its_seeds_and_its_file():
+    cfg = config_from_dict({"target": {"n_train": 100}})
+    one = [plan.SourceModel(cfg.source_spec, [], 5, "results/source/problem1.keras"),
+           plan.SourceModel(cfg.source_spec, [], 6)]
+    bnb = [plan.SourceModel(cfg.target_spec, [], None)]
+    assert plan.source_provenance(cfg, {cfg.source_spec: one, cfg.target_spec: bnb}) == {
+        "problem1": {"problem": "Problem 1", "seeds": [5, 6], "path": "results/source/problem1.keras"},
+        "problem2-n_train=100": {"problem": "Problem 2 (n_train=100)", "seeds": [None]}}

@@ -1,0 +1,29 @@
+"""A sweep's report (blobs_transfer.render.sweep): it leads with its finding and its heatmaps, and a long
+per-cell table folds under its title."""
+
+from blobs_transfer.render import sweep as sweep_report
+from blobs_transfer.rundir import sweep_dir
+from blobs_transfer.sweep.grid import load_sweep
+
+
+def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
+    import html
+
+    page = (small_sweep / "report.html").read_text()
+    alts = [html.unescape(a) for a in __import__("re").findall(r'<img alt="([^"]+)"', page)]
+    # the heatmaps answer the question, so they come first, titled by arm in words; then the best arm of every
+    # cell, then the benefit figures
+    assert alts[:3] == [f"transfer fixed={k}: the benefit over both swept axes" for k in range(3)]
+    assert alts[3].startswith("The best arm of every cell")
+    assert [a.split(",")[0] for a in alts[4:]] == ["The transfer benefit against target.n_train",
+                                                   "The transfer benefit against target.similarity_t"]
+    finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
+    assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
+    assert "<details>" not in page  # 12 rows: short enough to show
+    from blobs_transfer.render import report
+
+    grid = load_sweep(small_sweep / "sweep.toml")
+    _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
+    blocks = sweep_report.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
+    table = next(b for b in blocks if b.title == "Transfer benefit per cell")
+    assert table.folded and "<details>" in report.html(blocks, "t", {})

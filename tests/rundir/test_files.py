@@ -1,0 +1,267 @@
+"""Results on disk (blobs_transfer.rundir.files): atomic writes, scores and curves written and read back, run
+directories and their INCOMPLETE marker, figures drawn in parallel, and a full disk as one line. Hand-made
+inputs with known answers, in tmp_path."""
+
+import errno
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from blobs_transfer.cli import cli
+from blobs_transfer.config import Arm
+from blobs_transfer.errors import ResultsError
+from blobs_transfer.rundir import files
+from blobs_transfer.train.plan import Replica, RunResult
+
+STANDALONE = Arm("standalone")
+ODD = Arm('transfer, "odd" name', weights="source", fixed=1)  # a name the CSV writer must quote
+REPLICAS = [Replica(STANDALONE, None, 0, 11), Replica(ODD, 2, 1, 22)]
+# the second run diverged: its loss is infinite, its accuracies meaningless
+FINAL = {"test_accuracy": np.array([0.8123, np.nan]), "test_correct": np.array([406, 0]),
+         "train_accuracy": np.array([0.79, np.nan]), "train_loss": np.array([0.4567891, np.inf]),
+         "test_loss": np.array([0.5, np.nan])}
+SCORES_CSV = ("arm,source_index,repeat,seed,test_accuracy,test_correct,train_accuracy,final_loss,test_loss,diverged\n"
+              "standalone,,0,11,0.812,406,0.790,0.456789,0.500000,0\n"
+              '"transfer, ""odd"" name",2,1,22,,,,,,1\n')
+
+
+# --- atomic writes --------------------------------------------------------------------------------
+
+
+def test_an_atomic_write_leaves_the_file_and_nothing_else(tmp_path):
+    path = tmp_path / "a.bin"
+    files.atomic_write_bytes(path, b"\x00one")
+    files.atomic_write_text(tmp_path / "b.txt", "twó\n")
+    assert path.read_bytes() == b"\x00one" and (tmp_path / "b.txt").read_bytes() == "twó\n".encode("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]  # no temporary file left
+
+
+def test_an_atomic_write_replaces_the_file_whole(tmp_path):
+    """A reader that opened the file before the write still reads the whole old file: the new one is another
+    file renamed over the name, never the old one rewritten in place."""
+    path = tmp_path / "scores.csv"
+    path.write_text("old\n")
+    inode = path.stat().st_ino
+    with open(path) as reader:
+        files.atomic_write_text(path, "new\n")
+        assert reader.read() == "old\n"
+    assert path.read_text() == "new\n" and path.stat().st_ino != inode
+    assert [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
+
+
+def test_a_failed_write_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "summary.json"
+    path.write_text("old\n")
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full_disk)
+    with pytest.raises(ResultsError) as info:
+        files.atomic_write_text(path, "new\n")
+    assert str(info.value) == f"cannot write {path}: No space left on device"
+    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_json_is_indented_and_never_nan(tmp_path):
+    files.write_json(tmp_path / "a.json", {"a": 1, "b": [0.5, None]})
+    assert (tmp_path / "a.json").read_text() == '{\n  "a": 1,\n  "b": [\n    0.5,\n    null\n  ]\n}\n'
+    with pytest.raises(ValueError):
+        files.write_json(tmp_path / "nan.json", {"mean": float("nan")})
+    assert not (tmp_path / "nan.json").exists() and len(list(tmp_path.iterdir())) == 1
+
+
+# --- scores and curves ----------------------------------------------------------------------------
+
+
+def test_scores_are_written_with_a_diverged_runs_fields_empty(tmp_path):
+    rows = files.score_rows(REPLICAS, FINAL, np.array([False, True]))
+    assert rows == [["standalone", "", 0, 11, "0.812", 406, "0.790", "0.456789", "0.500000", 0],
+                    ['transfer, "odd" name', 2, 1, 22, "", "", "", "", "", 1]]
+    files.write_scores(tmp_path / "scores.csv", rows)
+    assert (tmp_path / "scores.csv").read_text() == SCORES_CSV
+
+
+def test_scores_read_back_as_the_runs_records(tmp_path):
+    """read_scores gives, field for field, what RunResult.records() says a run reads back as: None for a diverged
+    run's accuracies and losses, never NaN."""
+    (tmp_path / "scores.csv").write_text(SCORES_CSV)
+    read = files.read_scores(tmp_path / "scores.csv")
+    assert read == [
+        {"arm": "standalone", "source_index": None, "repeat": 0, "seed": 11, "test_accuracy": 0.812,
+         "test_correct": 406, "train_accuracy": 0.79, "final_loss": 0.456789, "test_loss": 0.5, "diverged": False},
+        {"arm": 'transfer, "odd" name', "source_index": 2, "repeat": 1, "seed": 22, "test_accuracy": None,
+         "test_correct": None, "train_accuracy": None, "final_loss": None, "test_loss": None, "diverged": True}]
+    assert read == RunResult(REPLICAS, FINAL, {}).records()
+
+
+def test_scores_cut_short_or_without_a_column_are_one_line_errors(tmp_path):
+    path = tmp_path / "scores.csv"
+    path.write_text(SCORES_CSV.rsplit(",", 3)[0] + "\n")  # the last row lost its last three fields
+    with pytest.raises(ResultsError, match=r"scores.csv line 3 is not a whole row \(the file was cut short or edited\)$"):
+        files.read_scores(path)
+    path.write_text(SCORES_CSV.replace(",seed,", ",sead,", 1))
+    with pytest.raises(ResultsError, match=r"scores.csv lacks columns seed$"):
+        files.read_scores(path)
+
+
+def test_curves_are_written_to_five_digits_with_missing_values_empty(tmp_path):
+    history = {key: np.array([[0.3, 0.5, 0.8123456], [0.31, np.nan, np.inf]]) + k
+               for k, key in enumerate(files.CURVE_KEYS)}
+    files.write_curves(tmp_path / "curves", REPLICAS, history)
+    assert sorted(p.name for p in (tmp_path / "curves").iterdir()) == [f"{k}.csv" for k in sorted(files.CURVE_KEYS)]
+    text = (tmp_path / "curves" / "train_loss.csv").read_text()  # the first key: k = 0
+    assert text == ("arm,source_index,repeat,epoch_0,epoch_1,epoch_2\n"
+                    "standalone,,0,0.3,0.5,0.81235\n"
+                    '"transfer, ""odd"" name",2,1,0.31,,\n')
+    assert (tmp_path / "curves" / "test_accuracy.csv").read_text().splitlines()[1] == "standalone,,0,3.3,3.5,3.8123"
+    last = {0: 0.81235, 1: 1.8123, 2: 2.8123, 3: 3.8123}  # five significant digits
+    for k, key in enumerate(files.CURVE_KEYS):  # read back to those digits, NaN where a value was missing
+        np.testing.assert_array_equal(files.read_curve(tmp_path / "curves", key),
+                                      [[0.3 + k, 0.5 + k, last[k]], [0.31 + k, np.nan, np.nan]])
+
+
+def test_a_curve_without_runs_reads_as_an_empty_array(tmp_path):
+    (tmp_path / "test_loss.csv").write_text("arm,source_index,repeat,epoch_0,epoch_1\n")
+    assert files.read_curve(tmp_path, "test_loss").shape == (0, 2)
+
+
+# --- run directories ------------------------------------------------------------------------------
+
+
+class FrozenClock(datetime):
+    @classmethod
+    def now(cls, tz=None):
+        return datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def test_new_run_dirs_are_named_by_kind_and_second_and_start_incomplete(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "datetime", FrozenClock)
+    made = [files.new_run_dir(tmp_path / "results", kind) for kind in ("compare", "compare", "sweep", "compare")]
+    assert [p.name for p in made] == ["compare-20240102-030405", "compare-20240102-030405-1", "sweep-20240102-030405",
+                                      "compare-20240102-030405-2"]
+    for path in made:
+        assert [p.name for p in path.iterdir()] == [files.INCOMPLETE]
+        assert (path / "INCOMPLETE").read_text() == "this run has not finished (it is running, was interrupted, or failed)\n"
+    files.mark_complete(made[0])
+    files.mark_complete(made[0])  # twice is harmless
+    assert list(made[0].iterdir()) == []
+
+
+def test_a_run_dir_must_be_complete_and_hold_scores(tmp_path):
+    run = tmp_path / "compare-1"
+    run.mkdir()
+    (run / files.INCOMPLETE).write_text("")
+    with pytest.raises(ResultsError, match=re.escape(f"{run} is an incomplete run (interrupted or failed); re-run `compare`")):
+        files.require_complete_run(run)
+    files.mark_complete(run)
+    with pytest.raises(ResultsError, match=re.escape(f"{run} is not a run directory of `blobs-transfer compare` (no scores.csv)")):
+        files.require_complete_run(run)
+    (run / "scores.csv").write_text(SCORES_CSV)
+    assert files.require_complete_run(str(run)) == run
+
+
+def test_a_results_folder_is_made_and_proved_writable(tmp_path):
+    folder = files.ensure_writable(tmp_path / "a" / "b")
+    assert folder == tmp_path / "a" / "b" and folder.is_dir() and list(folder.iterdir()) == []  # no probe left
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ResultsError, match=re.escape(f"results folder {tmp_path / 'file' / 'x'} cannot be written: ")):
+        files.ensure_writable(tmp_path / "file" / "x")
+
+
+def test_metadata_records_the_command_and_the_versions(monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/somewhere/blobs-transfer", "compare", "--repeats", "2"])
+    meta = files.run_metadata(root_seed=3, wall_seconds=1.5)
+    assert meta["command"] == "blobs-transfer compare --repeats 2"
+    assert (meta["root_seed"], meta["wall_seconds"]) == (3, 1.5)
+    assert meta["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
+    assert {"numpy", "numba", "matplotlib", "tensorflow", "keras"} <= set(meta["versions"])
+    assert json.loads(json.dumps(meta, allow_nan=False)) == meta
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+PARALLEL_FIGURES = """
+import sys
+from pathlib import Path
+from matplotlib.figure import Figure
+from blobs_transfer.rundir.files import save_figure, save_figures
+
+def figure(k):
+    fig = Figure(figsize=(3, 2))
+    fig.add_subplot().plot(range(10), [v ** k for v in range(10)])
+    return fig
+
+out = Path(sys.argv[1])
+used = save_figures({out / f"par{k}.png": figure(k) for k in range(3)}, workers=2)
+for k in range(3):
+    save_figure(figure(k), out / f"seq{k}.png")
+print(used)
+"""
+
+
+def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
+    """save_figures forks children to draw on every core: the files are byte for byte save_figure's. Run in a
+    fresh interpreter, because in this test process TensorFlow may be loaded and then save_figures rightly
+    draws one by one, which would compare that path with itself."""
+    done = subprocess.run([sys.executable, "-c", PARALLEL_FIGURES, str(tmp_path)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2"]  # two processes drew: the parallel path was taken
+    for k in range(3):
+        assert (tmp_path / f"par{k}.png").read_bytes() == (tmp_path / f"seq{k}.png").read_bytes()
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_figures_are_drawn_in_one_process_where_a_fork_is_unsafe(monkeypatch):
+    from blobs_transfer.rundir.files import figure_workers
+
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert figure_workers(3) == 3 and figure_workers(9) == 4
+    monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread: no fork
+    assert figure_workers(3) == 1
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.setitem(sys.modules, "tensorflow", object())  # TensorFlow's pools: no fork
+    assert figure_workers(3) == 1
+
+
+# --- a full disk ----------------------------------------------------------------------------------
+
+
+def test_full_disk_is_one_line_and_leaves_the_run_incomplete(tmp_path):
+    """A real write failure: the file-size limit (RLIMIT_FSIZE) makes the kernel refuse writes past 40 kB,
+    as a full disk would, so the first figure fails after the scores were written."""
+    results = tmp_path / "results"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["train-source", "--epochs", 2, "--results-dir", results]).exit_code == 0
+    assert runner.invoke(cli, ["compare", "--repeats", 2, "--epochs", 2, "--results-dir", results]).exit_code == 0
+    (earlier,) = results.glob("compare-*")
+    before = {p: p.read_bytes() for p in results.rglob("*") if p.is_file()}
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run([sys.executable, "-m", "blobs_transfer", "compare", "--repeats", "2", "--epochs", "2",
+                           "--results-dir", str(results)], capture_output=True, text=True, env=env,
+                          preexec_fn=limit, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.strip().splitlines() if line.startswith("Error")]
+    assert len(lines) == 1 and "cannot write" in lines[0] and "File too large" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+    (new,) = set(results.glob("compare-*")) - {earlier}
+    assert (new / "INCOMPLETE").exists() and (new / "scores.csv").exists()
+    assert not list(new.glob(".*.tmp-*"))  # no half-written file left behind
+    assert {p: p.read_bytes() for p in before} == before
