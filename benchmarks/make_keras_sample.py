@@ -1,4 +1,4 @@
-"""Make the stored Keras sample of tests/test_distribution.py (not a test): tests/data/keras_sample.json.
+"""Make the stored Keras sample of tests/train/test_distribution.py (not a test): tests/data/keras_sample.json.
 
 Run from the repository root (about 3-4 minutes on 2 cores):
 
@@ -14,12 +14,12 @@ each half of every arm; a run's result depends on its seed alone, so where it ru
 It writes, per arm in seed order, each run's seed, test-correct count (of 500 test rows) and final training
 loss, together with what the sample was made with: the versions of Keras, TensorFlow, NumPy and Python and
 the machine's architecture, and the settings (epochs, root seed, seed stream, training settings, target
-problem, arm definitions and counts, the source model's seed and weights). tests/test_distribution.py fails
+problem, arm definitions and counts, the source model's seed and weights). tests/train/test_distribution.py fails
 when the installed Keras or TensorFlow is not the recorded one or when the recorded settings are not its own,
 and re-runs a few of the stored fits live (marked slow) to confirm the sample still matches.
 
 After regenerating, check the sample before committing it: run `.venv/bin/python -m pytest
-tests/test_distribution.py` (slow tests included), which compares the new sample with both batched engines
+tests/train/test_distribution.py` (slow tests included), which compares the new sample with both batched engines
 and re-runs some of its fits, and look at the diff of the JSON file (with unchanged versions and settings the
 counts should not move at all).
 """
@@ -48,7 +48,7 @@ from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import derive_seed
 from blobs_transfer.train import run as experiment
 
-# The test's settings (tests/test_distribution.py checks that the sample records these same values).
+# The test's settings (tests/train/test_distribution.py checks that the sample records these same values).
 EPOCHS = 20
 N_KERAS = {"standalone": 60, "transfer fixed=0": 48, "transfer fixed=1": 32}
 ARMS = list(N_KERAS)
@@ -107,7 +107,7 @@ def main() -> None:
             runs[arm].append({"seed": int(s), "test_correct": int(correct), "train_loss": float(loss)})
 
     sample = {
-        "about": "Test-correct counts (of 500 test rows) of the Keras reference engine for tests/test_distribution.py,"
+        "about": "Test-correct counts (of 500 test rows) of the Keras reference engine for tests/train/test_distribution.py,"
                  " made by benchmarks/make_keras_sample.py; regenerate with that script when Keras or TensorFlow"
                  " changes, then check it (see the script's docstring).",
         "made": datetime.date.today().isoformat(),

@@ -1,6 +1,6 @@
-"""The table behind tests/test_stats_nested.py: false-positive rate and CI coverage, nested vs pooled.
+"""The table behind tests/stats/test_nested.py: false-positive rate and CI coverage, nested vs pooled.
 
-Synthetic studies with no true difference (tests/test_stats_nested.py's `simulated_study`): an arm of K
+Synthetic studies with no true difference (tests/stats/test_nested.py's `simulated_study`): an arm of K
 source models x 10 runs with a given ICC against an independent baseline of 30 runs with the same total
 variance, as counts of 500 test rows. Nested: the verdict's test (clustered Brunner-Munzel on A12) and the
 95% CI of the difference at the source-model level; pooled: the runs taken as independent (Mann-Whitney U

@@ -21,7 +21,6 @@ import click
 from blobs_transfer import api
 from blobs_transfer.config import ENGINES, load_config
 from blobs_transfer.errors import StudyError, UnverifiedRunWarning
-from blobs_transfer.train.engine import THREADS_ENV
 
 DEFAULT_RESULTS = api.DEFAULT_RESULTS
 
@@ -104,7 +103,7 @@ def training_options(f):
 
 def threads_option(f):
     return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help=f"CPU threads for the numba engine [default: ${THREADS_ENV} if set, else every core].")(f)
+                        help=f"CPU threads for the numba engine [default: ${api.THREADS_ENV} if set, else every core].")(f)
 
 
 class ProgressBars:

@@ -51,7 +51,7 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
 
 def make_blobs(n_samples: int, centers: np.ndarray, cluster_std: float,
                random_state: int | np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's `make_blobs` for given centres, draw for draw (tests/test_problems_and_arms.py checks it
+    """scikit-learn's `make_blobs` for given centres, draw for draw (tests/test_problems.py checks it
     against scikit-learn's own): rows split over the centres as evenly as possible, the first centres taking
     one more, each row centre + cluster_std x normal noise, then shuffled with the same generator. Written out
     because importing scikit-learn costs a third of a second, a tenth of a small `compare` command."""

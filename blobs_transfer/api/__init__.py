@@ -42,10 +42,11 @@ from blobs_transfer.api.sweep import CellError, SweepOutcome, run_sweep
 from blobs_transfer.config import load_config
 from blobs_transfer.rundir.run import load_run, read_baseline, run_summary, verify_run
 from blobs_transfer.sweep.grid import load_sweep
+from blobs_transfer.train.engine import THREADS_ENV
 from blobs_transfer.train.plan import RunResult, SourceModel
 
 __all__ = [
-    "DEFAULT_RESULTS", "Progress", "import_tensorflow", "prepare_engine", "write_text",
+    "DEFAULT_RESULTS", "THREADS_ENV", "Progress", "import_tensorflow", "prepare_engine", "write_text",
     "Comparison", "compare", "estimated_peak_gib", "fit", "report_run", "run_comparison", "summarise",
     "terminal_report", "sections_text", "write_run", "check", "gate_document", "gate_text", "write_baseline", "generate",
     "export_mlflow", "list_runs", "mlflow_hint", "runs_table", "verify", "default_source_path", "load_source_model",

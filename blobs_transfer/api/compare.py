@@ -23,7 +23,7 @@ from blobs_transfer.train.plan import (
     RunResult,
     epochs_of_work,
     Sources,
-    plan_replicas,
+    planned_runs,
     source_provenance,
 )
 
@@ -96,7 +96,7 @@ BYTES_PER_CURVE_VALUE = 64  # per run and epoch: four float32 curves, their CSV 
 def estimated_peak_gib(cfg: Config) -> float:
     """What a comparison will hold at its peak: the base plus every run's per-epoch curves (the only part
     that grows with the number of runs; training is chunked and the statistics work on count histograms)."""
-    runs = len(plan_replicas(cfg))
+    runs = sum(planned_runs(cfg).values())
     return BASE_GIB + runs * (cfg.target_training.epochs + 1) * BYTES_PER_CURVE_VALUE / 2**30
 
 
@@ -104,7 +104,7 @@ def check_fits(cfg: Config) -> None:
     """Refuse, in one line and before anything is trained, a comparison that would not fit the memory budget."""
     need = estimated_peak_gib(cfg)
     if need > MEMORY_BUDGET_GIB:
-        runs = len(plan_replicas(cfg))
+        runs = sum(planned_runs(cfg).values())
         raise StudyError(f"{runs} runs of {cfg.target_training.epochs} epochs would need about {need:.1f} GiB, more than "
                          f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
                          "the study into a sweep (its cells are separate comparisons)")

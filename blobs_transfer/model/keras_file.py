@@ -3,7 +3,7 @@
 A `.keras` file is a zip archive of `config.json` (the architecture), `metadata.json` and `model.weights.h5`,
 where Keras 3 keeps each layer's variables under `layers/<name>/vars/<i>` (a Dense layer's kernel is var 0,
 its bias var 1; the names are the layers' class names made unique in order: dense, dense_1, ...). Reading
-them with h5py gives the very weights `keras.models.load_model` gives (tests/test_keras_file.py), in a
+them with h5py gives the very weights `keras.models.load_model` gives (tests/model/test_keras_file.py), in a
 fraction of the time it takes to import TensorFlow, so `compare`, `fit` and `sweep` never import it. Writing a
 `.keras` file stays Keras's job (`models.save_model`).
 """

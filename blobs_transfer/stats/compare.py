@@ -183,7 +183,7 @@ def compare_arms(
     collapsed runs: means, SDs and t-tests are dominated by those outliers, whereas P(arm beats
     baseline) is what a user choosing an arm cares about and is robust to them. For a nested arm
     the rank test is the clustered one: Mann-Whitney on K x R runs would count nested runs as
-    independent and call noise significant (tests/test_stats_nested.py).
+    independent and call noise significant (tests/stats/test_nested.py).
     """
     if baseline not in accuracies:
         raise ValueError(f"baseline arm {baseline!r} not in accuracies (arms: {list(accuracies)})")

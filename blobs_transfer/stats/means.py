@@ -60,7 +60,7 @@ def nested_mean_ci(
     times sqrt(K/(K-1)); the interval is mean -+ t_{K-1} se.
 
     Why not the percentile interval of the same resamples: with few sources it covers too rarely (91-92%
-    at K = 5 in the simulation of tests/test_stats_nested.py), for two reasons the t interval fixes. A
+    at K = 5 in the simulation of tests/stats/test_nested.py), for two reasons the t interval fixes. A
     bootstrap of K clusters has variance (K-1)/K of the clusters' own (the sqrt(K/(K-1)) factor, as in
     Davison & Hinkley 1997, section 3.8), and the spread is estimated from K source means, so its
     uncertainty calls for Student's t with K - 1 degrees of freedom, as in the textbook t interval on

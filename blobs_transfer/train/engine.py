@@ -5,7 +5,7 @@ run by plain threads over a `nogil` kernel (no Numba threading layer: nothing to
 breaks after a fork, safe in a Dask worker with several threads). Each replica has its own starting weights,
 its own reshuffle of the training rows every epoch (drawn in the kernel from its seed), its own frozen layers,
 and takes plain SGD steps on the mean categorical cross-entropy of its own minibatch, exactly as if it were
-trained alone by Keras (tests/test_engine.py). Replicas may see different data (a sweep's cells trained
+trained alone by Keras (tests/train/test_engine.py). Replicas may see different data (a sweep's cells trained
 together). `engine_tf.train_replicas` is the same computation in TensorFlow (`--engine tensorflow`, the path
 that can use a GPU), and `models.fit_keras` the reference loop (`--engine keras`).
 
@@ -198,7 +198,7 @@ def train_replicas(
     replica's minibatch orders, unless `orders` (R, epochs, n_train) gives them explicitly (one problem only).
     on_epoch(e) is called as the replicas' epochs complete (blocks finish together, so e counts the share of
     the work done); threads: default `default_threads()`. A replica's results do not depend on threads or on
-    the other replicas (tests/test_kernel.py).
+    the other replicas (tests/train/test_engine.py).
     """
     n_replicas = initial[0][0].shape[0]
     n_layers = len(initial)

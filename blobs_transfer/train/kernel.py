@@ -4,7 +4,7 @@ Replicas sit on the innermost axis of every array, so each arithmetic step is on
 block; a replica's own numbers never meet another's. Every replica takes exactly the same sequence of
 floating-point operations whatever else is in its block (blocks always have LANES lanes, padded with dummy
 replicas, so no lane falls into a scalar remainder loop), and blocks are independent: a replica's results are
-bit for bit the same for any number of threads, chunk size or company (tests/test_kernel.py).
+bit for bit the same for any number of threads, chunk size or company (tests/train/test_engine.py).
 
 The maths is Keras's: Dense layers, relu hidden layers, a softmax output trained on the categorical
 cross-entropy (its gradient with respect to the logits is softmax - onehot), the mean over each minibatch's

@@ -148,11 +148,9 @@ def epochs_of_work(cfg: Config, source_models: dict[int, int] | None = None) -> 
 
 
 def planned_runs(cfg: Config) -> dict[str, int]:
-    """Runs per arm (config order) that the study's plan implies."""
-    counts: dict[str, int] = {}
-    for rep in plan_replicas(cfg):
-        counts[rep.arm.name] = counts.get(rep.arm.name, 0) + 1
-    return counts
+    """Runs per arm (config order) that the study's plan implies: `plan_replicas`'s counts, without deriving a
+    seed (so a study too large to run is refused at once)."""
+    return {arm.name: cfg.repeats_of(arm) * (cfg.study.source_repeats if arm.uses_source else 1) for arm in cfg.arms}
 
 
 def source_provenance(cfg: Config, sources: Sources) -> dict[str, Any]:

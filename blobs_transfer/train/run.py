@@ -45,7 +45,7 @@ def train(
     The batched engines ("numba", the default, and "tensorflow") train the jobs that share an architecture
     and a number of minibatches together, in chunks of at most `chunk_size` replicas (default CHUNK_SIZE), so
     memory stays bounded whatever the number of repeats; a replica's result does not depend on its chunk
-    (tests/test_experiment.py). Only "tensorflow" and "keras" import TensorFlow.
+    (tests/train/test_run.py). Only "tensorflow" and "keras" import TensorFlow.
     """
     if engine == "tensorflow":
         from blobs_transfer.train.tensorflow_engine import (
@@ -146,7 +146,7 @@ def run_comparisons(
 ) -> list[RunResult]:
     """Several comparisons (a sweep's cells) trained as one: the replicas of every comparison that share an
     architecture and a number of minibatches train in one computation, each on its own comparison's target
-    problem, exactly as if its comparison were run alone (tests/test_experiment.py). The comparisons must
+    problem, exactly as if its comparison were run alone (tests/train/test_run.py). The comparisons must
     share a `training_key`."""
     if len({training_key(cfg) for cfg in cfgs}) != 1:
         raise ValueError("comparisons trained together must share their training settings and network")

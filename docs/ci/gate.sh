@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The regression gate as a CI job runs it: the gate study, then `check` with JUnit and Markdown outputs.
 # docs/ci/github-actions.yml and docs/ci/gitlab-ci.yml call this script after installing, and
-# tests/test_gate_outputs.py runs it too (on a shrunken gate study), so the jobs and the test run the same commands.
+# tests/render/test_gate.py runs it too (on a shrunken gate study), so the jobs and the test run the same commands.
 #
 #   bash docs/ci/gate.sh          # from the repository root, with blobs-transfer installed
 #

@@ -137,7 +137,7 @@ ROOT = 20_251_123  # root seed of this test, unrelated to the pilot's seeds
 KERAS = 1  # seed stream (2 is the permutations')
 SOURCE_PROBLEM = 1  # the default study's source 0, trained on Problem 1
 
-SAMPLE = Path(__file__).parent / "data" / "keras_sample.json"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "keras_sample.json"
 REGENERATE = ("re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
               "run tests/test_distribution.py with its slow tests and read the diff of tests/data/keras_sample.json")
 N_LIVE_PER_ARM = 3  # stored Keras fits re-run live per arm: the first, middle and last seed

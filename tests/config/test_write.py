@@ -10,7 +10,7 @@ import pytest
 
 from blobs_transfer.config import Arm, Config, config_from_dict, config_to_dict, load_config, to_toml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
 RUN_CONFIGS = sorted((ROOT / "results").glob("**/config.toml"))  # every compare run's and sweep cell's
 SWEEP_FILES = sorted((ROOT / "results").glob("**/sweep.toml"))
