@@ -15,7 +15,7 @@ without it.
     run_dir = api.write_run(cfg, result, "results", sources=sources)
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
-`compare` (compare, fit, report), `sweep`, `gate` (check, baseline) and `runs` (verify, runs, export).
+`comparison` (compare, fit, report), `sweep`, `gate` (check, baseline) and `runs` (verify, runs, export).
 
 command          function
 generate         `generate`
@@ -32,7 +32,7 @@ export-mlflow    `export_mlflow`
 """
 
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, import_tensorflow, prepare_engine, write_text
-from blobs_transfer.api.compare import (Comparison, compare, estimated_peak_gib, fit, report_run, run_comparison,
+from blobs_transfer.api.comparison import (Comparison, compare, estimated_peak_gib, fit, report_run, run_comparison,
                                         sections_text, summarise, terminal_report, write_run)
 from blobs_transfer.api.gate import check, gate_document, gate_text, write_baseline
 from blobs_transfer.api.problems import generate

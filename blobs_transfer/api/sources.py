@@ -21,7 +21,7 @@ from blobs_transfer.rundir.files import (
     write_csv,
     write_json,
 )
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run as training
 from blobs_transfer.train.plan import SourceModel, Sources, sources_needed
 
 
@@ -50,7 +50,7 @@ def train_source(cfg: Config, problem: int | None = None, *, out: str | Path | N
     spec = cfg.spec_of_problem(problem)
     out = Path(out) if out else default_source_path(cfg, results_dir, spec)
     ensure_writable(out.parent)
-    (model,), result = experiment.train_sources(cfg, problem, 1, progress=phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs))
+    (model,), result = training.train_sources(cfg, problem, 1, progress=phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs))
     save_model(model_from_weights(cfg, model.weights), out)
     write_history(out.parent, out.stem, result.history, f"Source model on {cfg.describe_problem(spec)} (seed {model.seed})")
     write_json(out.parent / f"{out.stem}.json", results.run_metadata(
@@ -100,7 +100,7 @@ def source_models(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, sou
             out[spec] = [load_source_model(path, cfg, spec)]
         else:
             count, epochs = cfg.study.source_repeats, cfg.source_training.epochs
-            out[spec], _ = experiment.train_sources(
+            out[spec], _ = training.train_sources(
                 cfg, number, count, progress=phase(progress, f"{count} source models on {cfg.describe_problem(spec)}",
                                                     epochs if cfg.study.engine != "keras" else count * epochs))
     return out

@@ -5,7 +5,7 @@ where Keras 3 keeps each layer's variables under `layers/<name>/vars/<i>` (a Den
 its bias var 1; the names are the layers' class names made unique in order: dense, dense_1, ...). Reading
 them with h5py gives the very weights `keras.models.load_model` gives (tests/model/test_keras_file.py), in a
 fraction of the time it takes to import TensorFlow, so `compare`, `fit` and `sweep` never import it. Writing a
-`.keras` file stays Keras's job (`models.save_model`).
+`.keras` file stays Keras's job (`keras_model.save_model`).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def check_file(path: str | Path, cfg: Config) -> Path:
 
 def load_source_weights(path: str | Path, cfg: Config) -> Weights:
     """A saved source model's weights, checked against the study; any problem is a one-line SourceModelError
-    (the same lines `models.load_source` gives)."""
+    (the same lines `keras_model.load_source` gives)."""
     path = check_file(path, cfg)
     try:
         weights, layers = read_weights(path)

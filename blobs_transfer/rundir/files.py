@@ -16,10 +16,11 @@ import platform
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,14 +77,15 @@ def save_figure(fig, path: Path, dpi: int = 120) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def figure_workers(n_figures: int) -> int:
-    """How many processes may draw `n_figures` figures: one per core, but only this one where a fork is unsafe
-    (not Linux, another thread running, or TensorFlow loaded: a fork copies no thread, and a lock another
-    thread held would stay held in the child: TensorFlow's pools, a Dask client's loop)."""
+def fork_workers(n_tasks: int) -> int:
+    """How many processes may share `n_tasks` pieces of work (figures, cells' statistics): one per core, but only
+    this one where a fork is unsafe (not Linux, another thread running, or TensorFlow loaded: a fork copies no
+    thread, and a lock another thread held would stay held in the child: TensorFlow's pools, a Dask client's
+    loop)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     if not hasattr(os, "fork") or threading.active_count() > 1 or "tensorflow" in sys.modules:
         return 1
-    return max(1, min(n_figures, cores))
+    return max(1, min(n_tasks, cores))
 
 
 def save_figures(figures: dict[Path, Any], dpi: int = 120, *, workers: int | None = None) -> int:
@@ -91,11 +93,11 @@ def save_figures(figures: dict[Path, Any], dpi: int = 120, *, workers: int | Non
 
     Drawing and encoding a figure is a few tenths of a second of single-threaded work, a third of a small
     compare command; forked children draw all but the first share of the figures while this process draws
-    that share (`figure_workers` processes unless `workers` says). A child that fails leaves its figures to
+    that share (`fork_workers` processes unless `workers` says). A child that fails leaves its figures to
     this process, which then raises the one-line error.
     """
     items = list(figures.items())
-    workers = min(len(items), workers or figure_workers(len(items)))
+    workers = min(len(items), workers or fork_workers(len(items)))
     if workers < 2:
         for path, fig in items:
             save_figure(fig, path, dpi)
@@ -251,6 +253,57 @@ def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None
         values[~np.isfinite(values)] = np.nan
         lines = [prefix + (fmt % tuple(row)).replace(",nan", ",") for prefix, row in zip(prefixes, values.tolist())]
         atomic_write_text(folder / f"{key}.csv", "\n".join([header, *lines]) + "\n")
+
+
+def curve_as_written(values: np.ndarray) -> np.ndarray:
+    """The float64 values `read_curve` gives back for `values` written by `write_curves` (%.5g; NaN where not
+    finite), computed without the text: 5 significant digits are rint(x * 10**k) / 10**k, exact in float64
+    for a float32 x with 0 <= k <= 12 (a 24-bit x times 5**k of at most 28 bits), and IEEE division then gives
+    the float nearest the decimal, as parsing does. Other magnitudes (rare) go through the text."""
+    x = np.asarray(values, dtype=float)
+    out = np.full(x.shape, np.nan)
+    finite = np.isfinite(x)
+    zero = finite & (x == 0)
+    out[zero] = x[zero]
+    nonzero = finite & ~zero
+    magnitude = np.abs(np.where(nonzero, x, 1.0))
+    exponent = np.floor(np.log10(magnitude)).astype(int)
+    power = 10.0 ** exponent  # the log's floor can be one off next to a power of ten: correct it
+    exponent = np.where(magnitude < power, exponent - 1, np.where(magnitude >= 10 * power, exponent + 1, exponent))
+    digits = 4 - exponent
+    fast = nonzero & (digits >= 0) & (digits <= 12)
+    scale = 10.0 ** digits[fast]
+    out[fast] = np.rint(x[fast] * scale) / scale
+    slow = nonzero & ~fast
+    out[slow] = [float("%.5g" % v) for v in x[slow]]
+    return out
+
+
+@contextmanager
+def in_child(work: Callable[[], None]) -> Iterator[None]:
+    """Do `work` (writing files) in a forked child while the body of the `with` runs here; on leaving, wait for
+    the child. Where a fork is unsafe (`fork_workers`) the work is done first, here. A child that fails leaves
+    the work to this process, which then raises its one-line error (a full disk, say)."""
+    if fork_workers(2) < 2:
+        work()
+        yield
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: do the work, report by exit status only, never run the parent's cleanup
+        code = 0
+        try:
+            work()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    try:
+        yield
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        work()
 
 
 def read_curve(folder: Path, key: str) -> np.ndarray:

@@ -44,7 +44,7 @@ def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
 
 def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray,
               source_models: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run's statistics; records are scores.csv rows (see `results.read_scores`), curves (N, epochs + 1)
+    """The run's statistics; records are scores.csv rows (see `rundir.files.read_scores`), curves (N, epochs + 1)
     in the same order; source_models is metadata.json's record of where the source models came from."""
     root = cfg.study.seed
     n_test = cfg.target_spec.n_test

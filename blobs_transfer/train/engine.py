@@ -6,8 +6,8 @@ breaks after a fork, safe in a Dask worker with several threads). Each replica h
 its own reshuffle of the training rows every epoch (drawn in the kernel from its seed), its own frozen layers,
 and takes plain SGD steps on the mean categorical cross-entropy of its own minibatch, exactly as if it were
 trained alone by Keras (tests/train/test_engine.py). Replicas may see different data (a sweep's cells trained
-together). `engine_tf.train_replicas` is the same computation in TensorFlow (`--engine tensorflow`, the path
-that can use a GPU), and `models.fit_keras` the reference loop (`--engine keras`).
+together). `tensorflow_engine.train_replicas` is the same computation in TensorFlow (`--engine tensorflow`, the path
+that can use a GPU), and `reference.fit_keras` the reference loop (`--engine keras`).
 
 This module never imports TensorFlow.
 """

@@ -131,7 +131,7 @@ def run_comparison(
 ) -> RunResult:
     """Train every replica of `plan_replicas(cfg)` on the target problem.
 
-    sources: per source problem spec, the source models by source index (see `study.source_models`).
+    sources: per source problem spec, the source models by source index (see `api.source_models`).
     """
     (result,) = run_comparisons([cfg], [sources], progress=progress, chunk_size=chunk_size)
     return result
@@ -154,11 +154,9 @@ def run_comparisons(
     for cfg, cell_sources in zip(cfgs, sources):
         problem = make_problem(cfg.target_spec)
         plan = plan_replicas(cfg)
+        spec_of = {arm.name: cfg.spec_of_problem(cfg.source_problem_of(arm)) for arm in cfg.arms if arm.uses_source}
         for rep in plan:
-            source = None
-            if rep.arm.uses_source:
-                spec = cfg.spec_of_problem(cfg.source_problem_of(rep.arm))
-                source = cell_sources[spec][rep.source_index].weights
+            source = cell_sources[spec_of[rep.arm.name]][rep.source_index].weights if rep.arm.uses_source else None
             jobs.append((rep.arm, source, rep.seed))
         problems += [problem] * len(plan)
         plans.append(plan)

@@ -8,7 +8,7 @@ cross-entropy of its own minibatch, exactly as if it were trained alone by Keras
 losses has, for each replica's weights, the gradient of that replica's loss alone. Kernels are stacked as
 (R, fan_in, fan_out), so one batched matmul per layer serves every replica; it runs on a GPU when TensorFlow
 sees one. Replicas may also see different data (another target problem, train size or spread: a sweep's cells
-trained together). The reference engine (one `keras.Model.fit` per repeat) lives in `models.py`.
+trained together). The reference engine (one `keras.Model.fit` per repeat) lives in `reference`.
 """
 
 from __future__ import annotations

@@ -224,17 +224,17 @@ def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
 
 
 def test_figures_are_drawn_in_one_process_where_a_fork_is_unsafe(monkeypatch):
-    from blobs_transfer.rundir.files import figure_workers
+    from blobs_transfer.rundir.files import fork_workers
 
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
-    assert figure_workers(3) == 3 and figure_workers(9) == 4
+    assert fork_workers(3) == 3 and fork_workers(9) == 4
     monkeypatch.setattr(threading, "active_count", lambda: 2)  # another thread: no fork
-    assert figure_workers(3) == 1
+    assert fork_workers(3) == 1
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setitem(sys.modules, "tensorflow", object())  # TensorFlow's pools: no fork
-    assert figure_workers(3) == 1
+    assert fork_workers(3) == 1
 
 
 # --- a full disk ----------------------------------------------------------------------------------
@@ -265,3 +265,40 @@ def test_full_disk_is_one_line_and_leaves_the_run_incomplete(tmp_path):
     assert (new / "INCOMPLETE").exists() and (new / "scores.csv").exists()
     assert not list(new.glob(".*.tmp-*"))  # no half-written file left behind
     assert {p: p.read_bytes() for p in before} == before
+
+
+def test_curves_as_written_are_the_curves_read_back(tmp_path):
+    """compare computes its statistics from curve_as_written instead of reading the curves back: the two must be
+    equal to the bit, over every magnitude a curve can hold (accuracies, losses from tiny to diverging), the
+    powers of ten and the halfway cases around them, and non-finite values."""
+    rng = np.random.default_rng(7)
+    special = [1e-9, 0.0, -0.0, 1.0, 0.1, 1e-3, 9.99995, 0.999995, 99999.5, 123456.0, 1e-9, 5e-13, np.nan, np.inf, -np.inf,
+               0.786, 1.5, 2.5, 0.00012345, 3.0e7]
+    values = np.concatenate([rng.random(3000), 10 ** rng.uniform(-13, 8, 3000), -rng.random(105), special])
+    values = values.astype(np.float32)[: len(values) // 7 * 7].reshape(-1, 7)  # runs x epochs, as the engines give
+    replicas = [Replica(Arm("standalone"), None, r, r) for r in range(values.shape[0])]
+    history = {k: values for k in files.CURVE_KEYS}
+    files.write_curves(tmp_path, replicas, history)
+    read = files.read_curve(tmp_path, "test_loss")
+    assert np.array_equal(files.curve_as_written(values), read, equal_nan=True)
+    assert np.isnan(read).sum() == np.isnan(files.curve_as_written(values)).sum() > 0
+
+
+def test_work_in_a_child_is_done_and_a_failed_child_is_redone_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
+    target = tmp_path / "written.txt"
+    with files.in_child(lambda: files.atomic_write_text(target, "done")):
+        pass
+    assert target.read_text() == "done"
+    calls = []
+
+    def fails_in_the_child():
+        calls.append(os.getpid())
+        if os.getpid() != parent:
+            raise OSError("disk full")
+        files.atomic_write_text(target, "again")
+
+    parent = os.getpid()
+    with files.in_child(fails_in_the_child):
+        pass
+    assert target.read_text() == "again" and calls == [parent]  # the child's own call is not in this list

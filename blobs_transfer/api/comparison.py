@@ -16,9 +16,9 @@ from blobs_transfer.render import plots, report
 from blobs_transfer.rundir import files as results
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
-from blobs_transfer.rundir.run import load_run, run_summary, seal_run
+from blobs_transfer.rundir.run import run_summary, seal_run
 from blobs_transfer.stats import summary as analysis
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run as training
 from blobs_transfer.train.plan import (
     RunResult,
     epochs_of_work,
@@ -32,7 +32,7 @@ def run_comparison(cfg: Config, sources: Sources, *, progress: Progress | None =
     """Train every repeat of every arm on the target problem; results as arrays, in `plan_replicas` order."""
 
     total = epochs_of_work(cfg)
-    return experiment.run_comparison(cfg, sources, progress=phase(progress, "training", total))
+    return training.run_comparison(cfg, sources, progress=phase(progress, "training", total))
 
 
 def summarise(cfg: Config, result: RunResult, sources: Sources | None = None) -> dict[str, Any]:
@@ -58,10 +58,14 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
     "training_seconds": ...} for a command; None for a result written from a notebook."""
     started = time.perf_counter()
     results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
-    results.write_curves(run_dir / "curves", result.replicas, result.history)
-    cfg_read, scores, curves = load_run(run_dir, require_complete=False)
-    summary = analysis.summarise(cfg_read, scores, curves["test_accuracy"], provenance)
-    _render(run_dir, cfg_read, scores, curves, summary)
+    # The statistics are those of the files: records() are scores.csv's rows as read back, curve_as_written
+    # the curves as read back (both tested), so `report` on the finished run gives the very same summary. The
+    # curves' text is written by a child process meanwhile (a second of work at 20,000 runs).
+    with results.in_child(lambda: results.write_curves(run_dir / "curves", result.replicas, result.history)):
+        scores = result.records()
+        curves = {k: results.curve_as_written(result.history[k]) for k in ("test_accuracy", "test_loss")}
+        summary = analysis.summarise(cfg, scores, curves["test_accuracy"], provenance)
+        _render(run_dir, cfg, scores, curves, summary)
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
@@ -143,7 +147,7 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     ensure_writable(results_dir)
     run_dir = results.new_run_dir(results_dir, "fit")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    result = experiment.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
+    result = training.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
     seed_used = result.replicas[0].seed
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     write_history(run_dir, "fit", result.history, title)

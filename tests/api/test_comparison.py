@@ -1,4 +1,4 @@
-"""`compare`, `fit` and `report` (blobs_transfer.api.compare), through the command line with tiny epochs and
+"""`compare`, `fit` and `report` (blobs_transfer.api.comparison), through the command line with tiny epochs and
 repeats: every artefact of a run, the same seed giving the same bytes with any engine, report rebuilding the
 summary exactly (without TensorFlow), diverged runs counted and never scored, and the summary in memory equal
 to the one written."""
