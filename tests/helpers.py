@@ -4,11 +4,13 @@ by the Numba engine)."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import numpy as np
 from click.testing import CliRunner
 
+from blobs_transfer.cli import cli
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
 from blobs_transfer.seeds import replica_rngs
@@ -47,8 +49,23 @@ epochs = {epochs}
 # --- the command line --------------------------------------------------------------------------------
 
 
+def run(*args, ok=True):
+    """The command line in-process; with ok, it must succeed (its output is the assertion's message)."""
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if ok:
+        assert result.exit_code == 0, result.output + str(result.exception)
+    return result
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def invoke(*args):
-    from blobs_transfer.cli import cli  # here, so that importing the helpers (conftest does) stays cheap
+    from blobs_transfer.cli import (
+        cli,  # here, so that importing the helpers (conftest does) stays cheap
+    )
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 

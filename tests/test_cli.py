@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
 from blobs_transfer.errors import ConfigError
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run
 
 STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
 
@@ -29,12 +29,6 @@ def invoke(*args):
 def snapshot(folder):
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + str(result.exception)
-    return result
 
 
 def config_file(tmp_path, text):

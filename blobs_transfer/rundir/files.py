@@ -8,6 +8,7 @@ run has finished.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -16,7 +17,6 @@ import platform
 import subprocess
 import sys
 import threading
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -92,38 +92,17 @@ def save_figures(figures: dict[Path, Any], dpi: int = 120, *, workers: int | Non
     """Write several matplotlib Figures as PNG, atomically, rendered in parallel; returns the processes used.
 
     Drawing and encoding a figure is a few tenths of a second of single-threaded work, a third of a small
-    compare command; forked children draw all but the first share of the figures while this process draws
-    that share (`fork_workers` processes unless `workers` says). A child that fails leaves its figures to
-    this process, which then raises the one-line error.
+    compare command; forked children (`in_child`) draw all but the first share of the figures while this
+    process draws that share (`fork_workers` processes unless `workers` says).
     """
     items = list(figures.items())
-    workers = min(len(items), workers or fork_workers(len(items)))
-    if workers < 2:
-        for path, fig in items:
-            save_figure(fig, path, dpi)
-        return 1
+    workers = max(1, min(len(items), workers or fork_workers(len(items))))
     shares = [items[i::workers] for i in range(workers)]
-    children = {}
-    for share in shares[1:]:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the child: draw its share, report by exit status only, never run the parent's cleanup
-            code = 0
-            try:
-                for path, fig in share:
-                    save_figure(fig, path, dpi)
-            except BaseException:
-                code = 1
-            os._exit(code)
-        children[pid] = share
-    for path, fig in shares[0]:
-        save_figure(fig, path, dpi)
-    for pid, share in children.items():
-        _, status = os.waitpid(pid, 0)
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-            for path, fig in share:  # again here, so a full disk is this process's one-line error
-                save_figure(fig, path, dpi)
+    with contextlib.ExitStack() as children:
+        for share in shares[1:]:
+            children.enter_context(in_child(lambda share=share: [save_figure(f, p, dpi) for p, f in share], fork=True))
+        for path, fig in shares[0]:
+            save_figure(fig, path, dpi)
     return workers
 
 
@@ -279,12 +258,12 @@ def curve_as_written(values: np.ndarray) -> np.ndarray:
     return out
 
 
-@contextmanager
-def in_child(work: Callable[[], None]) -> Iterator[None]:
+@contextlib.contextmanager
+def in_child(work: Callable[[], Any], *, fork: bool | None = None) -> Iterator[None]:
     """Do `work` (writing files) in a forked child while the body of the `with` runs here; on leaving, wait for
-    the child. Where a fork is unsafe (`fork_workers`) the work is done first, here. A child that fails leaves
-    the work to this process, which then raises its one-line error (a full disk, say)."""
-    if fork_workers(2) < 2:
+    the child. Where a fork is unsafe (`fork_workers`; `fork` overrides) the work is done first, here. A child
+    that fails leaves the work to this process, which then raises its one-line error (a full disk, say)."""
+    if not (fork if fork is not None else fork_workers(2) >= 2):
         work()
         yield
         return

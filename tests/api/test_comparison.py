@@ -3,7 +3,6 @@ repeats: every artefact of a run, the same seed giving the same bytes with any e
 summary exactly (without TensorFlow), diverged runs counted and never scored, and the summary in memory equal
 to the one written."""
 
-import csv
 import json
 import shutil
 import subprocess
@@ -11,24 +10,10 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from blobs_transfer import api as study
-from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
-from tests.helpers import PNG, invoke, last_line_dir
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + str(result.exception)
-    return result
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+from tests.helpers import PNG, invoke, last_line_dir, read_csv, run
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,10 @@
 """`generate` (blobs_transfer.api.problems): the problems' splits and figure, byte for byte the tutorial's CSVs."""
 
-import csv
 import hashlib
 
-from click.testing import CliRunner
-
 from blobs_transfer import api as study
-from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
-from tests.helpers import PNG
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + str(result.exception)
-    return result
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
+from tests.helpers import PNG, read_csv, run
 
 # sha256 of the CSVs `blobs-transfer generate` wrote before problems became specs (commit b03769f)
 TUTORIAL_CSVS = {

@@ -12,19 +12,7 @@ from click.testing import CliRunner
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
 from blobs_transfer.train import plan
-from tests.helpers import PNG, ROOT
-
-
-def run(*args, ok=True):
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if ok:
-        assert result.exit_code == 0, result.output + str(result.exception)
-    return result
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
+from tests.helpers import PNG, ROOT, read_csv, run
 
 
 def test_train_source_writes_model_history_and_curves(trained):

@@ -1,7 +1,6 @@
 """The `sweep` command (blobs_transfer.api.sweep): a one-cell sweep equals `compare` with the same settings and
 seed, and a cell that raises is named while the others are kept and --resume finishes them."""
 
-import csv
 import json
 from pathlib import Path
 
@@ -11,16 +10,12 @@ from click.testing import CliRunner
 from blobs_transfer.cli import cli
 from blobs_transfer.rundir.sweep_dir import RUN_COLUMNS
 from blobs_transfer.sweep import cells as sweep_cells
-from tests.helpers import GRID
+from tests.helpers import GRID, read_csv
 
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def write(tmp_path, text, name="sweep.toml"):

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 import blobs_transfer.config
-from blobs_transfer.config import Config, ConfigError, config_from_dict, load_config, to_toml
+from blobs_transfer.config import (
+    Config,
+    ConfigError,
+    config_from_dict,
+    load_config,
+    to_toml,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = Path(blobs_transfer.config.__file__).parent

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from blobs_transfer.config import Arm, Config, config_from_dict, config_to_dict, load_config, to_toml
+from blobs_transfer.config import (
+    Arm,
+    Config,
+    config_from_dict,
+    config_to_dict,
+    load_config,
+    to_toml,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = sorted((ROOT / "configs").glob("*.toml"))

@@ -18,7 +18,12 @@ import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
-from blobs_transfer.export.mlflow import DONE_TAG, INSTALL_HINT, SOURCE_TAG, VERDICT_NUMBER
+from blobs_transfer.export.mlflow import (
+    DONE_TAG,
+    INSTALL_HINT,
+    SOURCE_TAG,
+    VERDICT_NUMBER,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:mlflow.*")  # MLflow's own use of SQLAlchemy
 

@@ -21,7 +21,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from blobs_transfer.config import Arm, Config, config_from_dict, load_config, to_toml, validate
+from blobs_transfer.config import (
+    Arm,
+    Config,
+    config_from_dict,
+    load_config,
+    to_toml,
+    validate,
+)
 from blobs_transfer.model import arms
 from blobs_transfer.seeds import replica_rngs
 from blobs_transfer.train.engine import train_replicas

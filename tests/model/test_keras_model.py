@@ -9,8 +9,14 @@ import pytest
 
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
-from blobs_transfer.model.keras_model import (ModelError, build_mlp, compile_model, get_weights, load_source,
-    model_from_weights, save_model,
+from blobs_transfer.model.keras_model import (
+    ModelError,
+    build_mlp,
+    compile_model,
+    get_weights,
+    load_source,
+    model_from_weights,
+    save_model,
 )
 
 

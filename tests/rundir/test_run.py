@@ -11,7 +11,15 @@ from blobs_transfer import api as study
 from blobs_transfer.errors import DamagedRunError
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir import run as rundir_run
-from tests.helpers import BASELINE, PROBLEM, ROOT, damage, invoke, one_error_line, snapshot
+from tests.helpers import (
+    BASELINE,
+    PROBLEM,
+    ROOT,
+    damage,
+    invoke,
+    one_error_line,
+    snapshot,
+)
 
 RUN_DATA = list(rundir_run.RUN_DATA)
 

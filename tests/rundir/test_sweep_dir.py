@@ -1,7 +1,6 @@
 """A sweep's directory (blobs_transfer.rundir.sweep_dir): its files and their columns, a manifest per cell, every
 damaged file named by verify, a damaged cell trained again on --resume, and a resume of another sweep refused."""
 
-import csv
 import json
 
 import pytest
@@ -11,15 +10,25 @@ from blobs_transfer.config import load_config
 from blobs_transfer.errors import DamagedRunError
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir import sweep_dir
-from blobs_transfer.rundir.sweep_dir import BEST_STATS, CELL_DATA, CELL_STATS, COMPARISON_STATS, DONE, RUN_COLUMNS
+from blobs_transfer.rundir.sweep_dir import (
+    BEST_STATS,
+    CELL_DATA,
+    CELL_STATS,
+    COMPARISON_STATS,
+    DONE,
+    RUN_COLUMNS,
+)
 from blobs_transfer.sweep.grid import Cell, sweep_from_dict
-from tests.helpers import PNG, PROBLEM, assert_same_tables, damage, invoke, one_error_line
+from tests.helpers import (
+    PNG,
+    PROBLEM,
+    assert_same_tables,
+    damage,
+    invoke,
+    one_error_line,
+    read_csv,
+)
 from tests.helpers import SWEEP as SMALL
-
-
-def read_csv(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
 
 
 def write(tmp_path, text, name="sweep.toml"):

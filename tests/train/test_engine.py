@@ -13,7 +13,12 @@ import pytest
 
 from blobs_transfer.config import Arm, load_config
 from blobs_transfer.model import arms
-from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights, set_weights
+from blobs_transfer.model.keras_model import (
+    build_mlp,
+    compile_model,
+    get_weights,
+    set_weights,
+)
 from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import replica_rngs
 from blobs_transfer.train import engine, kernel, result
