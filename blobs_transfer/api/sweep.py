@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
-from blobs_transfer.config import Config
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import report
 from blobs_transfer.render import sweep as sweep_report
@@ -21,7 +18,7 @@ from blobs_transfer.rundir.files import atomic_write_text, write_csv, write_json
 from blobs_transfer.sweep import cells as sweep_cells
 from blobs_transfer.sweep import runners as cluster
 from blobs_transfer.sweep import schedule
-from blobs_transfer.sweep.grid import Cell, Sweep
+from blobs_transfer.sweep.grid import Sweep
 from blobs_transfer.sweep.runners import ClusterError
 
 
@@ -81,19 +78,9 @@ def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: in
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
     failures = []
-    with _runner(scheduler, workers) as runner, _statistics_pool(len(todo)) as pool:
+    with _runner(scheduler, workers) as runner:
         limit = schedule.batch_limit(sweep, todo, runner.slots)
         tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in schedule.batches(sweep, todo, limit)]
-        pending: list[tuple[Cell, Config, Any, Future]] = []
-
-        def write_finished(wait: bool) -> None:
-            """Write every cell whose statistics are done (all of them when `wait`), in the order trained."""
-            while pending and (wait or pending[0][3].done()):
-                cell, cfg, records, summary = pending.pop(0)
-                sweepdir.write_cell(sweep_dir, cell, cfg, records, summary.result())
-                if progress:
-                    progress("cells", 1, len(todo))
-
         try:
             for batch, outputs in runner.run(sweep_cells.train_batch, tasks):
                 if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
@@ -103,13 +90,11 @@ def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: in
                         failures.append((cell, output))
                         if notify:
                             notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
-                        if progress:
-                            progress("cells", 1, len(todo))
                     else:
                         cfg = sweep.config_of(cell)
-                        pending.append((cell, cfg, output.records, pool.submit(sweep_cells.analyse_cell, cfg, output)))
-                write_finished(wait=False)
-            write_finished(wait=True)
+                        sweepdir.write_cell(sweep_dir, cell, cfg, output.records, sweep_cells.analyse_cell(cfg, output))
+                    if progress:
+                        progress("cells", 1, len(todo))
         except ClusterError as exc:
             raise ClusterError(f"{exc}; the finished cells are kept in {sweep_dir}: "
                                f"finish it with --resume {sweep_dir}") from None
@@ -141,31 +126,3 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
     integrity.write_manifest(sweep_dir, ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
                              derived=[*figures, "report.html"], plan={"cells": len(summaries), "networks": len(runs)})
     return meta, blocks
-
-
-class _Inline:
-    """`submit` that does the work at once, here (where a fork is unsafe, or for one cell)."""
-
-    @staticmethod
-    def submit(fn: Callable[..., Any], *args: Any) -> Future:
-        done: Future = Future()
-        try:
-            done.set_result(fn(*args))
-        except Exception as exc:  # raised where the result is read, as it would be from a worker
-            done.set_exception(exc)
-        return done
-
-
-@contextlib.contextmanager
-def _statistics_pool(cells: int) -> Iterator[Any]:
-    """Where the cells' statistics are computed: in forked worker processes, one per core, so a batch's
-    statistics run while the next batch trains (a sweep's statistics cost about what its training does); here,
-    one cell at a time, where a fork is unsafe (`results.fork_workers`). The numbers are the same either way:
-    every statistic is seeded by name. The workers are forked before any training thread exists."""
-    workers = results.fork_workers(cells)
-    if workers < 2:
-        yield _Inline()
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        pool.submit(int).result()  # start the workers now
-        yield pool

@@ -78,7 +78,7 @@ def save_figure(fig, path: Path, dpi: int = 120) -> None:
 
 
 def fork_workers(n_tasks: int) -> int:
-    """How many processes may share `n_tasks` pieces of work (figures, cells' statistics): one per core, but only
+    """How many processes may share `n_tasks` pieces of work (figures, files): one per core, but only
     this one where a fork is unsafe (not Linux, another thread running, or TensorFlow loaded: a fork copies no
     thread, and a lock another thread held would stay held in the child: TensorFlow's pools, a Dask client's
     loop)."""

@@ -8,9 +8,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as st
 
-from blobs_transfer.stats.common import as_1d, as_groups, check_confidence, exact_mean
+from blobs_transfer.stats.common import (
+    as_1d,
+    as_groups,
+    check_confidence,
+    exact_mean,
+    st,
+)
 from blobs_transfer.stats.means import mean_ci, nested_mean_ci
 from blobs_transfer.stats.nested import nested_keys
 

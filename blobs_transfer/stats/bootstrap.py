@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import special
-from scipy import stats as st
 
-from blobs_transfer.stats.common import opt_float, quiet
+from blobs_transfer.stats.common import opt_float, quiet, special, st
 
 # Runs x resamples at or below which a bootstrap goes through scipy.stats.bootstrap exactly as before
 # (at 9,999 resamples: up to 100 runs in all). scipy holds a (B, n) index matrix, a (B, n) copy of the data

@@ -8,11 +8,29 @@ Shapes: n runs.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import warnings
+from types import ModuleType
 
 import numpy as np
-from scipy import stats as st
+
+
+class Lazy:
+    """A module imported on first use. scipy.stats takes about half a second to import, and a command that
+    computes no statistic (`--help`, `runs`, `verify`, a bad option) should not wait for it."""
+
+    def __init__(self, name: str) -> None:
+        self._name, self._module = name, None
+
+    def __getattr__(self, attr: str):
+        if self._module is None:
+            self._module: ModuleType | None = importlib.import_module(self._name)
+        return getattr(self._module, attr)
+
+
+st = Lazy("scipy.stats")
+special = Lazy("scipy.special")
 
 
 @contextlib.contextmanager

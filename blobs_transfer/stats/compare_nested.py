@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as st
 
 from blobs_transfer.seeds import statistic_rng
 from blobs_transfer.stats.common import (
@@ -19,6 +18,7 @@ from blobs_transfer.stats.common import (
     grid_of,
     opt_float,
     source_index,
+    st,
     t_interval,
     welch_df,
 )

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as st
 
-from blobs_transfer.stats.common import as_groups, check_confidence
+from blobs_transfer.stats.common import as_groups, check_confidence, st
 from blobs_transfer.stats.means import mean_ci, nested_mean_ci
 from blobs_transfer.stats.resample import cluster_variance
 

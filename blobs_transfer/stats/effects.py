@@ -8,9 +8,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats as st
 
-from blobs_transfer.stats.common import exact_mean, opt_float, quiet, sum_sq
+from blobs_transfer.stats.common import exact_mean, opt_float, quiet, st, sum_sq
 
 
 def welch_p(a: np.ndarray, b: np.ndarray) -> float | None:
