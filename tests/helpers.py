@@ -5,6 +5,8 @@ by the Numba engine)."""
 from __future__ import annotations
 
 import csv
+import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -63,11 +65,31 @@ def read_csv(path):
 
 
 def invoke(*args):
-    from blobs_transfer.cli import (
-        cli,  # here, so that importing the helpers (conftest does) stays cheap
-    )
-
+    """The command line in-process, its result returned whatever the exit code."""
     return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def write(tmp_path, text, name="sweep.toml"):
+    """A config file (a sweep's by default) in the test's folder."""
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def assert_json_clean(obj):
+    """Recursively: only dict (str keys)/list/str/int/float/None, no numpy scalars, no NaN or inf."""
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            assert isinstance(key, str)
+            assert_json_clean(value)
+    elif isinstance(obj, list):
+        for value in obj:
+            assert_json_clean(value)
+    else:
+        assert obj is None or type(obj) in (str, int, float), f"{obj!r} is {type(obj)}"
+        if type(obj) is float:
+            assert math.isfinite(obj), obj
+    json.dumps(obj, allow_nan=False)
 
 
 def last_line_dir(result, folder):

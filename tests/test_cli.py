@@ -17,18 +17,13 @@ from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
 from blobs_transfer.errors import ConfigError
-from tests.helpers import ROOT, run
+from tests.helpers import ROOT, invoke, run
 
 STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
 def snapshot(folder):
     return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
-
 
 
 def config_file(tmp_path, text):

@@ -10,18 +10,7 @@ from click.testing import CliRunner
 from blobs_transfer.cli import cli
 from blobs_transfer.rundir.sweep_dir import RUN_COLUMNS
 from blobs_transfer.sweep import cells as sweep_cells
-from tests.helpers import GRID, read_csv
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-
-def write(tmp_path, text, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+from tests.helpers import GRID, invoke, read_csv, write
 
 
 def test_one_cell_sweep_equals_compare(tmp_path):

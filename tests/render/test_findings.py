@@ -5,13 +5,7 @@ from blobs_transfer.render import findings, report
 from blobs_transfer.rundir import sweep_dir
 from blobs_transfer.sweep.grid import load_sweep, sweep_from_dict
 from tests.helpers import SWEEP as SMALL
-from tests.helpers import summary
-
-
-def write(tmp_path, text, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
+from tests.helpers import summary, write
 
 
 def test_finding_across_source_models_in_words_and_numbers():

@@ -16,7 +16,7 @@ from blobs_transfer import api as study
 from blobs_transfer.errors import ResultsError
 from blobs_transfer.rundir.sweep_dir import DONE
 from tests.helpers import SWEEP as SMALL
-from tests.helpers import TINY, assert_same_tables, invoke, one_error_line, snapshot
+from tests.helpers import TINY, assert_same_tables, invoke, one_error_line, snapshot, write
 
 KILLER = """
 import os, signal, sys, importlib
@@ -37,7 +37,6 @@ def killer(*args, **kwargs):
     return out
 setattr(owner, path[-1], killer)
 from blobs_transfer.cli import cli
-from blobs_transfer.rundir import run as rundir_run
 cli(sys.argv[5:])
 """
 
@@ -137,12 +136,6 @@ def test_sigterm_marks_run_incomplete_and_keeps_earlier_runs(default_study, tmp_
     assert not list(run.glob(".*.tmp-*"))  # no half-written files left under temporary names
     result = invoke("report", run)
     assert result.exit_code == 2 and "incomplete" in result.output
-
-
-def write(tmp_path, text, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 @pytest.mark.slow

@@ -27,14 +27,9 @@ from tests.helpers import (
     invoke,
     one_error_line,
     read_csv,
+    write,
 )
 from tests.helpers import SWEEP as SMALL
-
-
-def write(tmp_path, text, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
 
 
 def test_sweep_directory_files_and_columns(small_sweep):

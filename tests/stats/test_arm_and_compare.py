@@ -1,6 +1,5 @@
 """Tests for blobs_transfer.stats on small hand-built arrays whose answers are worked out in comments."""
 
-import json
 import math
 import subprocess
 import sys
@@ -12,28 +11,13 @@ from hypothesis import strategies as hs
 from scipy import stats as st
 
 from blobs_transfer import stats
+from tests.helpers import assert_json_clean
 
 # Any warning raised while running the module (e.g. scipy's degenerate-data warnings) fails the test.
 pytestmark = pytest.mark.filterwarnings("error")
 
 FAST = 999  # bootstrap resamples in tests: plenty for bracketing checks, keeps the file fast
 N_TEST = 500
-
-
-def assert_json_clean(obj):
-    """Recursively: only dict/list/str/int/float/None, no numpy scalars, no NaN or inf."""
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            assert isinstance(key, str)
-            assert_json_clean(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            assert_json_clean(value)
-    else:
-        assert obj is None or type(obj) in (str, int, float), f"{obj!r} is {type(obj)}"
-        if type(obj) is float:
-            assert math.isfinite(obj), obj
-    json.dumps(obj, allow_nan=False)
 
 
 def compare_counts(arm_correct, baseline_correct, **kwargs):

@@ -10,7 +10,6 @@
   comparison of 4 arms x 5,000 runs staying within its memory budget.
 """
 
-import json
 import math
 import tracemalloc
 
@@ -20,24 +19,12 @@ from scipy import stats as st
 
 from blobs_transfer import stats
 from blobs_transfer.stats import bootstrap
+from tests.helpers import assert_json_clean
 
 pytestmark = pytest.mark.filterwarnings("error")
 
 N_TEST = 500
 NEW_KEYS = ("n_sources", "icc", "design_effect", "n_effective", "verdict_test", "verdict_p")
-
-
-def assert_json_clean(obj):
-    """Only dict/list/str/int/float/None, no numpy scalars, no NaN or inf."""
-    json.dumps(obj, allow_nan=False)
-    if isinstance(obj, dict):
-        for value in obj.values():
-            assert_json_clean(value)
-    elif isinstance(obj, list):
-        for value in obj:
-            assert_json_clean(value)
-    else:
-        assert obj is None or type(obj) in (str, int, float), f"{obj!r} is {type(obj)}"
 
 
 def nested_counts(rng, k, r, icc, mean=0.8, sd=0.05):

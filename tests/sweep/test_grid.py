@@ -4,23 +4,11 @@ one line before anything trains."""
 import pickle
 
 import pytest
-from click.testing import CliRunner
 
-from blobs_transfer.cli import cli
 from blobs_transfer.config import ConfigError, config_from_dict, to_toml
 from blobs_transfer.sweep.grid import Cell, load_sweep, sweep_from_dict
 from tests.helpers import SWEEP as SMALL
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def write(tmp_path, text, name="sweep.toml"):
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
+from tests.helpers import invoke, write
 
 BAD_GRIDS = {
     "no [sweep] table": ("[study]\nrepeats = 2\n", "[sweep]"),
