@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -34,13 +35,30 @@ def sweep_dir_of(output: str) -> Path:
     return Path(output.strip().splitlines()[-1])
 
 
-def wait_for(predicate, seconds=240):
+def wait_for(predicate, seconds=240, poll=0.1):
     deadline = time.time() + seconds
     while time.time() < deadline:
         if predicate():
             return True
-        time.sleep(0.1)
+        time.sleep(poll)
     return False
+
+
+@contextmanager
+def paused(proc):
+    """The sweep's driver stopped (SIGSTOP) while the test breaks the cluster, then let go (SIGCONT): once a
+    cell is written, the driver gathers the next batch only after the next cell's statistics, and a fast
+    machine otherwise gathers every batch before the test's kill lands (all cells then finish and the test
+    proves nothing)."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
+def first_cell(results) -> bool:
+    return wait_for(lambda: list(results.glob("sweep-*/cells/*/cell.json")), poll=0.002)
 
 
 @pytest.fixture(scope="module")
@@ -56,12 +74,13 @@ def test_killed_worker_loses_nothing_and_scores_match_in_process(tmp_path, in_pr
     proc = subprocess.Popen([*EXE, "sweep", "--config", str(write(tmp_path, GRID.format(epochs=30))),
                              "--results-dir", str(results), "--workers", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
-    assert wait_for(lambda: list(results.glob("sweep-*/cells/*/cell.json"))), "no cell finished"
-    workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-               if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
-    assert len(workers) >= 2, [p.cmdline() for p in workers]
-    done_at_kill = len(list(results.glob("sweep-*/cells/*/cell.json")))
-    os.kill(workers[0].pid, signal.SIGKILL)
+    assert first_cell(results), "no cell finished"
+    with paused(proc):
+        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+        assert len(workers) >= 2, [p.cmdline() for p in workers]
+        done_at_kill = len(list(results.glob("sweep-*/cells/*/cell.json")))
+        os.kill(workers[0].pid, signal.SIGKILL)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     assert done_at_kill < 6, "the sweep had finished before the kill: the test proves nothing"
@@ -89,8 +108,10 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
         config = write(tmp_path, GRID.format(epochs=30))
         proc = subprocess.Popen([*EXE, "sweep", "--config", str(config), "--results-dir", str(results),
                                  "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
-        assert wait_for(lambda: list(results.glob("sweep-*/cells/*/cell.json"))), "no cell finished"
-        scheduler.kill()
+        assert first_cell(results), "no cell finished"
+        with paused(proc):
+            scheduler.kill()
+            scheduler.wait(timeout=30)
         out, err = proc.communicate(timeout=300)
         assert proc.returncode == 2, (out, err)
         errors = [line for line in err.strip().splitlines() if line.startswith("Error")]
