@@ -21,7 +21,8 @@ render/       words and pictures from the numbers: `findings`, `report`, `plots`
               outputs for CI
 export/       finished runs published to `mlflow`
 api/          the study as a library: one function per command, composing the stages above
-cli           the `blobs-transfer` command line, a thin layer over `api` (`__main__`: python -m blobs_transfer)
+cli/          the `blobs-transfer` command line, a thin layer over `api`: `common` options and errors, one module per
+              group of commands (`study`, `sweep`, `gate`, `runs`) (`__main__`: python -m blobs_transfer)
 """
 
 __version__ = "0.1.0"

@@ -94,7 +94,7 @@ def tensorflow_modules() -> set[str]:
 
 def test_the_package_has_the_pipeline_subpackages():
     assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} == {
-        "config", "model", "train", "stats", "sweep", "rundir", "render", "export", "api"}
+        "config", "model", "train", "stats", "sweep", "rundir", "render", "export", "api", "cli"}
 
 
 def test_imports_have_no_cycle():

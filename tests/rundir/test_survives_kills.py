@@ -52,7 +52,7 @@ def killed(where: tuple[str, str, int, str], *args) -> subprocess.CompletedProce
 
 
 COMPARE_KILLS = {  # where, and a file the run has then and one it has not yet
-    "during training": (("blobs_transfer.cli", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
+    "during training": (("blobs_transfer.cli.common", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
     "during the statistics": (("blobs_transfer.stats.summary", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
     "while drawing the figures": (("blobs_transfer.rundir.files", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
     "after the manifest, before marked complete": (("blobs_transfer.rundir.files", "mark_complete", 1, "before"),

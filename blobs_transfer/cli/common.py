@@ -1,0 +1,161 @@
+"""What every command shares: one-line errors (exit 2) and warnings, the group class that makes them, the
+options used by several commands, progress bars, and stopping at the next epoch on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import click
+
+from blobs_transfer import api
+from blobs_transfer.config import ENGINES
+from blobs_transfer.errors import StudyError, UnverifiedRunWarning
+
+DEFAULT_RESULTS = api.DEFAULT_RESULTS
+
+
+class BadInput(click.ClickException):
+    """Any expected failure, shown by Click as one line `Error: ...`, exit code 2."""
+
+    exit_code = 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGTERM or Ctrl-C during a run, raised at the next epoch or cell boundary (see `interruptible`)."""
+
+
+def _one_line(exc: click.UsageError) -> BadInput:
+    hint = f" (try '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+    return BadInput(f"{exc.format_message()}{hint}")
+
+
+def _one_line_warnings(show):
+    """`warnings.showwarning` that prints a run read unverified as one line `Warning: ...`, not Python's two."""
+    def showwarning(message, category, *args, **kwargs):
+        if issubclass(category, UnverifiedRunWarning):
+            click.echo(f"Warning: {message}", err=True)
+        else:
+            show(message, category, *args, **kwargs)
+    return showwarning
+
+
+class Cli(click.Group):
+    """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", UnverifiedRunWarning)
+                warnings.showwarning = _one_line_warnings(warnings.showwarning)
+                return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
+        except StudyError as exc:
+            if ctx.params.get("debug"):
+                raise
+            raise BadInput(str(exc)) from None
+        except (Interrupted, KeyboardInterrupt):
+            click.echo("Interrupted: the run directory is marked INCOMPLETE; earlier runs are untouched.", err=True)
+            raise click.exceptions.Exit(130) from None
+
+
+def results_option(f):
+    return click.option("--results-dir", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_RESULTS,
+                        show_default=True, help="Folder where outputs are written (a new subfolder per compare run).")(f)
+
+
+def config_option(f):
+    return click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
+                        help="TOML file of overrides of the tutorial's defaults (see configs/tutorial.toml).")(f)
+
+
+def training_options(f):
+    f = click.option("--epochs", type=click.IntRange(min=1), default=None,
+                     help="Training epochs per model, the [training] block's (a config's [source] or [target] epochs "
+                          "still win) [default: 100, the tutorial's].")(f)
+    f = click.option("--seed", type=click.IntRange(min=0), default=None,
+                     help="Root seed; every per-repeat seed is derived from it and recorded [default: 0].")(f)
+    f = click.option("--engine", type=click.Choice(ENGINES), default=None,
+                     help="numba: all repeats trained together on the CPU (fast, default); tensorflow: the same in "
+                          "TensorFlow (uses a GPU if it sees one); keras: one model.fit per repeat (the reference).")(f)
+    f = threads_option(f)
+    return f
+
+
+def threads_option(f):
+    return click.option("--threads", type=click.IntRange(min=1), default=None,
+                        help=f"CPU threads for the numba engine [default: ${api.THREADS_ENV} if set, else every core].")(f)
+
+
+class ProgressBars:
+    """A progress bar per phase of work on a terminal; silent when stderr is not one (CI, pipes, tests)."""
+
+    def __init__(self) -> None:
+        self.bar, self.label = None, None
+        self.stop_requested = False
+
+    def __call__(self, label: str, epochs: int, total: int) -> None:
+        if self.stop_requested:
+            raise Interrupted()
+        if not sys.stderr.isatty():
+            return
+        if label != self.label:
+            self.close()
+            self.bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
+            self.bar.__enter__()
+            self.label = label
+        self.bar.update(epochs)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+        self.bar, self.label = None, None
+
+
+@contextmanager
+def progress_bars() -> Iterator[ProgressBars]:
+    bars = ProgressBars()
+    try:
+        yield bars
+    finally:
+        bars.close()
+
+
+@contextmanager
+def interruptible(bars: ProgressBars) -> Iterator[None]:
+    """SIGTERM and Ctrl-C stop a run at its next progress report (an epoch or a finished cell), so a killed run
+    still leaves its directory marked INCOMPLETE; a second signal stops at once.
+
+    Not at the signal itself: an exception raised at an arbitrary point inside TensorFlow's tracing leaves
+    its internal stacks inconsistent and surfaces as an unrelated error ('Concurrent access?').
+    """
+    def handler(signum, frame):
+        if bars.stop_requested:
+            raise Interrupted()
+        bars.stop_requested = True
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow and Keras quietly (see `api.import_tensorflow`)."""
+    api.import_tensorflow()
+
+
+def accuracies_line(result) -> str:
+    return f"Train: {result.final['train_accuracy'][0]:.3f}, Test: {result.final['test_accuracy'][0]:.3f}"

@@ -1,0 +1,107 @@
+"""The study's own steps: `generate` the problems, `train-source`, one `fit`, the repeated `compare`, and
+`report` to rebuild a compare run's summaries and figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from blobs_transfer import api
+from blobs_transfer.cli.common import (accuracies_line, config_option, interruptible, progress_bars,
+                                       quiet_tensorflow, results_option, training_options)
+from blobs_transfer.config import load_config
+
+
+@click.command()
+@results_option
+@config_option
+def generate(results_dir: Path, config_file: Path | None) -> None:
+    """Make Problem 1 and Problem 2 (make_blobs), write their train/test splits as CSV and draw them."""
+    folder = api.generate(load_config(config_file), results_dir)
+    click.echo(f"Wrote the problems to {folder}/ (problemN_train.csv, problemN_test.csv, problems.png)")
+
+
+@click.command("train-source")
+@click.option("--problem", type=click.IntRange(min=1), default=None,
+              help="Problem to train the source model on [default: the study's source problem, 1].")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Where to save the model [default: RESULTS_DIR/source/problemN.keras, where compare looks].")
+@training_options
+@results_option
+@config_option
+def train_source(problem, out, epochs, seed, engine, threads, results_dir, config_file) -> None:
+    """Train the source MLP on a problem's train split (test split as validation) and save it as .keras.
+
+    Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
+    """
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+                                         "study.source_problem": problem})
+    quiet_tensorflow()  # train-source writes a real .keras model, with Keras
+    api.prepare_engine(cfg, threads)
+    with progress_bars() as progress:
+        model, result = api.train_source(cfg, out=out, results_dir=results_dir, progress=progress)
+    click.echo(accuracies_line(result))
+    stem = Path(model.path).stem
+    click.echo(f"Saved {model.path} (history {stem}_history.csv, curves {stem}_learning_curves.png)")
+
+
+@click.command()
+@click.option("--problem", type=click.IntRange(min=1), default=None, help="Problem to fit [default: the target problem, 2].")
+@click.option("--source", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Start from this saved source model (transfer); without it the model starts fresh (standalone).")
+@click.option("--fixed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="With --source: how many leading hidden layers to freeze.")
+@training_options
+@results_option
+@config_option
+def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file) -> None:
+    """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+                                         "study.target_problem": problem})
+    api.prepare_engine(cfg, threads)
+    with progress_bars() as progress:
+        run_dir, result = api.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
+    click.echo(accuracies_line(result))
+    click.echo(str(run_dir))
+
+
+@click.command()
+@click.option("--repeats", type=click.IntRange(min=1), default=None, help="Repeats per arm [default: 30].")
+@click.option("--source-repeats", type=click.IntRange(min=1), default=None,
+              help="Train this many source models (recorded seeds) and run every transfer arm from each [default: 1, "
+                   "the saved source model].")
+@click.option("--source", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Saved source model for the transfer arms [default: RESULTS_DIR/source/problem1.keras].")
+@click.option("--train-source", "train_missing", is_flag=True,
+              help="If the source model is missing, train and save it first instead of stopping with an error.")
+@training_options
+@results_option
+@config_option
+def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine, threads, results_dir,
+            config_file) -> None:
+    """Run every arm (standalone, transfer fixed=0/1/2 by default) REPEATS times on the target problem.
+
+    Writes a new run directory under RESULTS_DIR with scores.csv, curves/, summary.json, summary.md,
+    boxplot.png, forest.png, curves.png, report.html, config.toml and metadata.json, then prints the
+    tutorial's table, the statistics and the directory's path.
+    """
+    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
+                                         "study.repeats": repeats, "study.source_repeats": source_repeats})
+    api.prepare_engine(cfg, threads)
+    with progress_bars() as progress, interruptible(progress):
+        done = api.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
+                             notify=lambda line: click.echo(line, err=True))
+    click.echo(api.terminal_report(done.summary))
+    if done.result.diverged.any():
+        click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")
+    click.echo(str(done.run_dir))
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+def report(run_dir: Path) -> None:
+    """Rebuild summary.json, summary.md, the figures and report.html of a finished compare run (no TensorFlow)."""
+    summary = api.report_run(run_dir)
+    click.echo(api.terminal_report(summary))
+    click.echo(str(run_dir / "report.html"))
