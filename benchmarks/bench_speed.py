@@ -167,10 +167,10 @@ problem = make_problem(cfg.target_spec)
 n = 1024
 w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, seeds.replica_rngs(s)[0]) for s in range(n)])
 engine.train_replicas(problem, arms.stack([arms.unstack(w, 0)]), np.ones((1, 3), bool), [0], epochs=1,
-                      batch_size=32, learning_rate=0.01)  # compile
+                      batch_size=32)  # compile
 start = time.process_time()
 engine.train_replicas(problem, w, np.ones((n, 3), bool), list(range(n)), epochs=20, batch_size=32,
-                      learning_rate=0.01, threads=1)
+                      threads=1)
 print((time.process_time() - start) / n / 20 * 1e6)
 """
 

@@ -1,8 +1,10 @@
-"""Make the stored Keras sample of tests/train/test_distribution.py (not a test): tests/data/keras_sample.json.
+"""Make the stored Keras samples of tests/train/test_distribution.py (not a test): one per optimizer,
+tests/data/keras_sample_<optimizer>.json (sgd, the tutorial's; momentum; adam).
 
-Run from the repository root (about 3-4 minutes on 2 cores):
+Run from the repository root (about 3-4 minutes per optimizer on 2 cores):
 
-    .venv/bin/python benchmarks/make_keras_sample.py
+    .venv/bin/python benchmarks/make_keras_sample.py                     # every optimizer
+    .venv/bin/python benchmarks/make_keras_sample.py --optimizer adam
 
 It runs exactly the reference-engine fits that the distribution test used to run itself: per arm (standalone,
 transfer fixed=0, transfer fixed=1) N_KERAS[arm] fits of `engine="keras"` (one `keras.Model.fit` per run,
@@ -56,7 +58,12 @@ ROOT = 20_251_123  # the test's root seed
 KERAS = 1  # the Keras runs' seed stream
 SOURCE_PROBLEM, TARGET_PROBLEM = 1, 2
 
-OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "keras_sample.json"
+OPTIMIZERS = ("sgd", "momentum", "adam")  # training.optimizer of the target's training; the source trains as the tutorial
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+
+
+def sample_path(optimizer: str) -> Path:
+    return DATA / f"keras_sample_{optimizer}.json"
 
 
 def seeds(engine: int, arm: str, n: int) -> list[int]:
@@ -87,8 +94,17 @@ def to_json(value):
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, action="append", help="only this one (repeatable)")
+    for optimizer in parser.parse_args().optimizer or OPTIMIZERS:
+        make(optimizer)
+
+
+def make(optimizer: str) -> None:
     cfg = Config()
-    short_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS))
+    short_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS, optimizer=optimizer))
     problem2 = make_problem(cfg.catalogue_spec(TARGET_PROBLEM))
     models, _ = experiment.train_sources(cfg, SOURCE_PROBLEM, 1)  # the default study's source 0
     source = models[0].weights
@@ -132,12 +148,13 @@ def main() -> None:
         },
         "runs": runs,
     }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(dumps(sample))
+    out = sample_path(optimizer)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(dumps(sample))
     for arm in ARMS:
         c = np.array([r["test_correct"] for r in runs[arm]]) / len(problem2.y_test)
         print(f"{arm}: mean {c.mean():.4f} SD {c.std(ddof=1):.4f} (n={len(c)})")
-    print(f"{sum(N_KERAS.values())} Keras fits in {seconds:.0f} s; wrote {OUT}", file=sys.stderr)
+    print(f"{optimizer}: {sum(N_KERAS.values())} Keras fits in {seconds:.0f} s; wrote {out}", file=sys.stderr)
 
 
 def dumps(sample: dict) -> str:

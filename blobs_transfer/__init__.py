@@ -5,13 +5,14 @@ it in this list (tests/test_layout.py checks it):
 
 errors        the expected failures, one hierarchy of one-line messages
 seeds         every seed derived by name from one root seed
-config/       the one typed, frozen config whose defaults are the tutorial's protocol (`schema`), its one type
-              check (`typecheck`), TOML in (`load`) and out (`write`, by tomli-w)
+config/       the one typed, frozen config whose defaults are the tutorial's protocol (`schema`), the update
+              rule it names (`optimizer`), its one type check (`typecheck`), TOML in (`load`) and out (`write`)
 problems      the synthetic make_blobs problems, as specs and arrays
 model/        the network: each arm's starting weights (`arms`), `.keras` files read (`keras_file`) and written
               (`keras_model`), TensorFlow imported quietly (`backend`)
-train/        training: the plan of replicas and seeds (`plan`), the engines (`engine` + `kernel` + `fastmath` +
-              `orders` for Numba, `tensorflow_engine`, the Keras `reference` loop), `run`, `result`
+train/        training: the plan of replicas and seeds (`plan`), the engines (Numba: `engine` + `loop` +
+              `update` + `kernel` + `fastmath` + `orders`; `tensorflow_engine`; the Keras `reference` loop),
+              `run`, `result`
 stats/        the statistics: pure numpy/scipy, one resampling core over (source model, run) (see its map)
 sweep/        a grid of comparisons (`grid`), batched (`schedule`), trained (`cells`), in this process or on Dask
               (`runners`)

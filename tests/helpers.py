@@ -203,7 +203,7 @@ def train_jobs(cfg, problem, jobs, **kw):
     initial = arms.stack([arms.initial_weights(cfg, a, None, replica_rngs(s)[0]) for a, s in jobs])
     trainable = np.array([arms.trainable_layers(cfg, a) for a, _ in jobs])
     return engine.train_replicas(problem, initial, trainable, [s for _, s in jobs], epochs=4, batch_size=32,
-                                 learning_rate=0.01, **kw)
+                                 **kw)
 
 
 def assert_same_replica(a, ra, b, rb):

@@ -9,7 +9,7 @@ frozen. Each field's type is its annotation, which `typecheck` enforces on value
 enforces the rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config`
 is made, `dataclasses.replace` included.
 
-May import: `blobs_transfer.errors` and the standard library.
+May import: `blobs_transfer.errors`, `config.optimizer` and the standard library.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from blobs_transfer.config.optimizer import Optimizer
+from blobs_transfer.config.optimizer import resolve as resolve_optimizer
 from blobs_transfer.errors import ConfigError
 
 
@@ -48,7 +50,10 @@ class SourceProblem:
 
     n_train: int | None = None
     cluster_std: float | None = None
+    optimizer: str | None = None
     learning_rate: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
     batch_size: int | None = None
     epochs: int | None = None
 
@@ -66,7 +71,10 @@ class TargetProblem:
     n_train: int | None = None
     cluster_std: float | None = None
     similarity_t: float | None = None
+    optimizer: str | None = None
     learning_rate: float | None = None
+    momentum: float | None = None
+    nesterov: bool | None = None
     batch_size: int | None = None
     epochs: int | None = None
 
@@ -107,16 +115,24 @@ class Model:
     hidden_initializer: str = "he_uniform"
     output_initializer: str = "glorot_uniform"  # Keras's default; all biases start at zero
 
-
 @dataclass(frozen=True)
 class Training:
-    """Plain SGD on categorical cross-entropy with Keras's defaults, as the tutorial trains; what the source
-    models and the target's arms share unless `[source]` or `[target]` overrides a key
-    (`Config.source_training`, `Config.target_training`)."""
+    """Plain SGD on categorical cross-entropy at Keras's defaults, as the tutorial trains (or Keras's momentum or
+    Adam: `optimizer`, resolved by `update_rule`); shared by the source models and the target's arms unless
+    `[source]` or `[target]` overrides a key (`Config.source_training`, `Config.target_training`)."""
 
-    learning_rate: float = 0.01
+    optimizer: str = "sgd"
+    learning_rate: float | None = None  # None: the optimizer's Keras default (0.01 for SGD, the tutorial's)
+    momentum: float | None = None  # optimizer "momentum" only; None: 0.9
+    nesterov: bool | None = None  # optimizer "momentum" only: Nesterov's step
     batch_size: int = 32  # 500 rows -> 15 batches of 32 and one of 20, reshuffled every epoch
     epochs: int = 100
+
+    def rule(self, where: str = "training") -> Optimizer:
+        """The update rule these settings name (`where` names the table in an error)."""
+        return resolve_optimizer(where, self.optimizer, self.learning_rate, self.momentum, self.nesterov)
+
+    update_rule = property(rule)
 
 
 @dataclass(frozen=True)
@@ -277,7 +293,7 @@ class Config:
 
 SECTIONS = {"problems": Problems, "source": SourceProblem, "target": TargetProblem, "model": Model,
             "training": Training, "study": Study}  # the TOML tables, in the order they are read and written
-TRAINING_KEYS = ("learning_rate", "batch_size", "epochs")  # [source] / [target] keys that override [training]
+TRAINING_KEYS = ("optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs")  # [source] / [target] keys that override [training]
 
 
 def _set(table: Any, *, only: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -306,8 +322,7 @@ def validate(cfg: Config) -> None:
     for key in ("hidden_initializer", "output_initializer"):
         if getattr(m, key) not in INITIALIZERS:
             raise ConfigError(f"model.{key} must be one of {', '.join(INITIALIZERS)}, got {getattr(m, key)!r}")
-    if not (math.isfinite(t.learning_rate) and t.learning_rate > 0):
-        raise ConfigError(f"training.learning_rate must be a positive number, got {t.learning_rate}")
+    t.rule(), cfg.source_training.rule("source"), cfg.target_training.rule("target")
     _positive("training.batch_size", t.batch_size)
     _positive("training.epochs", t.epochs)
     _positive("study.repeats", s.repeats)
@@ -323,8 +338,6 @@ def validate(cfg: Config) -> None:
             _positive(f"{name}.n_train", table.n_train)
         if table.cluster_std is not None and not (math.isfinite(table.cluster_std) and table.cluster_std > 0):
             raise ConfigError(f"{name}.cluster_std must be a positive number, got {table.cluster_std}")
-        if table.learning_rate is not None and not (math.isfinite(table.learning_rate) and table.learning_rate > 0):
-            raise ConfigError(f"{name}.learning_rate must be a positive number, got {table.learning_rate}")
         for key in ("batch_size", "epochs"):
             if getattr(table, key) is not None:
                 _positive(f"{name}.{key}", getattr(table, key))

@@ -14,7 +14,7 @@ from blobs_transfer.model.backend import import_tensorflow
 import_tensorflow()
 import keras  # noqa: E402
 
-from blobs_transfer.config import Arm, Config  # noqa: E402
+from blobs_transfer.config import Arm, Config, Optimizer  # noqa: E402
 from blobs_transfer.errors import ResultsError, SourceModelError  # noqa: E402
 from blobs_transfer.model.arms import Weights  # noqa: E402
 from blobs_transfer.model.keras_file import check_file  # noqa: E402
@@ -36,15 +36,21 @@ def build_mlp(cfg: Config, arm: Arm | None = None) -> keras.Sequential:
     return keras.Sequential(layers, name="mlp")
 
 
+def keras_optimizer(rule: Optimizer) -> keras.optimizers.Optimizer:
+    """A new Keras optimizer for an update rule (fresh state: nothing of an earlier training carries over)."""
+    if rule.name == "adam":
+        return keras.optimizers.Adam(learning_rate=rule.learning_rate, beta_1=rule.beta_1, beta_2=rule.beta_2,
+                                     epsilon=rule.epsilon)
+    return keras.optimizers.SGD(learning_rate=rule.learning_rate, momentum=rule.momentum, nesterov=rule.nesterov)
+
+
 def compile_model(model: keras.Model, cfg: Config, fixed: int = 0) -> keras.Model:
-    """Freeze the first `fixed` layers, then (re)compile with plain SGD, as the tutorial does."""
+    """Freeze the first `fixed` layers, then (re)compile with a new optimizer for `cfg.training` (plain SGD at
+    0.01 by default, as the tutorial does)."""
     for i, layer in enumerate(model.layers):
         layer.trainable = i >= fixed
-    model.compile(
-        loss="categorical_crossentropy",
-        optimizer=keras.optimizers.SGD(learning_rate=cfg.training.learning_rate),
-        metrics=["accuracy"],
-    )
+    model.compile(loss="categorical_crossentropy", optimizer=keras_optimizer(cfg.training.update_rule),
+                  metrics=["accuracy"])
     return model
 
 

@@ -4,7 +4,8 @@
 run by plain threads over a `nogil` kernel (no Numba threading layer: nothing to oversubscribe, nothing that
 breaks after a fork, safe in a Dask worker with several threads). Each replica has its own starting weights,
 its own reshuffle of the training rows every epoch (drawn in the kernel from its seed), its own frozen layers,
-and takes plain SGD steps on the mean categorical cross-entropy of its own minibatch, exactly as if it were
+and takes steps of the update rule (`update`: SGD, momentum or Adam) on the mean categorical cross-entropy
+of its own minibatch, exactly as if it were
 trained alone by Keras (tests/train/test_engine.py). Replicas may see different data (a sweep's cells trained
 together). `tensorflow_engine.train_replicas` is the same computation in TensorFlow (`--engine tensorflow`, the path
 that can use a GPU), and `reference.fit_keras` the reference loop (`--engine keras`).
@@ -26,6 +27,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from blobs_transfer.config import Optimizer
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
 from blobs_transfer.train import kernel
@@ -35,7 +37,7 @@ from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
 
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"
 HERE = Path(__file__).resolve().parent
-KERNEL_SOURCES = ("kernel.py", "fastmath.py", "orders.py")  # what the generated kernel is made of
+KERNEL_SOURCES = ("kernel.py", "loop.py", "update.py", "fastmath.py", "orders.py")  # what the compiled kernel is made of
 
 _threads_override: int | None = None
 
@@ -185,7 +187,7 @@ def train_replicas(
     *,
     epochs: int,
     batch_size: int,
-    learning_rate: float,
+    optimizer: Optimizer = Optimizer(),
     orders: np.ndarray | None = None,
     on_epoch: Callable[[int], None] | None = None,
     threads: int | None = None,
@@ -196,6 +198,7 @@ def train_replicas(
     may differ; test splits must have one size). initial: per layer (kernel (R, fan_in, fan_out), bias
     (R, fan_out)); trainable: (R, n_layers) bool; seeds: (R,) replica seeds from which the kernel draws each
     replica's minibatch orders, unless `orders` (R, epochs, n_train) gives them explicitly (one problem only).
+    optimizer: the update rule (default: the tutorial's plain SGD at 0.01), its state fresh for every replica.
     on_epoch(e) is called as the replicas' epochs complete (blocks finish together, so e counts the share of
     the work done); threads: default `default_threads()`. A replica's results do not depend on threads or on
     the other replicas (tests/train/test_engine.py).
@@ -214,6 +217,7 @@ def train_replicas(
     lay = layout(shapes)
     n_params = sum((fan_in + 1) * fan_out for fan_in, fan_out in shapes)
     seeds = np.asarray(seeds, np.int64).reshape(n_replicas)
+    rule, hyper = kernel.settings(optimizer)  # the update rule's code and constants (update.settings)
 
     n_blocks = -(-n_replicas // lanes)
     padded = np.concatenate([np.arange(n_replicas), np.zeros(n_blocks * lanes - n_replicas, np.int64)])
@@ -238,8 +242,8 @@ def train_replicas(
 
     def run(b: int) -> None:
         kernel.train_block(x_train, y_train, n_rows, x_test, y_test, lane_data[b], params[b], lane_trainable[b],
-                           lane_seeds[b], lane_orders[b], epochs, batch_size, float(learning_rate),
-                           history[b], final[b])
+                           lane_seeds[b], lane_orders[b], epochs, batch_size, rule, hyper, history[b],
+                           final[b])
 
     n_threads = max(1, min(threads or default_threads(), n_blocks))
     reported = 0

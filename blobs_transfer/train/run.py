@@ -80,7 +80,7 @@ def train(
                 seeds,
                 epochs=training.epochs,
                 batch_size=training.batch_size,
-                learning_rate=training.learning_rate,
+                optimizer=training.update_rule,
                 on_epoch=(lambda e: progress(1)) if progress else None,
             )
         )

@@ -3,8 +3,8 @@ TensorFlow computation, the path that can use a GPU.
 
 `train_replicas` here is the same computation as `engine.train_replicas` (the default, Numba engine), tested
 against the same Keras loop. Each replica has its own starting weights, its own reshuffle of the
-training rows every epoch, its own frozen layers, and takes plain SGD steps on the mean categorical
-cross-entropy of its own minibatch, exactly as if it were trained alone by Keras: the sum of the replicas'
+training rows every epoch, its own frozen layers, and takes steps of the update rule (SGD, momentum or Adam, as
+`update` has them) on the mean categorical cross-entropy of its own minibatch, exactly as if it were trained alone by Keras: the sum of the replicas'
 losses has, for each replica's weights, the gradient of that replica's loss alone. Kernels are stacked as
 (R, fan_in, fan_out), so one batched matmul per layer serves every replica; it runs on a GPU when TensorFlow
 sees one. Replicas may also see different data (another target problem, train size or spread: a sweep's cells
@@ -24,9 +24,11 @@ from blobs_transfer.model.backend import import_tensorflow
 import_tensorflow()
 import tensorflow as tf  # noqa: E402
 
+from blobs_transfer.config import Optimizer  # noqa: E402
 from blobs_transfer.model.arms import Weights  # noqa: E402
 from blobs_transfer.problems import Problem  # noqa: E402
 from blobs_transfer.seeds import replica_rngs  # noqa: E402
+from blobs_transfer.train import update  # noqa: E402
 from blobs_transfer.train.result import HISTORY_KEYS, TrainResult, batch_bounds  # noqa: E402
 
 JIT = True
@@ -67,6 +69,28 @@ def _loss_and_correct(logits: tf.Tensor, y_onehot: tf.Tensor) -> tuple[tf.Tensor
     return tf.reduce_mean(per_row, axis=-1), tf.reduce_sum(correct, axis=-1)
 
 
+def _update(rule: int, var, grad, first, second, move, steps, hyper) -> None:
+    """One step of the update rule, the same operations as `update.step` in the Numba engine (Keras's SGD, SGD
+    with momentum, Adam; `rule` and `hyper` from `update.settings`), where `move` (the layer is trainable and the replica's batch has rows) allows; a tf.where,
+    not a multiply by a mask, so frozen weights stay bit-identical even when a gradient is inf or NaN."""
+    lr, mu, c1, c2, epsilon, beta_1, beta_2 = tf.unstack(hyper)
+    if rule == update.SGD:
+        var.assign(tf.where(move, var - lr * grad, var))
+        return
+    if rule in (update.MOMENTUM, update.NESTEROV):
+        m = first * mu - grad * lr
+        step = m * mu - grad * lr if rule == update.NESTEROV else m
+        first.assign(tf.where(move, m, first))
+        var.assign(tf.where(move, var + step, var))
+        return
+    alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, steps)) / (1.0 - tf.pow(beta_1, steps))
+    m = first + (grad - first) * c1
+    v = second + (tf.square(grad) - second) * c2
+    first.assign(tf.where(move, m, first))
+    second.assign(tf.where(move, v, second))
+    var.assign(tf.where(move, var - (m * alpha) / (tf.sqrt(v) + epsilon), var))
+
+
 class _Step:
     """The compiled epoch and evaluation of R replicas of one architecture, kept for reuse.
 
@@ -75,12 +99,15 @@ class _Step:
     next cell of a sweep, the next chunk) reuses the compiled code.
     """
 
-    def __init__(self, shapes: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]) -> None:
+    def __init__(self, shapes: tuple[tuple[tuple[int, ...], tuple[int, ...]], ...], rule: int) -> None:
         self.variables = [(tf.Variable(tf.zeros(k)), tf.Variable(tf.zeros(b))) for k, b in shapes]
         flat_vars = [v for pair in self.variables for v in pair]
+        # the optimizer's state (momentum, or Adam's m and v) and each replica's step count, zeroed per training
+        self.state = [(tf.Variable(tf.zeros(v.shape)), tf.Variable(tf.zeros(v.shape))) for v in flat_vars]
+        self.steps = tf.Variable(tf.zeros([shapes[0][0][0]]))
 
         @tf.function(jit_compile=JIT)
-        def run_epoch(order, x_train, y_train, row_weight, n_train, x_test, y_test, masks, lr):
+        def run_epoch(order, x_train, y_train, row_weight, n_train, x_test, y_test, masks, hyper):
             n_replicas, padded = order.shape
             n_batches, batch_size = row_weight.shape[-2:]
             per_replica = len(x_train.shape) == 3
@@ -99,9 +126,12 @@ class _Step:
                     loss = tf.reduce_sum(per_row * w, axis=-1)  # (R,) each replica's mean loss on its batch
                     total = tf.reduce_sum(loss)  # replicas share no weights: d total / d w_r = d loss_r / d w_r
                 grads = tape.gradient(total, flat_vars)
-                for var, grad, mask in zip(flat_vars, grads, masks):
-                    # where(), not mask * grad: a frozen layer stays bit-identical even if a gradient is inf/NaN
-                    var.assign(tf.where(mask, var - lr * grad, var))
+                live = tf.broadcast_to(tf.reduce_sum(w, axis=-1) > 0, [n_replicas])  # the batch has rows
+                self.steps.assign_add(tf.cast(live, tf.float32))
+                for var, grad, mask, (first, second) in zip(flat_vars, grads, masks, self.state):
+                    by_replica = [-1] + [1] * (len(var.shape) - 1)
+                    move = tf.logical_and(mask, tf.reshape(live, by_replica))
+                    _update(rule, var, grad, first, second, move, tf.reshape(self.steps, by_replica), hyper)
                 hit = tf.cast(tf.equal(tf.argmax(logits, -1), tf.argmax(yb, -1)), tf.float32)
                 real = tf.cast(w > 0, tf.float32)
                 loss_sum += tf.reduce_sum(per_row * real, axis=-1)  # Keras weights each batch's loss by its size
@@ -125,19 +155,24 @@ def _evaluate(weights, x, y):
 _steps: OrderedDict[tuple, _Step] = OrderedDict()
 
 
-def _step_for(initial: Weights) -> _Step:
-    """The cached compiled step for these weight shapes (least recently used ones are dropped)."""
-    key = tuple((k.shape, b.shape) for k, b in initial)
+def _step_for(initial: Weights, rule: int) -> _Step:
+    """The cached compiled step for these weight shapes and update rule (least recently used ones are
+    dropped), its weights set to `initial` and its optimizer state to zero."""
+    key = (tuple((k.shape, b.shape) for k, b in initial), rule)
     if key in _steps:
         _steps.move_to_end(key)
     else:
-        _steps[key] = _Step(key)
+        _steps[key] = _Step(key[0], rule)
         while len(_steps) > CACHED_STEPS:
             _steps.popitem(last=False)
     step = _steps[key]
     for (kernel, bias), (k, b) in zip(step.variables, initial):
         kernel.assign(np.asarray(k, np.float32))
         bias.assign(np.asarray(b, np.float32))
+    for first, second in step.state:
+        first.assign(tf.zeros(first.shape))
+        second.assign(tf.zeros(second.shape))
+    step.steps.assign(tf.zeros(step.steps.shape))
     return step
 
 
@@ -170,7 +205,7 @@ def train_replicas(
     *,
     epochs: int,
     batch_size: int,
-    learning_rate: float,
+    optimizer: Optimizer = Optimizer(),
     orders: np.ndarray | None = None,
     on_epoch: Callable[[int], None] | None = None,
 ) -> TrainResult:
@@ -180,7 +215,8 @@ def train_replicas(
     sizes may differ; test splits must have one size). initial: per layer (kernel (R, fan_in, fan_out),
     bias (R, fan_out)); trainable: (R, n_layers) bool; seeds: (R,) replica seeds that fix each replica's
     minibatch order (see `epoch_orders`), unless `orders` (R, epochs, n_train) gives the orders explicitly
-    (one problem only). on_epoch(e) is called after each epoch.
+    (one problem only). optimizer: the update rule (default: the tutorial's plain SGD at 0.01), its state
+    fresh for every training. on_epoch(e) is called after each epoch.
     """
     n_replicas = initial[0][0].shape[0]
     trainable = np.asarray(trainable, dtype=bool).reshape(n_replicas, len(initial))
@@ -209,8 +245,9 @@ def train_replicas(
     masks = []
     for i in range(len(initial)):
         masks += [tf.constant(trainable[:, i, None, None]), tf.constant(trainable[:, i, None])]
-    lr = tf.constant(learning_rate, tf.float32)
-    step = _step_for(initial)
+    rule, hyper = update.settings(optimizer)
+    hyper = tf.constant(hyper)
+    step = _step_for(initial, rule)
 
     def epoch_order(e: int) -> np.ndarray:
         order = np.zeros((n_replicas, padded), np.int32)  # padding rows read row 0, with weight 0
@@ -248,7 +285,7 @@ def train_replicas(
             order = next_order.result()
             if e + 1 < epochs:
                 next_order = drawer.submit(epoch_order, e + 1)
-            outputs = step.run_epoch(tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, lr)
+            outputs = step.run_epoch(tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, hyper)
             record(e + 1, *(t.numpy() for t in outputs))
             if on_epoch is not None:
                 on_epoch(e + 1)

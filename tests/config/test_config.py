@@ -4,6 +4,7 @@ The type check itself is tested in test_config_typecheck.py, the TOML writer in 
 """
 
 import ast
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import blobs_transfer.config
 from blobs_transfer.config import (
     Config,
     ConfigError,
+    Optimizer,
     config_from_dict,
     load_config,
     to_toml,
@@ -26,14 +28,19 @@ def test_defaults_are_the_tutorial(cfg):
     assert cfg.problems.seeds == (1, 2) and cfg.problems.n_samples == 1000 and cfg.problems.centers == 3
     assert cfg.problems.n_features == 2 and cfg.problems.cluster_std == 2.0 and cfg.problems.n_train == 500
     assert cfg.model.hidden_units == (5, 5) and cfg.model.hidden_initializer == "he_uniform"
-    assert cfg.training.learning_rate == 0.01 and cfg.training.batch_size == 32 and cfg.training.epochs == 100
+    assert cfg.training.update_rule == Optimizer("sgd", 0.01, momentum=0.0, nesterov=False)
+    assert cfg.training.batch_size == 32 and cfg.training.epochs == 100
     assert cfg.study.repeats == 30 and cfg.study.source_problem == 1 and cfg.study.target_problem == 2
     assert [a.name for a in cfg.arms] == ["standalone", "transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
     assert [a.fixed for a in cfg.arms] == [0, 0, 1, 2]
 
 
 def test_tutorial_toml_spells_out_the_defaults():
-    assert load_config(ROOT / "configs" / "tutorial.toml") == Config()
+    """The same config, but for the learning rate it spells out (left out, it is the optimizer's default)."""
+    spelled = load_config(ROOT / "configs" / "tutorial.toml")
+    assert spelled.training.learning_rate == 0.01 and Config().training.learning_rate is None
+    assert spelled == dataclasses.replace(Config(), training=dataclasses.replace(Config().training, learning_rate=0.01))
+    assert spelled.training.update_rule == Config().training.update_rule
 
 
 def test_flags_win_over_file(tmp_path):

@@ -7,13 +7,13 @@ from blobs_transfer.config import ConfigError, Training, config_from_dict
 from blobs_transfer.sweep import cells as sweep_cells
 from blobs_transfer.train import plan
 
-TUTORIAL = Training(learning_rate=0.01, batch_size=32, epochs=100)
+TUTORIAL = Training(batch_size=32, epochs=100)
 
 
 def test_overrides_resolve_per_side(cfg):
     c = config_from_dict({"target": {"epochs": 5, "n_train": 50}, "source": {"learning_rate": 0.1},
                           "training": {"batch_size": 16}})
-    assert c.target_training == Training(learning_rate=0.01, batch_size=16, epochs=5)
+    assert c.target_training == Training(batch_size=16, epochs=5)
     assert c.source_training == Training(learning_rate=0.1, batch_size=16, epochs=100)
     # the problems are untouched by the training keys
     assert c.source_spec == cfg.source_spec and c.target_spec.n_train == 50

@@ -37,7 +37,7 @@ hidden_initializer = "he_uniform"
 output_initializer = "glorot_uniform"
 
 [training]
-learning_rate = 0.01
+optimizer = "sgd"
 batch_size = 32
 epochs = 100
 

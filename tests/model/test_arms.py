@@ -88,7 +88,7 @@ def sources(problem1, problem2):
     for name, problem, seed in (("A", problem1, 11), ("B", problem2, 12)):
         init = arms.initial_weights(cfg, Arm("standalone"), None, np.random.default_rng(seed))
         result = train_replicas(problem, arms.stack([init]), np.ones((1, 3), bool), [seed],
-                                epochs=EPOCHS, batch_size=32, learning_rate=0.01)
+                                epochs=EPOCHS, batch_size=32)
         out[name] = arms.unstack(result.weights, 0)
     return out
 
@@ -111,7 +111,7 @@ def trained(cfg, sources, problem2):
         initial = [w for kind in group for w in start[kind.arm.name]]
         mask = [arms.trainable_layers(cfg, kind.arm) for kind in group for _ in range(REPLICAS)]
         result = train_replicas(problem2, arms.stack(initial), np.array(mask), list(range(len(initial))),
-                                epochs=EPOCHS, batch_size=32, learning_rate=0.01)
+                                epochs=EPOCHS, batch_size=32)
         assert np.isfinite(result.final["train_loss"]).all()
         for g, kind in enumerate(group):
             end[kind.arm.name] = [arms.unstack(result.weights, g * REPLICAS + r) for r in range(REPLICAS)]

@@ -62,8 +62,13 @@ Four checks per arm, each at level ALPHA:
 4. Two-sample Kolmogorov-Smirnov, exact p-value. With ties the statistic is stochastically smaller than
    in the continuous case the p-value is computed for, so the test is conservative (size <= ALPHA).
 
-Family-wise rate. 2 engines x 3 arms x 4 checks = 24 assertions, Bonferroni: ALPHA = 4e-5 each, so under H0
-a false failure has probability <= 24 * 4e-5 = 9.6e-4 < 1e-3, whatever the dependence between the checks
+Optimizers. Everything above is run once per target optimizer (`training.optimizer`: the tutorial's plain SGD,
+Keras's SGD with momentum 0.9, and Adam), each against its own stored Keras sample; the source model always
+trains as the tutorial trains it.
+
+Family-wise rate. Per optimizer, 2 engines x 3 arms x 4 checks = 24 assertions, Bonferroni: ALPHA = 4e-5
+each, so under H0 a false failure of one optimizer's checks has probability <= 24 * 4e-5 = 9.6e-4 < 1e-3
+(2.9e-3 over the three optimizers), whatever the dependence between the checks
 (the Mann-Whitney approximation was checked at 8e-5, above: at or below nominal). Seeds
 are fixed, so on one machine the outcome is deterministic; the thresholds are chosen as if they were random.
 (The sample's guards and the live fits below are exact checks, with no false-alarm rate to spend.)
@@ -77,7 +82,7 @@ affordable size). 140 Keras fits of 1.2-2.5 s, in two spawned processes (one per
 (258 s measured on a day when one process alone took 390 s; 184 s for the stored sample), which is why they
 are stored rather than run by every test session.
 
-The stored Keras sample. SAMPLE (tests/data/keras_sample.json) holds, per arm in seed order, each Keras run's
+The stored Keras samples. Each (tests/data/keras_sample_<optimizer>.json) holds, per arm in seed order, each Keras run's
 seed, test-correct count and final training loss. It is made by `.venv/bin/python
 benchmarks/make_keras_sample.py` (3-4 minutes on 2 cores), which runs exactly the fits this test used to run
 in a fixture: the same seeds, source model, EPOCHS, arms and counts, in two spawned processes. It records
@@ -137,10 +142,12 @@ ROOT = 20_251_123  # root seed of this test, unrelated to the pilot's seeds
 KERAS = 1  # seed stream (2 is the permutations')
 SOURCE_PROBLEM = 1  # the default study's source 0, trained on Problem 1
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "keras_sample.json"
+OPTIMIZERS = ("sgd", "momentum", "adam")  # the target's training.optimizer; one stored sample each
+DATA = Path(__file__).resolve().parents[1] / "data"
 REGENERATE = ("re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
-              "run tests/test_distribution.py with its slow tests and read the diff of tests/data/keras_sample.json")
-N_LIVE_PER_ARM = 3  # stored Keras fits re-run live per arm: the first, middle and last seed
+              "run tests/test_distribution.py with its slow tests and read the diff of tests/data/keras_sample_*.json")
+N_LIVE_PER_ARM = {"sgd": 3, "momentum": 1, "adam": 1}  # stored Keras fits re-run live per arm: the first,
+# middle and last seed for the tutorial's SGD, the first for the others (each fit costs 1-2.5 s of CI time)
 LOSS_RTOL = 1e-5
 SOURCE_ATOL = 1e-4
 
@@ -156,9 +163,15 @@ def as_json(value) -> object:
     return json.loads(json.dumps(dataclasses.asdict(value)))
 
 
+@pytest.fixture(scope="module", params=OPTIMIZERS)
+def optimizer(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def short_cfg(cfg):
-    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS))
+def short_cfg(cfg, optimizer):
+    """The study at EPOCHS epochs, its arms trained with `optimizer` (the source model as the tutorial trains)."""
+    return dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS, optimizer=optimizer))
 
 
 @pytest.fixture(scope="module")
@@ -174,8 +187,8 @@ def source(source_model):
 
 
 @pytest.fixture(scope="module")
-def sample() -> dict:
-    return json.loads(SAMPLE.read_text())
+def sample(optimizer) -> dict:
+    return json.loads((DATA / f"keras_sample_{optimizer}.json").read_text())
 
 
 def jobs(cfg, arm_name, source, seed_list):
@@ -191,7 +204,7 @@ def version_mismatch(sample: dict) -> str | None:
     recorded = {name: sample["versions"].get(name) for name in installed}
     if installed == recorded:
         return None
-    return (f"the stored Keras sample {SAMPLE.name} was made with {recorded}, but {installed} is installed "
+    return (f"the stored Keras sample of {sample['settings']['training']['optimizer']} was made with {recorded}, but {installed} is installed "
             f"(the sample's other versions: {sample['versions']}): {REGENERATE}")
 
 
@@ -253,14 +266,14 @@ def test_sample_counts_are_valid(sample, problem2):
         assert not diverged, f"{arm}: stored Keras runs diverged: {diverged}"
 
 
-def live_indices(n: int) -> list[int]:
-    return sorted({0, n // 2, n - 1})[:N_LIVE_PER_ARM]
+def live_indices(n: int, optimizer: str) -> list[int]:
+    return sorted({0, n // 2, n - 1})[:N_LIVE_PER_ARM[optimizer]]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arm", ARMS)
-def test_live_keras_fits_reproduce_the_stored_sample(sample, cfg, short_cfg, problem2, source, arm):
-    stored = [sample["runs"][arm][i] for i in live_indices(N_KERAS[arm])]
+def test_live_keras_fits_reproduce_the_stored_sample(sample, cfg, short_cfg, problem2, source, arm, optimizer):
+    stored = [sample["runs"][arm][i] for i in live_indices(N_KERAS[arm], optimizer)]
     result = experiment.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]),
                               engine="keras")
     live = [{"seed": r["seed"], "test_correct": int(c), "train_loss": float(loss)}

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from blobs_transfer.config import Arm, load_config
+from blobs_transfer.config import Arm, Optimizer, load_config
 from blobs_transfer.model import arms
 from blobs_transfer.model.keras_model import (
     build_mlp,
@@ -48,12 +48,24 @@ def keras_batch_by_batch(cfg, problem, initial, fixed, orders):
     return model
 
 
+RULES = {  # the target's optimizer settings: each engine against Keras's own optimizer
+    "sgd": {},
+    "momentum": {"training.optimizer": "momentum"},
+    "nesterov": {"training.optimizer": "momentum", "training.nesterov": True, "training.momentum": 0.8},
+    "adam": {"training.optimizer": "adam"},
+}
+
+
+@pytest.mark.parametrize("rule", list(RULES))
 @pytest.mark.parametrize("fixed", [0, 1, 2])
-def test_one_replica_equals_keras_loop(cfg, problem1, problem2, fixed, train_replicas):
-    """Same starting weights and batch order: weights within 1e-5 and identical predictions after 6 epochs."""
+def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_replicas):
+    """Same starting weights and batch order: weights within 1e-5 and identical predictions after 6 epochs, for
+    every update rule against Keras's optimizer (a fresh one, as each target run gets); the source model,
+    when there is one, trains with the tutorial's SGD."""
+    cfg = load_config(None, **RULES[rule])
     seed = 1234 + fixed
     if fixed:  # a frozen-layer case starts from a (briefly) trained source, as transfer does
-        source = get_weights(keras_batch_by_batch(cfg, problem1, arms.initial_weights(
+        source = get_weights(keras_batch_by_batch(load_config(None), problem1, arms.initial_weights(
             cfg, cfg.arms[0], None, np.random.default_rng(7)), 0, epoch_orders(7, 3, 500)))
     else:
         source = None
@@ -63,7 +75,7 @@ def test_one_replica_equals_keras_loop(cfg, problem1, problem2, fixed, train_rep
     reference = keras_batch_by_batch(cfg, problem2, initial, fixed, orders)
     result = train_replicas(
         problem2, arms.stack([initial]), np.array([arms.trainable_layers(cfg, arm)]), [seed],
-        epochs=EPOCHS, batch_size=32, learning_rate=0.01, orders=orders[None],
+        epochs=EPOCHS, batch_size=32, optimizer=cfg.training.update_rule, orders=orders[None],
     )
     ours = arms.unstack(result.weights, 0)
     for (k_ref, b_ref), (k, b), (k0, b0), trainable in zip(get_weights(reference), ours, initial, arms.trainable_layers(cfg, arm)):
@@ -98,7 +110,7 @@ def test_replicas_are_independent(cfg, problem2, train_replicas):
     def run(subset):
         initial = arms.stack([arms.initial_weights(cfg, a, None, replica_rngs(s)[0]) for a, s in subset])
         trainable = np.array([arms.trainable_layers(cfg, a) for a, _ in subset])
-        return train_replicas(problem2, initial, trainable, [s for _, s in subset], epochs=5, batch_size=32, learning_rate=0.01)
+        return train_replicas(problem2, initial, trainable, [s for _, s in subset], epochs=5, batch_size=32)
 
     together = run(jobs)
     for r, job in enumerate(jobs):
@@ -112,7 +124,7 @@ def test_replicas_are_independent(cfg, problem2, train_replicas):
 
 def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2, 3)])
-    result = train_replicas(problem2, initial, np.ones((3, 3), bool), [1, 2, 3], epochs=4, batch_size=32, learning_rate=0.01)
+    result = train_replicas(problem2, initial, np.ones((3, 3), bool), [1, 2, 3], epochs=4, batch_size=32)
     for key, curve in result.history.items():
         assert curve.shape == (3, 5), key
         assert np.isfinite(curve).all()
@@ -126,26 +138,30 @@ def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
 
 def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, problem2, train_replicas):
     """A huge learning rate makes losses non-finite; frozen layers still never move."""
-    big = dataclasses.replace(cfg.training, learning_rate=1e6)
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2)])
     trainable = np.array([[False, True, True], [True, True, True]])
-    result = train_replicas(problem2, initial, trainable, [1, 2], epochs=3, batch_size=32, learning_rate=big.learning_rate)
+    result = train_replicas(problem2, initial, trainable, [1, 2], epochs=3, batch_size=32,
+                            optimizer=Optimizer(learning_rate=1e6))
     assert np.array_equal(result.weights[0][0][0], initial[0][0][0])
     assert not np.isfinite(result.final["train_loss"]).all()
 
 
-def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine):
+def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine, optimizer=Optimizer()):
     initial = [arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in seeds]
     trainable = np.ones((len(seeds), 3), bool)
     together = engine.train_replicas(problems, arms.stack(initial), trainable, seeds, epochs=epochs,
-                                     batch_size=32, learning_rate=0.01)
+                                     batch_size=32, optimizer=optimizer)
     alone = [engine.train_replicas(p, arms.stack([w]), trainable[:1], [s], epochs=epochs, batch_size=32,
-                                   learning_rate=0.01) for p, w, s in zip(problems, initial, seeds)]
+                                   optimizer=optimizer) for p, w, s in zip(problems, initial, seeds)]
     return together, alone
 
 
+@pytest.mark.parametrize("rule", [Optimizer(), Optimizer("momentum", 0.01, momentum=0.9), Optimizer("adam", 0.001)],
+                         ids=["sgd", "momentum", "adam"])
 @pytest.mark.parametrize("engine", [engine, engine_tf], ids=["numba", "tensorflow"])
-def test_replicas_on_different_problems_train_as_if_alone(cfg, engine):
+def test_replicas_on_different_problems_train_as_if_alone(cfg, engine, rule):
+    """A replica with fewer minibatches than the others in its computation takes no step on the batches it
+    lacks: with momentum or Adam its state and step count stay as if it trained alone."""
     # train sizes 20, 100 and 500 (none a multiple of 32: 1, 4 and 16 minibatches, the last ones short),
     # another spread and the source problem itself, all in one computation
     specs = [cfg.target_spec, cfg.source_spec]
@@ -153,7 +169,7 @@ def test_replicas_on_different_problems_train_as_if_alone(cfg, engine):
     specs += [load_config(None, **{"target.cluster_std": 1.0, "target.similarity_t": 0.5}).target_spec]
     problems = [make_problem(s) for s in specs]
     assert sorted(p.x_train.shape[0] for p in problems) == [20, 100, 500, 500, 500]
-    together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11], engine=engine)
+    together, alone = _alone_and_together(cfg, problems, [3, 5, 7, 9, 11], engine=engine, optimizer=rule)
     for r, one in enumerate(alone):
         for key in result.HISTORY_KEYS:
             np.testing.assert_array_equal(together.history[key][r], one.history[key][0], err_msg=key)
@@ -212,7 +228,7 @@ from blobs_transfer.train import result
 cfg = Config()
 w = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(1)[0])])
 r = engine.train_replicas(make_problem(cfg.catalogue_spec(2)), w, np.ones((1, 3), bool), [1], epochs=2,
-                          batch_size=32, learning_rate=0.01)
+                          batch_size=32)
 print(int(r.final["test_correct"][0]))
 """
 

@@ -30,7 +30,7 @@ def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
     initial = [(rng.uniform(-0.8, 0.8, (2, fi, fo)).astype(np.float32), np.zeros((2, fo), np.float32)) for fi, fo in shapes]
     orders = np.stack([result.epoch_orders(s, 3, 500) for s in (1, 2)])
     trainable = np.array([[True] * 4, [False, True, True, True]])
-    kw = dict(epochs=3, batch_size=32, learning_rate=0.01, orders=orders)
+    kw = dict(epochs=3, batch_size=32, orders=orders)
     ours = engine.train_replicas(problem2, initial, trainable, [1, 2], **kw)
     ref = engine_tf.train_replicas(problem2, initial, trainable, [1, 2], **kw)
     for (k, b), (k_ref, b_ref) in zip(ours.weights, ref.weights):

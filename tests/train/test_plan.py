@@ -10,7 +10,7 @@ import numpy as np
 from blobs_transfer.config import Arm, Training, config_from_dict, to_toml
 from blobs_transfer.train import plan
 
-TUTORIAL = Training(learning_rate=0.01, batch_size=32, epochs=100)
+TUTORIAL = Training(batch_size=32, epochs=100)
 
 
 def test_default_config_resolves_as_before(cfg):
