@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer} and results/baseline.json.
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer} and results/baseline.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BT=.venv/bin/blobs-transfer
@@ -23,11 +23,11 @@ rm -rf results/headline && mv "$run" results/headline
 run=$($BT compare --config configs/sources.toml --results-dir "$tmp/sources" | last)
 rm -rf results/sources && mv "$run" results/sources
 
-for name in sweep budget transfusion output-layer; do
+for name in sweep budget transfusion output-layer optimizer; do
   run=$($BT sweep --config "configs/$name.toml" --results-dir "$tmp/$name" | last)
   rm -rf "results/$name" && mv "$run" "results/$name"
 done
 
 run=$($BT compare --config configs/gate.toml --results-dir "$tmp/gate" | last)
 $BT baseline "$run" --out results/baseline.json
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, baseline.json"
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, baseline.json"

@@ -3,7 +3,6 @@ plain Keras loop: exact on identical inputs, independent across replicas and pro
 front end: a replica bit for bit the same whatever threads, block or company, its thread setting, its kernel
 cache, and training after a fork."""
 
-import dataclasses
 import os
 import subprocess
 import sys
