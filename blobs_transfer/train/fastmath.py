@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import config as numba_config
 from numba.extending import intrinsic
 
 F32 = np.float32
@@ -25,6 +26,14 @@ JIT = dict(nogil=True, cache=True, fastmath=FASTMATH, error_model="numpy", bound
 # the cached entry points carry it with them).
 INLINE = dict(inline="always", fastmath=FASTMATH, error_model="numpy", boundscheck=False)
 HELPER = dict(nogil=True, fastmath=FASTMATH, error_model="numpy", boundscheck=False)
+
+
+def _py_bits(x):
+    return np.array(x, np.float32).view(np.int32)[()]
+
+
+def _py_from_bits(i):
+    return np.array(i, np.int32).view(np.float32)[()]
 
 
 @intrinsic
@@ -49,6 +58,10 @@ def _from_bits(typingctx, i):
         return builder.bitcast(args[0], ir.FloatType())
 
     return types.float32(types.int32), codegen
+
+
+if numba_config.DISABLE_JIT:  # NUMBA_DISABLE_JIT=1: the kernel runs as Python, and an intrinsic cannot
+    _bits, _from_bits = _py_bits, _py_from_bits
 
 
 @njit(**INLINE)

@@ -3,6 +3,10 @@ identical, and another architecture (an added layer, other hidden sizes) gets it
 TensorFlow's engine does. Its exp and log are in test_fastmath.py, its minibatch orders in test_orders.py, its
 front end (threads, blocks, cache) in test_engine.py, its distributions in tests/test_distribution.py."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 
 from blobs_transfer.config import Arm
@@ -37,3 +41,45 @@ def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
         np.testing.assert_allclose(k, k_ref, atol=1e-5, rtol=0)
         np.testing.assert_allclose(b, b_ref, atol=1e-5, rtol=0)
     assert np.array_equal(ours.final["test_correct"], ref.final["test_correct"])
+
+
+DISABLED = r"""
+import sys
+import numpy as np
+from blobs_transfer.config import Optimizer, load_config
+from blobs_transfer.model import arms
+from blobs_transfer.problems import make_problem
+from blobs_transfer.seeds import replica_rngs
+from blobs_transfer.train import engine
+
+cfg = load_config(None, **{"problems.n_samples": 80, "problems.n_train": 40})
+p = make_problem(cfg.target_spec)
+init = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (0, 1)])
+orders = None if sys.argv[1] == "ok" else np.zeros((2, 2, 3), np.int32)  # too few rows: an IndexError
+r = engine.train_replicas(p, init, np.ones((2, 3), bool), [0, 1], epochs=2, batch_size=32, threads=1,
+                          optimizer=Optimizer("adam", 0.001), orders=orders)
+np.save(sys.argv[2], np.concatenate([w.ravel() for layer in r.weights for w in layer]))
+"""
+
+
+def _disabled(tmp_path, mode):
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "BLOBS_TRANSFER_KERNEL_DIR": str(tmp_path / "kernels")}
+    out = tmp_path / f"{mode}.npy"
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", DISABLED, mode, str(out)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    return done, out
+
+
+def test_without_jit_the_kernel_runs_as_python_and_tracebacks_reach_readable_code(tmp_path):
+    """NUMBA_DISABLE_JIT=1: the same training (Adam) runs as plain Python, to the JIT's result up to FMA
+    round-off; and an error inside the loop is reported from train/loop.py, not from generated code."""
+    done, out = _disabled(tmp_path, "ok")
+    assert done.returncode == 0, done.stderr
+    exec_globals = {"__name__": "jit"}
+    exec(compile(DISABLED.replace("sys.argv[1]", "'ok'").replace("sys.argv[2]", repr(str(tmp_path / "jit.npy"))),
+                 "jit", "exec"), exec_globals)
+    np.testing.assert_allclose(np.load(out), np.load(tmp_path / "jit.npy"), atol=1e-5, rtol=0)
+    done, _ = _disabled(tmp_path, "bad")
+    assert done.returncode != 0 and "IndexError" in done.stderr
+    frames = [line for line in done.stderr.splitlines() if line.strip().startswith("File ")]
+    assert "blobs_transfer/train/loop.py" in frames[-1], done.stderr[-2000:]
