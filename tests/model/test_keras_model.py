@@ -71,3 +71,22 @@ def test_load_source_rejects_bad_files(cfg, tmp_path):
     save_model(model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong)
     with pytest.raises(ModelError, match="layer shapes"):
         load_source(wrong, cfg)
+
+
+@pytest.mark.parametrize("overrides,kind,settings", [
+    ({"training.optimizer": "momentum"}, "SGD", {"learning_rate": 0.01, "momentum": 0.9, "nesterov": False}),
+    ({"training.optimizer": "momentum", "training.nesterov": True, "training.momentum": 0.5}, "SGD",
+     {"momentum": 0.5, "nesterov": True}),
+    ({"training.optimizer": "adam"}, "Adam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
+])
+def test_compile_model_builds_the_configs_keras_optimizer(overrides, kind, settings):
+    """Each rule is Keras's own optimizer with the config's settings, new for every compile (fresh state)."""
+    from blobs_transfer.config import load_config
+
+    cfg = load_config(None, **overrides)
+    first, second = (compile_model(build_mlp(cfg), cfg).optimizer for _ in range(2))
+    assert type(first).__name__ == kind and first is not second
+    for key, value in settings.items():
+        got = getattr(first, key)
+        got = float(got.numpy()) if hasattr(got, "numpy") else got
+        assert got == pytest.approx(value), key
