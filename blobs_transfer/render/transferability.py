@@ -1,0 +1,118 @@
+"""Which source model will transfer, in words and a figure: the transferability section of a run's report.
+
+Pure: the summary's "transferability" block (`stats.rank_agreement` per transfer arm and score) in, report
+sections and sentences out; `scores_figure` draws each score against the realised mean from arrays. Every
+sentence here is generated from those numbers. Sections are plain (title, kind, body, terminal) tuples that
+`report.sections` turns into its `Section`s (report imports this module, not the other way round). Also
+`ranking_table`, what `rank-sources` prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from blobs_transfer.render.findings import fmt
+from blobs_transfer.render.plots import arm_colour, new_figure
+
+FIGURE = "transferability.png"
+BASELINES = ("source_accuracy", "probe_accuracy")  # the plain scores a skeptic asks for
+LABELS = {"leep": "LEEP", "nce": "NCE", "logme": "LogME", "h_score": "H-score (shrunk)",
+          "source_accuracy": "source accuracy", "probe_accuracy": "logistic probe"}
+NOTE = ("rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
+        "tau: the weighted Kendall tau, which weighs the top-ranked sources most; CIs from two-stage resamples over "
+        "source models, then runs. Top pick: the source the score ranks first, its rank by realised mean (1 = best), "
+        "whether it is in the best {share:.0%}, and how often that holds over the resamples. Scores are computed on "
+        "the target's training split before any target training.")
+
+
+def _ci(row: dict[str, Any], key: str) -> str:
+    low, high = row[f"{key}_ci"]
+    return f"{fmt(row[key], 2)} [{fmt(low, 2)}, {fmt(high, 2)}]"
+
+
+def table(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per transfer arm and score."""
+    share = f"top pick in best {block['top_share']:.0%}"
+    header = ["arm", "score", "rho [95% CI]", "weighted tau [95% CI]", "top pick's rank", share, "rate over resamples"]
+    rows = []
+    for arm, by_score in block["arms"].items():
+        for score, row in by_score.items():
+            rows.append([arm, LABELS.get(score, score), _ci(row, "rho"), _ci(row, "tau"),
+                         fmt(row["top_pick_rank"], 1), fmt(row["top_pick_in_top"], 2), fmt(row["top_pick_rate"], 2)])
+    return header, rows
+
+
+def _best(by_score: Mapping[str, dict[str, Any]], names: Sequence[str]) -> str | None:
+    ranked = [s for s in names if s in by_score and by_score[s]["rho"] is not None]
+    return max(ranked, key=lambda s: by_score[s]["rho"]) if ranked else None
+
+
+def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]]) -> str:
+    """One sentence per arm: the best-ranking score with its rho and CI, set against the best plain baseline."""
+    best = _best(by_score, list(by_score))
+    if best is None:
+        return f"For {arm} no score has a defined rank correlation."
+    row = by_score[best]
+    text = f"For {arm} the best-ranking score is {LABELS.get(best, best)} (rho {_ci(row, 'rho')})"
+    base = _best(by_score, [s for s in BASELINES if s != best])
+    if best in BASELINES:
+        others = _best(by_score, [s for s in by_score if s not in BASELINES])
+        if others is not None:
+            text += (f", a plain baseline: the best literature score, {LABELS.get(others, others)}, has rho "
+                     f"{_ci(by_score[others], 'rho')}")
+    elif base is not None:
+        b = by_score[base]
+        overlap = row["rho_ci"][0] is not None and b["rho_ci"][1] is not None and row["rho_ci"][0] <= b["rho_ci"][1]
+        text += (f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}"
+                 + (" (the intervals overlap)" if overlap else " (below its interval)"))
+    return text + "."
+
+
+def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]:
+    """The report's transferability sections as (title, kind, body, terminal), or none for a run without them."""
+    block = summary.get("transferability")
+    if not block:
+        return []
+    title = f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} source models"
+    findings = " ".join(arm_finding(arm, by_score) for arm, by_score in block["arms"].items())
+    return [(title, "text", findings, True),
+            ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),
+            (None, "table", table(block), True),
+            (None, "text", NOTE.format(share=block["top_share"]), True)]
+
+
+def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarray], block: dict[str, Any]):
+    """One panel per score (rows) and transfer arm (columns): the score (K,) against each source's realised mean
+    (K,) for that arm, rho in the panel's title."""
+    names, arms = list(scores), list(means)
+    fig = new_figure(figsize=(3.2 * len(arms), 2.4 * len(names)), layout="constrained")
+    axes = fig.subplots(len(names), len(arms), squeeze=False)
+    for i, score in enumerate(names):
+        for j, arm in enumerate(arms):
+            ax = axes[i][j]
+            x, y = np.asarray(scores[score], float), np.asarray(means[arm], float)
+            ax.scatter(x, y, s=10, alpha=0.7, color=arm_colour(j + 1))
+            row = block["arms"].get(arm, {}).get(score)
+            ax.set_title(f"{arm}: rho {fmt(row['rho'], 2)}" if row else arm, fontsize=8)
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel(f"realised mean\n({LABELS.get(score, score)})", fontsize=8)
+            ax.set_xlabel(LABELS.get(score, score), fontsize=8)
+    fig.suptitle("Transferability scores (target training split) against each source model's realised mean test "
+                 "accuracy", fontsize=10)
+    return fig
+
+
+def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], target: str):
+    """rank-sources' output as (intro line, (header, body) of every model's scores, one line per score naming
+    the model it ranks first)."""
+    header = ["model", "seed", *(LABELS.get(s, s) for s in names)]
+    body = [[r["file"], fmt(r["source_seed"]), *(fmt(r[s], 4) for s in names)] for r in rows]
+    intro = f"Transferability of {len(rows)} source models to {target} (its training split, before any training):"
+    picks = []
+    for s in names:
+        best = max(range(len(rows)), key=lambda i: rows[i][s])
+        picks.append(f"{LABELS.get(s, s)} ranks first: {rows[best]['file']} ({fmt(rows[best][s], 4)})")
+    return intro, (header, body), picks

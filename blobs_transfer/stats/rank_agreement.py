@@ -1,0 +1,145 @@
+"""How well a transferability score orders source models by what they really gave: rank agreement with CIs.
+
+For one transfer arm, the truth is each source model's realised mean test accuracy over its runs, and a score
+(`stats.transferability`) is one number per source model. `agreement` gives, per score:
+
+- ``rho``: Spearman's rank correlation between score and realised mean;
+- ``tau``: the weighted Kendall tau (`scipy.stats.weightedtau`, hyperbolic weights, rank by both orders),
+  which weighs agreement among the top-ranked source models most, as a user picking one source cares;
+- a CI of each from the two-stage resampling over source models (the one core, `resample`): stage 1 draws K
+  source models with replacement, stage 2 each drawn source's runs with replacement, and the statistic is
+  recomputed on the drawn sources, a source drawn m times counting m times (with the mean of its pooled
+  drawn runs: the histogram of a resample does not tell its copies apart);
+- ``top_pick_in_top``: whether the source the score ranks first is truly among the best `top_share` (10%) of
+  the sources by realised mean (ties in the score split evenly), ``top_pick_rank`` that source's rank by
+  realised mean (1 = best), and ``top_pick_rate``: how often this holds over the resamples.
+
+Percentile intervals; a statistic that is undefined in a resample (a constant score) is left out of its
+interval, and one undefined everywhere is None. The resampling is seeded by name: `statistic_seed(root,
+"transferability", arm)`, one stream per arm shared by every score, so the scores are compared on the very
+same resamples.
+
+Shapes: N runs of the arm, K source models, S scores, B resamples, b resamples in a chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import ceil
+from typing import Any
+
+import numpy as np
+
+from blobs_transfer.seeds import statistic_rng
+from blobs_transfer.stats.common import opt_float
+from blobs_transfer.stats.resample import Draw, Sample, Stream, resample
+
+TOP_SHARE = 0.1
+
+
+def realised_means(accuracy: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (K,) sorted, means (K,)): each source model's mean accuracy over its runs. accuracy, groups (N,)."""
+    labels, source = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)
+    sums = np.bincount(source, weights=np.asarray(accuracy, dtype=float).reshape(-1), minlength=labels.size)
+    return labels, sums / np.bincount(source, minlength=labels.size)
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Average ranks (1 = smallest) along the last axis, ties sharing their mean rank."""
+    from scipy.stats import rankdata
+
+    return rankdata(x, axis=-1)
+
+
+def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row pair of x, y (b, K) -> (b,), NaN where a row is constant."""
+    rx, ry = _ranks(x), _ranks(y)
+    rx = rx - rx.mean(axis=-1, keepdims=True)
+    ry = ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx * rx, axis=-1) * np.sum(ry * ry, axis=-1))
+
+
+def weighted_tau(x: np.ndarray, y: np.ndarray) -> float:
+    """scipy.stats.weightedtau(x, y) (K,) -> NaN where undefined."""
+    from scipy.stats import weightedtau
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(weightedtau(x, y).statistic)
+
+
+def top_pick_hits(x: np.ndarray, y: np.ndarray, share: float = TOP_SHARE) -> np.ndarray:
+    """Per row of x (scores), y (realised means) (b, K) -> (b,): the share of the row's top-scored entries (all
+    tied at the top score) whose y is among the top ceil(share K) values of y (ties at that value count as in)."""
+    k = x.shape[-1]
+    cut = np.sort(y, axis=-1)[..., k - max(1, ceil(share * k))][..., None]
+    top = x >= x.max(axis=-1, keepdims=True)
+    return np.sum(top & (y >= cut), axis=-1) / np.sum(top, axis=-1)
+
+
+def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.ndarray):
+    """A chunk's drawn sources, each as often as drawn: (src (b, K) source positions, means (b, K_sources) of
+    each source's pooled drawn runs). onehot (N, K) the runs' sources, accuracy (N,), sizes (K,) runs per source."""
+    hist = draw.hist()  # (b, N): how often each run was drawn
+    counts = hist @ onehot
+    sums = hist @ (onehot * accuracy[:, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts
+    times = np.rint(counts / sizes).astype(np.int64)  # a drawn source brings all its runs' worth of draws
+    b, k = times.shape
+    src = np.repeat(np.tile(np.arange(k), b), times.reshape(-1)).reshape(b, k)
+    return src, means
+
+
+def agreement(scores: Mapping[str, np.ndarray], labels: np.ndarray, accuracy: np.ndarray, groups: np.ndarray, *,
+              seed: int, arm: str, n_resamples: int = 1000, confidence: float = 0.95,
+              top_share: float = TOP_SHARE) -> dict[str, dict[str, Any]]:
+    """Per score (dict order): rho, tau, their CIs, and the top pick's rank, hit and hit rate (see the module).
+
+    scores[s]: (K_all,) one value per source label in `labels` (K_all,); accuracy, groups (N,): the arm's
+    finished runs and their source labels (every label in groups must be in labels). seed: the study's root
+    seed; the resamples come from `statistic_rng(seed, "transferability", arm)`."""
+    labels = np.asarray(labels).reshape(-1)
+    accuracy = np.asarray(accuracy, dtype=float).reshape(-1)
+    groups = np.asarray(groups).reshape(-1)
+    present, means = realised_means(accuracy, groups)
+    where = np.searchsorted(labels, present) if np.all(labels[:-1] <= labels[1:]) else \
+        np.array([int(np.flatnonzero(labels == g)[0]) for g in present])
+    if present.size < 3 or not np.array_equal(labels[where], present):
+        raise ValueError("agreement needs runs from at least 3 source models, each with a score")
+    names = list(scores)
+    x = np.stack([np.asarray(scores[s], dtype=float).reshape(-1)[where] for s in names])  # (S, K)
+    _, source = np.unique(groups, return_inverse=True)
+    k = present.size
+    onehot = np.zeros((groups.size, k))
+    onehot[np.arange(groups.size), source.reshape(-1)] = 1.0
+    sizes = onehot.sum(axis=0)
+
+    def statistic(draw: Draw) -> np.ndarray:
+        src, m = _expanded(draw, onehot, accuracy, sizes)
+        y = np.take_along_axis(m, src, axis=1)
+        out = np.empty((src.shape[0], 3 * len(names)))
+        for j in range(len(names)):
+            xs = x[j][src]
+            out[:, 3 * j] = spearman_rows(xs, y)
+            out[:, 3 * j + 1] = [weighted_tau(a, c) for a, c in zip(xs, y)]
+            out[:, 3 * j + 2] = top_pick_hits(xs, y, top_share)
+        return out
+
+    sample = Sample(np.arange(groups.size), groups.size, groups)
+    draws = resample(statistic, n_resamples, Stream(sample, statistic_rng(seed, "transferability", arm)))
+    tail = 50.0 * (1.0 - confidence)
+    out = {}
+    for j, name in enumerate(names):
+        top = x[j] >= x[j].max()
+        order = _ranks(-means)  # 1 = best realised mean
+        row = {"rho": opt_float(spearman_rows(x[j], means)), "tau": opt_float(weighted_tau(x[j], means))}
+        for key, col in (("rho", 3 * j), ("tau", 3 * j + 1)):
+            values = draws[:, col][np.isfinite(draws[:, col])]
+            row[f"{key}_ci"] = ([opt_float(v) for v in np.percentile(values, [tail, 100.0 - tail])]
+                                if values.size else [None, None])
+        row.update(top_pick_rank=float(np.mean(order[top])),
+                   top_pick_in_top=float(top_pick_hits(x[j], means, top_share)),
+                   top_pick_rate=opt_float(np.mean(draws[:, 3 * j + 2])), n_sources=int(k))
+        out[name] = row
+    return out
