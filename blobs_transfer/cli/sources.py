@@ -24,8 +24,15 @@ def rank_sources(sources: tuple[Path, ...], problem: int | None, out: Path, conf
     H-score with shrinkage, the source's own accuracy and a logistic probe on its features. Higher is better
     for every score. Prints them and the model each ranks first, and writes them to OUT. No TensorFlow.
 
-    With a run directory and no --config, the run's own config.toml says what the target problem is.
+    With a run directory and no --config, the run's own config.toml says what the target problem is. With a
+    sweep's directory, every cell's source models (trained again from their recorded seeds) are scored on its
+    target, against their realised means there, and each score's mean over the sources is set against the
+    targets' benefit of transfer (OUT gets one row per cell and source model, and a .json of the statistics).
     """
+    if len(sources) == 1 and (sources[0] / "sweep.toml").is_file():
+        click.echo(api.sweep_text(api.rank_sweep(sources[0], out)))
+        click.echo(str(out))
+        return
     if config_file is None and len(sources) == 1 and (sources[0] / "config.toml").is_file():
         config_file = sources[0] / "config.toml"
     cfg = load_config(config_file, **{"study.target_problem": problem})

@@ -15,6 +15,7 @@ import numpy as np
 
 from blobs_transfer.render.findings import fmt
 from blobs_transfer.render.plots import arm_colour, new_figure
+from blobs_transfer.stats.transferability import SCORES
 
 FIGURE = "transferability.png"
 BASELINES = ("source_accuracy", "probe_accuracy")  # the plain scores a skeptic asks for
@@ -116,3 +117,25 @@ def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], target: 
         best = max(range(len(rows)), key=lambda i: rows[i][s])
         picks.append(f"{LABELS.get(s, s)} ranks first: {rows[best]['file']} ({fmt(rows[best][s], 4)})")
     return intro, (header, body), picks
+
+
+def sweep_tables(result: dict[str, Any]):
+    """rank-sources' output for a sweep (`api.transferability.rank_sweep`'s result) as (intro line, (header, body)
+    with one row per cell and transfer arm: its benefit and each score's rho over the cell's source models,
+    lines on how each score's mean over the sources ranks the targets by their benefit)."""
+    keys, cells = result["keys"], result["cells"]
+    header = [*keys, "arm", "benefit [95% CI]", *(f"rho {LABELS.get(s, s)}" for s in SCORES)]
+    body = []
+    for cell in cells:
+        for arm, rows in cell["agreement"].items():
+            b = cell["benefit"].get(arm, {})
+            body.append([*(fmt(cell["values"][k]) for k in keys), arm,
+                         f"{fmt(b.get('diff_mean'))} [{fmt(b.get('diff_ci_low'))}, {fmt(b.get('diff_ci_high'))}]",
+                         *(fmt(rows[s]["rho"], 2) for s in SCORES)])
+    intro = (f"Transferability over {len(cells)} targets ({', '.join(keys)}), {result['n_sources']} source models "
+             "each: per target and transfer arm, its benefit over the baseline and how each score ranks its sources:")
+    lines = [f"Across the {len(cells)} targets, Spearman rho between a score's mean over the source models and the "
+             "benefit of transfer:"]
+    for arm, by_score in result["targets"].items():
+        lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in SCORES))
+    return intro, (header, body), lines

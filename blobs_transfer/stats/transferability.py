@@ -39,6 +39,7 @@ SCORES = ("leep", "nce", "logme", "h_score", "source_accuracy", "probe_accuracy"
 # (the reference stops at 1e-2 or 1e-3 after at most 11 steps; here it runs to convergence).
 LOGME_TOL = 1e-10
 LOGME_MAX_STEPS = 10_000
+RESIDUAL_FLOOR = 1e-12  # of t^T t: the least squared residual LogME's fixed point works with
 
 
 def mlp_outputs(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,7 +113,8 @@ def _evidence(sigma: np.ndarray, z: np.ndarray, tt: float, n: int, alpha: float,
     (D,), tt = t^T t."""
     w = beta * z / (alpha + beta * sigma)  # m in the eigenbasis
     mm = float(w @ w)
-    residual = max(tt - 2.0 * float(w @ z) + float(sigma @ (w * w)), 0.0)
+    # floored: features that fit the target exactly (n <= D) would send beta, and the evidence, to infinity
+    residual = max(tt - 2.0 * float(w @ z) + float(sigma @ (w * w)), RESIDUAL_FLOOR * tt)
     gamma = float(np.sum(beta * sigma / (alpha + beta * sigma)))
     d = sigma.size
     value = (n * np.log(beta) + d * np.log(alpha) - n * np.log(2 * np.pi) - beta * residual - alpha * mm
@@ -143,6 +145,8 @@ def maximise_evidence(target: np.ndarray, features: np.ndarray) -> tuple[float, 
     alpha, beta = 1.0, 1.0
     for _ in range(LOGME_MAX_STEPS):
         _, gamma, mm, residual = _evidence(sigma, z, tt, n, alpha, beta)
+        if mm == 0.0 or gamma >= n:  # degenerate (n <= D and an exact fit): keep the last finite step
+            break
         new_alpha, new_beta = gamma / mm, (n - gamma) / residual
         done = abs(new_alpha / new_beta - alpha / beta) <= LOGME_TOL * alpha / beta
         alpha, beta = new_alpha, new_beta
