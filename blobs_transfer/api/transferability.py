@@ -3,7 +3,7 @@
 A `compare` run with K >= 2 source models writes `transferability.csv` (one row per source model: its index
 and seed, every score of `stats.transferability.SCORES` on the target's training split, and per transfer arm
 the source's realised mean test accuracy) and saves each source model as `source_models/source_NNN.keras`
-(with a `.json` beside it recording its seed), so a user can keep the best one. The run's summary then says,
+(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one. The run's summary then says,
 per transfer arm and score, how well the score ranked the sources (`stats.rank_agreement`), and a figure shows
 each score against the realised mean. `rank_sources` scores saved source models on a target problem before any
 target training; like every reader here it reads `.keras` files with h5py, without TensorFlow. Given a sweep's
@@ -24,10 +24,11 @@ from blobs_transfer.api.sources import load_source_model
 from blobs_transfer.config import Config, ProblemSpec
 from blobs_transfer.errors import ResultsError, SourceModelError
 from blobs_transfer.model.arms import Weights
+from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
 from blobs_transfer.render import transferability as words
-from blobs_transfer.rundir.files import write_csv, write_json
+from blobs_transfer.rundir.files import cannot_write, write_csv, write_json
 from blobs_transfer.stats import rank_agreement
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.stats.common import opt_float
@@ -94,12 +95,14 @@ def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, reco
 
 
 def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: Sequence[int | None]) -> None:
-    """Each source model as source_models/source_NNN.keras (Keras writes it) with its seed in a .json beside it."""
-    from blobs_transfer.model.keras_model import model_from_weights, save_model
-
+    """Each source model as source_models/source_NNN.keras (written without TensorFlow, loaded by Keras) with its
+    seed in a .json beside it."""
     for index, (w, seed) in enumerate(zip(weights, seeds)):
         path = run_dir / model_file(index)
-        save_model(model_from_weights(cfg, w), path)
+        try:
+            write_weights(path, cfg, w)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
         write_json(path.with_suffix(".json"), {"source_index": index, "seed": seed, "problem": cfg.study.source_problem,
                                                "root_seed": cfg.study.seed})
 

@@ -152,3 +152,42 @@ def test_rank_sources_bad_input_is_one_line_and_exit_2(case, tmp_path, scored):
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     assert not out.exists()
+
+
+def test_rank_sources_on_a_sweep_scores_every_target_and_ranks_the_targets(small_sweep, tmp_path):
+    from scipy.stats import spearmanr
+
+    out = tmp_path / "sweep.csv"
+    result = invoke("rank-sources", small_sweep, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "Transferability over 4 targets (target.n_train, target.similarity_t), 2 source models each" in result.output
+    rows = list(csv.DictReader(open(out, newline="")))
+    assert len(rows) == 4 * 2 and list(rows[0])[:4] == ["target.n_train", "target.similarity_t", "source_index",
+                                                        "source_seed"]
+    runs = list(csv.DictReader(open(small_sweep / "runs.csv", newline="")))
+    for r in rows:
+        mine = [float(x["test_accuracy"]) for x in runs if x["arm"] == "transfer fixed=1"
+                and x["target.n_train"] == r["target.n_train"] and x["target.similarity_t"] == r["target.similarity_t"]
+                and x["source_index"] == r["source_index"]]
+        assert float(r["transfer fixed=1"]) == pytest.approx(np.mean(mine), abs=5e-7)
+    stats = json.loads(out.with_suffix(".json").read_text())
+    cells = list(csv.DictReader(open(small_sweep / "cells.csv", newline="")))
+    benefit = [float(c["diff_mean"]) for c in cells if c["arm"] == "transfer fixed=1"]
+    mean_logme = [np.mean([float(r["logme"]) for r in rows[2 * i:2 * i + 2]]) for i in range(4)]
+    assert stats["targets"]["transfer fixed=1"]["logme"] == pytest.approx(spearmanr(mean_logme, benefit).statistic)
+    assert all(c["agreement"] == {} for c in stats["cells"])  # 2 source models: no rank correlation within a cell
+
+
+def test_keras_loads_the_saved_source_models(scored):
+    """The .keras files are written without TensorFlow; Keras loads them to the same weights and outputs."""
+    from blobs_transfer.model.keras_model import load_source
+    from blobs_transfer.stats.transferability import mlp_outputs
+
+    path = scored["run"] / "source_models" / "source_001.keras"
+    model = load_source(path, scored["cfg"])
+    weights = scored["sources"][1].weights
+    assert [layer.name for layer in model.layers] == ["hidden_1", "hidden_2", "output"]
+    for layer, (kernel, bias) in zip(model.layers, weights):
+        assert np.array_equal(layer.kernel.numpy(), kernel) and np.array_equal(layer.bias.numpy(), bias)
+    x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32) * 5
+    assert model.predict(x, verbose=0) == pytest.approx(mlp_outputs(weights, x)[1], abs=1e-6)
