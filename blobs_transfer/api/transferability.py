@@ -44,6 +44,7 @@ MODELS = "source_models"
 FIGURE = "transferability.png"
 N_RESAMPLES = 1000  # two-stage resamples per transfer arm for the CIs of rho and tau
 MIN_SOURCES = 3  # a rank correlation of fewer source models says nothing
+REFERENCE = "probe_accuracy"  # every score's rho is also given as a paired difference to the plain probe's
 
 
 def model_file(index: int) -> str:
@@ -148,10 +149,11 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
             continue
         arms[arm] = rank_agreement.agreement({s: table[s] for s in SCORES}, labels, data["accuracy"],
                                              data["source_index"], seed=cfg.study.seed, arm=arm,
-                                             n_resamples=N_RESAMPLES)
+                                             n_resamples=N_RESAMPLES, reference=REFERENCE)
     if arms:
         summary["transferability"] = {"n_sources": int(labels.size), "scores": list(SCORES), "arms": arms,
-                                      "n_resamples": N_RESAMPLES, "top_share": rank_agreement.TOP_SHARE}
+                                      "n_resamples": N_RESAMPLES, "top_share": rank_agreement.TOP_SHARE,
+                                      "reference": REFERENCE}
 
 
 def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
@@ -251,7 +253,8 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
                 groups = np.array([int(r[1]) for r in rows if r[0] == arm and r[4] != ""])
                 accuracy = np.array([float(r[4]) for r in rows if r[0] == arm and r[4] != ""])
                 agreement[arm] = rank_agreement.agreement(columns, np.arange(len(models)), accuracy, groups,
-                                                          seed=cfg.study.seed, arm=arm, n_resamples=N_RESAMPLES)
+                                                          seed=cfg.study.seed, arm=arm, n_resamples=N_RESAMPLES,
+                                                          reference=REFERENCE)
         benefit = {c["arm"]: c for c in summary["comparisons"] if c["arm"] in arms}
         cells.append({"values": dict(cell.values), "scores": {s: float(np.mean(columns[s])) for s in SCORES},
                       "benefit": benefit, "agreement": agreement})

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -126,7 +125,8 @@ def _dense_config(name: str, units: int, activation: str, initializer: str, fan_
 def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
     """The study's MLP with these weights as a `.keras` file, without TensorFlow: config.json (the Sequential
     model `keras_model.build_mlp` builds: hidden_1.., output), metadata.json and model.weights.h5 (each layer's
-    kernel and bias as Keras stores them). Written whole to a temporary name, then renamed over `path`."""
+    kernel and bias as Keras stores them), the same bytes for the same weights. Written whole to a temporary name,
+    then renamed over `path`."""
     path = Path(path)
     inputs = cfg.problems.n_features
     sizes = [inputs, *cfg.model.hidden_units, cfg.n_classes]
@@ -150,13 +150,14 @@ def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
         for name, layer, (kernel, bias) in zip(_h5_names(layers[1:]), layers[1:], weights):
             group = h5.create_group(f"layers/{name}/vars")
             group.attrs["name"] = layer["config"]["name"]
-            group.create_dataset("0", data=np.asarray(kernel, np.float32))
-            group.create_dataset("1", data=np.asarray(bias, np.float32))
+            group.create_dataset("0", data=np.asarray(kernel, np.float32), track_times=False)
+            group.create_dataset("1", data=np.asarray(bias, np.float32), track_times=False)
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     path.parent.mkdir(parents=True, exist_ok=True)
+    # the members dated 1980-01-01 (as Keras dates them) and no save date: the same weights give the same bytes
+    members = {"metadata.json": json.dumps({"keras_version": keras_version}), "config.json": json.dumps(config),
+               "model.weights.h5": buffer.getvalue()}
     with zipfile.ZipFile(tmp, "w") as archive:
-        archive.writestr("metadata.json", json.dumps({"keras_version": keras_version,
-                                                      "date_saved": datetime.now().strftime("%Y-%m-%d@%H:%M:%S")}))
-        archive.writestr("config.json", json.dumps(config))
-        archive.writestr("model.weights.h5", buffer.getvalue())
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     tmp.replace(path)

@@ -30,17 +30,22 @@ NOTE = ("rho: Spearman's rank correlation between a score and the source models'
 
 def _ci(row: dict[str, Any], key: str) -> str:
     low, high = row[f"{key}_ci"]
-    return f"{fmt(row[key], 2)} [{fmt(low, 2)}, {fmt(high, 2)}]"
+    sign = "+" if key.endswith("diff") and row[key] is not None and row[key] >= 0 else ""
+    return f"{sign}{fmt(row[key], 2)} [{fmt(low, 2)}, {fmt(high, 2)}]"
 
 
 def table(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """One row per transfer arm and score."""
+    """One row per transfer arm and score (with the paired difference to the reference score where there is one)."""
     share = f"top pick in best {block['top_share']:.0%}"
-    header = ["arm", "score", "rho [95% CI]", "weighted tau [95% CI]", "top pick's rank", share, "rate over resamples"]
+    reference = block.get("reference")
+    diff = [f"rho minus {LABELS.get(reference, reference)}'s [95% CI]"] if reference else []
+    header = ["arm", "score", "rho [95% CI]", *diff, "weighted tau [95% CI]", "top pick's rank", share,
+              "rate over resamples"]
     rows = []
     for arm, by_score in block["arms"].items():
         for score, row in by_score.items():
-            rows.append([arm, LABELS.get(score, score), _ci(row, "rho"), _ci(row, "tau"),
+            paired = [_ci(row, "rho_diff") if score != reference else ""] if reference else []
+            rows.append([arm, LABELS.get(score, score), _ci(row, "rho"), *paired, _ci(row, "tau"),
                          fmt(row["top_pick_rank"], 1), fmt(row["top_pick_in_top"], 2), fmt(row["top_pick_rate"], 2)])
     return header, rows
 
@@ -50,24 +55,41 @@ def _best(by_score: Mapping[str, dict[str, Any]], names: Sequence[str]) -> str |
     return max(ranked, key=lambda s: by_score[s]["rho"]) if ranked else None
 
 
-def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]]) -> str:
-    """One sentence per arm: the best-ranking score with its rho and CI, set against the best plain baseline."""
+def _versus(row: dict[str, Any], reference: str) -> str:
+    """'its rho minus the logistic probe's: +0.03 [-0.10, 0.15], an interval that holds 0'."""
+    low, high = row["rho_diff_ci"]
+    where = ("above 0" if low is not None and low > 0 else "below 0" if high is not None and high < 0
+             else "an interval that holds 0")
+    return f"its rho minus the {LABELS.get(reference, reference)}'s: {_ci(row, 'rho_diff')}, {where}"
+
+
+def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]], reference: str | None = None) -> str:
+    """One sentence per arm: the best-ranking score with its rho and CI, set against the plain baselines (with
+    `reference`, by the paired difference to that score's rho)."""
     best = _best(by_score, list(by_score))
     if best is None:
         return f"For {arm} no score has a defined rank correlation."
     row = by_score[best]
     text = f"For {arm} the best-ranking score is {LABELS.get(best, best)} (rho {_ci(row, 'rho')})"
-    base = _best(by_score, [s for s in BASELINES if s != best])
+    paired = reference is not None and reference in by_score
     if best in BASELINES:
         others = _best(by_score, [s for s in by_score if s not in BASELINES])
         if others is not None:
+            other = by_score[others]
             text += (f", a plain baseline: the best literature score, {LABELS.get(others, others)}, has rho "
-                     f"{_ci(by_score[others], 'rho')}")
-    elif base is not None:
-        b = by_score[base]
-        overlap = row["rho_ci"][0] is not None and b["rho_ci"][1] is not None and row["rho_ci"][0] <= b["rho_ci"][1]
-        text += (f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}"
-                 + (" (the intervals overlap)" if overlap else " (below its interval)"))
+                     f"{_ci(other, 'rho')}")
+            if paired and best == reference and other.get("rho_diff") is not None:
+                text += f" ({_versus(other, reference)})"
+    elif paired and row.get("rho_diff") is not None:
+        text += f"; {_versus(row, reference)}"
+    else:
+        base = _best(by_score, list(BASELINES))
+        if base is not None:
+            b = by_score[base]
+            overlap = (row["rho_ci"][0] is not None and b["rho_ci"][1] is not None
+                       and row["rho_ci"][0] <= b["rho_ci"][1])
+            text += (f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}"
+                     + (" (the intervals overlap)" if overlap else " (below its interval)"))
     return text + "."
 
 
@@ -77,7 +99,7 @@ def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]
     if not block:
         return []
     title = f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} source models"
-    findings = " ".join(arm_finding(arm, by_score) for arm, by_score in block["arms"].items())
+    findings = " ".join(arm_finding(arm, by_score, block.get("reference")) for arm, by_score in block["arms"].items())
     return [(title, "text", findings, True),
             ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),
             (None, "table", table(block), True),
@@ -139,3 +161,9 @@ def sweep_tables(result: dict[str, Any]):
     for arm, by_score in result["targets"].items():
         lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in SCORES))
     return intro, (header, body), lines
+
+
+def targets_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per transfer arm, each score's Spearman rho across a sweep's targets (`rank_sweep`'s "targets")."""
+    header = ["arm", *(LABELS.get(s, s).replace(" (shrunk)", "") for s in SCORES)]
+    return header, [[arm, *(fmt(by_score[s], 2) for s in SCORES)] for arm, by_score in result["targets"].items()]

@@ -11,6 +11,8 @@ For one transfer arm, the truth is each source model's realised mean test accura
   source models with replacement, stage 2 each drawn source's runs with replacement, and the statistic is
   recomputed on the drawn sources, a source drawn m times counting m times (with the mean of its pooled
   drawn runs: the histogram of a resample does not tell its copies apart);
+- with a ``reference`` score (the logistic probe, in a run's summary), ``rho_diff``: the score's rho minus the
+  reference's, with a paired CI from the same resamples;
 - ``top_pick_in_top``: whether the source the score ranks first is truly among the best `top_share` (10%) of
   the sources by realised mean (ties in the score split evenly), ``top_pick_rank`` that source's rank by
   realised mean (1 = best), and ``top_pick_rate``: how often this holds over the resamples.
@@ -138,8 +140,10 @@ def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.nd
 
 def agreement(scores: Mapping[str, np.ndarray], labels: np.ndarray, accuracy: np.ndarray, groups: np.ndarray, *,
               seed: int, arm: str, n_resamples: int = 1000, confidence: float = 0.95,
-              top_share: float = TOP_SHARE) -> dict[str, dict[str, Any]]:
-    """Per score (dict order): rho, tau, their CIs, and the top pick's rank, hit and hit rate (see the module).
+              top_share: float = TOP_SHARE, reference: str | None = None) -> dict[str, dict[str, Any]]:
+    """Per score (dict order): rho, tau, their CIs, and the top pick's rank, hit and hit rate (see the module);
+    with `reference` (a score's name) also ``rho_diff``, rho minus the reference score's rho, and its CI from the
+    same resamples (paired: both scores ranked the same drawn sources).
 
     scores[s]: (K_all,) one value per source label in `labels` (K_all,); accuracy, groups (N,): the arm's
     finished runs and their source labels (every label in groups must be in labels). seed: the study's root
@@ -174,15 +178,23 @@ def agreement(scores: Mapping[str, np.ndarray], labels: np.ndarray, accuracy: np
     sample = Sample(np.arange(groups.size), groups.size, groups)
     draws = resample(statistic, n_resamples, Stream(sample, statistic_rng(seed, "transferability", arm)))
     tail = 50.0 * (1.0 - confidence)
+
+    def interval(values: np.ndarray) -> list[float | None]:
+        values = values[np.isfinite(values)]
+        return [opt_float(v) for v in np.percentile(values, [tail, 100.0 - tail])] if values.size else [None, None]
+
     out = {}
     for j, name in enumerate(names):
         top = x[j] >= x[j].max()
         order = _ranks(-means)  # 1 = best realised mean
         row = {"rho": opt_float(spearman_rows(x[j], means)), "tau": opt_float(weighted_tau(x[j], means))}
         for key, col in (("rho", 3 * j), ("tau", 3 * j + 1)):
-            values = draws[:, col][np.isfinite(draws[:, col])]
-            row[f"{key}_ci"] = ([opt_float(v) for v in np.percentile(values, [tail, 100.0 - tail])]
-                                if values.size else [None, None])
+            row[f"{key}_ci"] = interval(draws[:, col])
+        if reference is not None:
+            r = names.index(reference)
+            ref = spearman_rows(x[r], means)
+            row["rho_diff"] = opt_float(spearman_rows(x[j], means) - ref)
+            row["rho_diff_ci"] = interval(draws[:, 3 * j] - draws[:, 3 * r])
         row.update(top_pick_rank=float(np.mean(order[top])),
                    top_pick_in_top=float(top_pick_hits(x[j], means, top_share)),
                    top_pick_rate=opt_float(np.mean(draws[:, 3 * j + 2])), n_sources=int(k))

@@ -39,6 +39,23 @@ def test_the_finding_names_the_best_score_and_sets_it_against_the_best_baseline(
     assert words.arm_finding("a", none) == "For a no score has a defined rank correlation."
 
 
+def test_with_a_reference_the_finding_gives_the_paired_difference():
+    arm = block()["arms"]["transfer fixed=0"]
+    for name, r in arm.items():
+        r["rho_diff"], r["rho_diff_ci"] = (None, [None, None]) if r["rho"] is None else (r["rho"] - 0.35, [-0.1, 0.2])
+    arm["logme"]["rho_diff_ci"] = [0.05, 0.45]
+    assert words.arm_finding("a", arm, "probe_accuracy") == (
+        "For a the best-ranking score is LogME (rho 0.62 [0.41, 0.78]); its rho minus the logistic probe's: "
+        "+0.27 [0.05, 0.45], above 0.")
+    arm["probe_accuracy"]["rho"] = 0.9
+    assert words.arm_finding("a", arm, "probe_accuracy").endswith(
+        "a plain baseline: the best literature score, LogME, has rho 0.62 [0.41, 0.78] (its rho minus the logistic "
+        "probe's: +0.27 [0.05, 0.45], above 0).")
+    header, rows = words.table({**block(), "arms": {"a": arm}, "reference": "probe_accuracy"})
+    assert header[3] == "rho minus logistic probe's [95% CI]"
+    assert rows[2][3] == "+0.27 [0.05, 0.45]" and rows[5][3] == ""
+
+
 def test_the_table_has_a_row_per_arm_and_score():
     header, rows = words.table(block())
     assert header[0:2] == ["arm", "score"] and "top pick in best 10%" in header
@@ -69,3 +86,17 @@ def test_the_figure_has_a_panel_per_score_and_arm():
     axes = fig.get_axes()
     assert len(axes) == len(SCORES) * 2
     assert axes[4].get_title() == "transfer fixed=0: rho 0.62" and len(axes[4].collections[0].get_offsets()) == k
+
+
+def test_the_docs_quote_the_committed_results():
+    """docs/predictions.md's transferability paragraph and tables are the committed results' (regenerate the
+    results, then these quotes)."""
+    import json
+
+    docs = (helpers.ROOT / "docs" / "predictions.md").read_text()
+    summary = json.loads((helpers.ROOT / "results" / "headline" / "summary.json").read_text())
+    b = summary["transferability"]
+    assert " ".join(words.arm_finding(a, r, b["reference"]) for a, r in b["arms"].items()) in docs
+    assert report.markdown_table(*words.table(b)) in docs
+    targets = json.loads((helpers.ROOT / "results" / "targets" / "transferability.json").read_text())
+    assert report.markdown_table(*words.targets_table(targets)) in docs

@@ -83,6 +83,22 @@ def test_point_estimates_are_scipys_and_the_cis_cover_them():
     assert 0.1 < row["rho_ci"][1] - row["rho_ci"][0] < 0.9  # 30 sources leave a wide but finite interval
 
 
+def test_the_difference_to_a_reference_score_is_paired():
+    q, acc, groups = nested(9)
+    labels, means = R.realised_means(acc, groups)
+    rng = np.random.default_rng(10)
+    scores = {"good": q + 0.3 * rng.normal(size=q.size), "poor": q + 3 * rng.normal(size=q.size)}
+    scores["good again"] = scores["good"] * 2 + 1  # the same ranking
+    out = R.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=300, reference="good")
+    assert out["poor"]["rho_diff"] == pytest.approx(out["poor"]["rho"] - out["good"]["rho"], abs=1e-12)
+    assert out["good again"]["rho_diff"] == 0.0 and out["good again"]["rho_diff_ci"] == [0.0, 0.0]
+    low, high = out["poor"]["rho_diff_ci"]
+    assert low < out["poor"]["rho_diff"] < high < 0  # paired: far narrower than the two rho intervals
+    assert high - low < (out["poor"]["rho_ci"][1] - out["poor"]["rho_ci"][0]) + (
+        out["good"]["rho_ci"][1] - out["good"]["rho_ci"][0])
+    assert "rho_diff" not in R.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=50)["poor"]
+
+
 def test_the_resamples_are_named_by_arm_and_repeat_exactly():
     q, acc, groups = nested(6)
     labels, _ = R.realised_means(acc, groups)
