@@ -3,12 +3,12 @@
 A `compare` run with K >= 2 source models writes `transferability.csv` (one row per source model: its index
 and seed, every score of `stats.transferability.SCORES` on the target's training split, and per transfer arm
 the source's realised mean test accuracy) and saves each source model as `source_models/source_NNN.keras`
-(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one. The run's summary then says,
-per transfer arm and score, how well the score ranked the sources (`stats.rank_agreement`), and a figure shows
-each score against the realised mean. `rank_sources` scores saved source models on a target problem before any
-target training; like every reader here it reads `.keras` files with h5py, without TensorFlow. Given a sweep's
-directory, `rank_sweep` asks the same of every cell, and whether the scores also rank the *targets* by their
-benefit of transfer.
+(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one. The
+run's summary then says, per transfer arm and score, how well the score ranked the sources
+(`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
+source models on a target problem before any target training; like every reader here it reads `.keras` files
+with h5py, without TensorFlow. Given a sweep's directory, `rank_sweep` asks the same of every cell, and whether
+the scores also rank the *targets* by their benefit of transfer.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
 from blobs_transfer.render import transferability as words
+from blobs_transfer.rundir import sweep_dir as sweepdir
 from blobs_transfer.rundir.files import cannot_write, write_csv, write_json
+from blobs_transfer.rundir.run import verify_run
 from blobs_transfer.stats import rank_agreement
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.stats.common import opt_float
-from blobs_transfer.rundir import sweep_dir as sweepdir
-from blobs_transfer.rundir.run import verify_run
 from blobs_transfer.stats.transferability import SCORES, all_scores, mlp_outputs
 from blobs_transfer.sweep.cells import cell_sources
 from blobs_transfer.sweep.grid import load_sweep
@@ -72,9 +72,10 @@ def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     by_arm = analysis.arm_accuracies(cfg, records)
     out = {}
     for arm in transfer_arms(cfg):
-        labels, means = rank_agreement.realised_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"]) \
-            if len(by_arm[arm]["accuracy"]) else (np.empty(0), np.empty(0))
-        out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
+        out[arm] = {}
+        if len(by_arm[arm]["accuracy"]):
+            labels, means = rank_agreement.realised_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
+            out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
     return out
 
 

@@ -98,7 +98,8 @@ def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]
     block = summary.get("transferability")
     if not block:
         return []
-    title = f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} source models"
+    title = (f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} "
+             "source models")
     findings = " ".join(arm_finding(arm, by_score, block.get("reference")) for arm, by_score in block["arms"].items())
     return [(title, "text", findings, True),
             ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),

@@ -47,7 +47,8 @@ def test_the_table_has_a_row_per_source_model_with_every_score_and_the_truth(sco
     records = read_scores(scored["run"] / "scores.csv")
     for arm in ARMS:
         for r in rows:
-            mine = [x["test_accuracy"] for x in records if x["arm"] == arm and x["source_index"] == int(r["source_index"])]
+            mine = [x["test_accuracy"] for x in records
+                    if x["arm"] == arm and x["source_index"] == int(r["source_index"])]
             assert float(r[arm]) == pytest.approx(np.mean(mine), abs=5e-7)
     expect = transfer.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
     for r, e in zip(rows, expect):
@@ -124,7 +125,8 @@ def test_rank_sources_scores_a_run_directory_as_the_run_did(scored, tmp_path):
 
 def test_rank_sources_needs_no_tensorflow(scored, tmp_path):
     code = ("import sys; from blobs_transfer.cli import cli\n"
-            f"cli(['rank-sources', {str(scored['run'])!r}, '--out', {str(tmp_path / 'r.csv')!r}], standalone_mode=False)\n"
+            f"cli(['rank-sources', {str(scored['run'])!r}, '--out', {str(tmp_path / 'r.csv')!r}],"
+            " standalone_mode=False)\n"
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
