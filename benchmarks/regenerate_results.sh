@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer} and results/baseline.json.
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} and results/baseline.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BT=.venv/bin/blobs-transfer
@@ -28,6 +28,11 @@ for name in sweep budget transfusion output-layer optimizer; do
   rm -rf "results/$name" && mv "$run" "results/$name"
 done
 
+# transferability over targets: the sweep, then every cell's source models scored (transferability.csv and .json)
+run=$($BT sweep --config configs/targets.toml --results-dir "$tmp/targets" | last)
+rm -rf results/targets && mv "$run" results/targets
+$BT rank-sources results/targets --out results/targets/transferability.csv > /dev/null
+
 run=$($BT compare --config configs/gate.toml --results-dir "$tmp/gate" | last)
 $BT baseline "$run" --out results/baseline.json
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, baseline.json"
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json"

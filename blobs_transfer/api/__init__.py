@@ -15,7 +15,8 @@ without it.
     run_dir = api.write_run(cfg, result, "results", sources=sources)
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
-`comparison` (compare, fit, report), `sweep`, `gate` (check, baseline) and `runs` (verify, runs, export).
+`comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `sweep`,
+`gate` (check, baseline) and `runs` (verify, runs, export).
 
 command          function
 generate         `generate`
@@ -29,6 +30,7 @@ baseline         `write_baseline`
 verify           `verify`
 runs             `list_runs`
 export-mlflow    `export_mlflow`
+rank-sources     `rank_sources` (and `ranking_text`); of a sweep `rank_sweep` (and `sweep_text`)
 """
 
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, import_tensorflow, prepare_engine, write_text
@@ -39,6 +41,7 @@ from blobs_transfer.api.problems import generate
 from blobs_transfer.api.runs import export_mlflow, list_runs, mlflow_hint, runs_table, verify
 from blobs_transfer.api.sources import default_source_path, load_source_model, source_models, train_source
 from blobs_transfer.api.sweep import CellError, SweepOutcome, run_sweep
+from blobs_transfer.api.transferability import rank_sources, rank_sweep, ranking_text, sweep_text
 from blobs_transfer.config import load_config
 from blobs_transfer.rundir.run import load_run, read_baseline, run_summary, verify_run
 from blobs_transfer.sweep.grid import load_sweep
@@ -50,6 +53,6 @@ __all__ = [
     "Comparison", "compare", "estimated_peak_gib", "fit", "report_run", "run_comparison", "summarise",
     "terminal_report", "sections_text", "write_run", "check", "gate_document", "gate_text", "write_baseline", "generate",
     "export_mlflow", "list_runs", "mlflow_hint", "runs_table", "verify", "default_source_path", "load_source_model",
-    "source_models", "train_source", "CellError", "SweepOutcome", "run_sweep", "load_config", "load_run",
+    "source_models", "train_source", "rank_sources", "ranking_text", "rank_sweep", "sweep_text", "CellError", "SweepOutcome", "run_sweep", "load_config", "load_run",
     "read_baseline", "run_summary", "verify_run", "load_sweep", "RunResult", "SourceModel",
 ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from blobs_transfer import stats
+from blobs_transfer.api import transferability as transfer
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, phase
 from blobs_transfer.api.sources import load_source_model, source_models, write_history
 from blobs_transfer.config import Arm, Config, to_toml
@@ -16,7 +17,7 @@ from blobs_transfer.render import plots, report
 from blobs_transfer.rundir import files as results
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
-from blobs_transfer.rundir.run import run_summary, seal_run
+from blobs_transfer.rundir.run import RUN_DATA, run_summary, seal_run
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.train import run as training
 from blobs_transfer.train.plan import (
@@ -78,7 +79,7 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
     write_json(run_dir / "metadata.json", results.run_metadata(
         root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
         diverged=int(result.diverged.sum()), repeat_seeds=seeds, **seconds, source_models=provenance))
-    seal_run(run_dir, cfg)
+    seal_run(run_dir, cfg, (*RUN_DATA, *transfer.data_files(run_dir)))
     results.mark_complete(run_dir)
     return summary
 
@@ -88,6 +89,7 @@ def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
     _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources or {}))
     return run_dir
 
@@ -131,6 +133,7 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
+    transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
     summary = _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources),
                                {"started": started, "training_seconds": train_seconds})
     return Comparison(run_dir, summary, result)
@@ -192,11 +195,12 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
 
 def _render(run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any]) -> None:
     """summary.json, summary.md, the figures and report.html of a run, from its statistics and files."""
+    transfer.add_to_summary(run_dir, cfg, scores, summary)  # K >= 3 source models: how well each score ranked them
     write_json(run_dir / "summary.json", summary)
     blocks = report.sections(summary)
     title = report.title_of(summary)
     atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title))
-    figures = _figures(cfg, summary, scores, curves)
+    figures = {**_figures(cfg, summary, scores, curves), **transfer.figures(run_dir, summary)}
     results.save_figures({run_dir / name: figure for name, figure in figures.items()})
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
     atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))

@@ -6,14 +6,15 @@ expected failure is a `StudyError` (or a usage error), which Click's standalone 
 TensorFlow is imported only by the commands that train.
 
 Modules: `common` (errors, shared options, progress), one per group of commands: `study` (generate,
-train-source, fit, compare, report), `sweep`, `gate` (check, baseline), `runs` (verify, runs, export-mlflow).
+train-source, fit, compare, report), `sweep`, `gate` (check, baseline), `runs` (verify, runs, export-mlflow),
+`sources` (rank-sources).
 """
 
 from __future__ import annotations
 
 import click
 
-from blobs_transfer.cli import gate, runs, study, sweep
+from blobs_transfer.cli import gate, runs, sources, study, sweep
 from blobs_transfer.cli.common import Cli, quiet_tensorflow
 
 __all__ = ["cli", "main", "quiet_tensorflow"]
@@ -30,7 +31,7 @@ def cli(debug: bool) -> None:
 
 
 for _command in (study.generate, study.train_source, study.fit, study.compare, sweep.sweep, study.report, gate.check,
-                 gate.baseline, runs.verify, runs.runs, runs.export_mlflow):
+                 gate.baseline, runs.verify, runs.runs, runs.export_mlflow, sources.rank_sources):
     cli.add_command(_command)
 
 

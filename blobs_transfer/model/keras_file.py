@@ -5,7 +5,9 @@ where Keras 3 keeps each layer's variables under `layers/<name>/vars/<i>` (a Den
 its bias var 1; the names are the layers' class names made unique in order: dense, dense_1, ...). Reading
 them with h5py gives the very weights `keras.models.load_model` gives (tests/model/test_keras_file.py), in a
 fraction of the time it takes to import TensorFlow, so `compare`, `fit` and `sweep` never import it. Writing a
-`.keras` file stays Keras's job (`keras_model.save_model`).
+`.keras` file is Keras's job (`keras_model.save_model`), but for the many source models a `compare` run keeps:
+`write_weights` writes the same three members for the study's MLP (no optimizer state) without TensorFlow, a
+file `keras.models.load_model` loads to the same weights (tests/api/test_transferability.py).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import h5py
@@ -101,3 +104,60 @@ def load_source_weights(path: str | Path, cfg: Config) -> Weights:
         raise SourceModelError(f"source model {path} has activations {activations}, the study's MLP has "
                                f"{['relu'] * len(hidden) + ['softmax']}")
     return weights
+
+
+def _dense_config(name: str, units: int, activation: str, initializer: str, fan_in: int) -> dict:
+    """A Dense layer's entry in a Sequential config, as Keras 3 serialises it (optional keys left to defaults)."""
+    policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+    kernel = "".join(part.capitalize() for part in initializer.split("_"))  # he_uniform -> HeUniform
+    return {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
+            "config": {"name": name, "trainable": True, "dtype": policy, "units": units, "activation": activation,
+                       "use_bias": True,
+                       "kernel_initializer": {"module": "keras.initializers", "class_name": kernel,
+                                              "config": {"seed": None}, "registered_name": None},
+                       "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {},
+                                            "registered_name": None},
+                       "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
+                       "kernel_constraint": None, "bias_constraint": None},
+            "build_config": {"input_shape": [None, fan_in]}}
+
+
+def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
+    """The study's MLP with these weights as a `.keras` file, without TensorFlow: config.json (the Sequential
+    model `keras_model.build_mlp` builds: hidden_1.., output), metadata.json and model.weights.h5 (each layer's
+    kernel and bias as Keras stores them), the same bytes for the same weights. Written whole to a temporary name,
+    then renamed over `path`."""
+    path = Path(path)
+    inputs = cfg.problems.n_features
+    sizes = [inputs, *cfg.model.hidden_units, cfg.n_classes]
+    layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+               "config": {"batch_shape": [None, inputs], "dtype": "float32", "sparse": False, "ragged": False,
+                          "name": "input_layer"}}]
+    for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:])):
+        last = i == len(sizes) - 2
+        layers.append(_dense_config("output" if last else f"hidden_{i + 1}", units, "softmax" if last else "relu",
+                                    cfg.model.output_initializer if last else cfg.model.hidden_initializer, fan_in))
+    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
+              "config": {"name": "mlp", "trainable": True, "layers": layers, "build_input_shape": [None, inputs]},
+              "build_config": {"input_shape": [None, inputs]}}
+    try:
+        keras_version = version("keras")
+    except PackageNotFoundError:
+        keras_version = "3"
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        h5.create_group("vars").attrs["name"] = "mlp"
+        for name, layer, (kernel, bias) in zip(_h5_names(layers[1:]), layers[1:], weights):
+            group = h5.create_group(f"layers/{name}/vars")
+            group.attrs["name"] = layer["config"]["name"]
+            group.create_dataset("0", data=np.asarray(kernel, np.float32), track_times=False)
+            group.create_dataset("1", data=np.asarray(bias, np.float32), track_times=False)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # the members dated 1980-01-01 (as Keras dates them) and no save date: the same weights give the same bytes
+    members = {"metadata.json": json.dumps({"keras_version": keras_version}), "config.json": json.dumps(config),
+               "model.weights.h5": buffer.getvalue()}
+    with zipfile.ZipFile(tmp, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    tmp.replace(path)

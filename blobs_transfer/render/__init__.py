@@ -8,4 +8,5 @@ and never imports TensorFlow.
 - `plots`: the figures, drawn from arrays on matplotlib Figures (no pyplot state).
 - `sweep`: a sweep's sections, per-cell tables and figures over the swept axes.
 - `gate`: the regression gate's verdict as JUnit XML and Markdown for CI.
+- `transferability`: which source model will transfer: the report's section on the scores and their figure.
 """

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from blobs_transfer.render import transferability
 from blobs_transfer.render.findings import finding, fmt
 
 # the run's figures in the order a reader meets them, each under a title in words
@@ -215,6 +216,7 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     if "sources" in summary:
         out += [Section("Across source models", "table", sources_table(summary)),
                 Section(None, "text", NESTING_NOTE), Section(None, "text", best_arm_line(summary))]
+    out += [Section(*block) for block in transferability.sections(summary)]  # which source model will transfer
     if one_source(summary):
         out.append(Section(None, "text", GENERALISE_LINE))
     return out

@@ -39,9 +39,14 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``curves``: learning-curve bands and the benefits of transfer;
 - ``ranking``: P(best) of each arm;
 - ``gate``: the regression gate's bands and check;
+- ``transferability``: transferability scores of a source model on a target (LEEP, NCE, LogME, H-score, the
+  source's own accuracy, a logistic probe), from its outputs and features, before any target training;
+- ``rank_agreement``: how well a score ranks source models by their realised means (Spearman, weighted
+  Kendall tau, their two-stage CIs, the top pick);
 - ``summary``: a run's whole summary from its records (the only module that reads a config).
 
-Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate` and `summary` by module.
+Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate`, `summary`, `transferability` and
+`rank_agreement` by module.
 
 Shapes: R = repeats of an arm, E = training epochs, N = number of runs, G (or K) = number of groups
 (source models), D = number of distinct values of a sample, B = bootstrap resamples.

@@ -1,0 +1,281 @@
+"""Which source model will transfer: transferability scores of source models, and how well they ranked them.
+
+A `compare` run with K >= 2 source models writes `transferability.csv` (one row per source model: its index
+and seed, every score of `stats.transferability.SCORES` on the target's training split, and per transfer arm
+the source's realised mean test accuracy) and saves each source model as `source_models/source_NNN.keras`
+(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one. The
+run's summary then says, per transfer arm and score, how well the score ranked the sources
+(`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
+source models on a target problem before any target training; like every reader here it reads `.keras` files
+with h5py, without TensorFlow. Given a sweep's directory, `rank_sweep` asks the same of every cell, and whether
+the scores also rank the *targets* by their benefit of transfer.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from blobs_transfer.api.sources import load_source_model
+from blobs_transfer.config import Config, ProblemSpec
+from blobs_transfer.errors import ResultsError, SourceModelError
+from blobs_transfer.model.arms import Weights
+from blobs_transfer.model.keras_file import write_weights
+from blobs_transfer.problems import make_problem
+from blobs_transfer.render import report
+from blobs_transfer.render import transferability as words
+from blobs_transfer.rundir import sweep_dir as sweepdir
+from blobs_transfer.rundir.files import cannot_write, write_csv, write_json
+from blobs_transfer.rundir.run import verify_run
+from blobs_transfer.stats import rank_agreement
+from blobs_transfer.stats import summary as analysis
+from blobs_transfer.stats.common import opt_float
+from blobs_transfer.stats.transferability import SCORES, all_scores, mlp_outputs
+from blobs_transfer.sweep.cells import cell_sources
+from blobs_transfer.sweep.grid import load_sweep
+from blobs_transfer.train.plan import Sources
+
+CSV_NAME = "transferability.csv"
+MODELS = "source_models"
+FIGURE = "transferability.png"
+N_RESAMPLES = 1000  # two-stage resamples per transfer arm for the CIs of rho and tau
+MIN_SOURCES = 3  # a rank correlation of fewer source models says nothing
+REFERENCE = "probe_accuracy"  # every score's rho is also given as a paired difference to the plain probe's
+
+
+def model_file(index: int) -> str:
+    """The run-relative path of source model `index`'s .keras file."""
+    return f"{MODELS}/source_{index:03d}.keras"
+
+
+def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
+    """Every score of every source model (in order) on the training split of `spec` (default: the target)."""
+    problem = make_problem(spec or cfg.target_spec)
+    out = []
+    for w in weights:
+        features, probs = mlp_outputs(w, problem.x_train)
+        out.append(all_scores(features, probs, problem.y_train))
+    return out
+
+
+def transfer_arms(cfg: Config) -> list[str]:
+    """The arms whose runs start from the study's source models (their realised means are the truth)."""
+    return [a.name for a in cfg.arms if a.uses_source and cfg.source_problem_of(a) == cfg.study.source_problem]
+
+
+def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[int, float]]:
+    """Per transfer arm: source index -> mean test accuracy of its finished runs (diverged runs left out)."""
+    by_arm = analysis.arm_accuracies(cfg, records)
+    out = {}
+    for arm in transfer_arms(cfg):
+        out[arm] = {}
+        if len(by_arm[arm]["accuracy"]):
+            labels, means = rank_agreement.realised_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
+            out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
+    return out
+
+
+def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, records: Sequence[dict[str, Any]]) -> None:
+    """transferability.csv and the source models' .keras files of a run with K >= 2 source models (else nothing)."""
+    models = (sources or {}).get(cfg.source_spec, [])
+    if len(models) < 2 or not transfer_arms(cfg):
+        return
+    scores = score_models(cfg, [m.weights for m in models])
+    truth = realised_means(cfg, records)
+    arms = transfer_arms(cfg)
+    rows = []
+    for index, (model, row) in enumerate(zip(models, scores)):
+        means = [truth[a].get(index) for a in arms]
+        rows.append([index, "" if model.seed is None else model.seed, *(f"{row[s]:.9g}" for s in SCORES),
+                     *("" if m is None else f"{m:.6f}" for m in means)])
+    write_csv(run_dir / CSV_NAME, ["source_index", "source_seed", *SCORES, *arms], rows)
+    save_models(run_dir, cfg, [m.weights for m in models], [m.seed for m in models])
+
+
+def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: Sequence[int | None]) -> None:
+    """Each source model as source_models/source_NNN.keras (written without TensorFlow, loaded by Keras) with its
+    seed in a .json beside it."""
+    for index, (w, seed) in enumerate(zip(weights, seeds)):
+        path = run_dir / model_file(index)
+        try:
+            write_weights(path, cfg, w)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
+        write_json(path.with_suffix(".json"), {"source_index": index, "seed": seed, "problem": cfg.study.source_problem,
+                                               "root_seed": cfg.study.seed})
+
+
+def data_files(run_dir: Path) -> tuple[str, ...]:
+    """The run-relative names of what `write_source_files` wrote (data a run's manifest vouches for)."""
+    if not (run_dir / CSV_NAME).is_file():
+        return ()
+    models = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / MODELS).glob("source_*.*")
+                    if p.suffix in (".keras", ".json"))
+    return (CSV_NAME, *models)
+
+
+def read_table(path: Path) -> dict[str, np.ndarray]:
+    """transferability.csv as columns: source_index (K,) int, every score and arm (K,) float (NaN where empty)."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        columns = {"source_index": np.array([int(r["source_index"]) for r in rows])}
+        for name in rows[0] if rows else []:
+            if name not in ("source_index", "source_seed"):
+                columns[name] = np.array([float(r[name]) if r[name] != "" else np.nan for r in rows])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{path} cannot be read as a transferability table: {exc}") from None
+    missing = [s for s in SCORES if s not in columns]
+    if missing:
+        raise ResultsError(f"{path} lacks the score columns {', '.join(missing)}")
+    return columns
+
+
+def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
+    """summary["transferability"], from transferability.csv and the run's scores, where the run has the table and
+    at least MIN_SOURCES source models: per transfer arm and score, `rank_agreement.agreement`."""
+    if not (Path(run_dir) / CSV_NAME).is_file():
+        return
+    table = read_table(Path(run_dir) / CSV_NAME)
+    labels = table["source_index"]
+    by_arm = analysis.arm_accuracies(cfg, records)
+    arms = {}
+    for arm in transfer_arms(cfg):
+        data = by_arm[arm]
+        if np.unique(data["source_index"]).size < MIN_SOURCES:
+            continue
+        arms[arm] = rank_agreement.agreement({s: table[s] for s in SCORES}, labels, data["accuracy"],
+                                             data["source_index"], seed=cfg.study.seed, arm=arm,
+                                             n_resamples=N_RESAMPLES, reference=REFERENCE)
+    if arms:
+        summary["transferability"] = {"n_sources": int(labels.size), "scores": list(SCORES), "arms": arms,
+                                      "n_resamples": N_RESAMPLES, "top_share": rank_agreement.TOP_SHARE,
+                                      "reference": REFERENCE}
+
+
+def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """{"transferability.png": each score against the realised mean, one panel per arm} for a run whose summary
+    has the statistics; else {}."""
+    if "transferability" not in summary:
+        return {}
+    table = read_table(Path(run_dir) / CSV_NAME)
+    arms = list(summary["transferability"]["arms"])
+    return {FIGURE: words.scores_figure({s: table[s] for s in SCORES}, {a: table[a] for a in arms},
+                                        summary["transferability"])}
+
+
+# --- rank-sources --------------------------------------------------------------------------------------
+
+_INDEX = re.compile(r"source_(\d+)$")
+
+
+def source_files(paths: Sequence[str | Path]) -> list[Path]:
+    """The .keras files named, a run directory standing for its source_models/*.keras (in index order)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted((p / MODELS).glob("source_*.keras")) or sorted(p.glob("*.keras"))
+            if not found:
+                raise SourceModelError(f"{p} holds no source models (no {MODELS}/source_*.keras and no *.keras): "
+                                       "a compare run saves them when it trains 2 or more")
+            out += found
+        else:
+            out.append(p)
+    if not out:
+        raise SourceModelError("no source models given: name .keras files or a compare run's directory")
+    return out
+
+
+def rank_sources(cfg: Config, paths: Sequence[str | Path], out: str | Path | None = None) -> list[dict[str, Any]]:
+    """Score saved source models on the target problem's training split, before any target training: rows of
+    {"file", "source_index" (from a source_NNN name, else None), "source_seed" (from its .json, else None), and
+    every score}, in the order given; written as CSV to `out` if given. No TensorFlow."""
+    files = source_files(paths)
+    models = [load_source_model(f, cfg) for f in files]
+    rows = []
+    for f, model, scores in zip(files, models, score_models(cfg, [m.weights for m in models])):
+        match = _INDEX.search(f.stem)
+        rows.append({"file": str(f), "source_index": int(match.group(1)) if match else None,
+                     "source_seed": model.seed, **scores})
+    if out is not None:
+        columns = ["file", "source_index", "source_seed", *SCORES]
+        write_csv(Path(out), columns, ([("" if r[c] is None else r[c]) if c in ("file", "source_index", "source_seed")
+                                        else f"{r[c]:.9g}" for c in columns] for r in rows))
+    return rows
+
+
+def ranking_text(cfg: Config, rows: list[dict[str, Any]]) -> str:
+    """rank-sources' terminal output: the table of scores and which source each score picks."""
+    intro, scores, picks = words.ranking_table(rows, SCORES, cfg.describe_problem(cfg.target_spec))
+    return "\n".join([intro, report.format_table(*scores), "", *picks])
+
+
+
+# --- a sweep: every cell's target, and the targets ranked --------------------------------------------------
+
+
+def _cell_truth(rows: list[list[str]], arms: Sequence[str]) -> dict[str, dict[int, float]]:
+    """A cell's runs.csv rows (arm, source_index, repeat, seed, test_accuracy, ...) -> per arm, source -> mean."""
+    out: dict[str, dict[int, list[float]]] = {a: {} for a in arms}
+    for arm, source, _, _, accuracy, *_ in rows:
+        if arm in out and source != "" and accuracy != "":
+            out[arm].setdefault(int(source), []).append(float(accuracy))
+    return {a: {k: float(np.mean(v)) for k, v in by.items()} for a, by in out.items()}
+
+
+def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[str, Any]:
+    """Transferability over a finished sweep's cells (targets): per cell, its source models (trained again from
+    their recorded seeds, as the sweep trained them) scored on the cell's target training split, set against each
+    source's realised means there (`rank_agreement.agreement` per transfer arm), and across cells the Spearman rho
+    between a score's mean over the sources and the cell's benefit of transfer (mean difference to the
+    baseline). Writes one row per cell and source model to `out` (CSV) if given. Returns {"keys", "cells": [{
+    "values", "scores": {score: mean}, "benefit": {arm: comparison}, "agreement": {arm: {score: row}}}],
+    "targets": {arm: {score: rho}}}."""
+    sweep_path = Path(sweep_path)
+    verify_run(sweep_path)
+    sweep = load_sweep(sweep_path / "sweep.toml")
+    keys, cells, table = sweep.keys, [], []
+    for cell in sweep.cells():
+        cfg = sweep.config_of(cell)
+        arms = transfer_arms(cfg)
+        models = cell_sources(cfg)[cfg.source_spec]
+        scores = score_models(cfg, [m.weights for m in models])
+        rows, summary = sweepdir.read_cell(sweep_path, cell)
+        truth = _cell_truth(rows, arms)
+        columns = {s: np.array([r[s] for r in scores]) for s in SCORES}
+        agreement = {}
+        for arm in arms:
+            labels = np.array(sorted(truth[arm]))
+            if labels.size >= MIN_SOURCES:
+                groups = np.array([int(r[1]) for r in rows if r[0] == arm and r[4] != ""])
+                accuracy = np.array([float(r[4]) for r in rows if r[0] == arm and r[4] != ""])
+                agreement[arm] = rank_agreement.agreement(columns, np.arange(len(models)), accuracy, groups,
+                                                          seed=cfg.study.seed, arm=arm, n_resamples=N_RESAMPLES,
+                                                          reference=REFERENCE)
+        benefit = {c["arm"]: c for c in summary["comparisons"] if c["arm"] in arms}
+        cells.append({"values": dict(cell.values), "scores": {s: float(np.mean(columns[s])) for s in SCORES},
+                      "benefit": benefit, "agreement": agreement})
+        for index, (model, row) in enumerate(zip(models, scores)):
+            table.append([*(v for _, v in cell.values), index, model.seed, *(f"{row[s]:.9g}" for s in SCORES),
+                          *("" if truth[a].get(index) is None else f"{truth[a][index]:.6f}" for a in arms)])
+    arms = transfer_arms(sweep.config_of(sweep.cells()[0]))
+    targets = {}
+    for arm in arms:
+        diffs = np.array([c["benefit"].get(arm, {}).get("diff_mean", np.nan) for c in cells], dtype=float)
+        targets[arm] = {s: opt_float(rank_agreement.spearman_rows(
+            np.array([[c["scores"][s] for c in cells]]), diffs[None, :])[0]) for s in SCORES}
+    result = {"keys": keys, "n_sources": len(models), "cells": cells, "targets": targets}
+    if out is not None:  # the rows, and every statistic beside them as JSON
+        write_csv(Path(out), [*keys, "source_index", "source_seed", *SCORES, *arms], table)
+        write_json(Path(out).with_suffix(".json"), result)
+    return result
+
+
+def sweep_text(result: dict[str, Any]) -> str:
+    """rank-sources' output for a sweep: per cell and arm the best-ranking score, and the targets ranked."""
+    intro, (header, body), targets = words.sweep_tables(result)
+    return "\n".join([intro, report.format_table(header, body), "", *targets])

@@ -1,0 +1,170 @@
+"""Which source model will transfer, in words and a figure: the transferability section of a run's report.
+
+Pure: the summary's "transferability" block (`stats.rank_agreement` per transfer arm and score) in, report
+sections and sentences out; `scores_figure` draws each score against the realised mean from arrays. Every
+sentence here is generated from those numbers. Sections are plain (title, kind, body, terminal) tuples that
+`report.sections` turns into its `Section`s (report imports this module, not the other way round). Also
+`ranking_table`, what `rank-sources` prints.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from blobs_transfer.render.findings import fmt
+from blobs_transfer.render.plots import arm_colour, new_figure
+from blobs_transfer.stats.transferability import SCORES
+
+FIGURE = "transferability.png"
+BASELINES = ("source_accuracy", "probe_accuracy")  # the plain scores a skeptic asks for
+LABELS = {"leep": "LEEP", "nce": "NCE", "logme": "LogME", "h_score": "H-score (shrunk)",
+          "source_accuracy": "source accuracy", "probe_accuracy": "logistic probe"}
+NOTE = ("rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
+        "tau: the weighted Kendall tau, which weighs the top-ranked sources most; CIs from two-stage resamples over "
+        "source models, then runs. Top pick: the source the score ranks first, its rank by realised mean (1 = best), "
+        "whether it is in the best {share:.0%}, and how often that holds over the resamples. Scores are computed on "
+        "the target's training split before any target training.")
+
+
+def _ci(row: dict[str, Any], key: str) -> str:
+    low, high = row[f"{key}_ci"]
+    sign = "+" if key.endswith("diff") and row[key] is not None and row[key] >= 0 else ""
+    return f"{sign}{fmt(row[key], 2)} [{fmt(low, 2)}, {fmt(high, 2)}]"
+
+
+def table(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """One row per transfer arm and score (with the paired difference to the reference score where there is one)."""
+    share = f"top pick in best {block['top_share']:.0%}"
+    reference = block.get("reference")
+    diff = [f"rho minus {LABELS.get(reference, reference)}'s [95% CI]"] if reference else []
+    header = ["arm", "score", "rho [95% CI]", *diff, "weighted tau [95% CI]", "top pick's rank", share,
+              "rate over resamples"]
+    rows = []
+    for arm, by_score in block["arms"].items():
+        for score, row in by_score.items():
+            paired = [_ci(row, "rho_diff") if score != reference else ""] if reference else []
+            rows.append([arm, LABELS.get(score, score), _ci(row, "rho"), *paired, _ci(row, "tau"),
+                         fmt(row["top_pick_rank"], 1), fmt(row["top_pick_in_top"], 2), fmt(row["top_pick_rate"], 2)])
+    return header, rows
+
+
+def _best(by_score: Mapping[str, dict[str, Any]], names: Sequence[str]) -> str | None:
+    ranked = [s for s in names if s in by_score and by_score[s]["rho"] is not None]
+    return max(ranked, key=lambda s: by_score[s]["rho"]) if ranked else None
+
+
+def _versus(row: dict[str, Any], reference: str) -> str:
+    """'its rho minus the logistic probe's: +0.03 [-0.10, 0.15], an interval that holds 0'."""
+    low, high = row["rho_diff_ci"]
+    where = ("above 0" if low is not None and low > 0 else "below 0" if high is not None and high < 0
+             else "an interval that holds 0")
+    return f"its rho minus the {LABELS.get(reference, reference)}'s: {_ci(row, 'rho_diff')}, {where}"
+
+
+def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]], reference: str | None = None) -> str:
+    """One sentence per arm: the best-ranking score with its rho and CI, set against the plain baselines (with
+    `reference`, by the paired difference to that score's rho)."""
+    best = _best(by_score, list(by_score))
+    if best is None:
+        return f"For {arm} no score has a defined rank correlation."
+    row = by_score[best]
+    text = f"For {arm} the best-ranking score is {LABELS.get(best, best)} (rho {_ci(row, 'rho')})"
+    paired = reference is not None and reference in by_score
+    if best in BASELINES:
+        others = _best(by_score, [s for s in by_score if s not in BASELINES])
+        if others is not None:
+            other = by_score[others]
+            text += (f", a plain baseline: the best literature score, {LABELS.get(others, others)}, has rho "
+                     f"{_ci(other, 'rho')}")
+            if paired and best == reference and other.get("rho_diff") is not None:
+                text += f" ({_versus(other, reference)})"
+    elif paired and row.get("rho_diff") is not None:
+        text += f"; {_versus(row, reference)}"
+    else:
+        base = _best(by_score, list(BASELINES))
+        if base is not None:
+            b = by_score[base]
+            overlap = (row["rho_ci"][0] is not None and b["rho_ci"][1] is not None
+                       and row["rho_ci"][0] <= b["rho_ci"][1])
+            text += (f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}"
+                     + (" (the intervals overlap)" if overlap else " (below its interval)"))
+    return text + "."
+
+
+def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]:
+    """The report's transferability sections as (title, kind, body, terminal), or none for a run without them."""
+    block = summary.get("transferability")
+    if not block:
+        return []
+    title = (f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} "
+             "source models")
+    findings = " ".join(arm_finding(arm, by_score, block.get("reference")) for arm, by_score in block["arms"].items())
+    return [(title, "text", findings, True),
+            ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),
+            (None, "table", table(block), True),
+            (None, "text", NOTE.format(share=block["top_share"]), True)]
+
+
+def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarray], block: dict[str, Any]):
+    """One panel per score (rows) and transfer arm (columns): the score (K,) against each source's realised mean
+    (K,) for that arm, rho in the panel's title."""
+    names, arms = list(scores), list(means)
+    fig = new_figure(figsize=(3.2 * len(arms), 2.4 * len(names)), layout="constrained")
+    axes = fig.subplots(len(names), len(arms), squeeze=False)
+    for i, score in enumerate(names):
+        for j, arm in enumerate(arms):
+            ax = axes[i][j]
+            x, y = np.asarray(scores[score], float), np.asarray(means[arm], float)
+            ax.scatter(x, y, s=10, alpha=0.7, color=arm_colour(j + 1))
+            row = block["arms"].get(arm, {}).get(score)
+            ax.set_title(f"{arm}: rho {fmt(row['rho'], 2)}" if row else arm, fontsize=8)
+            ax.tick_params(labelsize=7)
+            if j == 0:
+                ax.set_ylabel(f"realised mean\n({LABELS.get(score, score)})", fontsize=8)
+            ax.set_xlabel(LABELS.get(score, score), fontsize=8)
+    fig.suptitle("Transferability scores (target training split) against each source model's realised mean test "
+                 "accuracy", fontsize=10)
+    return fig
+
+
+def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], target: str):
+    """rank-sources' output as (intro line, (header, body) of every model's scores, one line per score naming
+    the model it ranks first)."""
+    header = ["model", "seed", *(LABELS.get(s, s) for s in names)]
+    body = [[r["file"], fmt(r["source_seed"]), *(fmt(r[s], 4) for s in names)] for r in rows]
+    intro = f"Transferability of {len(rows)} source models to {target} (its training split, before any training):"
+    picks = []
+    for s in names:
+        best = max(range(len(rows)), key=lambda i: rows[i][s])
+        picks.append(f"{LABELS.get(s, s)} ranks first: {rows[best]['file']} ({fmt(rows[best][s], 4)})")
+    return intro, (header, body), picks
+
+
+def sweep_tables(result: dict[str, Any]):
+    """rank-sources' output for a sweep (`api.transferability.rank_sweep`'s result) as (intro line, (header, body)
+    with one row per cell and transfer arm: its benefit and each score's rho over the cell's source models,
+    lines on how each score's mean over the sources ranks the targets by their benefit)."""
+    keys, cells = result["keys"], result["cells"]
+    header = [*keys, "arm", "benefit [95% CI]", *(f"rho {LABELS.get(s, s)}" for s in SCORES)]
+    body = []
+    for cell in cells:
+        for arm, rows in cell["agreement"].items():
+            b = cell["benefit"].get(arm, {})
+            body.append([*(fmt(cell["values"][k]) for k in keys), arm,
+                         f"{fmt(b.get('diff_mean'))} [{fmt(b.get('diff_ci_low'))}, {fmt(b.get('diff_ci_high'))}]",
+                         *(fmt(rows[s]["rho"], 2) for s in SCORES)])
+    intro = (f"Transferability over {len(cells)} targets ({', '.join(keys)}), {result['n_sources']} source models "
+             "each: per target and transfer arm, its benefit over the baseline and how each score ranks its sources:")
+    lines = [f"Across the {len(cells)} targets, Spearman rho between a score's mean over the source models and the "
+             "benefit of transfer:"]
+    for arm, by_score in result["targets"].items():
+        lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in SCORES))
+    return intro, (header, body), lines
+
+
+def targets_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per transfer arm, each score's Spearman rho across a sweep's targets (`rank_sweep`'s "targets")."""
+    header = ["arm", *(LABELS.get(s, s).replace(" (shrunk)", "") for s in SCORES)]
+    return header, [[arm, *(fmt(by_score[s], 2) for s in SCORES)] for arm, by_score in result["targets"].items()]
