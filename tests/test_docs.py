@@ -72,7 +72,7 @@ EXPECTED = {
     "commands-1": ["clustered Brunner-Munzel", "'ci_low'"],
     "reproducibility-0": ["byte-identical"],
     "bad-input-0": ["exit code 2", "repeat", "Error: "],
-    "sweeps-0": ["What this sweep found", "Across 2 cells (target.n_train, 2 source models each)"],
+    "sweeps-0": ["What this sweep found", "Across 2 cells (target training rows, 2 source models each)"],
 }
 
 

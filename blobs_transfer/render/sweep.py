@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from blobs_transfer.render import findings, plots, report
-from blobs_transfer.render.findings import fmt, transfer_arms
+from blobs_transfer.render.findings import compared_arms, fmt
 from blobs_transfer.sweep.grid import Sweep
 
 
@@ -51,9 +51,9 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
     best = best_arm_table(sweep, summaries)
     return [
         report.Section("What this sweep found", "text", findings.sweep_finding(sweep, summaries)),
-        report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every transfer arm against "
+        report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every other arm against "
                                      f"{baseline} in each cell, with CIs at the source-model level.", terminal=False),
-        *(report.Section(figure_title(name, transfer_arms(summaries)), "figure", name, terminal=False)
+        *(report.Section(figure_title(name, compared_arms(summaries)), "figure", name, terminal=False)
           for name in ordered),
         report.Section("Transfer benefit per cell", "table", (header, rows), folded=len(rows) > report.FOLD_ROWS),
         report.Section("Best arm per cell", "table", best, folded=len(best[1]) > report.FOLD_ROWS),
@@ -74,7 +74,7 @@ def best_arm_table(sweep: Sweep, summaries) -> tuple[list[str], list[list[str]]]
 def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
     """benefit_<axis>.png per swept axis (difference of means and A12 with CI bands, one line per arm; other
     axes at each of their values as separate lines when there are two axes), and heatmap_<arm>.png for two axes."""
-    arms = transfer_arms(summaries)
+    arms = compared_arms(summaries)
 
     def stat(item, arm, key):
         c = next((c for c in item["summary"]["comparisons"] if c["arm"] == arm), None)

@@ -17,7 +17,8 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     assert alts[3].startswith("The best arm of every cell")
     assert [a.split(",")[0] for a in alts[4:]] == ["The transfer benefit against target.n_train",
                                                    "The transfer benefit against target.similarity_t"]
-    finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
+    finding = page.index('<p class="finding">Across 4 cells (target training rows x similarity t to the source, '
+                         '2 source models')
     assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
     assert "<details>" not in page  # 12 rows: short enough to show
     from blobs_transfer.render import report
