@@ -88,8 +88,18 @@ def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources or {}))
+    _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
+
+
+def _provenance(cfg: Config, sources: Sources, results_dir: str | Path) -> dict[str, Any]:
+    """Where the source models came from, a saved model's path relative to the results folder (titles and
+    metadata name no machine's folders)."""
+    out = source_provenance(cfg, sources)
+    for entry in out.values():
+        if entry.get("path"):
+            entry["path"] = results.portable_path(entry["path"], results_dir)
+    return out
 
 
 MEMORY_BUDGET_GIB = 2.0  # what a compare may hold at its peak, whatever --repeats is
@@ -131,7 +141,7 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
-    summary = _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources),
+    summary = _write_run_files(cfg, result, run_dir, _provenance(cfg, sources, results_dir),
                                {"started": started, "training_seconds": train_seconds})
     return Comparison(run_dir, summary, result)
 
@@ -152,7 +162,7 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     write_history(run_dir, "fit", result.history, title)
     write_json(run_dir / "metadata.json", results.run_metadata(
-        arm=arm.name, source=str(source) if source else None, seed=seed_used, root_seed=cfg.study.seed,
+        arm=arm.name, source=results.portable_path(source, results_dir) if source else None, seed=seed_used, root_seed=cfg.study.seed,
         train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
     integrity.write_manifest(run_dir, ["config.toml", "fit_history.csv", "metadata.json"],
                              derived=["fit_learning_curves.png"], plan={"runs": 1})

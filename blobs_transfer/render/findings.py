@@ -1,4 +1,4 @@
-"""What a result found, in words: every sentence about a run's or a sweep's verdicts is generated here, from its numbers.
+"""What a result found, in words: every sentence about a run's or a sweep's verdicts is generated here, from its table.
 
 Pure: summaries (dicts) in, sentences out. The report, the sweep report, the terminal and the README's quoted
 finding all take their words from this one module, so words cannot drift from the tables beside them. Each arm is
@@ -110,6 +110,38 @@ def finding(summary: dict[str, Any]) -> str:
     first = lead + "; ".join(clauses) + "."
     return (f"{first[0].upper()}{first[1:]} {EXPLAIN_CHANCE} (verdicts Holm-adjusted at alpha 0.05, {unit}). "
             f"{means}")
+
+
+def source_arms_words(summary: dict[str, Any]) -> str:
+    """'transfer arms', 'transfer arms and controls' or 'controls': the arms whose runs start from a source model."""
+    kinds = kinds_of(summary)
+    found = {kinds.get(a["arm"], "arm") for a in summary["arms"] if a.get("n_sources")}
+    if found == {"control"}:
+        return "controls"
+    return "transfer arms and controls" if "control" in found else "transfer arms"
+
+
+def sources_phrase(summary: dict[str, Any]) -> str:
+    """How many source models the transfer arms (and controls) start from, said where every table and figure can
+    show it; a saved model by its path as the run recorded it (relative to the results folder)."""
+    source = summary["run"].get("source_model")
+    if not source:
+        return ""
+    who = source_arms_words(summary)
+    if source["count"] > 1:
+        return f"{who}: {source['count']} source models (runs nested in them)"
+    seed = (source.get("seeds") or [None])[0]
+    where = source.get("path") or "trained in the run"
+    return f"{who} conditional on ONE source model ({where}, seed {seed if seed is not None else 'unknown'})"
+
+
+def best_arm_line(summary: dict[str, Any]) -> str:
+    """How often each arm is the best, source model by source model."""
+    ranking = summary["sources"]["ranking"]
+    best: dict[str, int] = {}
+    for r in ranking:
+        best[r["best_arm"]] = best.get(r["best_arm"], 0) + 1
+    return "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."
 
 
 EXPLAIN_CHANCE = "That probability is the Vargha-Delaney A12, 0.5 when neither arm is ahead"

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from blobs_transfer.render.findings import finding, fmt
+from blobs_transfer.render.findings import best_arm_line, finding, fmt, sources_phrase
 
 # the run's figures in the order a reader meets them, each under a title in words
 FIGURES = {
@@ -140,32 +140,12 @@ def se_note(summary: dict[str, Any]) -> str:
             "single runs are noise.")
 
 
-def best_arm_line(summary: dict[str, Any]) -> str:
-    ranking = summary["sources"]["ranking"]
-    best: dict[str, int] = {}
-    for r in ranking:
-        best[r["best_arm"]] = best.get(r["best_arm"], 0) + 1
-    return "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."
-
-
 def run_line(summary: dict[str, Any]) -> str:
     run = summary["run"]
     sources = f", {run['source_repeats']} source models" if run["source_repeats"] > 1 else ""
     return (f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
             f"{sources}; source {run.get('source', 'Problem %d' % run['source_problem'])}, "
             f"target {run.get('target', 'Problem %d' % run['target_problem'])}.")
-
-
-def sources_phrase(summary: dict[str, Any]) -> str:
-    """How many source models the transfer arms start from, said where every table and figure can show it."""
-    source = summary["run"].get("source_model")
-    if not source:
-        return ""
-    if source["count"] > 1:
-        return f"transfer arms: {source['count']} source models (runs nested in them)"
-    seed = (source.get("seeds") or [None])[0]
-    where = source.get("path") or "a source model trained in the run"
-    return f"transfer arms conditional on ONE source model: {where} (seed {seed if seed is not None else 'unknown'})"
 
 
 GENERALISE_LINE = ("These transfer results hold for this one source model only; to generalise over source models, "
