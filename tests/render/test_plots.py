@@ -115,6 +115,8 @@ def test_forest_draws_each_arm_with_its_intervals_coloured_by_verdict():
     # difference of means: per arm its interval and its point, and the dashed line at 0
     lines = [(list(line.get_xdata()), list(line.get_ydata())) for line in diff.lines]
     assert lines == [([-0.05, 0.01], [1, 1]), ([-0.02], [1]), ([0.01, 0.05], [0, 0]), ([0.03], [0]), ([0, 0], [0, 1])]
+    # coloured by verdict as the title says, on this panel too: worse red, better green
+    assert [to_rgba(line.get_color()) for line in diff.lines[:4]] == [to_rgba("tab:red")] * 2 + [to_rgba("tab:green")] * 2
     # A12: the second arm has no interval, only its point; the line at 0.5; three empty legend markers
     drawn = [line for line in a12.lines if len(line.get_xdata())]
     assert [(list(line.get_xdata()), list(line.get_ydata())) for line in drawn] == [
@@ -167,15 +169,16 @@ def series(xs, shift):
 def test_sweep_benefit_has_a_row_per_arm_and_a_line_per_other_value():
     data = {arm: {"t=0.0": series([10, 1000], 0.1), "t=1.0": series([10, 1000], -0.1)}
             for arm in ("transfer fixed=0", "transfer fixed=1")}
-    fig = plots.sweep_benefit_figure("target.n_train", data, "standalone")
+    fig = plots.sweep_benefit_figure("target training rows", data, "standalone")
     assert len(fig.axes) == 4
-    assert fig._suptitle.get_text() == ("Transfer benefit against target.n_train: each arm minus standalone "
+    assert fig._suptitle.get_text() == ("Each arm against standalone, over target training rows "
                                         "(95% CI bands at the source-model level)")
     for ax in fig.axes:
         assert ax.get_xscale() == "log"  # 10 to 1000: more than 20 times
         assert len(ax.lines) == 3 and len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
-    assert fig.axes[0].get_ylabel() == "transfer fixed=0\ndifference of means"
-    assert fig.axes[3].get_ylabel() == "transfer fixed=1\nP(arm beats baseline)" and fig.axes[3].get_ylim() == (-0.02, 1.02)
+    assert fig.axes[0].get_ylabel() == "transfer fixed=0\nmean minus standalone's"
+    assert fig.axes[3].get_ylabel() == "transfer fixed=1\nchance a run beats standalone"
+    assert fig.axes[3].get_ylim() == (-0.02, 1.02) and fig.axes[2].get_xlabel() == "target training rows"
     np.testing.assert_array_equal(fig.axes[1].lines[0].get_ydata(), [0.6, 0.6])  # A12 of t=0.0
     assert texts(fig.legends[0].get_texts()) == ["t=0.0", "t=1.0"]
 
@@ -196,12 +199,21 @@ def test_sweep_heatmap_annotates_every_cell_with_its_value_and_verdict():
                                      [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts)
     assert len(fig.axes) == 4  # two heatmaps and their colour bars
     left, right = fig.axes[:2]
-    assert (left.get_title(), right.get_title()) == ("difference of means", "P(arm beats baseline), A12")
+    assert (left.get_title(), right.get_title()) == ("mean test accuracy minus standalone's",
+                                                     "chance that a run beats a run of standalone (A12)")
     assert texts(left.get_xticklabels()) == ["20", "100"] and texts(left.get_yticklabels()) == ["0.0", "0.5", "1.0"]
     assert sorted(texts(left.texts)) == sorted(["0.10+", "-0.20-", "0.05", "0.30+", "0.00"])  # the NaN cell is blank
     assert sorted(texts(right.texts)) == sorted(["0.60+", "0.30-", "0.50", "0.80+", "0.50"])
     assert left.images[0].get_clim() == (-0.3, 0.3) and right.images[0].get_clim() == (0, 1)  # symmetric about 0
     np.testing.assert_array_equal(left.images[0].get_array(), np.ma.masked_invalid(diff))
+    # a sweep's heatmaps share one scale: the largest |difference| over all of them
+    other = np.array([[0.5, -0.1], [0.0, 0.0], [0.0, -0.7]])
+    bound = plots.symmetric_bound([diff, other])
+    assert bound == 0.7 and plots.symmetric_bound([]) == 1.0
+    shared = plots.sweep_heatmap_figure("transfer fixed=1", "target training rows", [20, 100], "similarity t",
+                                        [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts, bound=bound)
+    assert shared.axes[0].images[0].get_clim() == (-0.7, 0.7)
+    assert (shared.axes[0].get_xlabel(), shared.axes[0].get_ylabel()) == ("target training rows", "similarity t")
 
 
 def test_best_arm_map_shades_from_white_at_chance_to_the_arms_colour_at_certainty():
