@@ -18,11 +18,12 @@ ln -s "$root/configs" "$tmp/configs"
 in_scratch() { local out; out=$(cd "$tmp" && "$BT" "$@" | tail -n 1); case "$out" in /*) echo "$out" ;; *) echo "$tmp/$out" ;; esac; }
 
 # the example: exactly the README's first command
-(cd "$tmp" && "$BT" generate > /dev/null && "$BT" train-source > /dev/null)
+(cd "$tmp" && "$BT" generate > /dev/null && "$BT" train-source > /dev/null && "$BT" generate > /dev/null)
 run=$(in_scratch compare --repeats 30)
 rm -rf results/example && mv "$run" results/example
 cp -r "$tmp/results/source" results/example/source
-mkdir -p results/example/problems && cp "$tmp/results/problems/problems.png" results/example/problems/
+mkdir -p results/example/problems
+cp "$tmp/results/problems/problems.png" "$tmp/results/problems/decision_regions.png" results/example/problems/
 
 for name in headline sources; do
   run=$(in_scratch compare --config "configs/$name.toml")

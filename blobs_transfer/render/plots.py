@@ -58,6 +58,27 @@ def problems_figure(problems: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> F
     return fig
 
 
+def decision_regions_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                            extent: tuple[float, float, float, float], title: str) -> Figure:
+    """One panel per network: panels[i] = (title, classes (H, W) on a grid over `extent` (x0, x1, y0, y1), the
+    points x (n, 2) and their classes y (n,)); each class's region pale in its colour, the points over it."""
+    from matplotlib.colors import ListedColormap
+
+    fig = new_figure(figsize=(5.2 * len(panels), 5), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    n_classes = int(max(max(c.max(), y.max()) for _, c, _, y in panels)) + 1
+    pale = ListedColormap([CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(n_classes)])
+    for ax, (name, classes, x, y) in zip(axes, panels):
+        ax.imshow(classes, origin="lower", extent=extent, aspect="auto", cmap=pale, vmin=-0.5, vmax=n_classes - 0.5,
+                  alpha=0.25, interpolation="nearest")
+        draw_problem(ax, x, y, wrap_title(name, 5.2))
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.title.set_fontsize(10)
+    fig.suptitle(title)
+    return fig
+
+
 def learning_curves_figure(history: dict[str, np.ndarray], title: str) -> Figure:
     """Loss and accuracy, train vs test, per epoch of one run; history[key] is (epochs + 1,), col 0 = start."""
     fig = new_figure(figsize=(10, 4), layout="constrained")

@@ -230,3 +230,42 @@ def test_best_arm_map_shades_from_white_at_chance_to_the_arms_colour_at_certaint
     assert sorted(texts(ax.texts)) == ["standalone\n0.33", "transfer fixed=0\n0.67", "transfer fixed=1\n1.00"]
     assert texts(ax.get_legend().get_texts()) == arms  # every arm that is best somewhere, in arm order
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("target.n_train", "target.similarity_t")
+
+
+def test_decision_regions_paint_each_class_region_under_its_points():
+    classes = np.array([[0, 1], [2, 2]])
+    x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 2])
+    fig = plots.decision_regions_figure([("source model\ntest accuracy 0.900", classes, x, y),
+                                         ("after", classes[::-1], x, y)], (-1.0, 2.0, -1.0, 2.0), "regions")
+    left, right = fig.axes
+    assert left.get_title() == "source model\ntest accuracy 0.900" and fig._suptitle.get_text() == "regions"
+    np.testing.assert_array_equal(left.images[0].get_array(), classes)
+    np.testing.assert_array_equal(right.images[0].get_array(), classes[::-1])
+    cmap = left.images[0].get_cmap()
+    assert [tuple(cmap(k)[:3]) for k in range(3)] == [to_rgb(c) for c in plots.CLASS_COLOURS[:3]]  # class colours
+    assert left.get_xlim() == (-1.0, 2.0) and len(scatters(left)) == 2  # the points over the regions
+
+
+def test_train_test_curves_one_column_per_arm():
+    means = {arm: {"train_accuracy": np.array([0.3, 0.6, 0.8]), "test_accuracy": np.array([0.3, 0.5, 0.7]),
+                   "train_loss": np.array([1.1, 0.8, 0.5]), "test_loss": np.array([1.1, 0.9, 0.6])}
+             for arm in ("standalone", "transfer fixed=0")}
+    fig = plots.train_test_figure(means, "t")
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:2]] == ["standalone", "transfer fixed=0"]
+    top = fig.axes[0]
+    train, test = top.lines[:2]
+    assert list(train.get_xdata()) == [1, 2] and list(test.get_xdata()) == [0, 1, 2]  # train from epoch 1
+    assert texts(top.get_legend().get_texts()) == ["train", "test"] and fig.axes[2].get_ylabel() == "cross-entropy loss"
+
+
+def test_source_means_draw_one_dot_and_one_line_per_source_model():
+    means = np.array([[0.8, 0.6], [0.7, np.nan], [0.5, 0.9]])
+    fig = plots.source_means_figure(["transfer fixed=0", "transfer fixed=1"], means, "standalone",
+                                    np.array([0.7, 0.8, 0.75]), "each source model")
+    (ax,) = fig.axes
+    joined = [line for line in ax.lines if len(line.get_xdata()) == 2 and list(line.get_xdata()) == [1, 2]]
+    assert len(joined) == 3  # one line per source model, across the arms
+    dots = scatters(ax)
+    assert len(dots) == 2 and [len(d.get_offsets()) for d in dots] == [3, 3]
+    np.testing.assert_allclose(np.asarray(dots[0].get_offsets())[:, 1], [0.8, 0.7, 0.5])
+    assert texts(ax.get_xticklabels())[0] == "standalone\n(every run)"
