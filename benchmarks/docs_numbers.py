@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import re
@@ -196,6 +197,7 @@ def runs_listing() -> str:
 # --- docs/statistics.md: the source-model level against runs as independent ------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def sources_both() -> tuple[dict, dict]:
     """results/sources/'s summary (nested), and the same `stats` functions on the same runs without the source
     index (pooled: the runs as independent), seeded as `summarise` seeds them."""

@@ -40,8 +40,8 @@ def test_the_scan_sees_the_committed_results():
     names = {p.relative_to(ROOT).as_posix() for p in FILES}
     assert {"README.md", "results/headline/metadata.json", "results/example/report.html"} <= names
     assert MACHINE_PATH.search("command --results-dir " + "/" + "tmp/tmp.x/results")
-    assert MACHINE_PATH.search("sqlite:///" + "/home/me/results/mlflow.db")
-    assert MACHINE_PATH.search(r"C:\Users\me\results")
+    assert MACHINE_PATH.search("sqlite:///" + "/" + "home/me/results/mlflow.db")
+    assert MACHINE_PATH.search("C:" + "\\" + "Users" + "\\" + "me")
     assert not MACHINE_PATH.search("/usr/bin/time -v, /dev/null, sqlite:////path/to/results/mlflow.db")
 
 

@@ -244,6 +244,10 @@ def train_test_figure(means: dict[str, dict[str, np.ndarray]], title: str) -> Fi
                 ax.set_ylim(0, 1)
             else:
                 ax.set_xlabel("epoch")
+                # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
+                top = max(float(np.nanmax(means[a]["test_loss"][1:])) for a in arms if len(means[a]["test_loss"]) > 1)
+                if np.isfinite(top):
+                    ax.set_ylim(0, top * 1.3)
             ax.legend(fontsize=8, loc="lower right" if row == 0 else "upper right")
     fig.suptitle(title)
     return fig
@@ -259,12 +263,11 @@ def source_means_figure(arms: Sequence[str], means: np.ndarray, baseline: str, b
     xs = np.arange(1, len(arms) + 1)
     ax.boxplot([np.asarray(baseline_values)], positions=[0], widths=0.5, showfliers=True,
                medianprops={"color": "black"})
+    at = xs + np.random.default_rng(0).uniform(-0.06, 0.06, size=means.shape)  # (K, A): each dot's x, jittered
     for k in range(means.shape[0]):
-        ax.plot(xs, means[k], color="black", alpha=0.12, lw=0.8)
-    rng = np.random.default_rng(0)
+        ax.plot(at[k], means[k], color="black", alpha=0.12, lw=0.8)
     for a, arm in enumerate(arms):
-        ax.scatter(xs[a] + rng.uniform(-0.06, 0.06, size=means.shape[0]), means[:, a], s=14, alpha=0.7,
-                   color=arm_colour(a + 1), zorder=3)
+        ax.scatter(at[:, a], means[:, a], s=14, alpha=0.7, color=arm_colour(a + 1), zorder=3)
     ax.set_xticks([0, *xs], [f"{baseline}\n(every run)", *(f"{arm}\n(mean of each source model)" for arm in arms)])
     ax.set_ylabel("test accuracy")
     ax.grid(axis="y", alpha=0.3)

@@ -270,12 +270,13 @@ def about_line(meta: Mapping[str, Any]) -> str:
     return f"Made by `{meta.get('command') or 'the Python library'}` on {when} with blobs-transfer {version}, commit {commit}."
 
 
-def config_label(command: str | None) -> str:
-    """What a title names a result by: its --config file, else the command itself, else that it came from Python."""
+def config_label(command: str | None, kind: str) -> str:
+    """What a title names a result by: its --config file ('configs/headline.toml (compare)'), else the command
+    itself without its results folder, else that it came from Python."""
     if not command:
-        return "made from Python"
+        return f"A {kind} made from Python"
     from_config = re.search(r"--config[ =](\S+)", command)
-    return from_config.group(1) if from_config else re.sub(r" --results-dir[ =]\S+", "", command)
+    return f"{from_config.group(1)} ({kind})" if from_config else re.sub(r" --results-dir[ =]\S+", "", command)
 
 
 def anchor(title: str) -> str:
@@ -333,8 +334,6 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
             parts.append(table)
         elif s.kind == "text":
             parts.append(f'<p class="finding">{esc(s.body)}</p>' if i == 0 else f"<p>{esc(s.body)}</p>")
-            if i == 0 and more:
-                parts[-1] = parts[-1].replace("</p>", f"{more}</p>")
         elif s.kind == "figure":
             data = base64.b64encode(figures[s.body]).decode("ascii")
             parts.append(f'<figure><img alt="{esc(s.title or s.body)}" src="data:image/png;base64,{data}">'
@@ -351,9 +350,9 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
 
 
 def title_of(summary: dict[str, Any], command: str | None = None) -> str:
-    """'Compare, configs/headline.toml: 4 arms on Problem 2 from 100 source models'."""
+    """'configs/headline.toml (compare): 4 arms on Problem 2 from 100 source models'."""
     run = summary["run"]
     k = (run.get("source_model") or {}).get("count", 0)
     sources = f" from {k} source models" if k > 1 else " from one source model" if k == 1 else ""
     target = run.get("target", "Problem %d" % run["target_problem"])
-    return f"Compare, {config_label(command)}: {len(summary['arms'])} arms on {target}{sources}"
+    return f"{config_label(command, 'compare')}: {len(summary['arms'])} arms on {target}{sources}"

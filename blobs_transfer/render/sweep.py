@@ -32,8 +32,8 @@ def figure_title(name: str, arms: list[str] = ()) -> str:
 
 
 def sweep_title(sweep: Sweep, n_cells: int, command: str | None) -> str:
-    """'Sweep, configs/sweep.toml: 30 cells over target training rows x similarity t to the source'."""
-    return (f"Sweep, {report.config_label(command)}: {n_cells} cells over "
+    """'configs/sweep.toml (sweep): 30 cells over target training rows x similarity t to the source'."""
+    return (f"{report.config_label(command, 'sweep')}: {n_cells} cells over "
             f"{' x '.join(short_axis(k) for k in sweep.keys)}")
 
 
@@ -59,7 +59,8 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
     return [
         report.Section("What this sweep found", "text", findings.sweep_finding(sweep, summaries),
                        doc="docs/glossary.md"),
-        report.Section(None, "text", f"{len(summaries)} cells over {', '.join(keys)}; every other arm against "
+        report.Section(None, "text", f"{len(summaries)} cells over {' x '.join(short_axis(k) for k in keys)} "
+                                     f"({', '.join(keys)} in the config); every other arm against "
                                      f"{baseline} in each cell, with CIs at the source-model level.", terminal=False),
         *(report.Section(figure_title(name, compared_arms(summaries)), "figure", name, terminal=False,
                          doc="docs/sweeps.md#what-the-committed-sweep-shows") for name in ordered),

@@ -263,9 +263,11 @@ def test_source_means_draw_one_dot_and_one_line_per_source_model():
     fig = plots.source_means_figure(["transfer fixed=0", "transfer fixed=1"], means, "standalone",
                                     np.array([0.7, 0.8, 0.75]), "each source model")
     (ax,) = fig.axes
-    joined = [line for line in ax.lines if len(line.get_xdata()) == 2 and list(line.get_xdata()) == [1, 2]]
+    joined = [line for line in ax.lines if len(line.get_xdata()) == 2 and np.allclose(line.get_xdata(), [1, 2], atol=0.07)]
     assert len(joined) == 3  # one line per source model, across the arms
     dots = scatters(ax)
     assert len(dots) == 2 and [len(d.get_offsets()) for d in dots] == [3, 3]
     np.testing.assert_allclose(np.asarray(dots[0].get_offsets())[:, 1], [0.8, 0.7, 0.5])
+    for k, line in enumerate(joined):  # each line runs through its source model's dots
+        assert line.get_xdata()[0] == np.asarray(dots[0].get_offsets())[k, 0]
     assert texts(ax.get_xticklabels())[0] == "standalone\n(every run)"

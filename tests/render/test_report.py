@@ -73,10 +73,10 @@ def test_a_page_says_what_made_it_lists_its_contents_and_links_the_docs():
     assert about == ("Made by `blobs-transfer compare --config configs/headline.toml` on 2026-12-04 17:25:31 UTC "
                      "with blobs-transfer 0.1.0, commit bd6b3782243a.")
     title = report.title_of(summary(), meta["command"])
-    assert title == "Compare, configs/headline.toml: 4 arms on Problem 2 from 100 source models"
+    assert title == "configs/headline.toml (compare): 4 arms on Problem 2 from 100 source models"
     assert report.title_of(summary(k=1), "blobs-transfer compare --repeats 30 --results-dir out") == (
-        "Compare, blobs-transfer compare --repeats 30: 4 arms on Problem 2 from one source model")
-    assert report.title_of(summary()).startswith("Compare, made from Python:")
+        "blobs-transfer compare --repeats 30: 4 arms on Problem 2 from one source model")
+    assert report.title_of(summary()).startswith("A compare made from Python:")
     blocks = report.sections(summary())
     page = report.html(blocks, title, {"boxplot.png": b"1"}, about)
     assert f"<title>{html.escape(title)}</title>" in page
@@ -88,5 +88,6 @@ def test_a_page_says_what_made_it_lists_its_contents_and_links_the_docs():
     links = set(re.findall(r'href="(\.\./\.\./[^"#]+)', page))
     assert {"../../README.md", "../../docs/glossary.md", "../../docs/statistics.md", "../../docs/protocol.md"} <= links
     assert page.count('class="doc"') >= 5  # the sections link the page that explains them
+    assert page.count('class="doc"') == len(headings) - sum(1 for b in blocks if b.title and not b.doc)
     md = report.markdown(blocks, title, about)
     assert md.startswith(f"# {title}\n\n{about}\n")

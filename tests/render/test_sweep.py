@@ -28,3 +28,10 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     blocks = sweep_report.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
     table = next(b for b in blocks if b.title == "Each arm against the baseline, cell by cell")
     assert table.folded and "<details>" in report.html(blocks, "t", {})
+
+
+def test_sweep_title_names_its_config_and_axes_in_words(small_sweep):
+    grid = load_sweep(small_sweep / "sweep.toml")
+    assert sweep_report.sweep_title(grid, 4, "blobs-transfer sweep --config tiny.toml --results-dir out") == (
+        "tiny.toml (sweep): 4 cells over target training rows x similarity t to the source")
+    assert sweep_report.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")
