@@ -388,6 +388,7 @@ def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str,
     """`draw_best_arm_map` on a new figure."""
     fig = new_figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
     draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
-    fig.suptitle("Best arm per cell (highest mean) and P(best),\nfrom the two-stage bootstrap over source models",
+    fig.suptitle("The best arm of every cell (highest mean) and the chance it is the best, P(best):\n"
+                 "the share of bootstrap resamples (source models, then runs) in which it has the highest mean",
                  fontsize=10)
     return fig
