@@ -1,38 +1,47 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} and results/baseline.json.
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} and results/baseline.json,
+# then the numbers the docs quote from them (benchmarks/docs_numbers.py --write) and the problems figure.
+#
+# Every command runs in a scratch folder as a user types it there (`blobs-transfer compare --config
+# configs/headline.toml`, with configs/ linked in), so the commands and paths each result records are the ones
+# the README gives, and name no machine's folders (tests/test_committed_text.py checks).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BT=.venv/bin/blobs-transfer
+root=$PWD
+BT="$root/.venv/bin/blobs-transfer"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-last() { tail -n 1; }
+ln -s "$root/configs" "$tmp/configs"
+# run a command in the scratch folder; print the absolute path of the run directory it prints last
+in_scratch() { local out; out=$(cd "$tmp" && "$BT" "$@" | tail -n 1); case "$out" in /*) echo "$out" ;; *) echo "$tmp/$out" ;; esac; }
 
-# the example: exactly the README's first command, in a scratch copy of results/
-$BT generate --results-dir "$tmp/results" > /dev/null
-$BT train-source --results-dir "$tmp/results" > /dev/null
-run=$($BT compare --repeats 30 --results-dir "$tmp/results" | last)
+# the example: exactly the README's first command
+(cd "$tmp" && "$BT" generate > /dev/null && "$BT" train-source > /dev/null && "$BT" generate > /dev/null)
+run=$(in_scratch compare --repeats 30)
 rm -rf results/example && mv "$run" results/example
 cp -r "$tmp/results/source" results/example/source
-mkdir -p results/example/problems && cp "$tmp/results/problems/problems.png" results/example/problems/
+mkdir -p results/example/problems
+cp "$tmp/results/problems/problems.png" "$tmp/results/problems/decision_regions.png" results/example/problems/
 
-run=$($BT compare --config configs/headline.toml --results-dir "$tmp/headline" | last)
-rm -rf results/headline && mv "$run" results/headline
-
-run=$($BT compare --config configs/sources.toml --results-dir "$tmp/sources" | last)
-rm -rf results/sources && mv "$run" results/sources
+for name in headline sources; do
+  run=$(in_scratch compare --config "configs/$name.toml")
+  rm -rf "results/$name" && mv "$run" "results/$name"
+done
 
 for name in sweep budget transfusion output-layer optimizer; do
-  run=$($BT sweep --config "configs/$name.toml" --results-dir "$tmp/$name" | last)
+  run=$(in_scratch sweep --config "configs/$name.toml")
   rm -rf "results/$name" && mv "$run" "results/$name"
 done
 
 # transferability over targets: the sweep, then every cell's source models scored (transferability.csv and .json)
-run=$($BT sweep --config configs/targets.toml --results-dir "$tmp/targets" | last)
+run=$(in_scratch sweep --config configs/targets.toml)
 rm -rf results/targets && mv "$run" results/targets
-$BT rank-sources results/targets --out results/targets/transferability.csv > /dev/null
+"$BT" rank-sources results/targets --out results/targets/transferability.csv > /dev/null
 
-run=$($BT compare --config configs/gate.toml --results-dir "$tmp/gate" | last)
-$BT baseline "$run" --out results/baseline.json
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json"
+run=$(in_scratch compare --config configs/gate.toml)
+(cd "$tmp" && "$BT" baseline "$run" --out "$root/results/baseline.json" > /dev/null)
+
+.venv/bin/python benchmarks/docs_numbers.py --write
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json; docs numbers"

@@ -1,4 +1,4 @@
-"""The study's synthetic problems (PROTOCOL.md sections 1 and 7): pure numpy and scikit-learn, no TensorFlow.
+"""The study's synthetic problems (docs/protocol.md sections 1 and 7): pure numpy and scikit-learn, no TensorFlow.
 
 A problem is made from a `ProblemSpec`. With the catalogue's defaults this is exactly the tutorial's
 `make_blobs(n_samples=1000, centers=3, n_features=2, cluster_std=2.0, random_state=S)`, first 500 rows train,

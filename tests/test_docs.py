@@ -22,7 +22,7 @@ LANGUAGES = {"bash", "sh", "shell", "python"}
 
 def test_readme_is_a_front_page_with_the_two_commands():
     text = (ROOT / "README.md").read_text()
-    assert len(text.splitlines()) <= 150
+    assert len(text.splitlines()) <= 180
     assert f"```bash\n{RUN_COMMAND}\n```" in text and f"```bash\n{TEST_COMMAND}\n```" in text
     assert TEST_COMMAND in (ROOT / ".ci" / "run").read_text().splitlines()  # CI runs it word for word
 
@@ -72,7 +72,7 @@ EXPECTED = {
     "commands-1": ["clustered Brunner-Munzel", "'ci_low'"],
     "reproducibility-0": ["byte-identical"],
     "bad-input-0": ["exit code 2", "repeat", "Error: "],
-    "sweeps-0": ["What this sweep found", "Across 2 cells (target.n_train, 2 source models each)"],
+    "sweeps-0": ["What this sweep found", "Across 2 cells (target training rows, 2 source models each)"],
 }
 
 
@@ -116,27 +116,95 @@ def test_docs_example_runs_as_written(page, lang, marker, body, tmp_path, monkey
         assert needle in output, (key, needle, output[-3000:])
 
 
+def docs_numbers():
+    """benchmarks/docs_numbers.py, the generator of every quoted span (a script, not part of the package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("docs_numbers", ROOT / "benchmarks" / "docs_numbers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_quoted_number_is_what_its_committed_result_gives():
+    """Each `<!-- n:KEY -->` span of the README and docs/ is what benchmarks/docs_numbers.py computes from the
+    committed results now: a regenerated result flags every span it invalidates (fix: docs_numbers.py --write)."""
+    numbers = docs_numbers()
+    used = [key for _, key, _ in numbers.spans()]
+    assert set(used) == set(numbers.NUMBERS), "every function quoted somewhere, every span with a function"
+    stale = [(page.name, key, new.strip()[:200]) for page, key, _, new in numbers.stale()]
+    assert not stale, f"run `.venv/bin/python benchmarks/docs_numbers.py --write`: {stale}"
+
+
 def test_readme_headline_is_the_committed_run():
-    """The README's headline quotes results/headline/ as its report says it: regenerate one, update the other."""
+    """The README's headline quotes results/headline/ as its report says it (through the generated spans)."""
     import json
 
-    from blobs_transfer.render import report
+    from blobs_transfer.render import findings
 
     summary = json.loads((ROOT / "results" / "headline" / "summary.json").read_text())
     text = " ".join((ROOT / "README.md").read_text().split())
-    quote = report.finding(summary).split(" P is ")[0]
+    quote = findings.finding(summary).split(" " + findings.EXPLAIN_CHANCE)[0]
     assert quote in text.replace(" > ", " ")  # the quote's lines each start with "> "
-    rows = {c["arm"]: c for c in summary["comparisons"]}
-    for arm in summary["arms"]:
-        row = f"| {arm['arm']} | {arm['mean']:.3f} [{arm['ci_low']:.3f}, {arm['ci_high']:.3f}] |"
-        c = rows.get(arm["arm"])
-        if c:
-            row += (f" {c['diff_mean']:+.3f} [{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] |"
-                    f" {c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] | {c['verdict']} |")
-        assert row in text, row
     iccs = sorted(v["icc"] for v in summary["sources"]["variance"].values())
     assert f"intraclass correlation {iccs[0]:.2f}-{iccs[-1]:.2f}" in text
     assert f"across {summary['run']['source_repeats']} source models" in text.lower()
+
+
+def committed_numbers():
+    """The formatted values of every row of every committed cells.csv and every dict of every summary.json, one
+    set per row or dict: each value at 1, 2 and 3 decimals, signed and not."""
+    import csv
+    import json
+
+    def forms(v):
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            return set()
+        out = set()
+        for d in (1, 2, 3):
+            out |= {f"{x:.{d}f}", f"{x:+.{d}f}"}
+        return out
+
+    rows = []
+
+    def walk(o):
+        if isinstance(o, dict):
+            values = [forms(v) for v in o.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            if values:
+                rows.append(values)
+            for v in o.values():
+                walk(v)
+        elif isinstance(o, list):
+            for v in o:
+                walk(v)
+
+    for path in sorted((ROOT / "results").glob("*/cells.csv")):
+        with open(path, newline="") as f:
+            rows.extend([forms(v) for v in r.values()] for r in csv.DictReader(f))
+    for path in sorted((ROOT / "results").glob("**/summary.json")):
+        walk(json.loads(path.read_text()))
+    return rows
+
+
+INTERVAL = re.compile(r"([+-]?\d+\.\d+) \[([+-]?\d+\.\d+), ([+-]?\d+\.\d+)\]")
+# intervals the docs quote from somewhere other than a committed result (a historical run, a simulation)
+NOT_COMMITTED = re.compile(r"<!-- not a committed result -->.*?<!-- /not -->", re.S)
+
+
+def test_every_interval_quoted_in_the_docs_is_a_committed_result():
+    """Every `value [low, high]` in the README and docs/ is one row of a committed cells.csv or one entry of a
+    committed summary.json, at the digits quoted: a regenerated result flags each sentence it changes."""
+    rows = committed_numbers()
+    missing = []
+    for page in PAGES:
+        text = NOT_COMMITTED.sub("", page.read_text())
+        for m in INTERVAL.finditer(text):
+            if not any(all(any(v in forms for forms in row) for v in m.groups()) for row in rows):
+                missing.append(f"{page.name}: {m.group(0)}")
+    assert len(rows) > 1000
+    assert not missing, missing
 
 
 def test_sweep_tables_in_docs_are_the_committed_sweep():

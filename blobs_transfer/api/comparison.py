@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
+
+import numpy as np
 
 from blobs_transfer import stats
 from blobs_transfer.api import transferability as transfer
@@ -58,15 +61,17 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
     run is sealed and marked complete last. timings: {"started": perf_counter at the command's start,
     "training_seconds": ...} for a command; None for a result written from a notebook."""
     started = time.perf_counter()
+    about = results.run_metadata()  # the report's header and metadata.json say the same command, time and commit
     results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
     # The statistics are those of the files: records() are scores.csv's rows as read back, curve_as_written
     # the curves as read back (both tested), so `report` on the finished run gives the very same summary. The
     # curves' text is written by a child process meanwhile (a second of work at 20,000 runs).
     with results.in_child(lambda: results.write_curves(run_dir / "curves", result.replicas, result.history)):
         scores = result.records()
-        curves = {k: results.curve_as_written(result.history[k]) for k in ("test_accuracy", "test_loss")}
+        curves = {k: results.curve_as_written(result.history[k])
+                  for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")}
         summary = analysis.summarise(cfg, scores, curves["test_accuracy"], provenance)
-        _render(run_dir, cfg, scores, curves, summary)
+        _render(run_dir, cfg, scores, curves, summary, about)
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
@@ -76,9 +81,9 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
         seconds = {"training_seconds": round(timings["training_seconds"], 3),
                    "statistics_and_files_seconds": round(now - started, 3),
                    "wall_seconds": round(now - timings["started"], 3)}
-    write_json(run_dir / "metadata.json", results.run_metadata(
-        root_seed=cfg.study.seed, engine=cfg.study.engine, replicas=len(result.replicas),
-        diverged=int(result.diverged.sum()), repeat_seeds=seeds, **seconds, source_models=provenance))
+    write_json(run_dir / "metadata.json", {
+        **about, "root_seed": cfg.study.seed, "engine": cfg.study.engine, "replicas": len(result.replicas),
+        "diverged": int(result.diverged.sum()), "repeat_seeds": seeds, **seconds, "source_models": provenance})
     seal_run(run_dir, cfg, (*RUN_DATA, *transfer.data_files(run_dir)))
     results.mark_complete(run_dir)
     return summary
@@ -90,8 +95,18 @@ def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
     transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
-    _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources or {}))
+    _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
+
+
+def _provenance(cfg: Config, sources: Sources, results_dir: str | Path) -> dict[str, Any]:
+    """Where the source models came from, a saved model's path relative to the results folder (titles and
+    metadata name no machine's folders)."""
+    out = source_provenance(cfg, sources)
+    for entry in out.values():
+        if entry.get("path"):
+            entry["path"] = results.portable_path(entry["path"], results_dir)
+    return out
 
 
 MEMORY_BUDGET_GIB = 2.0  # what a compare may hold at its peak, whatever --repeats is
@@ -134,7 +149,7 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
     transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
-    summary = _write_run_files(cfg, result, run_dir, source_provenance(cfg, sources),
+    summary = _write_run_files(cfg, result, run_dir, _provenance(cfg, sources, results_dir),
                                {"started": started, "training_seconds": train_seconds})
     return Comparison(run_dir, summary, result)
 
@@ -155,7 +170,7 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     write_history(run_dir, "fit", result.history, title)
     write_json(run_dir / "metadata.json", results.run_metadata(
-        arm=arm.name, source=str(source) if source else None, seed=seed_used, root_seed=cfg.study.seed,
+        arm=arm.name, source=results.portable_path(source, results_dir) if source else None, seed=seed_used, root_seed=cfg.study.seed,
         train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
     integrity.write_manifest(run_dir, ["config.toml", "fit_history.csv", "metadata.json"],
                              derived=["fit_learning_curves.png"], plan={"runs": 1})
@@ -173,13 +188,29 @@ def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, 
     bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]],
                                        groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None)
                    for n in names} for key in ("test_accuracy", "test_loss")}
-    return {
+    means = {n: {k: curves[k][by_arm[n]["rows"]].mean(axis=0) for k in curves} for n in names}
+    figures = {
         "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
         "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
         "curves.png": plots.curves_figure(bands["test_accuracy"], bands["test_loss"],
                                           "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
                                           + (f"\n{sources}" if sources else "")),
+        "train_test.png": plots.train_test_figure(means, "Train against test, per arm: the mean of the arm's runs "
+                                                         "per epoch (the tutorial draws one run's)"),
     }
+    nested = [n for n in names if by_arm[n]["uses_source"]]
+    if cfg.study.source_repeats > 1 and nested and cfg.study.baseline in names:
+        k = cfg.study.source_repeats
+        per_source = np.full((k, len(nested)), np.nan)
+        for a, n in enumerate(nested):
+            for g in range(k):
+                runs = by_arm[n]["accuracy"][by_arm[n]["source_index"] == g]
+                per_source[g, a] = runs.mean() if len(runs) else np.nan
+        figures["sources.png"] = plots.source_means_figure(
+            nested, per_source, cfg.study.baseline, by_arm[cfg.study.baseline]["accuracy"],
+            f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
+            "score (lines join one source model's means)")
+    return figures
 
 
 def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[str, Any]:
@@ -193,17 +224,24 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     return summary
 
 
-def _render(run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any]) -> None:
-    """summary.json, summary.md, the figures and report.html of a run, from its statistics and files."""
+def _render(run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any],
+            meta: dict[str, Any] | None = None) -> None:
+    """summary.json, summary.md, the figures and report.html of a run, from its statistics and files; meta: what
+    made the run (metadata.json's, which `report` reads back when it rebuilds a finished run)."""
     transfer.add_to_summary(run_dir, cfg, scores, summary)  # K >= 3 source models: how well each score ranked them
     write_json(run_dir / "summary.json", summary)
     blocks = report.sections(summary)
-    title = report.title_of(summary)
-    atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title))
+    if meta is None:
+        try:
+            meta = json.loads((run_dir / "metadata.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            meta = {}
+    title, about = report.title_of(summary, meta.get("command")), report.about_line(meta)
+    atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
     figures = {**_figures(cfg, summary, scores, curves), **transfer.figures(run_dir, summary)}
     results.save_figures({run_dir / name: figure for name, figure in figures.items()})
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
-    atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs))
+    atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
 
 
 def terminal_report(summary: dict[str, Any]) -> str:

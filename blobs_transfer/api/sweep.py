@@ -118,10 +118,11 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
     results.save_figures({sweep_dir / name: fig for name, fig in figures.items()})
     pngs = {name: (sweep_dir / name).read_bytes() for name in figures}
     blocks = sweep_report.sweep_sections(sweep, summaries, list(figures))
-    atomic_write_text(sweep_dir / "report.html", report.html(blocks, "blobs-transfer sweep", pngs))
     meta = results.run_metadata(root_seed=sweep.seed, cells=len(summaries), trained_cells=trained_cells,
                                 networks=len(runs), wall_seconds=round(wall_seconds, 3),
                                 axes={k: list(v) for k, v in sweep.axes})
+    title = sweep_report.sweep_title(sweep, len(summaries), meta["command"])
+    atomic_write_text(sweep_dir / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
     write_json(sweep_dir / "metadata.json", meta)
     integrity.write_manifest(sweep_dir, ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
                              derived=[*figures, "report.html"], plan={"cells": len(summaries), "networks": len(runs)})

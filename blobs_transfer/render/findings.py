@@ -1,7 +1,8 @@
-"""What a result found, in words: every sentence about a run's or a sweep's verdicts is generated here, from its numbers.
+"""What a result found, in words: every sentence about a run's or a sweep's verdicts is generated here, from its table.
 
-Pure: summaries (dicts) in, sentences out. The report, the sweep report and the README's generated parts all take
-their findings from this one module, so words cannot drift from the tables beside them.
+Pure: summaries (dicts) in, sentences out. The report, the sweep report, the terminal and the README's quoted
+finding all take their words from this one module, so words cannot drift from the tables beside them. Each arm is
+named with its kind (`stats.summary.arm_kind`, recorded in the summary): a control is never called transfer.
 """
 
 from __future__ import annotations
@@ -26,12 +27,64 @@ def join_words(items: list[str]) -> str:
 
 VERDICT_WORDS = {"better": "better than", "worse": "worse than", "no evidence": "not distinguishable from"}
 
+# a swept config key in words, for sentences and figure axes; an unlisted key is spelled out from its name
+AXIS_WORDS = {
+    "target.n_train": "target training rows",
+    "target.similarity_t": "similarity t to the source (0 = same centres)",
+    "target.epochs": "target training epochs",
+    "target.cluster_std": "target cluster spread",
+    "source.n_train": "source training rows",
+    "source.epochs": "source training epochs",
+    "training.epochs": "training epochs",
+    "training.learning_rate": "learning rate",
+    "training.batch_size": "batch size",
+    "study.repeats": "runs per source model",
+    "study.source_repeats": "source models",
+}
+
+
+def axis_words(key: str) -> str:
+    """'target.n_train' -> 'target training rows'; short forms drop the parenthesis."""
+    if key in AXIS_WORDS:
+        return AXIS_WORDS[key]
+    section, _, name = key.rpartition(".")
+    return " ".join([section, name.replace("_", " ")]).strip()
+
+
+def short_axis(key: str) -> str:
+    """The axis words without their explanation: 'similarity t to the source'."""
+    return axis_words(key).split(" (")[0]
+
+
+def kinds_of(summary: dict[str, Any]) -> dict[str, str]:
+    """arm -> "baseline", "transfer" or "control", as the summary records it; "arm" for a summary written before
+    kinds were recorded (its arms are then named without a kind, never guessed from their names)."""
+    base = summary.get("run", {}).get("baseline")
+    kinds = {a["arm"]: a.get("kind", "arm") for a in summary.get("arms", [])}
+    for c in summary.get("comparisons", []):
+        kinds.setdefault(c["arm"], "arm")
+    if base:
+        kinds[base] = "baseline"
+    return kinds
+
+
+def label(arm: str, kinds: dict[str, str]) -> str:
+    """An arm's name, with '(control)' after a control's."""
+    return f"{arm} (control)" if kinds.get(arm) == "control" else arm
+
+
+def chance_words(base: str, values: list[str], many: bool) -> str:
+    """'a run of it beats a run of standalone with probability 0.46', or '... of each ... 0.37 and 0.23'."""
+    return f"a run of {'each' if many else 'it'} beats a run of {base} with probability {join_words(values)}"
+
 
 def finding(summary: dict[str, Any]) -> str:
-    """What the run found, in words and numbers: each verdict with its arms and their P(arm beats baseline),
-    said at the level the study supports (across K source models, or conditional on one), then the means."""
+    """What the run found, in words and numbers: each verdict with its arms and the chance that a run of the arm
+    beats a run of the baseline, said at the level the study supports (across K source models, or conditional
+    on one), then the means."""
     run = summary["run"]
     base = run["baseline"]
+    kinds = kinds_of(summary)
     source = run.get("source_model") or {}
     k = source.get("count", 0)
     arms = [a for a in summary["arms"] if a["n"]]
@@ -43,8 +96,8 @@ def finding(summary: dict[str, Any]) -> str:
         rows = [c for c in summary["comparisons"] if c["verdict"] == verdict]
         if rows:
             verb = "is" if len(rows) == 1 else "are"
-            ps = join_words([fmt(c["a12"], 2) for c in rows])
-            clauses.append(f"{join_words([c['arm'] for c in rows])} {verb} {words} {base} (P = {ps})")
+            chance = chance_words(base, [fmt(c["a12"], 2) for c in rows], len(rows) > 1)
+            clauses.append(f"{join_words([label(c['arm'], kinds) for c in rows])} {verb} {words} {base} ({chance})")
     if k > 1:
         lead = f"Across {k} source models, "
         unit = "tested with the source model as the unit"
@@ -55,55 +108,135 @@ def finding(summary: dict[str, Any]) -> str:
     else:
         lead, unit = "", "runs independent"
     first = lead + "; ".join(clauses) + "."
-    return (f"{first[0].upper()}{first[1:]} P is the probability that a run of the arm beats a run of {base} "
-            f"(A12; verdicts Holm-adjusted at alpha 0.05, {unit}). {means}")
+    return (f"{first[0].upper()}{first[1:]} {EXPLAIN_CHANCE} (verdicts Holm-adjusted at alpha 0.05, {unit}). "
+            f"{means}")
 
 
-def transfer_arms(summaries) -> list[str]:
-    """The arms a sweep compares with its baseline, in config order."""
+def source_arms_words(summary: dict[str, Any]) -> str:
+    """'transfer arms', 'transfer arms and controls' or 'controls': the arms whose runs start from a source model."""
+    kinds = kinds_of(summary)
+    found = {kinds.get(a["arm"], "arm") for a in summary["arms"] if a.get("n_sources")}
+    if found == {"control"}:
+        return "controls"
+    return "transfer arms and controls" if "control" in found else "transfer arms"
+
+
+def sources_phrase(summary: dict[str, Any]) -> str:
+    """How many source models the transfer arms (and controls) start from, said where every table and figure can
+    show it; a saved model by its path as the run recorded it (relative to the results folder)."""
+    source = summary["run"].get("source_model")
+    if not source:
+        return ""
+    who = source_arms_words(summary)
+    if source["count"] > 1:
+        return f"{who}: {source['count']} source models (runs nested in them)"
+    seed = (source.get("seeds") or [None])[0]
+    where = source.get("path") or "trained in the run"
+    return f"{who} conditional on ONE source model ({where}, seed {seed if seed is not None else 'unknown'})"
+
+
+def best_arm_line(summary: dict[str, Any]) -> str:
+    """How often each arm is the best, source model by source model."""
+    ranking = summary["sources"]["ranking"]
+    best: dict[str, int] = {}
+    for r in ranking:
+        best[r["best_arm"]] = best.get(r["best_arm"], 0) + 1
+    return "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."
+
+
+EXPLAIN_CHANCE = "That probability is the Vargha-Delaney A12, 0.5 when neither arm is ahead"
+
+
+def compared_arms(summaries) -> list[str]:
+    """The arms a sweep compares with its baseline (transfer arms and controls), in config order."""
     return [c["arm"] for c in summaries[0]["summary"]["comparisons"]]
 
 
-def _axis_pattern(sweep: Sweep, summaries) -> str:
-    """Per swept axis, the values at which most of the arms' cells say better, and those at which most say worse."""
+def _subject(kind: str, arms: list[str]) -> str:
+    """The subject of a sentence about a group of arms of one kind, named: 'Transfer (transfer fixed=0) is'."""
+    names = join_words(arms)
+    if kind == "transfer":
+        return f"Transfer ({names}) is"
+    if kind == "control":
+        return f"The control {names} is" if len(arms) == 1 else f"The controls ({names}) are"
+    return f"{names[0].upper()}{names[1:]} is" if len(arms) == 1 else f"The arms {names} are"
+
+
+def _axis_pattern(sweep: Sweep, summaries, arms: list[str]) -> str:
+    """Per swept axis, the values at which most of these arms' cells say better, and those at which most say
+    worse ('' when no value has a majority)."""
     parts = []
     for a, (key, values) in enumerate(sweep.axes):
         better, worse = [], []
         for value in values:
             verdicts = [c["verdict"] for item in summaries if item["cell"].values[a][1] == value
-                        for c in item["summary"]["comparisons"]]
+                        for c in item["summary"]["comparisons"] if c["arm"] in arms]
             if sum(v == "better" for v in verdicts) * 2 > len(verdicts):
                 better.append(str(value))
             elif sum(v == "worse" for v in verdicts) * 2 > len(verdicts):
                 worse.append(str(value))
+        words = short_axis(key)
         if better and worse:
-            parts.append(f"mostly better at {key} = {join_words(better)} and mostly worse at "
-                         f"{join_words(worse)}")
+            parts.append(f"mostly better at {words} = {join_words(better)} and mostly worse at {join_words(worse)}")
         elif better or worse:
-            parts.append(f"mostly {'better' if better else 'worse'} at {key} = {join_words(better or worse)}")
-    if not parts:
-        return ""
-    return "Transfer is " + "; ".join(parts) + " (in most of the cells with that value, over all arms). "
+            parts.append(f"mostly {'better' if better else 'worse'} at {words} = {join_words(better or worse)}")
+    return "; ".join(parts)
+
+
+def _patterns(sweep: Sweep, summaries, kinds: dict[str, str]) -> str:
+    """One sentence per kind of arm (transfer, then controls): where its cells mostly agree."""
+    sentences = []
+    arms = compared_arms(summaries)
+    for kind in ("transfer", "control", "arm"):
+        group = [a for a in arms if kinds.get(a, "arm") == kind]
+        pattern = _axis_pattern(sweep, summaries, group) if group else ""
+        if pattern:
+            whose = "its" if len(group) == 1 else "their"
+            sentences.append(f"{_subject(kind, group)} {pattern} (in most of {whose} cells with that value). ")
+    return "".join(sentences)
+
+
+def _highest(found, kinds: dict[str, str], base: str) -> str:
+    """The cell where an arm's chance of beating a baseline run is highest, for transfer and for the controls."""
+    out = []
+    for kind, who in (("transfer", "a transfer arm"), ("control", "a control"), ("arm", "an arm")):
+        rows = [(cell, c) for cell, c in found if kinds.get(c["arm"], "arm") == kind and c.get("a12") is not None]
+        if rows:
+            cell, best = max(rows, key=lambda cc: cc[1]["a12"])
+            where = ", ".join(f"{short_axis(key)} = {v}" for key, v in cell.values)
+            out.append(f"The highest chance that a run of {who} beats a run of {base} is {fmt(best['a12'], 2)} "
+                       f"({best['arm']} at {where}, difference of means {best['diff_mean']:+.3f}). ")
+    return "".join(out)
+
+
+def sweep_kinds(summaries) -> dict[str, str]:
+    """Every compared arm's kind, from the cells' summaries (the first cell that records one)."""
+    kinds: dict[str, str] = {}
+    for item in summaries:
+        for arm, kind in kinds_of(item["summary"]).items():
+            if kinds.get(arm, "arm") == "arm":
+                kinds[arm] = kind
+    return kinds
 
 
 def sweep_finding(sweep: Sweep, summaries) -> str:
-    """What the sweep found, in words and numbers: per transfer arm how many cells it wins and loses, the values
-    of each axis where most cells agree, and the cell where P(arm beats baseline) is highest."""
+    """What the sweep found, in words and numbers: per compared arm how many cells it wins and loses, per kind of
+    arm the values of each axis where most of its cells agree, and the cell where an arm's chance of beating a
+    baseline run is highest."""
     run = summaries[0]["summary"]["run"]
     baseline, k = run["baseline"], run["source_repeats"]
-    arms = transfer_arms(summaries)
+    axes = ", ".join(short_axis(key) for key in sweep.keys)
+    arms = compared_arms(summaries)
+    kinds = sweep_kinds(summaries)
     found = [(item["cell"], c) for item in summaries for c in item["summary"]["comparisons"]]
     if not found:
-        return f"{len(summaries)} cells over {', '.join(sweep.keys)}; no arm was compared with {baseline}."
+        return f"{len(summaries)} cells over {axes}; no arm was compared with {baseline}."
     wins = " / ".join(str(sum(c["verdict"] == "better" for _, c in found if c["arm"] == arm)) for arm in arms)
     losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
-    cell, best = max(found, key=lambda cc: cc[1]["a12"])
-    where = ", ".join(f"{key}={v}" for key, v in cell.values)
     unit = f"{k} source models each" if k > 1 else "one source model each, so conditional on it"
     plural = len(arms) > 1
-    return (f"Across {len(summaries)} cells ({' x '.join(sweep.keys)}, {unit}), {' / '.join(arms)} "
-            f"{'beat' if plural else 'beats'} {baseline} in {wins} cells and {'lose' if plural else 'loses'} in "
-            f"{losses}. {_axis_pattern(sweep, summaries)}"
-            f"The highest P is {fmt(best['a12'], 2)} ({best['arm']} at {where}, difference of means "
-            f"{best['diff_mean']:+.3f}). P is the probability that a run of the arm beats a run of {baseline} (A12); "
-            "each cell's verdict tests it with the source model as the unit.")
+    return (f"Across {len(summaries)} cells ({' x '.join(short_axis(key) for key in sweep.keys)}, {unit}), "
+            f"{' / '.join(label(a, kinds) for a in arms)} {'beat' if plural else 'beats'} {baseline} in {wins} cells "
+            f"and {'lose' if plural else 'loses'} in {losses}. {_patterns(sweep, summaries, kinds)}"
+            f"{_highest(found, kinds, baseline)}{EXPLAIN_CHANCE}; each cell's verdict tests it with the source model "
+            "as the unit.")

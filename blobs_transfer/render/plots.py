@@ -58,6 +58,27 @@ def problems_figure(problems: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> F
     return fig
 
 
+def decision_regions_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+                            extent: tuple[float, float, float, float], title: str) -> Figure:
+    """One panel per network: panels[i] = (title, classes (H, W) on a grid over `extent` (x0, x1, y0, y1), the
+    points x (n, 2) and their classes y (n,)); each class's region pale in its colour, the points over it."""
+    from matplotlib.colors import ListedColormap
+
+    fig = new_figure(figsize=(5.2 * len(panels), 5), layout="constrained")
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    n_classes = int(max(max(c.max(), y.max()) for _, c, _, y in panels)) + 1
+    pale = ListedColormap([CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(n_classes)])
+    for ax, (name, classes, x, y) in zip(axes, panels):
+        ax.imshow(classes, origin="lower", extent=extent, aspect="auto", cmap=pale, vmin=-0.5, vmax=n_classes - 0.5,
+                  alpha=0.25, interpolation="nearest")
+        draw_problem(ax, x, y, wrap_title(name, 5.2))
+        ax.set_xlim(extent[0], extent[1])
+        ax.set_ylim(extent[2], extent[3])
+        ax.title.set_fontsize(10)
+    fig.suptitle(title)
+    return fig
+
+
 def learning_curves_figure(history: dict[str, np.ndarray], title: str) -> Figure:
     """Loss and accuracy, train vs test, per epoch of one run; history[key] is (epochs + 1,), col 0 = start."""
     fig = new_figure(figsize=(10, 4), layout="constrained")
@@ -126,23 +147,23 @@ def _interval(ax, ys, rows, key, colours) -> None:
 def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
     """Per arm against the baseline: the difference of means and P(arm > baseline), each with its 95% CI.
 
-    rows: dicts from stats.compare_arms. The verdict comes from a test of P(arm > baseline) (Mann-Whitney, or
-    its clustered form for runs nested in source models), so the colour is drawn on that panel; the difference of means stays neutral (a few
-    collapsed runs can move a mean one way while most runs lie the other way).
+    rows: dicts from stats.compare_arms. Both panels are coloured by the arm's verdict, which comes from a test
+    of P(arm > baseline) (Mann-Whitney, or its clustered form for runs nested in source models): a few collapsed
+    runs can move the difference of means the other way, and the colour then shows it on both panels.
     """
     ys = np.arange(len(rows))[::-1]
-    _interval(ax_diff, ys, [{**r, "diff": r["diff_mean"]} for r in rows], "diff", ["black"] * len(rows))
+    colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
+    _interval(ax_diff, ys, [{**r, "diff": r["diff_mean"]} for r in rows], "diff", colours)
     ax_diff.axvline(0.0, color="black", lw=1, ls="--")
     ax_diff.set_yticks(ys, [r["arm"] for r in rows])
     ax_diff.set_xlabel(f"mean test accuracy minus {baseline}'s")
     ax_diff.set_title("difference of means (95% CI)", fontsize=10)
-    colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
     _interval(ax_a12, ys, rows, "a12", colours)
     ax_a12.axvline(0.5, color="black", lw=1, ls="--")
     ax_a12.set_xlim(-0.02, 1.02)
     ax_a12.tick_params(labelleft=False)  # the y axis is shared: the arm names stand on the left panel
-    ax_a12.set_xlabel(f"P(a run of the arm beats a run of {baseline})")
-    ax_a12.set_title("probability of improvement, A12 (95% CI)", fontsize=10)
+    ax_a12.set_xlabel(f"chance that a run of the arm beats a run of {baseline}")
+    ax_a12.set_title("probability of beating the baseline, A12 (95% CI)", fontsize=10)
     for verdict, colour in VERDICT_COLOURS.items():
         ax_a12.plot([], [], "o", color=colour, label=f"verdict: {verdict}")
     ax_a12.legend(loc="best", fontsize=8)
@@ -201,6 +222,59 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     return fig
 
 
+def train_test_figure(means: dict[str, dict[str, np.ndarray]], title: str) -> Figure:
+    """Train against test per arm, as the tutorial draws one run's: a column per arm, accuracy above and loss
+    below; means[arm][key] is the mean over the arm's runs per epoch, (epochs + 1,), for key in train_accuracy,
+    test_accuracy, train_loss, test_loss (train from epoch 1: it is the mean over the epoch's batches)."""
+    arms = list(means)
+    fig = new_figure(figsize=(min(16, 3.6 * max(1, len(arms)) + 1), 6), layout="constrained")
+    axes = fig.subplots(2, max(1, len(arms)), squeeze=False, sharey="row")
+    for col, arm in enumerate(arms):
+        for row, (metric, label) in enumerate((("accuracy", "accuracy"), ("loss", "cross-entropy loss"))):
+            ax = axes[row, col]
+            train, test = means[arm][f"train_{metric}"], means[arm][f"test_{metric}"]
+            epochs = np.arange(len(test))
+            ax.plot(epochs[1:], train[1:], color=arm_colour(col), ls="--", label="train")
+            ax.plot(epochs, test, color=arm_colour(col), label="test")
+            ax.grid(alpha=0.3)
+            if col == 0:
+                ax.set_ylabel(label)
+            if row == 0:
+                ax.set_title(arm, fontsize=10)
+                ax.set_ylim(0, 1)
+            else:
+                ax.set_xlabel("epoch")
+                # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
+                top = max(float(np.nanmax(means[a]["test_loss"][1:])) for a in arms if len(means[a]["test_loss"]) > 1)
+                if np.isfinite(top):
+                    ax.set_ylim(0, top * 1.3)
+            ax.legend(fontsize=8, loc="lower right" if row == 0 else "upper right")
+    fig.suptitle(title)
+    return fig
+
+
+def source_means_figure(arms: Sequence[str], means: np.ndarray, baseline: str, baseline_values: np.ndarray,
+                        title: str) -> Figure:
+    """Each source model's mean test accuracy per arm: means (K, A) for the A arms that start from a source model
+    (NaN where a source has no runs), one dot per source model and a thin line joining its dots across the arms
+    (crossing lines: the ranking of the arms flips between source models); the baseline's runs (n,) as a box."""
+    fig = new_figure(figsize=(max(7.0, 1.8 * (len(arms) + 1) + 2), 5.5), layout="constrained")
+    ax = fig.subplots()
+    xs = np.arange(1, len(arms) + 1)
+    ax.boxplot([np.asarray(baseline_values)], positions=[0], widths=0.5, showfliers=True,
+               medianprops={"color": "black"})
+    at = xs + np.random.default_rng(0).uniform(-0.06, 0.06, size=means.shape)  # (K, A): each dot's x, jittered
+    for k in range(means.shape[0]):
+        ax.plot(at[k], means[k], color="black", alpha=0.12, lw=0.8)
+    for a, arm in enumerate(arms):
+        ax.scatter(at[:, a], means[:, a], s=14, alpha=0.7, color=arm_colour(a + 1), zorder=3)
+    ax.set_xticks([0, *xs], [f"{baseline}\n(every run)", *(f"{arm}\n(mean of each source model)" for arm in arms)])
+    ax.set_ylabel("test accuracy")
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_title(wrap_title(title, fig.get_figwidth()), fontsize=10)
+    return fig
+
+
 def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]], baseline: str) -> Figure:
     """The transfer benefit against one swept axis: per arm (a row), the difference of means (left) and
     P(arm beats baseline) (right) with 95% CI bands; series[arm][label] holds x and the statistics with their
@@ -224,7 +298,8 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
                 ax.fill_between(xs, s[f"{key}_lo"], s[f"{key}_hi"], color=colour, alpha=0.15)
             if not numeric:
                 axes[row, 0].set_xticks(xs, [str(x) for x in s["x"]])
-        for ax, ref, ylabel in ((axes[row, 0], 0.0, "difference of means"), (axes[row, 1], 0.5, "P(arm beats baseline)")):
+        for ax, ref, ylabel in ((axes[row, 0], 0.0, f"mean minus {baseline}'s"),
+                                (axes[row, 1], 0.5, f"chance a run beats {baseline}")):
             ax.axhline(ref, color="black", lw=1, ls="--")
             ax.set_ylabel(f"{arm}\n{ylabel}", fontsize=9)
             ax.grid(alpha=0.3)
@@ -236,27 +311,34 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
     if labels != [""]:
         fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(5, len(labels)),
                    fontsize=8)
-    fig.suptitle(f"Transfer benefit against {axis}: each arm minus {baseline} (95% CI bands at the source-model level)")
+    fig.suptitle(f"Each arm against {baseline}, over {axis} (95% CI bands at the source-model level)")
     return fig
 
 
-def sweep_heatmap_figure(arm: str, x_key: str, x_values: list, y_key: str, y_values: list,
-                         grids: dict[str, np.ndarray], verdicts: np.ndarray) -> Figure:
+def symmetric_bound(grids: Sequence[np.ndarray]) -> float:
+    """The largest |value| over every grid: one symmetric colour scale (-bound, +bound) for all of a sweep's
+    heatmaps, so that the same colour is the same difference in each."""
+    finite = np.concatenate([np.abs(g[np.isfinite(g)]).ravel() for g in grids]) if grids else np.array([])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def sweep_heatmap_figure(arm: str, x_label: str, x_values: list, y_label: str, y_values: list,
+                         grids: dict[str, np.ndarray], verdicts: np.ndarray, baseline: str = "standalone",
+                         bound: float | None = None) -> Figure:
     """Two heatmaps of one arm over two swept axes: the difference of means and A12, each cell annotated with
-    its value and verdict; grids[stat] is (len(y_values), len(x_values))."""
+    its value and verdict; grids[stat] is (len(y_values), len(x_values)). bound: the difference's colour scale
+    (-bound, +bound), shared by the sweep's heatmaps (`symmetric_bound`); its own largest |value| if None."""
     fig = new_figure(figsize=(13, 0.6 * len(y_values) + 3), layout="constrained")
+    bound = symmetric_bound([grids["diff_mean"]]) if bound is None else bound
     for ax, (key, title, cmap, limits) in zip(fig.subplots(1, 2), (
-            ("diff_mean", "difference of means", "RdBu", None), ("a12", "P(arm beats baseline), A12", "RdBu", (0, 1)))):
+            ("diff_mean", f"mean test accuracy minus {baseline}'s", "RdBu", (-bound, bound)),
+            ("a12", f"chance that a run beats a run of {baseline} (A12)", "RdBu", (0, 1)))):
         data = grids[key]
-        if limits is None:
-            finite = np.abs(data[np.isfinite(data)])
-            bound = float(finite.max()) if finite.size else 1.0
-            limits = (-bound, bound)
         image = ax.imshow(data, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto", origin="lower")
         ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
         ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
-        ax.set_xlabel(x_key)
-        ax.set_ylabel(y_key)
+        ax.set_xlabel(x_label)
+        ax.set_ylabel(y_label)
         for i in range(data.shape[0]):
             for j in range(data.shape[1]):
                 if np.isfinite(data[i, j]):
@@ -266,7 +348,8 @@ def sweep_heatmap_figure(arm: str, x_key: str, x_values: list, y_key: str, y_val
                             color="white" if dark else "black")
         ax.set_title(title, fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle(f"{arm}: transfer benefit over {x_key} x {y_key} (+/-: verdict better/worse)")
+    fig.suptitle(f"{arm} against {baseline} in every cell (+ better, - worse: the verdict; one colour scale for "
+                 "every heatmap of the sweep)")
     return fig
 
 
@@ -305,6 +388,7 @@ def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str,
     """`draw_best_arm_map` on a new figure."""
     fig = new_figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
     draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
-    fig.suptitle("Best arm per cell (highest mean) and P(best),\nfrom the two-stage bootstrap over source models",
+    fig.suptitle("The best arm of every cell (highest mean) and the chance it is the best, P(best):\n"
+                 "the share of bootstrap resamples (source models, then runs) in which it has the highest mean",
                  fontsize=10)
     return fig

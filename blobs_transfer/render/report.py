@@ -13,14 +13,27 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from blobs_transfer.render import transferability
-from blobs_transfer.render.findings import finding, fmt
+from blobs_transfer.render.findings import best_arm_line, finding, fmt, sources_phrase
 
 # the run's figures in the order a reader meets them, each under a title in words
 FIGURES = {
     "boxplot.png": "Every run's test accuracy, per arm",
-    "forest.png": "Each arm against the baseline: difference of means and P(arm beats baseline)",
-    "curves.png": "Learning curves on the target problem",
+    "forest.png": "Each arm against the baseline: difference of means and the chance a run beats the baseline",
+    "sources.png": "Each source model's mean, per arm",
+    "curves.png": "Learning curves on the target problem's test split",
+    "train_test.png": "Train against test, per arm, as the tutorial draws them",
 }
+# the docs page behind each kind of section, relative to the repository (a report links them from its run folder)
+STATISTICS = "docs/statistics.md"
+DOC_OF = {
+    "What this run found": "docs/glossary.md", "What this sweep found": "docs/glossary.md",
+    "boxplot.png": STATISTICS + "#per-arm-and-against-the-baseline", "forest.png": STATISTICS + "#per-arm-and-against-the-baseline",
+    "sources.png": STATISTICS + "#the-source-model-is-the-unit-of-replication",
+    "curves.png": STATISTICS + "#benefits-of-transfer-torrey-and-shavlik",
+    "train_test.png": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+}
+LINKS = (("README", "README.md"), ("the tutorial's protocol", "docs/protocol.md"), ("glossary", "docs/glossary.md"),
+         ("what each number means", STATISTICS), ("sweeps", "docs/sweeps.md"), ("all runs", "results/"))
 FOLD_ROWS = 20  # a table longer than this is folded (<details>) under its title
 
 
@@ -36,6 +49,7 @@ class Section:
     body: Any
     terminal: bool = True
     folded: bool = False
+    doc: str | None = None  # the docs page (repository path, with an anchor) that explains this section
 
 
 def tutorial_label(arm: str) -> str:
@@ -141,32 +155,12 @@ def se_note(summary: dict[str, Any]) -> str:
             "single runs are noise.")
 
 
-def best_arm_line(summary: dict[str, Any]) -> str:
-    ranking = summary["sources"]["ranking"]
-    best: dict[str, int] = {}
-    for r in ranking:
-        best[r["best_arm"]] = best.get(r["best_arm"], 0) + 1
-    return "Best arm per source model: " + ", ".join(f"{arm} in {n} of {len(ranking)}" for arm, n in best.items()) + "."
-
-
 def run_line(summary: dict[str, Any]) -> str:
     run = summary["run"]
     sources = f", {run['source_repeats']} source models" if run["source_repeats"] > 1 else ""
     return (f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
             f"{sources}; source {run.get('source', 'Problem %d' % run['source_problem'])}, "
             f"target {run.get('target', 'Problem %d' % run['target_problem'])}.")
-
-
-def sources_phrase(summary: dict[str, Any]) -> str:
-    """How many source models the transfer arms start from, said where every table and figure can show it."""
-    source = summary["run"].get("source_model")
-    if not source:
-        return ""
-    if source["count"] > 1:
-        return f"transfer arms: {source['count']} source models (runs nested in them)"
-    seed = (source.get("seeds") or [None])[0]
-    where = source.get("path") or "a source model trained in the run"
-    return f"transfer arms conditional on ONE source model: {where} (seed {seed if seed is not None else 'unknown'})"
 
 
 GENERALISE_LINE = ("These transfer results hold for this one source model only; to generalise over source models, "
@@ -200,21 +194,27 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     run = summary["run"]
     phrase = sources_phrase(summary)
     out = [
-        Section("What this run found", "text", finding(summary)),
+        Section("What this run found", "text", finding(summary), doc=DOC_OF["What this run found"]),
         Section(None, "text", run_line(summary), terminal=False),
-        *(Section(title, "figure", name, terminal=False) for name, title in FIGURES.items()),
-        Section("The tutorial's numbers: mean (SD) per arm", "lines", tutorial_lines(summary)),
-        Section("Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")", "table", arm_table(summary)),
+        *(Section(title, "figure", name, terminal=False, doc=DOC_OF.get(name)) for name, title in FIGURES.items()
+          if name != "sources.png" or "sources" in summary),  # per-source means: only with several source models
+        Section("The tutorial's numbers: mean (SD) per arm", "lines", tutorial_lines(summary),
+                doc="docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published"),
+        Section("Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")", "table", arm_table(summary),
+                doc=STATISTICS + "#per-arm-and-against-the-baseline"),
         Section(None, "text", se_note(summary)),
     ]
     if summary["comparisons"]:
-        out += [Section(f"Against the baseline ({run['baseline']})", "table", comparison_table(summary)),
+        out += [Section(f"Against the baseline ({run['baseline']})", "table", comparison_table(summary),
+                        doc=STATISTICS + "#per-arm-and-against-the-baseline"),
                 Section(None, "text", VERDICT_NOTE, terminal=False)]
     if summary["benefits"]:
-        out += [Section(benefits_title(summary), "table", benefits_table(summary), terminal=False),
+        out += [Section(benefits_title(summary), "table", benefits_table(summary), terminal=False,
+                        doc=STATISTICS + "#benefits-of-transfer-torrey-and-shavlik"),
                 Section(None, "text", BENEFITS_NOTE, terminal=False)]
     if "sources" in summary:
-        out += [Section("Across source models", "table", sources_table(summary)),
+        out += [Section("Across source models", "table", sources_table(summary),
+                        doc=STATISTICS + "#the-source-model-is-the-unit-of-replication"),
                 Section(None, "text", NESTING_NOTE), Section(None, "text", best_arm_line(summary))]
     out += [Section(*block) for block in transferability.sections(summary)]  # which source model will transfer
     if one_source(summary):
@@ -264,8 +264,29 @@ def _expand(blocks: list[Section]) -> list[Section]:
     return out
 
 
-def markdown(blocks: list[Section], title: str) -> str:
-    parts = [f"# {title}", ""]
+def about_line(meta: Mapping[str, Any]) -> str:
+    """Which command made a result, when, with which version and commit (from its metadata.json)."""
+    version = (meta.get("versions") or {}).get("blobs-transfer", "unknown")
+    commit = (meta.get("git_commit") or "unknown")[:12]
+    when = str(meta.get("created_utc", "unknown")).replace("T", " ").replace("+00:00", " UTC")
+    return f"Made by `{meta.get('command') or 'the Python library'}` on {when} with blobs-transfer {version}, commit {commit}."
+
+
+def config_label(command: str | None, kind: str) -> str:
+    """What a title names a result by: its --config file ('configs/headline.toml (compare)'), else the command
+    itself without its results folder, else that it came from Python."""
+    if not command:
+        return f"A {kind} made from Python"
+    from_config = re.search(r"--config[ =](\S+)", command)
+    return f"{from_config.group(1)} ({kind})" if from_config else re.sub(r" --results-dir[ =]\S+", "", command)
+
+
+def anchor(title: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]
+
+
+def markdown(blocks: list[Section], title: str, about: str = "") -> str:
+    parts = [f"# {title}", ""] + ([about, ""] if about else [])
     for s in _expand(blocks):
         if s.folded and s.kind == "table":
             parts += [f"<details><summary>{s.title} ({len(s.body[1])} rows)</summary>", "",
@@ -285,15 +306,23 @@ def markdown(blocks: list[Section], title: str) -> str:
     return "\n".join(parts)
 
 
-def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str:
-    """A self-contained page: tables as HTML, the figures (name -> PNG bytes) embedded as base64."""
+def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about: str = "",
+         root: str = "../../") -> str:
+    """A self-contained page: a header (what made it, links to the docs), a contents list, tables as HTML, the
+    figures (name -> PNG bytes) embedded as base64. root: the repository's root seen from the report's folder
+    (a run's folder sits in results/), for the links to the docs."""
     esc = html_lib.escape
-    parts = [f"<h1>{esc(title)}</h1>"]
-    for i, s in enumerate(_expand(blocks)):
-        if s.kind == "figure" and s.body not in figures:
-            continue  # a figure this run did not draw: no title over nothing
+    shown = [s for s in _expand(blocks) if not (s.kind == "figure" and s.body not in figures)]
+    header = "".join(f'<a href="{esc(root + path)}">{esc(name)}</a> ' for name, path in LINKS)
+    about_html = re.sub(r"`([^`]*)`", lambda m: f"<code>{m.group(1)}</code>", esc(about))
+    contents = "".join(f'<li><a href="#{anchor(s.title)}">{esc(s.title)}</a></li>' for s in shown if s.title)
+    parts = [f"<h1>{esc(title)}</h1>", f'<p class="about">{about_html}</p>' if about else "",
+             f'<nav><p class="links">Docs: {header}</p><details open><summary>Contents</summary><ol>{contents}'
+             "</ol></details></nav>"]
+    for i, s in enumerate(shown):
+        more = f' <a class="doc" href="{esc(root + s.doc)}">what this shows</a>' if s.doc else ""
         if s.title and not s.folded:
-            parts.append(f"<h2>{esc(s.title)}</h2>")
+            parts.append(f'<h2 id="{anchor(s.title)}">{esc(s.title)}{more}</h2>')
         if s.kind == "lines":
             parts.append("<pre>" + esc("\n".join(s.body)) + "</pre>")
         elif s.kind == "table":
@@ -302,8 +331,8 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str
             body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
             table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             if s.folded:
-                table = (f"<details><summary><h2>{esc(s.title or '')} ({len(rows)} rows)</h2></summary>"
-                         f"{table}</details>")
+                table = (f'<details><summary><h2 id="{anchor(s.title or "")}">{esc(s.title or "")} ({len(rows)} '
+                         f"rows)</h2></summary>{table}</details>")
             parts.append(table)
         elif s.kind == "text":
             parts.append(f'<p class="finding">{esc(s.body)}</p>' if i == 0 else f"<p>{esc(s.body)}</p>")
@@ -315,10 +344,17 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes]) -> str
              "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:0 0 1.5em}"
              "figcaption{color:#666;font-size:small}p.finding{font-size:1.15em;line-height:1.5}"
-             "summary h2{display:inline;cursor:pointer}")
+             "summary h2{display:inline;cursor:pointer}p.about{color:#444}nav{margin:1em 0;padding:0.5em 1em;"
+             "background:#f6f6f6}nav ol{margin:0.3em 0;columns:2}a.doc{font-size:small;font-weight:normal;"
+             "margin-left:0.5em}code{background:#f0f0f0;padding:0 3px}")
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
 
 
-def title_of(summary: dict[str, Any]) -> str:
-    return f"blobs-transfer: comparison on {summary['run'].get('target', 'Problem %d' % summary['run']['target_problem'])}"
+def title_of(summary: dict[str, Any], command: str | None = None) -> str:
+    """'configs/headline.toml (compare): 4 arms on Problem 2 from 100 source models'."""
+    run = summary["run"]
+    k = (run.get("source_model") or {}).get("count", 0)
+    sources = f" from {k} source models" if k > 1 else " from one source model" if k == 1 else ""
+    target = run.get("target", "Problem %d" % run["target_problem"])
+    return f"{config_label(command, 'compare')}: {len(summary['arms'])} arms on {target}{sources}"

@@ -319,10 +319,34 @@ def git_commit() -> str | None:
         return None
 
 
+def portable_path(path: str | Path, folder: str | Path | None = None) -> str:
+    """A path as a result records it: relative to `folder` (the run's results folder) when it lies inside it,
+    else relative to the working directory when it lies there, else as given, so that a committed result names
+    no machine's folders."""
+    path = Path(path)
+    if not path.is_absolute():
+        path = Path.cwd() / path
+    for base in ([Path(folder)] if folder is not None else []) + [Path.cwd()]:
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            continue
+    return str(path)
+
+
+def portable_command(argv: list[str]) -> str:
+    """The command line as typed, with every absolute path in it (`--opt PATH` or `--opt=PATH`) made relative
+    to the working directory where it lies inside it."""
+    def one(arg: str) -> str:
+        key, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+        return key + eq + (portable_path(value) if value.startswith(os.sep) else value)
+    return " ".join(["blobs-transfer", *(one(a) for a in argv)])
+
+
 def run_metadata(**fields: Any) -> dict[str, Any]:
     return {
         "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(["blobs-transfer", *sys.argv[1:]]),
+        "command": portable_command(sys.argv[1:]),
         "platform": platform.platform(),
         "machine": platform.machine(),
         "versions": package_versions(),

@@ -58,15 +58,16 @@ def _verify_files(run_dir: Path, *, derived: bool = False) -> dict[str, Any] | N
 
 
 def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Config, list[dict[str, Any]], dict[str, np.ndarray]]:
-    """A run's config, scores (records) and test curves (test_accuracy, test_loss: (N, epochs + 1)), its files
-    verified first (`verify_run`) and its row counts checked against its config's plan."""
+    """A run's config, scores (records) and curves (test_accuracy, test_loss, train_accuracy, train_loss: each
+    (N, epochs + 1)), its files verified first (`verify_run`) and its row counts checked against its config's plan."""
     run_dir = Path(run_dir)
     if require_complete:
         _verify_files(run_dir)
     try:
         cfg = load_config(run_dir / "config.toml")
         scores = results.read_scores(run_dir / "scores.csv")
-        curves = {k: results.read_curve(run_dir / "curves", k) for k in ("test_accuracy", "test_loss")}
+        curves = {k: results.read_curve(run_dir / "curves", k)
+                  for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")}
     except (OSError, ValueError, KeyError) as exc:
         if isinstance(exc, ResultsError):
             raise

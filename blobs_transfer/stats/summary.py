@@ -12,13 +12,25 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from blobs_transfer.config import Config
+from blobs_transfer.config import Arm, Config
 from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import ranking
 from blobs_transfer.stats.arm import binomial_se, describe
 from blobs_transfer.stats.compare import compare_arms
 from blobs_transfer.stats.curves import transfer_benefits
 from blobs_transfer.stats.nested import rank_arms_per_group, variance_components
+
+
+def arm_kind(cfg: Config, arm: Arm) -> str:
+    """What an arm is, for the words about it: "baseline" (the study's baseline arm), "transfer" (it starts from a
+    source model's learned weights: the tutorial's arms, AnB, a new output layer, an added layer), or "control"
+    (any other: frozen random layers, a source trained on the target problem itself (BnB), the weight-statistics
+    control, another fresh arm). A control is never transfer, whatever its name."""
+    if arm.name == cfg.study.baseline:
+        return "baseline"
+    copies = cfg.copied_layers(arm) > 0 and arm.init != "weight_stats"
+    from_another_problem = cfg.source_problem_of(arm) != cfg.study.target_problem
+    return "transfer" if copies and from_another_problem else "control"
 
 
 def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -52,7 +64,8 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
     arms_out = []
     for arm in cfg.arms:
         data = by_arm[arm.name]
-        row: dict[str, Any] = {"arm": arm.name, "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
+        row: dict[str, Any] = {"arm": arm.name, "kind": arm_kind(cfg, arm),
+                               "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
         if len(data["accuracy"]):
             seed = statistic_seed(root, "describe", arm.name)
             # transfer runs are nested in their source models: with K > 1 the intervals are at that level

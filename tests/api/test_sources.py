@@ -60,6 +60,7 @@ def test_yosinski_config_runs_through_the_cli(tmp_path):
         assert row["diverged"] == "0" and 0 <= float(row["test_accuracy"]) <= 1
     assert {r["arm"] for r in rows if r["source_index"]} >= {"B1B", "B1B+", "B2B", "B2B+"}
     sources = json.loads((run_dir / "metadata.json").read_text())["source_models"]
-    assert sources["problem1"]["path"] == str(tmp_path / "source" / "problem1.keras")  # the saved model of train-source
+    # the saved model of train-source, named relative to the results folder (no machine's folders in a result)
+    assert sources["problem1"]["path"] == "source/problem1.keras"
     assert sources["problem1"]["seeds"] == [plan.source_seed(cfg, 1, 0)]  # its seed, from its metadata
     assert sources["problem2"]["seeds"] == [plan.source_seed(cfg, 2, 0)]  # trained in the run, seed recorded

@@ -115,6 +115,8 @@ def test_forest_draws_each_arm_with_its_intervals_coloured_by_verdict():
     # difference of means: per arm its interval and its point, and the dashed line at 0
     lines = [(list(line.get_xdata()), list(line.get_ydata())) for line in diff.lines]
     assert lines == [([-0.05, 0.01], [1, 1]), ([-0.02], [1]), ([0.01, 0.05], [0, 0]), ([0.03], [0]), ([0, 0], [0, 1])]
+    # coloured by verdict as the title says, on this panel too: worse red, better green
+    assert [to_rgba(line.get_color()) for line in diff.lines[:4]] == [to_rgba("tab:red")] * 2 + [to_rgba("tab:green")] * 2
     # A12: the second arm has no interval, only its point; the line at 0.5; three empty legend markers
     drawn = [line for line in a12.lines if len(line.get_xdata())]
     assert [(list(line.get_xdata()), list(line.get_ydata())) for line in drawn] == [
@@ -167,15 +169,16 @@ def series(xs, shift):
 def test_sweep_benefit_has_a_row_per_arm_and_a_line_per_other_value():
     data = {arm: {"t=0.0": series([10, 1000], 0.1), "t=1.0": series([10, 1000], -0.1)}
             for arm in ("transfer fixed=0", "transfer fixed=1")}
-    fig = plots.sweep_benefit_figure("target.n_train", data, "standalone")
+    fig = plots.sweep_benefit_figure("target training rows", data, "standalone")
     assert len(fig.axes) == 4
-    assert fig._suptitle.get_text() == ("Transfer benefit against target.n_train: each arm minus standalone "
+    assert fig._suptitle.get_text() == ("Each arm against standalone, over target training rows "
                                         "(95% CI bands at the source-model level)")
     for ax in fig.axes:
         assert ax.get_xscale() == "log"  # 10 to 1000: more than 20 times
         assert len(ax.lines) == 3 and len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
-    assert fig.axes[0].get_ylabel() == "transfer fixed=0\ndifference of means"
-    assert fig.axes[3].get_ylabel() == "transfer fixed=1\nP(arm beats baseline)" and fig.axes[3].get_ylim() == (-0.02, 1.02)
+    assert fig.axes[0].get_ylabel() == "transfer fixed=0\nmean minus standalone's"
+    assert fig.axes[3].get_ylabel() == "transfer fixed=1\nchance a run beats standalone"
+    assert fig.axes[3].get_ylim() == (-0.02, 1.02) and fig.axes[2].get_xlabel() == "target training rows"
     np.testing.assert_array_equal(fig.axes[1].lines[0].get_ydata(), [0.6, 0.6])  # A12 of t=0.0
     assert texts(fig.legends[0].get_texts()) == ["t=0.0", "t=1.0"]
 
@@ -196,12 +199,21 @@ def test_sweep_heatmap_annotates_every_cell_with_its_value_and_verdict():
                                      [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts)
     assert len(fig.axes) == 4  # two heatmaps and their colour bars
     left, right = fig.axes[:2]
-    assert (left.get_title(), right.get_title()) == ("difference of means", "P(arm beats baseline), A12")
+    assert (left.get_title(), right.get_title()) == ("mean test accuracy minus standalone's",
+                                                     "chance that a run beats a run of standalone (A12)")
     assert texts(left.get_xticklabels()) == ["20", "100"] and texts(left.get_yticklabels()) == ["0.0", "0.5", "1.0"]
     assert sorted(texts(left.texts)) == sorted(["0.10+", "-0.20-", "0.05", "0.30+", "0.00"])  # the NaN cell is blank
     assert sorted(texts(right.texts)) == sorted(["0.60+", "0.30-", "0.50", "0.80+", "0.50"])
     assert left.images[0].get_clim() == (-0.3, 0.3) and right.images[0].get_clim() == (0, 1)  # symmetric about 0
     np.testing.assert_array_equal(left.images[0].get_array(), np.ma.masked_invalid(diff))
+    # a sweep's heatmaps share one scale: the largest |difference| over all of them
+    other = np.array([[0.5, -0.1], [0.0, 0.0], [0.0, -0.7]])
+    bound = plots.symmetric_bound([diff, other])
+    assert bound == 0.7 and plots.symmetric_bound([]) == 1.0
+    shared = plots.sweep_heatmap_figure("transfer fixed=1", "target training rows", [20, 100], "similarity t",
+                                        [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts, bound=bound)
+    assert shared.axes[0].images[0].get_clim() == (-0.7, 0.7)
+    assert (shared.axes[0].get_xlabel(), shared.axes[0].get_ylabel()) == ("target training rows", "similarity t")
 
 
 def test_best_arm_map_shades_from_white_at_chance_to_the_arms_colour_at_certainty():
@@ -218,3 +230,44 @@ def test_best_arm_map_shades_from_white_at_chance_to_the_arms_colour_at_certaint
     assert sorted(texts(ax.texts)) == ["standalone\n0.33", "transfer fixed=0\n0.67", "transfer fixed=1\n1.00"]
     assert texts(ax.get_legend().get_texts()) == arms  # every arm that is best somewhere, in arm order
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("target.n_train", "target.similarity_t")
+
+
+def test_decision_regions_paint_each_class_region_under_its_points():
+    classes = np.array([[0, 1], [2, 2]])
+    x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 2])
+    fig = plots.decision_regions_figure([("source model\ntest accuracy 0.900", classes, x, y),
+                                         ("after", classes[::-1], x, y)], (-1.0, 2.0, -1.0, 2.0), "regions")
+    left, right = fig.axes
+    assert left.get_title() == "source model\ntest accuracy 0.900" and fig._suptitle.get_text() == "regions"
+    np.testing.assert_array_equal(left.images[0].get_array(), classes)
+    np.testing.assert_array_equal(right.images[0].get_array(), classes[::-1])
+    cmap = left.images[0].get_cmap()
+    assert [tuple(cmap(k)[:3]) for k in range(3)] == [to_rgb(c) for c in plots.CLASS_COLOURS[:3]]  # class colours
+    assert left.get_xlim() == (-1.0, 2.0) and len(scatters(left)) == 2  # the points over the regions
+
+
+def test_train_test_curves_one_column_per_arm():
+    means = {arm: {"train_accuracy": np.array([0.3, 0.6, 0.8]), "test_accuracy": np.array([0.3, 0.5, 0.7]),
+                   "train_loss": np.array([1.1, 0.8, 0.5]), "test_loss": np.array([1.1, 0.9, 0.6])}
+             for arm in ("standalone", "transfer fixed=0")}
+    fig = plots.train_test_figure(means, "t")
+    assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:2]] == ["standalone", "transfer fixed=0"]
+    top = fig.axes[0]
+    train, test = top.lines[:2]
+    assert list(train.get_xdata()) == [1, 2] and list(test.get_xdata()) == [0, 1, 2]  # train from epoch 1
+    assert texts(top.get_legend().get_texts()) == ["train", "test"] and fig.axes[2].get_ylabel() == "cross-entropy loss"
+
+
+def test_source_means_draw_one_dot_and_one_line_per_source_model():
+    means = np.array([[0.8, 0.6], [0.7, np.nan], [0.5, 0.9]])
+    fig = plots.source_means_figure(["transfer fixed=0", "transfer fixed=1"], means, "standalone",
+                                    np.array([0.7, 0.8, 0.75]), "each source model")
+    (ax,) = fig.axes
+    joined = [line for line in ax.lines if len(line.get_xdata()) == 2 and np.allclose(line.get_xdata(), [1, 2], atol=0.07)]
+    assert len(joined) == 3  # one line per source model, across the arms
+    dots = scatters(ax)
+    assert len(dots) == 2 and [len(d.get_offsets()) for d in dots] == [3, 3]
+    np.testing.assert_allclose(np.asarray(dots[0].get_offsets())[:, 1], [0.8, 0.7, 0.5])
+    for k, line in enumerate(joined):  # each line runs through its source model's dots
+        assert line.get_xdata()[0] == np.asarray(dots[0].get_offsets())[k, 0]
+    assert texts(ax.get_xticklabels())[0] == "standalone\n(every run)"

@@ -13,11 +13,12 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     alts = [html.unescape(a) for a in __import__("re").findall(r'<img alt="([^"]+)"', page)]
     # the heatmaps answer the question, so they come first, titled by arm in words; then the best arm of every
     # cell, then the benefit figures
-    assert alts[:3] == [f"transfer fixed={k}: the benefit over both swept axes" for k in range(3)]
+    assert alts[:3] == [f"transfer fixed={k} against the baseline in every cell" for k in range(3)]
     assert alts[3].startswith("The best arm of every cell")
-    assert [a.split(",")[0] for a in alts[4:]] == ["The transfer benefit against target.n_train",
-                                                   "The transfer benefit against target.similarity_t"]
-    finding = page.index('<p class="finding">Across 4 cells (target.n_train x target.similarity_t, 2 source models')
+    assert alts[4:] == ["Each arm against the baseline, over target training rows",
+                        "Each arm against the baseline, over similarity t to the source"]
+    finding = page.index('<p class="finding">Across 4 cells (target training rows x similarity t to the source, '
+                         '2 source models')
     assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
     assert "<details>" not in page  # 12 rows: short enough to show
     from blobs_transfer.render import report
@@ -25,5 +26,12 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     grid = load_sweep(small_sweep / "sweep.toml")
     _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
     blocks = sweep_report.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
-    table = next(b for b in blocks if b.title == "Transfer benefit per cell")
+    table = next(b for b in blocks if b.title == "Each arm against the baseline, cell by cell")
     assert table.folded and "<details>" in report.html(blocks, "t", {})
+
+
+def test_sweep_title_names_its_config_and_axes_in_words(small_sweep):
+    grid = load_sweep(small_sweep / "sweep.toml")
+    assert sweep_report.sweep_title(grid, 4, "blobs-transfer sweep --config tiny.toml --results-dir out") == (
+        "tiny.toml (sweep): 4 cells over target training rows x similarity t to the source")
+    assert sweep_report.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")

@@ -46,7 +46,7 @@ def test_every_damaged_data_file_is_one_line_from_report_and_check(run_copy, tin
 
 def test_verify_command_names_a_damaged_file_and_passes_an_intact_run(run_copy):
     result = invoke("verify", run_copy)
-    assert result.exit_code == 0 and f"OK: {run_copy}: {len(RUN_DATA) + 6} files match its manifest" in result.output
+    assert result.exit_code == 0 and f"OK: {run_copy}: {len(RUN_DATA) + 7} files match its manifest" in result.output
     damage(run_copy / "forest.png", "truncated")
     assert "forest.png is" in one_error_line(invoke("verify", run_copy))
     result = invoke("verify", run_copy, "--data-only")

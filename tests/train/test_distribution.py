@@ -5,7 +5,7 @@ Each batched engine is compared with the one Keras sample below as "the vectoris
 N_VECTORIZED runs per arm from its own seed stream (its own initial weights; the Numba engine draws its
 minibatch orders in the kernel from each replica's seed, TensorFlow's from numpy). The pilot below was run on
 the TensorFlow engine, whose runs the Numba engine's reproduce in distribution (this test, and the exact
-equality of both with the Keras loop on identical inputs in tests/test_engine.py).
+equality of both with the Keras loop on identical inputs in tests/train/test_engine.py).
 
 What is compared. For each arm (standalone, transfer fixed=0, transfer fixed=1) on Problem 2, N_KERAS[arm]
 runs of the reference engine (`engine="keras"`: Keras's own initialisers seeded by
@@ -145,7 +145,8 @@ SOURCE_PROBLEM = 1  # the default study's source 0, trained on Problem 1
 OPTIMIZERS = ("sgd", "momentum", "adam")  # the target's training.optimizer; one stored sample each
 DATA = Path(__file__).resolve().parents[1] / "data"
 REGENERATE = ("re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
-              "run tests/test_distribution.py with its slow tests and read the diff of tests/data/keras_sample_*.json")
+              "run tests/train/test_distribution.py with its slow tests and read the diff of "
+              "tests/data/keras_sample_*.json")
 N_LIVE_PER_ARM = {"sgd": 3, "momentum": 1, "adam": 1}  # stored Keras fits re-run live per arm: the first,
 # middle and last seed for the tutorial's SGD, the first for the others (each fit costs 1-2.5 s of CI time)
 LOSS_RTOL = 1e-5

@@ -1,7 +1,7 @@
 """The generated Numba training kernel (blobs_transfer.train.kernel) on its own terms: frozen layers stay bit
 identical, and another architecture (an added layer, other hidden sizes) gets its own kernel that trains as
 TensorFlow's engine does. Its exp and log are in test_fastmath.py, its minibatch orders in test_orders.py, its
-front end (threads, blocks, cache) in test_engine.py, its distributions in tests/test_distribution.py."""
+front end (threads, blocks, cache) in test_engine.py, its distributions in tests/train/test_distribution.py."""
 
 import os
 import subprocess
