@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer} and results/baseline.json.
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer}, results/baseline.json and
+# results/baseline-tensorflow.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BT=.venv/bin/blobs-transfer
@@ -28,6 +29,12 @@ for name in sweep budget transfusion output-layer; do
   rm -rf "results/$name" && mv "$run" "results/$name"
 done
 
-run=$($BT compare --config configs/gate.toml --results-dir "$tmp/gate" | last)
-$BT baseline "$run" --out results/baseline.json
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, baseline.json"
+# the gate's baselines, one per engine (docs/gate.md): the Numba engine's and the TensorFlow engine's
+for engine in numba tensorflow; do
+  run=$($BT compare --config configs/gate.toml --engine "$engine" --results-dir "$tmp/gate-$engine" --json |
+        .venv/bin/python -c 'import json, sys; print(json.load(sys.stdin)["directory"])')
+  out=results/baseline.json; [ "$engine" = numba ] || out="results/baseline-$engine.json"
+  $BT baseline "$run" --out "$out"
+done
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, baseline.json," \
+     "baseline-tensorflow.json"
