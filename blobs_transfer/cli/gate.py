@@ -16,10 +16,10 @@ DEFAULT_BASELINE = api.DEFAULT_RESULTS / "baseline.json"
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help=f"Baseline JSON with per-arm statistics, findings and tolerance bands [default: {DEFAULT_BASELINE}; "
-                   "results/baseline-tensorflow.json for the TensorFlow engine's gate].")
+              help=f"Baseline JSON with per-arm statistics, findings and tolerance bands [default: {DEFAULT_BASELINE}, "
+                   "the Numba engine's gate; the TensorFlow engine's is results/baseline-tensorflow.json].")
 @click.option("--junit", "junit_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
-              help="Also write the checks as JUnit XML (one test case per arm and statistic) for CI test "
+              help="Also write the checks as JUnit XML (one test case per arm and statistic or finding) for CI test "
                    "reporters; - for standard output.")
 @click.option("--markdown", "markdown_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
               default=None, help="Also write the checks as a Markdown table (moved statistics first) for a job "
