@@ -10,8 +10,8 @@ statistics alone and the findings alone would have raised, which checks moved, a
 changed to or from "no evidence" (reported by `check`, not a failure). Targets: no false alarm at any seed;
 each change detected at every seed.
 
-    .venv/bin/python benchmarks/calibrate_gate.py                       # numba, 20 seeds (1..20): about 5 minutes
-    .venv/bin/python benchmarks/calibrate_gate.py --engine tensorflow   # about 15 minutes on 2 cores
+    .venv/bin/python benchmarks/calibrate_gate.py                       # numba, 20 seeds (1..20): 120 studies, 16 min
+    .venv/bin/python benchmarks/calibrate_gate.py --engine tensorflow   # 18 min (both on 2 cores shared with other jobs)
     .venv/bin/python benchmarks/calibrate_gate.py --seeds 3             # a quick look
 """
 
