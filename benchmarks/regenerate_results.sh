@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} and results/baseline.json,
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} results/baseline.json and
+# results/baseline-tensorflow.json,
 # then the numbers the docs quote from them (benchmarks/docs_numbers.py --write) and the problems figure.
 #
 # Every command runs in a scratch folder as a user types it there (`blobs-transfer compare --config
@@ -40,8 +41,14 @@ run=$(in_scratch sweep --config configs/targets.toml)
 rm -rf results/targets && mv "$run" results/targets
 "$BT" rank-sources results/targets --out results/targets/transferability.csv > /dev/null
 
-run=$(in_scratch compare --config configs/gate.toml)
-(cd "$tmp" && "$BT" baseline "$run" --out "$root/results/baseline.json" > /dev/null)
+# the gate's baselines, one per engine (docs/gate.md): the Numba engine's and the TensorFlow engine's
+for engine in numba tensorflow; do
+  run=$(cd "$tmp" && "$BT" compare --config configs/gate.toml --engine "$engine" --results-dir "gate-$engine" --json |
+        "$root/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["directory"])')
+  out=results/baseline.json; [ "$engine" = numba ] || out="results/baseline-$engine.json"
+  (cd "$tmp" && "$BT" baseline "$run" --out "$root/$out" > /dev/null)
+done
 
 .venv/bin/python benchmarks/docs_numbers.py --write
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json; docs numbers"
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json," \
+     "baseline-tensorflow.json; docs numbers"

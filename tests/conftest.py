@@ -1,8 +1,8 @@
 """Shared fixtures: the tutorial's config and problems, TensorFlow imported quietly once, and the studies that
 several test modules read, each made once a session (a test that changes one works on its own copy).
 
-- `gate_study`: the gate study (configs/gate.toml) at seed 0, run by docs/ci/gate.sh as the CI jobs run it
-  (tests/render/test_gate.py, tests/api/test_gate.py, tests/test_cli.py).
+- `gate_study`: the gate study (configs/gate.toml) at seed 0 on the Numba and the TensorFlow engine, run by
+  docs/ci/gate.sh as the CI jobs run it (tests/render/test_gate.py, tests/api/test_gate.py, tests/test_cli.py).
 - `default_study`: the full default study as the README runs it (tests/api, tests/rundir).
 - `results_dir`, `tiny_run`, `tiny_baseline`: a 2-epoch source model, a tiny compare run beside it and that
   run's baseline (tests/rundir, tests/api, tests/test_cli.py); `run_copy` copies the run for one test.
@@ -52,8 +52,9 @@ def problem2(cfg):
 
 @pytest.fixture(scope="session")
 def gate_study(tmp_path_factory):
-    """docs/ci/gate.sh as the CI jobs run it: the gate study against the committed baseline. The only run of
-    the gate study at seed 0 in a session: tests/api/test_gate.py reads the same run ("reference")."""
+    """docs/ci/gate.sh as the CI jobs run it: the gate study on each engine against its committed baseline. The
+    only runs of the gate study at seed 0 in a session: tests/api/test_gate.py reads the same runs ("reference",
+    the Numba engine's, and "tensorflow")."""
     tmp = tmp_path_factory.mktemp("gate")
     summary_file = tmp / "step_summary.md"
     summary_file.write_text("earlier step\n")
@@ -61,9 +62,10 @@ def gate_study(tmp_path_factory):
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(["bash", "docs/ci/gate.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
-    run_dir = Path((tmp / "out" / "compare.txt").read_text().strip().splitlines()[-1])
-    return {"tmp": tmp, "reference": run_dir, "baseline": BASELINE, "out": tmp / "out", "done": done,
-            "step_summary": summary_file, "arms": len(json.loads(BASELINE.read_text())["arms"])}
+    run_of = {e: Path(json.loads((tmp / "out" / e / "compare.json").read_text())["directory"]) for e in ("numba", "tensorflow")}
+    return {"tmp": tmp, "reference": run_of["numba"], "tensorflow": run_of["tensorflow"], "baseline": BASELINE,
+            "out": tmp / "out", "done": done, "step_summary": summary_file,
+            "arms": len(json.loads(BASELINE.read_text())["arms"])}
 
 
 # --- the default study ----------------------------------------------------------------------------------

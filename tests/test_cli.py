@@ -9,17 +9,24 @@ still there afterwards.
 
 import ast
 import hashlib
+import json
+import shutil
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from blobs_transfer import api
 from blobs_transfer.cli import cli
+from blobs_transfer.config import load_config
 from blobs_transfer.errors import ConfigError
-from tests.helpers import ROOT, invoke, run
+from blobs_transfer.rundir import run as rundir_run
+from tests.helpers import ROOT, invoke, one_error_line, run
 
 STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
+FINDINGS_PER_ARM = 3  # each arm but the baseline arm: difference of means, P(arm beats it), verdict
 
 
 def snapshot(folder):
@@ -180,7 +187,7 @@ def test_bad_target_values_are_one_line_config_errors(tmp_path, key, value):
 def test_dash_writes_the_document_alone_to_stdout(gate):
     result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"])
     assert result.exit_code == 0, result.output
-    n = gate["arms"] * STATISTICS_PER_ARM
+    n = gate["arms"] * STATISTICS_PER_ARM + (gate["arms"] - 1) * FINDINGS_PER_ARM
     assert ET.fromstring(result.stdout.encode()).get("tests") == str(n)  # the table went to stderr
     assert f"OK: all {n} checks" in result.stderr
 
@@ -229,3 +236,106 @@ def test_the_import_reader_sees_absolute_and_relative_imports(tmp_path):
     fake.write_text("import click\nfrom blobs_transfer import api\nfrom blobs_transfer.train.engine import THREADS_ENV\n"
                     "from .rundir import files\nimport blobs_transfer.model.arms\n")
     assert package_imports(fake) == {"api", "train.engine", "rundir", "model.arms"}
+
+
+# --- scriptable: exit codes, --debug after the command, check's default baseline, --json (issue 29) -------------
+
+EXIT_CODES = ROOT / "docs" / "commands.md"
+
+
+def documented_exit_codes():
+    """The codes of the one exit-code table in docs/commands.md (rows `| 0 | ...`)."""
+    text = EXIT_CODES.read_text()
+    table = next(b for b in text[text.index("## Exit codes"):].split("\n\n") if b.startswith("|"))
+    return [int(line.split("|")[1]) for line in table.splitlines() if line.split("|")[1].strip().isdigit()]
+
+
+def doctored_tiny_run(tiny_run, tmp_path):
+    """The tiny run with every transfer fixed=0 run 200 test rows worse, sealed as if it had made them."""
+    run = tmp_path / "doctored"
+    shutil.copytree(tiny_run, run)
+    lines = (run / "scores.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    arm, correct, accuracy = (header.index(k) for k in ("arm", "test_correct", "test_accuracy"))
+    for i, line in enumerate(lines[1:], 1):
+        cells = line.split(",")
+        if cells[arm] == "transfer fixed=0":
+            cells[correct] = str(int(cells[correct]) - 200)
+            cells[accuracy] = f"{int(cells[correct]) / 500:.3f}"
+            lines[i] = ",".join(cells)
+    (run / "scores.csv").write_text("\n".join(lines) + "\n")
+    rundir_run.seal_run(run, load_config(run / "config.toml"))
+    return run
+
+
+def exit_code_case(code, tiny_run, tiny_baseline, tmp_path, monkeypatch):
+    """The command line run to the exit code `code`; returns its result."""
+    if code == 0:
+        return invoke("check", tiny_run, "--baseline", tiny_baseline)
+    if code == 1:
+        return invoke("check", doctored_tiny_run(tiny_run, tmp_path), "--baseline", tiny_baseline)
+    if code == 2:
+        return invoke("check", tiny_run, "--baseline", tmp_path / "none.json")
+    if code == 130:
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        monkeypatch.setattr(api, "compare", interrupted)
+        return invoke("compare", "--repeats", 2, "--epochs", 1, "--results-dir", tmp_path)
+    raise AssertionError(f"no case for exit code {code}")
+
+
+def test_the_exit_code_table_lists_0_1_2_and_130():
+    assert documented_exit_codes() == [0, 1, 2, 130]
+
+
+@pytest.mark.parametrize("code", [0, 1, 2, 130])
+def test_each_documented_exit_code(code, tiny_run, tiny_baseline, tmp_path, monkeypatch):
+    result = exit_code_case(code, tiny_run, tiny_baseline, tmp_path, monkeypatch)
+    assert result.exit_code == code, result.output
+    expected = {0: "OK: all", 1: "FAILED: ", 2: "Error: ", 130: "Interrupted: "}[code]
+    assert expected in result.output
+
+
+def test_debug_works_after_the_command_too(tmp_path):
+    for args in (["--debug", "compare"], ["compare", "--debug"]):
+        result = invoke(*args, "--config", tmp_path / "missing.toml", "--results-dir", tmp_path)
+        assert isinstance(result.exception, ConfigError) and result.exc_info[2] is not None, args
+    assert invoke("compare", "--config", tmp_path / "missing.toml").output.startswith("Error: ")  # without it, one line
+    for name in sorted(cli.commands):
+        assert "--debug" in run(name, "--help").output, name
+
+
+def test_check_reads_results_baseline_json_by_default(tiny_run, tiny_baseline, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    line = one_error_line(invoke("check", tiny_run))
+    assert "no --baseline given and results/baseline.json does not exist" in line
+    (tmp_path / "results").mkdir()
+    shutil.copy(tiny_baseline, tmp_path / "results" / "baseline.json")
+    result = invoke("check", tiny_run)
+    assert result.exit_code == 0 and "within their bands of results/baseline.json" in result.output, result.output
+
+
+def test_compare_fit_and_sweep_print_one_json_object(results, tmp_path):
+    out = tmp_path / "out"
+    compare = invoke("compare", "--repeats", 2, "--epochs", 2, "--results-dir", results, "--json")
+    assert compare.exit_code == 0, compare.output
+    found = json.loads(compare.stdout)  # the whole of standard output is the one object
+    run_dir = Path(found["directory"])
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert found == {"kind": "compare", "directory": str(run_dir), "report": str(run_dir / "report.html"),
+                     "baseline": "standalone", "verdicts": {c["arm"]: c["verdict"] for c in summary["comparisons"]},
+                     "diverged": 0}
+    assert len(found["verdicts"]) == 3 and Path(found["report"]).is_file()
+    fit = invoke("fit", "--epochs", 2, "--results-dir", out, "--json")
+    assert fit.exit_code == 0, fit.output
+    found = json.loads(fit.stdout)
+    assert found["kind"] == "fit" and Path(found["report"]).is_file() and 0 <= found["test_accuracy"] <= 1
+    config = tmp_path / "sweep.toml"
+    config.write_text("[study]\nsource_repeats = 2\nrepeats = 2\n[training]\nepochs = 2\n"
+                      '[sweep]\n"target.n_train" = [20, 50]\n')
+    sweep = invoke("sweep", "--config", config, "--results-dir", out, "--json")
+    assert sweep.exit_code == 0, sweep.output
+    found = json.loads(sweep.stdout)
+    assert found["kind"] == "sweep" and found["cells"] == 2 and Path(found["report"]).is_file()
+    assert set(found["verdicts"]) == {"transfer fixed=0", "transfer fixed=1", "transfer fixed=2"}
+    assert all(sum(counts.values()) == 2 for counts in found["verdicts"].values())  # one verdict per cell

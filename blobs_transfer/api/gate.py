@@ -18,7 +18,8 @@ from blobs_transfer.stats import summary as analysis
 
 
 def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study: bool = True) -> list[dict[str, Any]]:
-    """The regression gate: one row per (arm, statistic) of a finished run against a baseline, with `ok`.
+    """The regression gate: one row per (arm, statistic) of a finished run against a baseline, then per (arm,
+    finding) against the baseline arm (difference of means, P(arm beats it), verdict), each with `ok`.
 
     The statistics are recomputed from the run's verified scores.csv, not read from summary.json, so an
     edited scores file cannot slip through. A run of another study than the baseline's (another setting
@@ -41,7 +42,7 @@ def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study:
 
 
 def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
-    """A regression baseline (per-arm statistics with tolerance bands) from a finished run."""
+    """A regression baseline (per-arm statistics and findings with tolerance bands) from a finished run."""
 
     cfg, scores, _, summary = run_summary(run_dir)
     by_arm = analysis.arm_accuracies(cfg, scores)
@@ -51,7 +52,8 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
     run = {k: summary["run"][k] for k in ("target", "source", "repeats", "source_repeats", "epochs", "seed", "engine")}
     write_json(Path(out), gate.make_baseline(arms, n_test=summary["run"]["n_test"], run=run, source=Path(run_dir).name,
                                              seed=cfg.study.seed,
-                                             study=gate.study_settings(config_to_dict(cfg))))
+                                             study=gate.study_settings(config_to_dict(cfg)),
+                                             comparisons=summary["comparisons"]))
     return Path(out)
 
 

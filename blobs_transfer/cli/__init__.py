@@ -2,7 +2,8 @@
 
 The work lives in `api`; this module only turns options into a config, shows progress, and prints. Every
 expected failure is a `StudyError` (or a usage error), which Click's standalone handling prints as one line
-`Error: ...` with exit code 2, before anything on disk is touched; `--debug` shows the traceback instead.
+`Error: ...` with exit code 2, before anything on disk is touched; `--debug` (before or after the command) shows
+the traceback instead.
 TensorFlow is imported only by the commands that train.
 
 Modules: `common` (errors, shared options, progress), one per group of commands: `study` (generate,
@@ -15,13 +16,13 @@ from __future__ import annotations
 import click
 
 from blobs_transfer.cli import gate, runs, sources, study, sweep
-from blobs_transfer.cli.common import Cli, quiet_tensorflow
+from blobs_transfer.cli.common import DEBUG_HELP, Cli, quiet_tensorflow
 
 __all__ = ["cli", "main", "quiet_tensorflow"]
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, help=DEBUG_HELP + " Also after the command: `blobs-transfer compare --debug`.")
 @click.version_option(package_name="blobs-transfer")
 def cli(debug: bool) -> None:
     """Reproduce the Keras blobs transfer-learning study: standalone MLP vs transfer with 0, 1 or 2 frozen layers.

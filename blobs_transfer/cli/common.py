@@ -1,8 +1,10 @@
-"""What every command shares: one-line errors (exit 2) and warnings, the group class that makes them, the
-options used by several commands, progress bars, and stopping at the next epoch on Ctrl-C or SIGTERM."""
+"""What every command shares: one-line errors (exit 2) and warnings, the group class that makes them and gives
+every command `--debug`, the options used by several commands, `--json` output, progress bars, and stopping at
+the next epoch on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import signal
 import sys
 import warnings
@@ -17,6 +19,8 @@ from blobs_transfer.config import ENGINES
 from blobs_transfer.errors import StudyError, UnverifiedRunWarning
 
 DEFAULT_RESULTS = api.DEFAULT_RESULTS
+DEBUG_HELP = "Show full tracebacks instead of one-line errors."
+DEBUG = "blobs_transfer.debug"  # the key in the context's meta (shared by the group and its command)
 
 
 class BadInput(click.ClickException):
@@ -44,8 +48,25 @@ def _one_line_warnings(show):
     return showwarning
 
 
+def _remember_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[DEBUG] = True
+
+
+def debug_option() -> click.Option:
+    """`--debug` for a command, the same as the group's: `blobs-transfer compare --debug` as well as
+    `blobs-transfer --debug compare`."""
+    return click.Option(["--debug"], is_flag=True, expose_value=False, callback=_remember_debug, help=DEBUG_HELP)
+
+
 class Cli(click.Group):
-    """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput."""
+    """Click's standalone mode prints the errors; this only makes every expected one a one-line BadInput, and
+    gives every command added to it the group's `--debug`."""
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "debug" for p in cmd.params):
+            cmd.params.append(debug_option())
+        super().add_command(cmd, name)
 
     def make_context(self, info_name, args, parent=None, **extra):
         try:
@@ -62,12 +83,23 @@ class Cli(click.Group):
         except click.UsageError as exc:
             raise _one_line(exc) from None
         except StudyError as exc:
-            if ctx.params.get("debug"):
+            if ctx.params.get("debug") or ctx.meta.get(DEBUG):
                 raise
             raise BadInput(str(exc)) from None
         except (Interrupted, KeyboardInterrupt):
             click.echo("Interrupted: the run directory is marked INCOMPLETE; earlier runs are untouched.", err=True)
             raise click.exceptions.Exit(130) from None
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True,
+                        help="Print one JSON object instead of the text (where the run is, its verdicts, where its "
+                             "report is), for scripts; progress and notes still go to standard error.")(f)
+
+
+def echo_json(obj: dict) -> None:
+    """`--json`'s output: one JSON object on one line of standard output."""
+    click.echo(json.dumps(obj, sort_keys=False))
 
 
 def results_option(f):

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from blobs_transfer import api
-from blobs_transfer.cli.common import (accuracies_line, config_option, interruptible, progress_bars,
-                                       quiet_tensorflow, results_option, training_options)
+from blobs_transfer.cli.common import (accuracies_line, config_option, echo_json, interruptible, json_option,
+                                       progress_bars, quiet_tensorflow, results_option, training_options)
 from blobs_transfer.config import load_config
 
 
@@ -55,13 +55,17 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 @training_options
 @results_option
 @config_option
-def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file) -> None:
+@json_option
+def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file, as_json) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
     cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
                                          "study.target_problem": problem})
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
         run_dir, result = api.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
+    if as_json:
+        return echo_json({"kind": "fit", "directory": str(run_dir), "report": str(run_dir / "fit_learning_curves.png"),
+                          **{k: float(result.final[k][0]) for k in ("train_accuracy", "test_accuracy")}})
     click.echo(accuracies_line(result))
     click.echo(str(run_dir))
 
@@ -78,8 +82,9 @@ def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, conf
 @training_options
 @results_option
 @config_option
+@json_option
 def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine, threads, results_dir,
-            config_file) -> None:
+            config_file, as_json) -> None:
     """Run every arm (standalone, transfer fixed=0/1/2 by default) REPEATS times on the target problem.
 
     Writes a new run directory under RESULTS_DIR with scores.csv, curves/, summary.json, summary.md,
@@ -92,6 +97,11 @@ def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine
     with progress_bars() as progress, interruptible(progress):
         done = api.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
                              notify=lambda line: click.echo(line, err=True))
+    if as_json:
+        return echo_json({"kind": "compare", "directory": str(done.run_dir), "report": str(done.run_dir / "report.html"),
+                          "baseline": done.summary["run"]["baseline"],
+                          "verdicts": {c["arm"]: c["verdict"] for c in done.summary["comparisons"]},
+                          "diverged": int(done.result.diverged.sum())})
     click.echo(api.terminal_report(done.summary))
     if done.result.diverged.any():
         click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")

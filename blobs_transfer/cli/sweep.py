@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from blobs_transfer import api
-from blobs_transfer.cli.common import BadInput, interruptible, progress_bars, results_option, threads_option
+from blobs_transfer.cli.common import (BadInput, echo_json, interruptible, json_option, progress_bars, results_option,
+                                       threads_option)
 
 
 @click.command()
@@ -23,8 +24,9 @@ from blobs_transfer.cli.common import BadInput, interruptible, progress_bars, re
               help="Start a local Dask cluster of this many worker processes (one thread each) for the cells.")
 @threads_option
 @results_option
+@json_option
 def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: str | None, workers: int | None,
-          threads: int | None, results_dir: Path) -> None:
+          threads: int | None, results_dir: Path, as_json: bool) -> None:
     """Run a grid of comparisons (one per cell of the [sweep] table) and tabulate the transfer benefit per cell.
 
     Writes a sweep directory with sweep.toml, runs.csv, cells.csv, benefit and heatmap figures, report.html,
@@ -37,6 +39,11 @@ def sweep(config_file: Path, seed: int | None, resume: Path | None, scheduler: s
     with progress_bars() as progress, interruptible(progress):
         done = api.run_sweep(grid, results_dir, resume=resume, scheduler=scheduler, workers=workers,
                                 progress=progress, notify=lambda line: click.echo(line, err=True))
+    if as_json:  # its entry of `runs --json` (verdicts counted over the cells), and where its report is
+        entry = next(e for e in api.list_runs(done.sweep_dir.parent) if e["name"] == done.sweep_dir.name)
+        return echo_json({"kind": "sweep", "directory": str(done.sweep_dir), "report": str(done.sweep_dir / "report.html"),
+                          "baseline": entry["baseline"], "verdicts": entry["verdicts"], "cells": done.metadata["cells"],
+                          "networks": done.metadata["networks"]})
     click.echo(api.sections_text(done.sections))
     meta = done.metadata
     click.echo(f"{meta['cells']} cells, {meta['networks']} networks, {meta['wall_seconds']:.1f} s")

@@ -2,8 +2,10 @@
 
 Pure: rows of `gate.check` and the baseline they were checked against in, text out; no files, no TensorFlow.
 Both renderers draw their numbers from `gate.gate_table`, so they say what the terminal table says. Each
-statistic is one JUnit test case, and a moved one fails with the band's stated reason, because a band
-calibrated on the source-model level is what a reader of a red CI job needs to judge it.
+statistic, and each finding of an arm against the baseline arm (difference of means, P(arm beats it),
+verdict), is one JUnit test case, and a moved one fails with the band's stated reason, because a band
+calibrated on the source-model level is what a reader of a red CI job needs to judge it. A verdict that
+changed to or from "no evidence" passes, and says so.
 """
 
 from __future__ import annotations
@@ -12,24 +14,33 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from blobs_transfer.render.report import markdown_table
-from blobs_transfer.stats.gate import gate_table
+from blobs_transfer.stats.gate import changed, gate_table
 
 EXACT_WHY = "counts of runs must match the baseline exactly"
 MISSING_WHY = "the baseline has this arm; the run does not"
+MISSING_COMPARISON_WHY = "the baseline compares this arm with its baseline arm; the run does not"
+VERDICT_WHY = ('a verdict may not flip between "better" and "worse"; a move to or from "no evidence" passes, '
+               "reported as changed (the difference and P bands guard the finding itself)")
 
 
 def band_reason(row: dict[str, Any], baseline: dict[str, Any]) -> str:
     """Why the row's band is as wide as it is: the baseline's own `why` for a statistic."""
-    if row["statistic"] == "present":
-        return MISSING_WHY
+    finding = row.get("finding")
+    if row["statistic"] == "present" or finding == "present":
+        return MISSING_WHY if finding is None else MISSING_COMPARISON_WHY
+    if finding == "verdict":
+        return VERDICT_WHY
     if row["tolerance"] == 0:
         return EXACT_WHY
-    entry = baseline.get("arms", {}).get(row["arm"], {}).get(row["statistic"], {})
+    entry = (baseline.get("findings", {}).get(row["arm"], {}).get(finding, {}) if finding
+             else baseline.get("arms", {}).get(row["arm"], {}).get(row["statistic"], {}))
     return entry.get("why", "") if isinstance(entry, dict) else ""
 
 
 def _band(row: dict[str, Any]) -> str:
     value, tol = row["baseline"], row["tolerance"]
+    if row.get("finding") == "verdict":
+        return f"{value}, or no evidence"
     if not tol or not isinstance(value, (int, float)):
         return f"exactly {value}"
     return f"{value:.4f} ± {tol:.4f} = [{value - tol:.4f}, {value + tol:.4f}]"
@@ -43,6 +54,15 @@ def failure_message(row: dict[str, Any], baseline: dict[str, Any]) -> str:
     source = baseline.get("source_run", "the baseline")
     return (f"{row['arm']} {row['statistic']} = {f(row['value'])}, outside its band {_band(row)} "
             f"(baseline {f(row['baseline'])} from {source}); band: {band_reason(row, baseline)}")
+
+
+def changed_line(rows: list[dict[str, Any]]) -> str:
+    """One sentence on the verdicts that moved to or from "no evidence" (not failures), or ""."""
+    notes = changed(rows)
+    if not notes:
+        return ""
+    return ("Changed, not failures (a verdict to or from no evidence): "
+            + ", ".join(f"{r['arm']} {r['statistic']} {r['note']}" for r in notes) + ".")
 
 
 def junit_xml(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, baseline_file: str) -> str:
@@ -61,7 +81,8 @@ def junit_xml(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str,
                              name=f"{row['arm']} {row['statistic']}", time="0")
         details = "\n".join(f"{h}: {c}" for h, c in zip(header, cells)) + f"\nwhy this band: {band_reason(row, baseline)}"
         if row["ok"]:
-            ET.SubElement(case, "system-out").text = details
+            note = f"\nchanged, not a failure: {row['note']}" if row.get("note") else ""
+            ET.SubElement(case, "system-out").text = details + note
         else:
             ET.SubElement(case, "failure", message=failure_message(row, baseline), type="moved outside its band").text = details
     ET.indent(suites)
@@ -69,10 +90,11 @@ def junit_xml(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str,
 
 
 def markdown(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, baseline_file: str) -> str:
-    """A job-summary table, moved statistics first, each with its band's reason."""
+    """A job-summary table, moved statistics first, then changed verdicts, each with its band's reason."""
     header, table = gate_table(rows)
     moved = [i for i, r in enumerate(rows) if not r["ok"]]
-    order = moved + [i for i, r in enumerate(rows) if r["ok"]]
+    notes = [i for i, r in enumerate(rows) if r["ok"] and r.get("note")]
+    order = moved + notes + [i for i, r in enumerate(rows) if r["ok"] and not r.get("note")]
     body = [[*(c.replace("|", "\\|") for c in table[i]), band_reason(rows[i], baseline).replace("|", "\\|")] for i in order]
     body = [[("**MOVED**" if c == "MOVED" else c) for c in r] for r in body]
     if moved:
@@ -80,11 +102,15 @@ def markdown(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, 
                    + ", ".join(f"{rows[i]['arm']} {rows[i]['statistic']}" for i in moved) + ".")
     else:
         verdict = f"**OK**: all {len(rows)} checks within their bands."
+    if notes:
+        verdict += " " + changed_line(rows)
+    engine = baseline.get("run", {}).get("engine")
     return "\n".join([
-        "## blobs-transfer regression gate", "",
+        "## blobs-transfer regression gate" + (f": {engine} engine" if engine else ""), "",
         verdict, "",
         f"Run `{run}` against `{baseline_file}` (made from `{baseline.get('source_run', '?')}`).", "",
         markdown_table([*header, "why this band"], body), "",
         "Each band is what another draw of the same study may move (see the baseline's `about`); "
-        "a statistic outside it means the distribution changed.", "",
+        "a statistic outside it means the distribution changed. A verdict fails only when it flips between "
+        "better and worse.", "",
     ])

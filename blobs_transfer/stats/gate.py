@@ -15,6 +15,16 @@ of independent runs, a plain bootstrap of runs. Z_BAND = 4 is two-sided 6.3e-5 p
 below 1e-3 for a dozen statistics together (Bonferroni). Accuracies are multiples of 1/n_test, so no band is
 narrower than FLOOR_ROWS test rows. The count of runs and of diverged runs must match exactly.
 `benchmarks/calibrate_gate.py` measures the false alarms and detections these bands give.
+
+The findings are guarded too, because they are what a user claims from the study ("transfer fixed=1 is worse
+than standalone"), and a change can move them while every arm stays in its band (two arms shifted in opposite
+directions). For each arm against the baseline arm the baseline holds the difference of means and P(arm beats
+baseline) (A12), each with a band of Z_BAND x sqrt(2) x SE, the SE from one joint resample of the two arms (the
+arm two-stage over its source models, the baseline arm's runs a plain bootstrap, independently), and the
+verdict. The floors: FLOOR_ROWS test rows for the difference, FLOOR_P for P. A verdict that flips between
+better and worse fails; one that moves to or from "no evidence" is reported as changed but does not fail: an
+arm near the test's threshold crosses it between draws of the same study, and a real move of the finding
+moves its difference or its P out of band.
 """
 
 from __future__ import annotations
@@ -25,13 +35,21 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from blobs_transfer.seeds import statistic_seed
+from blobs_transfer.seeds import statistic_rng, statistic_seed
 from blobs_transfer.stats.resample import Draw, Sample, Stream, resample
 
 Z_BAND = 4.0
 FLOOR_ROWS = 2
+FLOOR_P = 0.01
 N_RESAMPLES = 2000
 STATISTICS = ("mean", "median", "std")
+FINDINGS = ("diff_mean", "a12")  # of each arm against the baseline arm, as the summary's comparisons name them
+DECISIVE = ("better", "worse")  # the verdicts that may not flip into each other
+
+
+def finding_label(key: str, against: str) -> str:
+    """How a row names a finding: "mean - standalone", "P(> standalone)", "verdict"."""
+    return {"diff_mean": f"mean - {against}", "a12": f"P(> {against})", "verdict": "verdict"}[key]
 
 
 def statistics_of(values: np.ndarray) -> dict[str, np.ndarray]:
@@ -68,41 +86,97 @@ def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
     return {stat: float(np.std(draws[:, i], ddof=1)) for i, stat in enumerate(STATISTICS)}
 
 
+def finding_se(arm: np.ndarray, groups: np.ndarray | None, base: np.ndarray, *, seed: int,
+               n_resamples: int = N_RESAMPLES) -> dict[str, float]:
+    """Bootstrap SE of the difference of means and of A12 = P(arm > base) + P(tie) / 2 of an arm (n,) against
+    the baseline arm (m,), from one joint resample by the resampling core: the arm two-stage over its source
+    models (groups (n,) with K > 1) or a plain bootstrap of its runs (None), the baseline arm's runs a plain
+    bootstrap from their own named stream, so the two are drawn independently as the comparison treats them."""
+    arm, base = np.asarray(arm, float), np.asarray(base, float)
+    grid, index = np.unique(np.concatenate([arm, base]), return_inverse=True)
+    index = index.reshape(-1)
+    nested = groups is not None and len(np.unique(groups)) > 1
+
+    def statistic(da: Draw, db: Draw) -> np.ndarray:
+        hb = db.hist()
+        below = np.cumsum(hb, axis=1) - 0.5 * hb  # baseline runs below each grid value, ties counting half
+        a12 = np.einsum("bd,bd->b", da.hist(), below) / (da.totals * db.totals)
+        return np.stack([da.sums(grid) / da.totals - db.sums(grid) / db.totals, a12], axis=1)
+
+    draws = resample(statistic, n_resamples,
+                     Stream(Sample(index[: arm.size], grid.size, np.asarray(groups) if nested else None),
+                            np.random.default_rng(seed)),
+                     Stream(Sample(index[arm.size :], grid.size), statistic_rng(seed, "baseline")))
+    return {key: float(np.std(draws[:, i], ddof=1)) for i, key in enumerate(FINDINGS)}
+
+
+def _band(value: float, se: float, floor: float, floor_why: str, unit: str) -> dict[str, Any]:
+    raw = Z_BAND * math.sqrt(2.0) * se
+    return {"value": float(value), "se": round(se, 6), "tolerance": round(max(floor, raw), 4),
+            "why": f"{Z_BAND:g} x sqrt(2) x SE, SE = {se:.4f} by {unit}: {raw:.4f}"
+            + (f"; raised to the floor of {floor_why} ({floor:.4f})" if raw < floor else "")}
+
+
+def _unit(n: int, groups: np.ndarray | None) -> str:
+    n_groups = len(np.unique(groups)) if groups is not None else 1
+    return f"two-stage bootstrap over {n_groups} source models" if n_groups > 1 else f"bootstrap of {n} runs"
+
+
+def make_findings(arms: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], *, n_test: int,
+                  seed: int) -> dict[str, Any]:
+    """Each compared arm's findings against the baseline arm, with bands. arms as for `make_baseline`;
+    comparisons: the summary's rows ({"arm", "baseline", "diff_mean", "a12", "verdict", "verdict_p_holm"});
+    each arm's SEs resampled from `statistic_seed(seed, "gate finding", arm)`."""
+    by_name = {a["arm"]: a for a in arms}
+    out = {}
+    for row in comparisons:
+        arm, base = by_name[row["arm"]], by_name[row["baseline"]]
+        values, groups = np.asarray(arm["accuracy"], float), arm.get("groups")
+        ses = finding_se(values, groups, base["accuracy"], seed=statistic_seed(seed, "gate finding", row["arm"]))
+        unit = f"{_unit(values.size, groups)} and a bootstrap of the {np.size(base['accuracy'])} {row['baseline']} runs"
+        out[row["arm"]] = {
+            "against": row["baseline"],
+            "diff_mean": _band(row["diff_mean"], ses["diff_mean"], FLOOR_ROWS / n_test, f"{FLOOR_ROWS} test rows", unit),
+            "a12": _band(row["a12"], ses["a12"], FLOOR_P, "P", unit),
+            "verdict": row["verdict"],
+            "verdict_p_holm": row["verdict_p_holm"],
+        }
+    return out
+
+
 def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str, Any], source: str,
-                  seed: int, study: dict[str, Any] | None = None) -> dict[str, Any]:
+                  seed: int, study: dict[str, Any] | None = None,
+                  comparisons: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
     """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None};
     seed: the run's root seed, each arm's SEs resampled from `statistic_seed(seed, "gate", arm)` (by name, so
     an arm's band does not depend on the other arms or their order); study: the run's `study_settings`, so
-    that `check` can refuse a run of another study."""
+    that `check` can refuse a run of another study; comparisons: the summary's, for the findings
+    (`make_findings`)."""
     floor = FLOOR_ROWS / n_test
     out = {}
     for arm in arms:
         values = np.asarray(arm["accuracy"], float)
         entry: dict[str, Any] = {"n": int(values.size), "n_diverged": int(arm["n_diverged"])}
         groups = arm.get("groups")
-        n_groups = len(np.unique(groups)) if groups is not None else 1
-        unit = f"two-stage bootstrap over {n_groups} source models" if n_groups > 1 else f"bootstrap of {values.size} runs"
+        nested = groups is not None and len(np.unique(groups)) > 1
         if values.size >= 2:
-            point = {s: float(v) for s, v in statistics_of(values).items()}
-            ses = bootstrap_se(values, groups if n_groups > 1 else None, seed=statistic_seed(seed, "gate", arm["arm"]))
+            point = statistics_of(values)
+            ses = bootstrap_se(values, groups if nested else None, seed=statistic_seed(seed, "gate", arm["arm"]))
             for stat in STATISTICS:
-                raw = Z_BAND * math.sqrt(2.0) * ses[stat]
-                entry[stat] = {
-                    "value": point[stat],
-                    "se": round(ses[stat], 6),
-                    "tolerance": round(max(floor, raw), 4),
-                    "why": f"{Z_BAND:g} x sqrt(2) x SE, SE = {ses[stat]:.4f} by {unit}: {raw:.4f}"
-                    + (f"; raised to the floor of {FLOOR_ROWS} test rows ({floor:.4f})" if raw < floor else ""),
-                }
+                entry[stat] = _band(point[stat], ses[stat], floor, f"{FLOOR_ROWS} test rows",
+                                    _unit(values.size, groups if nested else None))
         out[arm["arm"]] = entry
+    paragraphs = __doc__.split("\n\n")
     return {
-        "about": " ".join(__doc__.split("\n\n")[2].split()),
+        "about": " ".join(f"{paragraphs[2]} {paragraphs[3]}".split()),
         "source_run": source,
         "run": run,
         **({"study": study} if study is not None else {}),
         "z_band": Z_BAND,
         "floor_rows": FLOOR_ROWS,
+        "floor_p": FLOOR_P,
         "arms": out,
+        "findings": make_findings(arms, comparisons, n_test=n_test, seed=seed),
     }
 
 
@@ -149,7 +223,9 @@ def study_differences(baseline: dict[str, Any], settings: dict[str, Any], run: d
 
 
 def check(summary: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per (arm, statistic): baseline value, run value, tolerance, and whether it is within."""
+    """One row per (arm, statistic), then per (arm, finding) against the baseline arm: baseline value, run
+    value, tolerance, whether it is within (`ok`), which finding it is (`finding`, None for an arm's own
+    statistic) and a `note` where a verdict changed without failing (to or from "no evidence")."""
     rows = []
     by_arm = {a["arm"]: a for a in summary["arms"]}
     for name, entry in baseline["arms"].items():
@@ -160,16 +236,37 @@ def check(summary: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, A
         for count in ("n", "n_diverged"):
             rows.append(_row(name, count, entry[count], arm[count], 0, entry[count] == arm[count]))
         for stat in STATISTICS:
-            if stat not in entry:
-                continue
-            want, tol, got = entry[stat]["value"], entry[stat]["tolerance"], arm.get(stat)
-            ok = got is not None and abs(got - want) <= tol + 1e-12
-            rows.append(_row(name, stat, want, got, tol, ok))
+            if stat in entry:
+                rows.append(_within(name, stat, entry[stat], arm.get(stat)))
+    compared = {(c["arm"], c["baseline"]): c for c in summary.get("comparisons", [])}
+    for name, entry in baseline.get("findings", {}).items():  # a baseline written before findings has none
+        against = entry["against"]
+        found = compared.get((name, against))
+        if found is None:
+            rows.append(_row(name, f"against {against}", "compared", "missing", None, False, finding="present"))
+            continue
+        for key in FINDINGS:
+            rows.append(_within(name, finding_label(key, against), entry[key], found.get(key), finding=key))
+        want, got = entry["verdict"], found["verdict"]
+        flipped = {want, got} == set(DECISIVE)
+        note = None if want == got or flipped else f"{want} -> {got}"
+        rows.append(_row(name, "verdict", want, got, None, not flipped, finding="verdict", note=note))
     return rows
 
 
-def _row(arm, statistic, baseline, value, tolerance, ok) -> dict[str, Any]:
-    return {"arm": arm, "statistic": statistic, "baseline": baseline, "value": value, "tolerance": tolerance, "ok": ok}
+def _within(arm: str, statistic: str, band: dict[str, Any], got: float | None, **extra) -> dict[str, Any]:
+    want, tol = band["value"], band["tolerance"]
+    return _row(arm, statistic, want, got, tol, got is not None and abs(got - want) <= tol + 1e-12, **extra)
+
+
+def _row(arm, statistic, baseline, value, tolerance, ok, *, finding=None, note=None) -> dict[str, Any]:
+    return {"arm": arm, "statistic": statistic, "baseline": baseline, "value": value, "tolerance": tolerance, "ok": ok,
+            "finding": finding, "note": note}
+
+
+def changed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that passed with a note: verdicts that moved to or from "no evidence"."""
+    return [r for r in rows if r["ok"] and r.get("note")]
 
 
 def gate_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
@@ -180,7 +277,9 @@ def gate_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     out = []
     for r in rows:
         numbers = all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in ("value", "baseline"))
-        change = f"{r['value'] - r['baseline']:+.4g}" if numbers else ""
-        out.append([r["arm"], r["statistic"], f(r["baseline"]), f(r["value"]), change,
-                    "exact" if r["tolerance"] == 0 else f(r["tolerance"]), "ok" if r["ok"] else "MOVED"])
+        change = f"{r['value'] - r['baseline']:+.4g}" if numbers else (r.get("note") or "")
+        tolerance = ("no flip" if r.get("finding") == "verdict" else
+                     "exact" if r["tolerance"] == 0 else f(r["tolerance"]))
+        result = "MOVED" if not r["ok"] else ("changed" if r.get("note") else "ok")
+        out.append([r["arm"], r["statistic"], f(r["baseline"]), f(r["value"]), change, tolerance, result])
     return header, out

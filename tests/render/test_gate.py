@@ -1,9 +1,11 @@
 """The gate in CI (blobs_transfer.render.gate's JUnit and Markdown): the CI jobs' own script, docs/ci/gate.sh, run
 as they run it, and `check --junit/--markdown`.
 
-The script runs the gate study (configs/gate.toml, about 20 s; the session's `gate_study`, tests/conftest.py)
-and checks it against results/baseline.json: every statistic is in band. A copy of that run with one arm's
-correct counts lowered then fails exactly that arm's mean and median, each with its band and the band's reason.
+The script runs the gate study (configs/gate.toml; the session's `gate_study`, tests/conftest.py) on the Numba
+and the TensorFlow engine and checks each against its baseline (results/baseline.json,
+results/baseline-tensorflow.json): every check is in band. A copy of the Numba run with one arm's correct counts
+lowered then fails exactly that arm's mean and median and its findings against standalone (difference of means,
+P), each with its band and the band's reason; a verdict that changed to or from "no evidence" passes and says so.
 """
 
 import csv
@@ -18,11 +20,14 @@ from click.testing import CliRunner
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
 from blobs_transfer.rundir import run as rundir_run
+from blobs_transfer.render import gate as gate_report
 from tests.helpers import BASELINE, ROOT
 
 SCRIPT = "bash docs/ci/gate.sh"
 INSTALL = "pip install -e . -c constraints.txt"
 STATISTICS_PER_ARM = 5  # n, n_diverged, mean, median, std
+FINDINGS_PER_ARM = 3  # against the baseline arm: difference of means, P(arm beats it), verdict
+ENGINES = ("numba", "tensorflow")
 DOCTORED_ARM = "transfer fixed=2"
 LOWER_BY = 100  # correct test rows taken from each run of the doctored arm: 0.2 of accuracy
 
@@ -31,6 +36,11 @@ LOWER_BY = 100  # correct test rows taken from each run of the doctored arm: 0.2
 def gate(gate_study):
     """docs/ci/gate.sh as the CI jobs run it: the session's one run of the gate study at seed 0."""
     return gate_study
+
+
+def checks(arms: int) -> int:
+    """How many checks a run of `arms` arms has: each arm's statistics, and each other arm's findings."""
+    return arms * STATISTICS_PER_ARM + (arms - 1) * FINDINGS_PER_ARM
 
 
 def job_commands(path: str) -> list[str]:
@@ -52,24 +62,33 @@ def test_ci_jobs_install_then_run_the_gate_script(path):
 
 def test_gitlab_job_reports_junit_and_keeps_the_outputs():
     job = yaml.safe_load((ROOT / "docs/ci/gitlab-ci.yml").read_text())["regression-gate"]
-    assert job["artifacts"]["reports"]["junit"] == "gate/junit.xml"
+    assert job["artifacts"]["reports"]["junit"] == [f"gate/{engine}/junit.xml" for engine in ENGINES]
     assert job["artifacts"]["paths"] == ["gate/"] and job["artifacts"]["when"] == "always"
 
 
-def test_gate_script_passes_on_the_gate_study(gate):
+def test_gate_script_passes_on_the_gate_study_on_both_engines(gate):
     done, out = gate["done"], gate["out"]
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    n = gate["arms"] * STATISTICS_PER_ARM
-    assert f"OK: all {n} checks within their bands" in done.stdout
-    suites = ET.parse(out / "junit.xml").getroot()
-    assert suites.tag == "testsuites" and (suites.get("tests"), suites.get("failures")) == (str(n), "0")
-    cases = suites.findall("testsuite/testcase")
-    assert len(cases) == n and not suites.findall(".//failure")
-    assert {c.get("name") for c in cases} >= {"standalone mean", "transfer fixed=0 std", "transfer fixed=2 n_diverged"}
-    markdown = (out / "summary.md").read_text()
-    assert f"**OK**: all {n} checks" in markdown and markdown.count("| ok |") == n
-    assert gate["step_summary"].read_text() == "earlier step\n" + markdown
-    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    n = checks(gate["arms"])
+    assert done.stdout.count(f"OK: all {n} checks within their bands") == 2
+    for engine, baseline in zip(ENGINES, ("results/baseline.json", "results/baseline-tensorflow.json")):
+        assert f"== regression gate, {engine} engine, against {baseline}" in done.stderr
+        suites = ET.parse(out / engine / "junit.xml").getroot()
+        assert suites.tag == "testsuites" and (suites.get("tests"), suites.get("failures")) == (str(n), "0")
+        cases = suites.findall("testsuite/testcase")
+        assert len(cases) == n and not suites.findall(".//failure")
+        assert {c.get("name") for c in cases} >= {"standalone mean", "transfer fixed=0 std", "transfer fixed=2 n_diverged",
+                                                  "transfer fixed=1 mean - standalone", "transfer fixed=2 P(> standalone)",
+                                                  "transfer fixed=2 verdict"}
+        markdown = (out / engine / "summary.md").read_text()
+        assert markdown.startswith(f"## blobs-transfer regression gate: {engine} engine")
+        assert f"**OK**: all {n} checks" in markdown and markdown.count("| ok |") == n
+        assert (out / engine / "report.html").read_text().startswith("<!doctype html>")
+        run = json.loads((out / engine / "compare.json").read_text())  # compare --json, which the script reads
+        assert json.loads((gate[{"numba": "reference"}.get(engine, engine)] / "metadata.json").read_text())["engine"] == engine
+        assert run["report"] == str(gate[{"numba": "reference"}.get(engine, engine)] / "report.html")
+    summaries = [(out / engine / "summary.md").read_text() for engine in ENGINES]
+    assert gate["step_summary"].read_text() == "earlier step\n" + "".join(summaries)
 
 
 @pytest.fixture(scope="module")
@@ -98,19 +117,44 @@ def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored
     result = CliRunner().invoke(cli, ["check", str(doctored), "--baseline", str(gate["baseline"]),
                                       "--junit", str(junit), "--markdown", str(md)])
     assert result.exit_code == 1, result.output
-    n = gate["arms"] * STATISTICS_PER_ARM
-    assert f"FAILED: 2 of {n} checks moved outside their bands: {DOCTORED_ARM} mean, {DOCTORED_ARM} median" in result.output
+    n = checks(gate["arms"])
+    moved = [f"{DOCTORED_ARM} {s}" for s in ("mean", "median", "mean - standalone", "P(> standalone)")]
+    assert f"FAILED: 4 of {n} checks moved outside their bands: {', '.join(moved)}" in result.output
     suites = ET.parse(junit).getroot()
-    assert (suites.get("tests"), suites.get("failures")) == (str(n), "2")
+    assert (suites.get("tests"), suites.get("failures")) == (str(n), "4")
     failed = {c.get("name"): c.find("failure") for c in suites.iter("testcase") if c.find("failure") is not None}
-    assert set(failed) == {f"{DOCTORED_ARM} mean", f"{DOCTORED_ARM} median"}
+    assert set(failed) == set(moved)
     band = json.loads(gate["baseline"].read_text())["arms"][DOCTORED_ARM]["mean"]
     message = failed[f"{DOCTORED_ARM} mean"].get("message")
-    moved = band["value"] - LOWER_BY / 500
-    assert message.startswith(f"{DOCTORED_ARM} mean = {moved:.4f}, outside its band {band['value']:.4f} ± {band['tolerance']:.4f}")
+    lowered = band["value"] - LOWER_BY / 500
+    assert message.startswith(f"{DOCTORED_ARM} mean = {lowered:.4f}, outside its band {band['value']:.4f} ± {band['tolerance']:.4f}")
     assert f"(baseline {band['value']:.4f} from {json.loads(BASELINE.read_text())['source_run']})" in message
     assert message.endswith(f"band: {band['why']}")
+    finding = json.loads(gate["baseline"].read_text())["findings"][DOCTORED_ARM]["diff_mean"]
+    message = failed[f"{DOCTORED_ARM} mean - standalone"].get("message")
+    assert message.startswith(f"{DOCTORED_ARM} mean - standalone = {finding['value'] - LOWER_BY / 500:.4f}, outside its band "
+                              f"{finding['value']:.4f} ± {finding['tolerance']:.4f}")
+    assert message.endswith(f"band: {finding['why']}") and "and a bootstrap of the 200 standalone runs" in message
     table = [line for line in md.read_text().splitlines() if line.startswith(f"| {DOCTORED_ARM} ") or line.startswith("| standalone ")]
-    assert [line.split(" | ")[1] for line in table[:2]] == ["mean", "median"]  # moved first
-    assert all("**MOVED**" in line for line in table[:2]) and not any("MOVED" in line for line in table[2:])
-    assert f"**FAILED**: 2 of {n} checks moved" in md.read_text()
+    assert [line.split(" | ")[1] for line in table[:4]] == ["mean", "median", "mean - standalone", "P(> standalone)"]  # moved first
+    assert all("**MOVED**" in line for line in table[:4]) and not any("MOVED" in line for line in table[4:])
+    assert f"**FAILED**: 4 of {n} checks moved" in md.read_text()
+
+
+def test_a_changed_verdict_passes_and_says_so_in_junit_and_markdown():
+    rows = [{"arm": "transfer fixed=1", "statistic": "verdict", "baseline": "worse", "value": "no evidence",
+             "tolerance": None, "ok": True, "finding": "verdict", "note": "worse -> no evidence"},
+            {"arm": "standalone", "statistic": "mean", "baseline": 0.8, "value": 0.8, "tolerance": 0.03, "ok": True,
+             "finding": None, "note": None}]
+    baseline = {"source_run": "compare-x", "run": {"engine": "tensorflow"}, "arms": {"standalone": {"mean": {"why": "W"}}}}
+    xml = ET.fromstring(gate_report.junit_xml(rows, baseline, run="r", baseline_file="b.json").encode())
+    assert xml.get("failures") == "0"
+    verdict = next(c for c in xml.iter("testcase") if c.get("name") == "transfer fixed=1 verdict")
+    assert "changed, not a failure: worse -> no evidence" in verdict.find("system-out").text
+    assert "may not flip between \"better\" and \"worse\"" in verdict.find("system-out").text
+    md = gate_report.markdown(rows, baseline, run="r", baseline_file="b.json")
+    assert md.startswith("## blobs-transfer regression gate: tensorflow engine")
+    assert "**OK**: all 2 checks within their bands. Changed, not failures (a verdict to or from no evidence): " \
+           "transfer fixed=1 verdict worse -> no evidence." in md
+    assert md.index("| transfer fixed=1 | verdict |") < md.index("| standalone | mean |")  # changed before ok
+    assert "| no flip | changed |" in md
