@@ -170,8 +170,10 @@ def committed_numbers():
     rows = []
 
     def walk(o):
-        if isinstance(o, dict):
+        if isinstance(o, dict):  # its numbers, and the ends of its [low, high] pairs (a CI beside its value)
             values = [forms(v) for v in o.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            values += [forms(e) for v in o.values() if isinstance(v, list) and len(v) == 2
+                       and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v) for e in v]
             if values:
                 rows.append(values)
             for v in o.values():

@@ -1,5 +1,5 @@
-"""A plain NumPy reference of the training the engines do, one replica at a time (as stumpy's tests/naive.py is
-for its kernels): written for reading, not for speed, with no code shared with the engines.
+"""A plain NumPy reference of the training the engines do, one replica at a time (as stumpy's naive.py is for its
+kernels): written for reading, not for speed, with no code shared with the engines.
 
 `loss_and_grads` is the forward and backward pass of the MLP on a minibatch (Dense layers, relu hidden layers,
 softmax output, mean categorical cross-entropy over the minibatch's rows); `train` runs the epochs on given row
