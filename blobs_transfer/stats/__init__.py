@@ -38,7 +38,8 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``compare``: the comparison of every arm, Holm across arms and the verdict;
 - ``curves``: learning-curve bands and the benefits of transfer;
 - ``ranking``: P(best) of each arm;
-- ``gate``: the regression gate's bands and check;
+- ``gate``: the regression gate: the bands of the per-arm statistics and of the findings (each arm against the
+  baseline arm), and the check;
 - ``transferability``: transferability scores of a source model on a target (LEEP, NCE, LogME, H-score, the
   source's own accuracy, a logistic probe), from its outputs and features, before any target training;
 - ``rank_agreement``: how well a score ranks source models by their realised means (Spearman, weighted
