@@ -209,6 +209,26 @@ def test_every_interval_quoted_in_the_docs_is_a_committed_result():
     assert not missing, missing
 
 
+SINGLE = re.compile(r"(?<![\w.\[/-])([+-]?\d\.\d{3})(?![\d\]])")  # a lone 3-decimal number: 0.760, +0.073
+
+
+def test_every_three_decimal_number_quoted_in_the_docs_is_in_a_committed_result():
+    """Every lone number with 3 decimals in the README and docs/ (a mean, a difference, a P) is a value of some
+    committed cells.csv or summary.json at those digits, unless marked as not a committed result (a timing, a
+    simulation): a regenerated result that moves a quoted number fails here. Weaker than the interval check (any
+    value anywhere matches), but it covers the numbers in prose."""
+    values = set().union(*(forms for row in committed_numbers() for forms in row))
+    missing, seen = [], 0
+    for page in PAGES:
+        text = INTERVAL.sub("", NOT_COMMITTED.sub("", page.read_text()))
+        for m in SINGLE.finditer(text):
+            seen += 1
+            if m.group(1) not in values:
+                missing.append(f"{page.name}: {m.group(1)}")
+    assert seen > 100
+    assert not missing, missing
+
+
 def test_sweep_tables_in_docs_are_the_committed_sweep():
     """docs/sweeps.md's two tables of transfer fixed=1 are results/sweep/'s cells, as the sweep computed them."""
     import json
