@@ -213,11 +213,11 @@ def train_replicas(
         raise ValueError("explicit orders need one shared problem")
     x_train, y_train, n_rows, x_test, y_test, data_of = _data_sets(problems)
     shapes = [tuple(k.shape[1:]) for k, _ in initial]
-    kernel = compiled_kernel(shapes)
+    compiled = compiled_kernel(shapes)
     lay = layout(shapes)
     n_params = sum((fan_in + 1) * fan_out for fan_in, fan_out in shapes)
     seeds = np.asarray(seeds, np.int64).reshape(n_replicas)
-    rule, hyper = kernel.settings(optimizer)  # the update rule's code and constants (update.settings)
+    rule, hyper = compiled.settings(optimizer)  # the update rule's code and constants (update.settings)
 
     n_blocks = -(-n_replicas // lanes)
     padded = np.concatenate([np.arange(n_replicas), np.zeros(n_blocks * lanes - n_replicas, np.int64)])
@@ -241,7 +241,7 @@ def train_replicas(
     final = np.zeros((n_blocks, 5, lanes), np.float32)
 
     def run(b: int) -> None:
-        kernel.train_block(x_train, y_train, n_rows, x_test, y_test, lane_data[b], params[b], lane_trainable[b],
+        compiled.train_block(x_train, y_train, n_rows, x_test, y_test, lane_data[b], params[b], lane_trainable[b],
                            lane_seeds[b], lane_orders[b], epochs, batch_size, rule, hyper, history[b],
                            final[b])
 
