@@ -21,7 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EXE = Path(sys.executable).with_name("blobs-transfer")
-VARIANTS = {"in-process": [], "1 worker (--workers 1)": ["--workers", "1"], "2 workers (--workers 2)": ["--workers", "2"]}
+VARIANTS = {
+    "in-process": [],
+    "1 worker (--workers 1)": ["--workers", "1"],
+    "2 workers (--workers 2)": ["--workers", "2"],
+}
 
 
 def main() -> None:
@@ -33,8 +37,12 @@ def main() -> None:
     rows, reference = [], None
     for name, extra in VARIANTS.items():
         with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run(["/usr/bin/time", "-v", str(EXE), "sweep", "--config", args.config,
-                                   "--results-dir", tmp, *extra], capture_output=True, text=True, env=env)
+            done = subprocess.run(
+                ["/usr/bin/time", "-v", str(EXE), "sweep", "--config", args.config, "--results-dir", tmp, *extra],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             if done.returncode:
                 raise SystemExit(done.stderr[-3000:])
             h, m, s = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr).groups()

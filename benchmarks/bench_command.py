@@ -55,27 +55,36 @@ def main() -> None:
                 wall, gib, out = timed(["compare", "--repeats", str(n), "--results-dir", tmp], env)
                 run_dir = Path(out.strip().splitlines()[-1])
                 meta = json.loads((run_dir / "metadata.json").read_text())
-                measured.append((wall, gib, meta["training_seconds"], meta["replicas"], meta["statistics_and_files_seconds"]))
+                measured.append(
+                    (wall, gib, meta["training_seconds"], meta["replicas"], meta["statistics_and_files_seconds"])
+                )
                 shutil.rmtree(run_dir)
             wall, gib, train, networks, rest = sorted(measured)[len(measured) // 2]
             rows.append((n, networks, wall, gib, train, rest))
             print(f"compare --repeats {n}: {wall:.1f} s, peak {gib:.2f} GiB, training {train:.1f} s", flush=True)
     print()
-    print("| repeats | networks | whole command | peak RSS | training | statistics, figures, files | their share | networks/s in training |")
+    print(
+        "| repeats | networks | whole command | peak RSS | training | statistics, figures, files | their share "
+        "| networks/s in training |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for n, networks, wall, gib, train, rest in rows:
-        print(f"| {n} | {networks} | {wall:.1f} s | {gib:.2f} GiB | {train:.1f} s | {rest:.1f} s | {rest / wall:.0%} "
-              f"| {networks / train:.0f} |")
+        print(
+            f"| {n} | {networks} | {wall:.1f} s | {gib:.2f} GiB | {train:.1f} s | {rest:.1f} s | {rest / wall:.0%} "
+            f"| {networks / train:.0f} |"
+        )
     print()
-    for n, networks, wall, gib, train, rest in rows:
+    for n, _, wall, gib, _, _ in rows:
         if n in TARGETS:
             max_wall, max_gib = TARGETS[n]
             ok = wall <= max_wall and (max_gib is None or gib <= max_gib)
             limit = f"<= {max_wall:g} s" + (f" and <= {max_gib:g} GiB" if max_gib else "")
             print(f"target compare --repeats {n}: {limit}: {wall:.1f} s, {gib:.2f} GiB: {'MET' if ok else 'MISSED'}")
     worst = max(rest / wall for *_, wall, _, _, rest in rows)
-    print(f"target statistics, figures and files <= {SHARE_OF_REST:.0%} of the whole command at every size: "
-          f"worst {worst:.0%}: {'MET' if worst <= SHARE_OF_REST else 'MISSED'}")
+    print(
+        f"target statistics, figures and files <= {SHARE_OF_REST:.0%} of the whole command at every size: "
+        f"worst {worst:.0%}: {'MET' if worst <= SHARE_OF_REST else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -56,6 +56,7 @@ TARGET_BIG_BYTES = 2 * GIB
 
 # --- small helpers ------------------------------------------------------------------------------
 
+
 def import_tensorflow_quietly() -> float:
     """Import TensorFlow and Keras as the CLI does (start-up notices silenced); returns the import time in s."""
     from blobs_transfer.cli import quiet_tensorflow
@@ -89,7 +90,7 @@ def cpu_model() -> str:
 
 def load_average() -> str:
     try:
-        return "%.2f %.2f %.2f" % os.getloadavg()
+        return "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     except OSError:
         return "n/a"
 
@@ -176,6 +177,7 @@ def arm_table(result) -> dict[str, tuple[float, float, int]]:
 
 # --- --single N: one vectorised comparison in a fresh process -----------------------------------
 
+
 def run_single(repeats: int, epochs: int) -> None:
     import_seconds = import_tensorflow_quietly()  # import cost is excluded from the training time
     sources, _, _ = train_source(epochs)
@@ -201,13 +203,14 @@ def single_in_subprocess(repeats: int, epochs: int) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
-            return json.loads(line[len("RESULT "):])
+            return json.loads(line[len("RESULT ") :])
     raise RuntimeError(
         f"--single {repeats} failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     )
 
 
 # --- the three parts ----------------------------------------------------------------------------
+
 
 def header(args) -> None:
     import keras
@@ -234,8 +237,10 @@ def header(args) -> None:
     print(f"study         4 arms x {args.repeats} repeats x {args.epochs} epochs on Problem 2, one source model")
     print(f"load average  {load_average()}  (at start)")
     if (args.repeats, args.epochs) != (DEFAULT_REPEATS, DEFAULT_EPOCHS):
-        print(f"NOTE          targets are defined for {DEFAULT_REPEATS} repeats x {DEFAULT_EPOCHS} epochs; "
-              "verdicts below are indicative only")
+        print(
+            f"NOTE          targets are defined for {DEFAULT_REPEATS} repeats x {DEFAULT_EPOCHS} epochs; "
+            "verdicts below are indicative only"
+        )
     print()
 
 
@@ -243,8 +248,10 @@ def part1(args) -> dict:
     print(f"[1] Same comparison, both engines ({args.repeats} repeats x {args.epochs} epochs, 4 arms)")
     t = time.perf_counter()
     sources, seed, src_acc = train_source(args.epochs)
-    print(f"    source model: seed {seed}, test accuracy {src_acc:.3f}  "
-          f"(trained once, untimed, {time.perf_counter() - t:.1f} s)")
+    print(
+        f"    source model: seed {seed}, test accuracy {src_acc:.3f}  "
+        f"(trained once, untimed, {time.perf_counter() - t:.1f} s)"
+    )
 
     vec_cfg = make_config(args.repeats, args.epochs, "vectorized")
     vec_result, vec_s, t0, t1, stamps = timed_comparison(vec_cfg, sources)
@@ -253,12 +260,16 @@ def part1(args) -> dict:
     print(f"    vectorized  {fmt_s(vec_s)}  training {n_rep} replicas (incl. tracing + XLA compile)")
     if bd:
         print(f"      up to end of epoch 1 (set-up, eval, trace, compile) {bd['first_epoch_incl_compile']:6.2f} s")
-        print(f"      epochs 2..{args.epochs}: {bd['steady_epochs_total']:6.2f} s "
-              f"(median {bd['steady_epoch_median'] * 1e3:.1f} ms/epoch)")
+        print(
+            f"      epochs 2..{args.epochs}: {bd['steady_epochs_total']:6.2f} s "
+            f"(median {bd['steady_epoch_median'] * 1e3:.1f} ms/epoch)"
+        )
         print(f"      after the last epoch (final eval, stitching)        {bd['after_last_epoch']:6.2f} s")
     _, warm_s, *_ = timed_comparison(vec_cfg, sources)
-    print(f"    vectorized, second run in the same process: {warm_s:.2f} s "
-          "(the compiled step is reused: no tracing or compile)")
+    print(
+        f"    vectorized, second run in the same process: {warm_s:.2f} s "
+        "(the compiled step is reused: no tracing or compile)"
+    )
 
     out = {"vectorized_seconds": vec_s, "replicas": n_rep, "vec_table": arm_table(vec_result)}
     if args.skip_keras:
@@ -275,22 +286,28 @@ def part1(args) -> dict:
         rest = fits[1:] if len(fits) > 1 else fits
         per_fit = statistics.mean(rest)
         keras_s = fits[0] + per_fit * (n_total - 1)
-        print(f"    keras       ESTIMATE {fmt_s(keras_s)}  for {n_total} fits, extrapolated from {len(fits)} fits "
-              f"({q} per arm) that took {k_s:.1f} s: first fit {fits[0]:.2f} s, then {per_fit:.2f} s/fit")
+        print(
+            f"    keras       ESTIMATE {fmt_s(keras_s)}  for {n_total} fits, extrapolated from {len(fits)} fits "
+            f"({q} per arm) that took {k_s:.1f} s: first fit {fits[0]:.2f} s, then {per_fit:.2f} s/fit"
+        )
         out["keras_estimated"] = True
     else:
         k_cfg = make_config(args.repeats, args.epochs, "keras")
         k_result, keras_s, k0, _, k_stamps = timed_comparison(k_cfg, sources)
         fits = [b - a for a, b in zip([k0, *k_stamps], k_stamps)]
-        print(f"    keras       {fmt_s(keras_s)}  {len(fits)} fits: first {fits[0]:.2f} s, "
-              f"median {statistics.median(fits):.2f} s/fit, min {min(fits):.2f}, max {max(fits):.2f}")
+        print(
+            f"    keras       {fmt_s(keras_s)}  {len(fits)} fits: first {fits[0]:.2f} s, "
+            f"median {statistics.median(fits):.2f} s/fit, min {min(fits):.2f}, max {max(fits):.2f}"
+        )
         out["keras_estimated"] = False
     out["keras_seconds"] = keras_s
     out["keras_table"] = arm_table(k_result)
     ratio = keras_s / vec_s
     label = "ESTIMATED ratio" if args.quick else "ratio"
-    print(f"    {label} keras / vectorized = {ratio:7.1f}x   target >= {TARGET_RATIO:.0f}x   "
-          f"{verdict(ratio >= TARGET_RATIO)}{' (estimate)' if args.quick else ''}")
+    print(
+        f"    {label} keras / vectorized = {ratio:7.1f}x   target >= {TARGET_RATIO:.0f}x   "
+        f"{verdict(ratio >= TARGET_RATIO)}{' (estimate)' if args.quick else ''}"
+    )
     out["ratio"] = ratio
 
     print("    sanity check, mean (sd, n) test accuracy per arm:")
@@ -304,24 +321,35 @@ def part1(args) -> dict:
 
 def part2(args) -> list[dict]:
     print(f"[2] Vectorized engine by size ({args.epochs} epochs, 4 arms; each size in a fresh process)")
-    print(f"    {'repeats/arm':>11} {'replicas':>8} {'training':>11} {'to end ep.1':>11} {'ms/epoch':>9} "
-          f"{'peak RSS':>11} {'before':>11}")
+    print(
+        f"    {'repeats/arm':>11} {'replicas':>8} {'training':>11} {'to end ep.1':>11} {'ms/epoch':>9} "
+        f"{'peak RSS':>11} {'before':>11}"
+    )
     rows = []
     for n in args.sizes:
         r = single_in_subprocess(n, args.epochs)
         bd = r["breakdown"]
-        print(f"    {n:>11} {r['replicas']:>8} {fmt_s(r['train_seconds']):>11} "
-              f"{bd.get('first_epoch_incl_compile', float('nan')):9.2f} s {bd.get('steady_epoch_median', float('nan')) * 1e3:9.1f} "
-              f"{fmt_mib(r['peak_rss_bytes']):>11} {fmt_mib(r['peak_rss_before_comparison_bytes']):>11}", flush=True)
+        print(
+            f"    {n:>11} {r['replicas']:>8} {fmt_s(r['train_seconds']):>11} "
+            f"{bd.get('first_epoch_incl_compile', float('nan')):9.2f} s "
+            f"{bd.get('steady_epoch_median', float('nan')) * 1e3:9.1f} "
+            f"{fmt_mib(r['peak_rss_bytes']):>11} {fmt_mib(r['peak_rss_before_comparison_bytes']):>11}",
+            flush=True,
+        )
         rows.append(r)
     print("    (peak RSS = whole-process VmHWM incl. TensorFlow; 'before' = peak before the comparison started)")
     big = [r for r in rows if r["repeats"] == TARGET_BIG_REPEATS]
     if big:
         b = big[0]
-        print(f"    {TARGET_BIG_REPEATS} repeats: training {b['train_seconds']:.1f} s   target <= {TARGET_BIG_SECONDS:.0f} s   "
-              f"{verdict(b['train_seconds'] <= TARGET_BIG_SECONDS)}")
-        print(f"    {TARGET_BIG_REPEATS} repeats: peak RSS {b['peak_rss_bytes'] / GIB:.2f} GiB   target <= "
-              f"{TARGET_BIG_BYTES / GIB:.0f} GiB   {verdict(b['peak_rss_bytes'] <= TARGET_BIG_BYTES)}")
+        print(
+            f"    {TARGET_BIG_REPEATS} repeats: training {b['train_seconds']:.1f} s   "
+            f"target <= {TARGET_BIG_SECONDS:.0f} s   "
+            f"{verdict(b['train_seconds'] <= TARGET_BIG_SECONDS)}"
+        )
+        print(
+            f"    {TARGET_BIG_REPEATS} repeats: peak RSS {b['peak_rss_bytes'] / GIB:.2f} GiB   target <= "
+            f"{TARGET_BIG_BYTES / GIB:.0f} GiB   {verdict(b['peak_rss_bytes'] <= TARGET_BIG_BYTES)}"
+        )
     print()
     return rows
 
@@ -334,13 +362,15 @@ def console_script() -> str:
 def part3(args) -> dict:
     exe = console_script()
     cmd_text = f"blobs-transfer compare --repeats {args.repeats}" + (
-        f" --epochs {args.epochs}" if args.epochs != DEFAULT_EPOCHS else "")
+        f" --epochs {args.epochs}" if args.epochs != DEFAULT_EPOCHS else ""
+    )
     print(f"[3] Whole command from the shell: `{cmd_text}` (start-up included), {args.cli_runs} runs")
     times, details = [], []
     with tempfile.TemporaryDirectory(prefix="bench_blobs_") as tmp:
         t = time.perf_counter()
-        prep = subprocess.run([exe, "train-source", "--results-dir", tmp, "--epochs", str(args.epochs)],
-                              capture_output=True, text=True)
+        prep = subprocess.run(
+            [exe, "train-source", "--results-dir", tmp, "--epochs", str(args.epochs)], capture_output=True, text=True
+        )
         if prep.returncode != 0:
             raise RuntimeError(f"train-source failed:\n{prep.stdout}\n{prep.stderr}")
         print(f"    prepared {tmp} with train-source ({time.perf_counter() - t:.1f} s, untimed)")
@@ -352,7 +382,9 @@ def part3(args) -> dict:
             proc = subprocess.run(cmd, capture_output=True, text=True)
             elapsed = time.perf_counter() - t0
             if proc.returncode != 0:
-                raise RuntimeError(f"compare failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+                raise RuntimeError(
+                    f"compare failed (exit {proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+                )
             times.append(elapsed)
             meta = {}
             lines = [ln for ln in proc.stdout.splitlines() if ln.strip()]
@@ -363,8 +395,10 @@ def part3(args) -> dict:
             startup = elapsed - wall_s if isinstance(wall_s, (int, float)) else float("nan")
             parts = ""
             if isinstance(train_s, (int, float)):
-                parts = (f"  = start-up/imports/exit {startup:5.2f} s + training {train_s:5.2f} s"
-                         f" + source load, outputs, report {wall_s - train_s:5.2f} s")
+                parts = (
+                    f"  = start-up/imports/exit {startup:5.2f} s + training {train_s:5.2f} s"
+                    f" + source load, outputs, report {wall_s - train_s:5.2f} s"
+                )
             print(f"    run {i + 1}: {fmt_s(elapsed)}{parts}", flush=True)
             details.append({"seconds": elapsed, "training_seconds": train_s, "wall_seconds": wall_s})
     med = statistics.median(times)
@@ -374,16 +408,26 @@ def part3(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help="repeats per arm for parts 1 and 3 [30]")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS, help="epochs per model, all parts [100]")
-    p.add_argument("--quick", action="store_true",
-                   help="run the Keras reference for only --quick-repeats repeats per arm and EXTRAPOLATE its time")
-    p.add_argument("--quick-repeats", type=int, default=2, help="repeats per arm of the Keras reference with --quick [2]")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="run the Keras reference for only --quick-repeats repeats per arm and EXTRAPOLATE its time",
+    )
+    p.add_argument(
+        "--quick-repeats", type=int, default=2, help="repeats per arm of the Keras reference with --quick [2]"
+    )
     p.add_argument("--skip-keras", action="store_true", help="do not run the Keras reference at all (no ratio)")
-    p.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=list(SIZES),
-                   help="repeats per arm for part 2, comma-separated [30,100,300,1000]")
+    p.add_argument(
+        "--sizes",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=list(SIZES),
+        help="repeats per arm for part 2, comma-separated [30,100,300,1000]",
+    )
     p.add_argument("--cli-runs", type=int, default=3, help="how many times part 3 runs the command [3]")
     p.add_argument("--parts", default="1,2,3", help="which parts to run, comma-separated [1,2,3]")
     p.add_argument("--single", type=int, metavar="N", help=argparse.SUPPRESS)  # internal: one size, fresh process
@@ -403,20 +447,40 @@ def main(argv: list[str] | None = None) -> None:
         r1 = part1(args)
         if "ratio" in r1:
             est = " (ESTIMATE)" if r1["keras_estimated"] else ""
-            summary.append((f"ratio keras/vectorized >= {TARGET_RATIO:.0f}x", f"{r1['ratio']:.1f}x{est}",
-                            r1["ratio"] >= TARGET_RATIO))
+            summary.append(
+                (
+                    f"ratio keras/vectorized >= {TARGET_RATIO:.0f}x",
+                    f"{r1['ratio']:.1f}x{est}",
+                    r1["ratio"] >= TARGET_RATIO,
+                )
+            )
     if 2 in parts:
         rows = part2(args)
         big = [r for r in rows if r["repeats"] == TARGET_BIG_REPEATS]
         if big:
-            summary.append((f"{TARGET_BIG_REPEATS} repeats training <= {TARGET_BIG_SECONDS:.0f} s",
-                            f"{big[0]['train_seconds']:.1f} s", big[0]["train_seconds"] <= TARGET_BIG_SECONDS))
-            summary.append((f"{TARGET_BIG_REPEATS} repeats peak RSS <= {TARGET_BIG_BYTES / GIB:.0f} GiB",
-                            f"{big[0]['peak_rss_bytes'] / GIB:.2f} GiB", big[0]["peak_rss_bytes"] <= TARGET_BIG_BYTES))
+            summary.append(
+                (
+                    f"{TARGET_BIG_REPEATS} repeats training <= {TARGET_BIG_SECONDS:.0f} s",
+                    f"{big[0]['train_seconds']:.1f} s",
+                    big[0]["train_seconds"] <= TARGET_BIG_SECONDS,
+                )
+            )
+            summary.append(
+                (
+                    f"{TARGET_BIG_REPEATS} repeats peak RSS <= {TARGET_BIG_BYTES / GIB:.0f} GiB",
+                    f"{big[0]['peak_rss_bytes'] / GIB:.2f} GiB",
+                    big[0]["peak_rss_bytes"] <= TARGET_BIG_BYTES,
+                )
+            )
     if 3 in parts:
         r3 = part3(args)
-        summary.append((f"whole command <= {TARGET_CLI_SECONDS:.0f} s", f"{r3['median']:.2f} s",
-                        r3["median"] <= TARGET_CLI_SECONDS))
+        summary.append(
+            (
+                f"whole command <= {TARGET_CLI_SECONDS:.0f} s",
+                f"{r3['median']:.2f} s",
+                r3["median"] <= TARGET_CLI_SECONDS,
+            )
+        )
     print("Summary")
     for name, value, ok in summary:
         print(f"    {verdict(ok)}  {name:<36} {value}")

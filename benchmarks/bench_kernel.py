@@ -67,8 +67,9 @@ print(json.dumps({"seconds": time.perf_counter() - start}))
 
 def networks_per_second(tree: Path, n: int, threads: int, rule: str) -> float:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
-    done = subprocess.run([sys.executable, "-c", PROGRAM, str(n), str(threads), rule], capture_output=True,
-                          text=True, env=env, cwd=tree)
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(n), str(threads), rule], capture_output=True, text=True, env=env, cwd=tree
+    )
     if done.returncode != 0:
         raise SystemExit(f"{tree}: {rule} failed\n{done.stderr[-3000:]}")
     return n / json.loads(done.stdout.strip().splitlines()[-1])["seconds"]
@@ -80,25 +81,35 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per rule and checkout [5]")
     parser.add_argument("--networks", type=int, default=4000, help="networks per timed run [4000]")
     parser.add_argument("--threads", type=int, default=1, help="kernel threads [1]")
-    parser.add_argument("--base-tree", type=Path, default=None,
-                        help="a folder holding the other commit's blobs_transfer/ (instead of a git worktree of --base)")
+    parser.add_argument(
+        "--base-tree",
+        type=Path,
+        default=None,
+        help="a folder holding the other commit's blobs_transfer/ (instead of a git worktree of --base)",
+    )
     args = parser.parse_args()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; this checkout ({head}, "
-          f"uncommitted changes included) against {args.base}; {args.networks} networks x 100 epochs, "
-          f"{args.threads} thread(s), {args.runs} runs each, median")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; this checkout ({head}, "
+        f"uncommitted changes included) against {args.base}; {args.networks} networks x 100 epochs, "
+        f"{args.threads} thread(s), {args.runs} runs each, median"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         base = args.base_tree.resolve() if args.base_tree else Path(tmp) / "base"
         if not args.base_tree:
-            subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True,
-                           capture_output=True)
+            subprocess.run(
+                ["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True, capture_output=True
+            )
         try:
             speeds: dict[tuple[str, str], list[float]] = {}
             plan = [("base", base, "sgd"), ("this", ROOT, "sgd"), ("this", ROOT, "momentum"), ("this", ROOT, "adam")]
             for _ in range(args.runs):
                 for name, tree, rule in plan:
                     speeds.setdefault((name, rule), []).append(
-                        networks_per_second(tree, args.networks, args.threads, rule))
+                        networks_per_second(tree, args.networks, args.threads, rule)
+                    )
             med = {key: statistics.median(v) for key, v in speeds.items()}
             print("| checkout | rule | networks/s (median) | runs |")
             print("|---|---|---|---|")

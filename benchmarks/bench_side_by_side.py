@@ -33,8 +33,13 @@ COMMANDS = {
 def timed(tree: Path, args: list[str], results: Path) -> tuple[float, float]:
     """(wall seconds, peak RSS GiB) of one command of the package in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "blobs_transfer", *args,
-                           "--results-dir", str(results)], capture_output=True, text=True, env=env, cwd=tree)
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "blobs_transfer", *args, "--results-dir", str(results)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tree,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{tree}: {' '.join(args)} failed\n{done.stderr[-3000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
@@ -48,21 +53,28 @@ def main() -> None:
     parser.add_argument("--base", default="61c96aa", help="the commit to compare against [61c96aa]")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per command and checkout [3]")
     args = parser.parse_args()
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; this checkout ({head}, "
-          f"uncommitted changes included) against {args.base}; {args.runs} runs each, median")
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}; this checkout ({head}, "
+        f"uncommitted changes included) against {args.base}; {args.runs} runs each, median"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True, capture_output=True
+        )
         try:
             trees = {"base": base, "this": ROOT}
             results = {name: Path(tmp) / f"results-{name}" for name in trees}
             for name, tree in trees.items():  # a source model each, and each kernel compiled before timing
                 timed(tree, ["train-source", "--epochs", "100"], results[name])
                 timed(tree, ["compare", "--repeats", "2"], results[name])
-            print("| command | base wall s | this wall s | ratio (this / base) | base peak GiB | this peak GiB "
-                  "| target | status |")
+            print(
+                "| command | base wall s | this wall s | ratio (this / base) | base peak GiB | this peak GiB "
+                "| target | status |"
+            )
             print("|---|---|---|---|---|---|---|---|")
             for label, (command, target) in COMMANDS.items():
                 walls: dict[str, list[float]] = {n: [] for n in trees}
@@ -74,8 +86,11 @@ def main() -> None:
                         peaks[name].append(gib)
                 b, t = statistics.median(walls["base"]), statistics.median(walls["this"])
                 status = "met" if t <= target else "NOT met"
-                print(f"| `{label}` | {b:.1f} | {t:.1f} | {t / b:.2f} | {max(peaks['base']):.2f} | "
-                      f"{max(peaks['this']):.2f} | <= {target:g} s | {status} |", flush=True)
+                print(
+                    f"| `{label}` | {b:.1f} | {t:.1f} | {t / b:.2f} | {max(peaks['base']):.2f} | "
+                    f"{max(peaks['this']):.2f} | <= {target:g} s | {status} |",
+                    flush=True,
+                )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
 

@@ -98,19 +98,25 @@ def verdict(ok: bool) -> str:
 def training(networks: int, env: dict[str, str]) -> dict[str, dict]:
     out = {}
     for engine in ENGINES:
-        done = subprocess.run([sys.executable, "-c", CHILD, engine, str(networks)], capture_output=True, text=True,
-                              env=env, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", CHILD, engine, str(networks)], capture_output=True, text=True, env=env, cwd=ROOT
+        )
         if done.returncode != 0:
             raise SystemExit(done.stderr[-2000:])
         out[engine] = json.loads(done.stdout.strip().splitlines()[-1])
         rate = networks / out[engine]["seconds"]
-        print(f"  {engine:<10} {out[engine]['seconds']:8.2f} s  {rate:8.0f} networks/s  "
-              f"(mean test accuracy {out[engine]['mean_accuracy']:.3f})", flush=True)
+        print(
+            f"  {engine:<10} {out[engine]['seconds']:8.2f} s  {rate:8.0f} networks/s  "
+            f"(mean test accuracy {out[engine]['mean_accuracy']:.3f})",
+            flush=True,
+        )
     ratio = out["tensorflow"]["seconds"] / out["numba"]["seconds"]
     rate = networks / out["numba"]["seconds"]
     print(f"  ratio tensorflow / numba: {ratio:.1f}x")
-    print(f"  target: numba >= {TRAIN_TARGET[0]:.0f} networks/s: {verdict(rate >= TRAIN_TARGET[0])}; "
-          f"ratio >= {TRAIN_TARGET[1]:.0f}x: {verdict(ratio >= TRAIN_TARGET[1])}")
+    print(
+        f"  target: numba >= {TRAIN_TARGET[0]:.0f} networks/s: {verdict(rate >= TRAIN_TARGET[0])}; "
+        f"ratio >= {TRAIN_TARGET[1]:.0f}x: {verdict(ratio >= TRAIN_TARGET[1])}"
+    )
     return out
 
 
@@ -179,8 +185,9 @@ def exp_and_log(env: dict[str, str]) -> dict[str, float]:
     out = {}
     with tempfile.TemporaryDirectory() as tmp:
         for variant in ("ours", "libm"):
-            done = subprocess.run([sys.executable, "-c", LIBM, variant, tmp], capture_output=True, text=True, env=env,
-                                  cwd=ROOT)
+            done = subprocess.run(
+                [sys.executable, "-c", LIBM, variant, tmp], capture_output=True, text=True, env=env, cwd=ROOT
+            )
             if done.returncode != 0:
                 raise SystemExit(done.stderr[-2000:])
             out[variant] = float(done.stdout.strip().splitlines()[-1])

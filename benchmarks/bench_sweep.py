@@ -40,7 +40,8 @@ name = "transfer fixed=2"
 weights = "source"
 fixed = 2
 """
-SAME_NETWORKS = """
+SAME_NETWORKS = (
+    """
 [study]
 source_repeats = 20
 repeats = {repeats}
@@ -49,8 +50,11 @@ repeats = {repeats}
 name = "standalone"
 weights = "fresh"
 repeats = {standalone}
-""" + ARMS
-FULL_SIZE_SWEEP = """
+"""
+    + ARMS
+)
+FULL_SIZE_SWEEP = (
+    """
 [study]
 source_repeats = 20
 repeats = 5
@@ -59,10 +63,13 @@ repeats = 5
 name = "standalone"
 weights = "fresh"
 repeats = 100
-""" + ARMS + """
+"""
+    + ARMS
+    + """
 [sweep]
 "target.similarity_t" = [0.0, 0.25, 0.5, 0.75, 1.0]
 """
+)
 
 
 def pair(tmp: str, sweep_config: Path, repeats: int, standalone: int, env: dict[str, str]) -> tuple:
@@ -71,13 +78,19 @@ def pair(tmp: str, sweep_config: Path, repeats: int, standalone: int, env: dict[
     config.write_text(SAME_NETWORKS.format(repeats=repeats, standalone=standalone))
     wall, gib, out = timed(["sweep", "--config", str(sweep_config), "--results-dir", tmp], env)
     meta = json.loads((Path(out.strip().splitlines()[-1]) / "metadata.json").read_text())
-    print(f"sweep {sweep_config.name}: {meta['cells']} cells, {meta['networks']} networks: {wall:.1f} s, "
-          f"peak {gib:.2f} GiB", flush=True)
+    print(
+        f"sweep {sweep_config.name}: {meta['cells']} cells, {meta['networks']} networks: {wall:.1f} s, "
+        f"peak {gib:.2f} GiB",
+        flush=True,
+    )
     sweep = (meta["networks"], wall, gib)
     wall, gib, out = timed(["compare", "--config", str(config), "--results-dir", tmp], env)
     run = json.loads((Path(out.strip().splitlines()[-1]) / "metadata.json").read_text())
-    print(f"compare: {run['replicas']} networks: {wall:.1f} s, peak {gib:.2f} GiB "
-          f"(training {run['training_seconds']:.1f} s)", flush=True)
+    print(
+        f"compare: {run['replicas']} networks: {wall:.1f} s, peak {gib:.2f} GiB "
+        f"(training {run['training_seconds']:.1f} s)",
+        flush=True,
+    )
     return sweep, (run["replicas"], wall, gib)
 
 
@@ -87,13 +100,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         full = Path(tmp) / "full_size_sweep.toml"
         full.write_text(FULL_SIZE_SWEEP)
-        rows = [("configs/sweep.toml (30 cells)", *pair(tmp, ROOT / "configs" / "sweep.toml", 150, 3000, env)),
-                ("t only, 500 train rows (5 cells)", *pair(tmp, full, 25, 500, env))]
+        rows = [
+            ("configs/sweep.toml (30 cells)", *pair(tmp, ROOT / "configs" / "sweep.toml", 150, 3000, env)),
+            ("t only, 500 train rows (5 cells)", *pair(tmp, full, 25, 500, env)),
+        ]
     print()
     print("| sweep | networks | sweep | compare, the same networks | sweep / compare | peak RSS (sweep, compare) |")
     print("|---|---|---|---|---|---|")
     for name, (n, s_wall, s_gib), (_, c_wall, c_gib) in rows:
-        print(f"| {name} | {n} | {s_wall:.1f} s | {c_wall:.1f} s | {s_wall / c_wall:.2f}x | {s_gib:.2f}, {c_gib:.2f} GiB |")
+        print(
+            f"| {name} | {n} | {s_wall:.1f} s | {c_wall:.1f} s | {s_wall / c_wall:.2f}x "
+            f"| {s_gib:.2f}, {c_gib:.2f} GiB |"
+        )
     print()
     for name, (_, s_wall, _), (_, c_wall, _) in rows:
         ratio = s_wall / c_wall

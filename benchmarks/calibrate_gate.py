@@ -11,7 +11,7 @@ changed to or from "no evidence" (reported by `check`, not a failure). Targets: 
 each change detected at every seed.
 
     .venv/bin/python benchmarks/calibrate_gate.py                       # numba, 20 seeds (1..20): 120 studies, 16 min
-    .venv/bin/python benchmarks/calibrate_gate.py --engine tensorflow   # 18 min (both on 2 cores shared with other jobs)
+    .venv/bin/python benchmarks/calibrate_gate.py --engine tensorflow   # 18 min (both: 2 cores shared with other jobs)
     .venv/bin/python benchmarks/calibrate_gate.py --seeds 3             # a quick look
 """
 
@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blobs_transfer import api as study
+from blobs_transfer import api as study  # noqa: E402
 from blobs_transfer.cli import quiet_tensorflow  # noqa: E402
 
 CHANGES = {
@@ -63,23 +63,35 @@ def main() -> None:
                 overrides = change if isinstance(change, dict) else {}
                 cfg = study.load_config(args.config, **{"study.seed": seed, "study.engine": args.engine, **overrides})
                 if change == "unfreeze":  # arms keep their names, so the gate compares them with the frozen ones
-                    cfg = dataclasses.replace(cfg, arms=tuple(dataclasses.replace(a, fixed=0) if a.uses_source else a
-                                                              for a in cfg.arms))
+                    cfg = dataclasses.replace(
+                        cfg, arms=tuple(dataclasses.replace(a, fixed=0) if a.uses_source else a for a in cfg.arms)
+                    )
                 done = study.compare(cfg, Path(tmp) / f"{len(outcomes)}")
                 rows = study.check(done.run_dir, baseline, require_same_study=False)  # the changes are other studies
                 moved = [r for r in rows if not r["ok"]]
-                outcomes.append({"change": name, "seed": seed, "alarm": bool(moved),
-                                 "moved": [f"{r['arm']} {r['statistic']}" for r in moved],
-                                 "arm_alarm": any(r["finding"] is None for r in moved),
-                                 "finding_alarm": any(r["finding"] is not None for r in moved),
-                                 "changed": [f"{r['arm']} {r['note']}" for r in rows if r["ok"] and r["note"]]})
+                outcomes.append(
+                    {
+                        "change": name,
+                        "seed": seed,
+                        "alarm": bool(moved),
+                        "moved": [f"{r['arm']} {r['statistic']}" for r in moved],
+                        "arm_alarm": any(r["finding"] is None for r in moved),
+                        "finding_alarm": any(r["finding"] is not None for r in moved),
+                        "changed": [f"{r['arm']} {r['note']}" for r in rows if r["ok"] and r["note"]],
+                    }
+                )
                 shown = "ALARM " + ", ".join(outcomes[-1]["moved"]) if moved else "pass"
-                print(f"{name:22s} seed {seed:2d}: {shown}"
-                      + (f" (changed: {', '.join(outcomes[-1]['changed'])})" if outcomes[-1]["changed"] else ""), flush=True)
+                print(
+                    f"{name:22s} seed {seed:2d}: {shown}"
+                    + (f" (changed: {', '.join(outcomes[-1]['changed'])})" if outcomes[-1]["changed"] else ""),
+                    flush=True,
+                )
                 shutil.rmtree(done.run_dir)
     print(f"\n{len(outcomes)} gate studies on the {args.engine} engine in {time.perf_counter() - started:.0f} s\n")
-    print("| condition | alarms | target | by arm statistics alone | by findings alone | verdicts changed, not failed "
-          "| checks that moved (count of seeds) |")
+    print(
+        "| condition | alarms | target | by arm statistics alone | by findings alone | verdicts changed, not failed "
+        "| checks that moved (count of seeds) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name in CHANGES:
         runs = [o for o in outcomes if o["change"] == name]
@@ -92,9 +104,12 @@ def main() -> None:
         else:
             target, ok = f"{len(runs)} of {len(runs)} detected", alarms == len(runs)
         top = ", ".join(f"{m} ({c})" for m, c in moved.most_common(4))
-        print(f"| {name} | {alarms} of {len(runs)} | {target}{'' if name in MEASURED_ONLY else ' MET' if ok else ' MISSED'} "
-              f"| {sum(o['arm_alarm'] for o in runs)} | {sum(o['finding_alarm'] for o in runs)} "
-              f"| {sum(bool(o['changed']) for o in runs)} | {top} |")
+        verdict = "" if name in MEASURED_ONLY else " MET" if ok else " MISSED"
+        print(
+            f"| {name} | {alarms} of {len(runs)} | {target}{verdict} "
+            f"| {sum(o['arm_alarm'] for o in runs)} | {sum(o['finding_alarm'] for o in runs)} "
+            f"| {sum(bool(o['changed']) for o in runs)} | {top} |"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(outcomes, indent=1))
 

@@ -52,8 +52,10 @@ def cells(run: str) -> list[dict]:
 def tutorial_published() -> dict[str, tuple[str, str]]:
     """The tutorial's published mean and SD per arm, from docs/protocol.md section 3 (the one place they are)."""
     text = (ROOT / "docs" / "protocol.md").read_text()
-    return {arm: (m, s) for arm, m, s in re.findall(r"^\| ((?:standalone|transfer fixed=\d)) \| (0\.\d+) \| (0\.\d+) \|$",
-                                                     text, re.M)}
+    return {
+        arm: (m, s)
+        for arm, m, s in re.findall(r"^\| ((?:standalone|transfer fixed=\d)) \| (0\.\d+) \| (0\.\d+) \|$", text, re.M)
+    }
 
 
 def block(text: str) -> str:
@@ -75,13 +77,20 @@ def headline_quote() -> str:
 def headline_table() -> str:
     s = summary("headline")
     rows = {c["arm"]: c for c in s["comparisons"]}
-    out = ["| arm | mean [95% CI] | difference to standalone [95% CI] | chance a run beats standalone [95% CI] "
-           "| verdict |", "|---|---|---|---|---|"]
+    out = [
+        "| arm | mean [95% CI] | difference to standalone [95% CI] | chance a run beats standalone [95% CI] "
+        "| verdict |",
+        "|---|---|---|---|---|",
+    ]
     for a in s["arms"]:
         row = f"| {a['arm']} | {a['mean']:.3f} [{a['ci_low']:.3f}, {a['ci_high']:.3f}] |"
         c = rows.get(a["arm"])
-        row += (f" {c['diff_mean']:+.3f} [{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] | {c['a12']:.2f} "
-                f"[{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] | {c['verdict']} |" if c else " | | |")
+        row += (
+            f" {c['diff_mean']:+.3f} [{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] | {c['a12']:.2f} "
+            f"[{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] | {c['verdict']} |"
+            if c
+            else " | | |"
+        )
         out.append(row)
     return block("\n".join(out))
 
@@ -101,15 +110,20 @@ def tutorial_table() -> str:
     published = tutorial_published()
     ex, head = per_source("example"), per_source("headline")
     k = len(head["transfer fixed=0"])
-    out = ["| arm | the tutorial (one source model, 30 runs) | `results/example` (one source model, 30 runs) "
-           f"| `results/headline`, all runs ({k} source models) | `results/headline`, median SD within one source "
-           "model |", "|---|---|---|---|---|"]
+    out = [
+        "| arm | the tutorial (one source model, 30 runs) | `results/example` (one source model, 30 runs) "
+        f"| `results/headline`, all runs ({k} source models) | `results/headline`, median SD within one source "
+        "model |",
+        "|---|---|---|---|---|",
+    ]
     for arm, (m, sd) in published.items():
         e = [x for runs in ex[arm].values() for x in runs]
         h = [x for runs in head[arm].values() for x in runs]
         within = "" if arm == "standalone" else f"{median(stdev(v) for v in head[arm].values()):.3f}"
-        out.append(f"| {arm} | {m} ({sd}) | {sum(e) / len(e):.3f} ({stdev(e):.3f}) | {sum(h) / len(h):.3f} "
-                   f"({stdev(h):.3f}) | {within} |")
+        out.append(
+            f"| {arm} | {m} ({sd}) | {sum(e) / len(e):.3f} ({stdev(e):.3f}) | {sum(h) / len(h):.3f} "
+            f"({stdev(h):.3f}) | {within} |"
+        )
     return block("\n".join(out))
 
 
@@ -128,13 +142,16 @@ def variance_sentence() -> str:
     for r in s["sources"]["ranking"]:
         best[r["best_arm"]] += 1
     side = "higher" if min(pooled) > base_sd else "lower" if max(pooled) < base_sd else "about as high"
-    return (f"Within one source model, a transfer arm's runs barely differ (median SD {min(within):.3f}-"
-            f"{max(within):.3f} across the {k} source models, against standalone's {base_sd:.3f}), so the "
-            f"tutorial's \"transfer cuts the variance\" holds within at least {below} of {k} source models. "
-            f"Pooled over source models, transfer's SD is {min(pooled):.3f}-{max(pooled):.3f}, {side} than "
-            f"standalone's: which source model a run starts from decides most of its score (intraclass correlation "
-            f"{iccs[0]:.2f}-{iccs[-1]:.2f}). \"fixed=1 is best\" (the highest mean of the three transfer arms) holds for {best['transfer fixed=1']} of {k} source "
-            f"models (fixed=0 is best for {best['transfer fixed=0']}, fixed=2 for {best['transfer fixed=2']}).")
+    return (
+        f"Within one source model, a transfer arm's runs barely differ (median SD {min(within):.3f}-"
+        f"{max(within):.3f} across the {k} source models, against standalone's {base_sd:.3f}), so the "
+        f'tutorial\'s "transfer cuts the variance" holds within at least {below} of {k} source models. '
+        f"Pooled over source models, transfer's SD is {min(pooled):.3f}-{max(pooled):.3f}, {side} than "
+        f"standalone's: which source model a run starts from decides most of its score (intraclass correlation "
+        f'{iccs[0]:.2f}-{iccs[-1]:.2f}). "fixed=1 is best" (the highest mean of the three transfer arms) holds for '
+        f"{best['transfer fixed=1']} of {k} source "
+        f"models (fixed=0 is best for {best['transfer fixed=0']}, fixed=2 for {best['transfer fixed=2']})."
+    )
 
 
 def example_source() -> str:
@@ -149,9 +166,11 @@ def example_source() -> str:
     g = seeds.index(seed)
     below = sum(m < means[g] for m in means.values())
     lo, hi = min(means.values()), max(means.values())
-    return (f"The example's one source model (seed {seed}) is the headline's source model {g}: from it, "
-            f"transfer fixed=1 averages {means[g]:.3f}, and {below} of the {len(means)} source models do worse. "
-            f"Across the {len(means)} source models, transfer fixed=1's mean runs from {lo:.3f} to {hi:.3f}.")
+    return (
+        f"The example's one source model (seed {seed}) is the headline's source model {g}: from it, "
+        f"transfer fixed=1 averages {means[g]:.3f}, and {below} of the {len(means)} source models do worse. "
+        f"Across the {len(means)} source models, transfer fixed=1's mean runs from {lo:.3f} to {hi:.3f}."
+    )
 
 
 def headline_k() -> str:
@@ -177,8 +196,9 @@ def sweep_rate() -> str:
 def sweep_borderline() -> str:
     """Comparisons whose verdict is better or worse while the difference of means' CI reaches past 0."""
     rows = [r for r in cells("sweep") if r["verdict"]]
-    n = sum(r["verdict"] in ("better", "worse") and float(r["diff_ci_low"]) <= 0 <= float(r["diff_ci_high"])
-            for r in rows)
+    n = sum(
+        r["verdict"] in ("better", "worse") and float(r["diff_ci_low"]) <= 0 <= float(r["diff_ci_high"]) for r in rows
+    )
     return f"{n} of the sweep's {len(rows)} comparisons"
 
 
@@ -191,7 +211,9 @@ def runs_listing() -> str:
         table = api.runs_table(api.list_runs("results"))
     finally:
         os.chdir(here)
-    return block("```\n$ blobs-transfer runs results\n" + "\n".join(line.rstrip() for line in table.splitlines()) + "\n```")
+    return block(
+        "```\n$ blobs-transfer runs results\n" + "\n".join(line.rstrip() for line in table.splitlines()) + "\n```"
+    )
 
 
 # --- docs/statistics.md: the source-model level against runs as independent ------------------------------
@@ -210,15 +232,23 @@ def sources_both() -> tuple[dict, dict]:
     by_arm = arm_accuracies(cfg, records)
     root = cfg.study.seed
     pooled_arms = {n: describe(d["accuracy"], seed=statistic_seed(root, "describe", n)) for n, d in by_arm.items()}
-    pooled_cmp = compare_arms({n: d["accuracy"] for n, d in by_arm.items()}, {n: d["correct"] for n, d in by_arm.items()},
-                              cfg.study.baseline, seed=root, n_test=cfg.target_spec.n_test)
+    pooled_cmp = compare_arms(
+        {n: d["accuracy"] for n, d in by_arm.items()},
+        {n: d["correct"] for n, d in by_arm.items()},
+        cfg.study.baseline,
+        seed=root,
+        n_test=cfg.target_spec.n_test,
+    )
     return nested, {"arms": pooled_arms, "comparisons": {c["arm"]: c for c in pooled_cmp}}
 
 
 def sources_table() -> str:
     nested, pooled = sources_both()
-    out = ["| arm | n | effective n | mean | 95% CI of mean, nested (pooled) | diff of means, nested 95% CI (pooled) "
-           "| chance a run beats standalone, nested 95% CI | verdict nested (pooled) |", "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| arm | n | effective n | mean | 95% CI of mean, nested (pooled) | diff of means, nested 95% CI (pooled) "
+        "| chance a run beats standalone, nested 95% CI | verdict nested (pooled) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     cmp = {c["arm"]: c for c in nested["comparisons"]}
 
     def p(v):
@@ -230,14 +260,18 @@ def sources_table() -> str:
             out.append(f"| {name} | {a['n']} | | {a['mean']:.3f} | [{a['ci_low']:.3f}, {a['ci_high']:.3f}] | | | |")
             continue
         c, pc = cmp[name], pooled["comparisons"][name]
-        verdict = (f"{c['verdict']}, p = {p(c['verdict_p_holm'])} ({pc['verdict']}, p = {p(pc['verdict_p_holm'])})"
-                   if c["verdict"] != "no evidence" or pc["verdict"] != "no evidence"
-                   else f"{c['verdict']} ({pc['verdict']})")
-        out.append(f"| {name} | {a['n']} | {a['n_effective']:.1f} | {a['mean']:.3f} | [{a['ci_low']:.3f}, "
-                   f"{a['ci_high']:.3f}] ([{pa['ci_low']:.3f}, {pa['ci_high']:.3f}]) | {c['diff_mean']:+.3f} "
-                   f"[{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] ([{pc['diff_ci_low']:.3f}, "
-                   f"{pc['diff_ci_high']:.3f}]) | {c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] "
-                   f"| {verdict} |")
+        verdict = (
+            f"{c['verdict']}, p = {p(c['verdict_p_holm'])} ({pc['verdict']}, p = {p(pc['verdict_p_holm'])})"
+            if c["verdict"] != "no evidence" or pc["verdict"] != "no evidence"
+            else f"{c['verdict']} ({pc['verdict']})"
+        )
+        out.append(
+            f"| {name} | {a['n']} | {a['n_effective']:.1f} | {a['mean']:.3f} | [{a['ci_low']:.3f}, "
+            f"{a['ci_high']:.3f}] ([{pa['ci_low']:.3f}, {pa['ci_high']:.3f}]) | {c['diff_mean']:+.3f} "
+            f"[{c['diff_ci_low']:.3f}, {c['diff_ci_high']:.3f}] ([{pc['diff_ci_low']:.3f}, "
+            f"{pc['diff_ci_high']:.3f}]) | {c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] "
+            f"| {verdict} |"
+        )
     return block("\n".join(out))
 
 
@@ -248,14 +282,20 @@ def sources_ratios() -> str:
     iccs = sorted(v["icc"] for v in nested["sources"]["variance"].values())
     k = nested["run"]["source_repeats"]
     n = arms[0]["n"]
-    diff = [(cmp[a["arm"]]["diff_ci_high"] - cmp[a["arm"]]["diff_ci_low"])
-            / (pooled["comparisons"][a["arm"]]["diff_ci_high"] - pooled["comparisons"][a["arm"]]["diff_ci_low"])
-            for a in arms]
-    mean = [(a["ci_high"] - a["ci_low"]) / (pooled["arms"][a["arm"]]["ci_high"] - pooled["arms"][a["arm"]]["ci_low"])
-            for a in arms]
-    return (f"intraclass correlation {iccs[0]:.2f}-{iccs[-1]:.2f}), so {n} runs are worth about {k} independent ones: "
-            f"the nested CIs of the difference are {min(diff):.1f}-{max(diff):.1f}x wider than the pooled ones, and the "
-            f"pooled CIs of the transfer arms' means are {min(mean):.2f}-{max(mean):.2f}x too narrow")
+    diff = [
+        (cmp[a["arm"]]["diff_ci_high"] - cmp[a["arm"]]["diff_ci_low"])
+        / (pooled["comparisons"][a["arm"]]["diff_ci_high"] - pooled["comparisons"][a["arm"]]["diff_ci_low"])
+        for a in arms
+    ]
+    mean = [
+        (a["ci_high"] - a["ci_low"]) / (pooled["arms"][a["arm"]]["ci_high"] - pooled["arms"][a["arm"]]["ci_low"])
+        for a in arms
+    ]
+    return (
+        f"intraclass correlation {iccs[0]:.2f}-{iccs[-1]:.2f}), so {n} runs are worth about {k} independent ones: "
+        f"the nested CIs of the difference are {min(diff):.1f}-{max(diff):.1f}x wider than the pooled ones, and the "
+        f"pooled CIs of the transfer arms' means are {min(mean):.2f}-{max(mean):.2f}x too narrow"
+    )
 
 
 def sources_fold() -> str:

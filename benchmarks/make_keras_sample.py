@@ -58,7 +58,11 @@ ROOT = 20_251_123  # the test's root seed
 KERAS = 1  # the Keras runs' seed stream
 SOURCE_PROBLEM, TARGET_PROBLEM = 1, 2
 
-OPTIMIZERS = ("sgd", "momentum", "adam")  # training.optimizer of the target's training; the source trains as the tutorial
+OPTIMIZERS = (
+    "sgd",
+    "momentum",
+    "adam",
+)  # training.optimizer of the target's training; the source trains as the tutorial
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 
 
@@ -112,8 +116,12 @@ def make(optimizer: str) -> None:
     start = time.perf_counter()
     halves = [(arm, part) for arm in ARMS for part in np.array_split(seeds(KERAS, arm, N_KERAS[arm]), 2)]
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(experiment.train, short_cfg, problem2, jobs(cfg, arm, source, [int(s) for s in part]),
-                               engine="keras") for arm, part in halves]
+        futures = [
+            pool.submit(
+                experiment.train, short_cfg, problem2, jobs(cfg, arm, source, [int(s) for s in part]), engine="keras"
+            )
+            for arm, part in halves
+        ]
         finals = [f.result().final for f in futures]
     seconds = time.perf_counter() - start
 
@@ -123,9 +131,9 @@ def make(optimizer: str) -> None:
             runs[arm].append({"seed": int(s), "test_correct": int(correct), "train_loss": float(loss)})
 
     sample = {
-        "about": "Test-correct counts (of 500 test rows) of the Keras reference engine for tests/train/test_distribution.py,"
-                 " made by benchmarks/make_keras_sample.py; regenerate with that script when Keras or TensorFlow"
-                 " changes, then check it (see the script's docstring).",
+        "about": "Test-correct counts (of 500 test rows) of the Keras reference engine for "
+        "tests/train/test_distribution.py, made by benchmarks/make_keras_sample.py; regenerate with that script when "
+        "Keras or TensorFlow changes, then check it (see the script's docstring).",
         "made": datetime.date.today().isoformat(),
         "seconds": round(seconds, 1),
         "versions": versions(),
@@ -159,6 +167,7 @@ def make(optimizer: str) -> None:
 
 def dumps(sample: dict) -> str:
     """Indented JSON, but one line per run and per weight array, so the file reads (and diffs) run by run."""
+
     def compact(value, indent):
         pad = " " * indent
         if isinstance(value, dict) and value and not _leaf(value):

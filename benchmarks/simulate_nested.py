@@ -19,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from blobs_transfer import stats
 from test_stats_nested import N_TEST, simulated_study  # noqa: E402
+
+from blobs_transfer import stats  # noqa: E402
 
 
 def main() -> None:
@@ -35,11 +36,16 @@ def main() -> None:
             counts = np.zeros(4)
             for i in range(args.studies):
                 arm, base, groups = simulated_study(rng, k, icc)
-                n = stats.nested_compare(arm / N_TEST, base / N_TEST, arm, base, groups, seed=i, n_test=N_TEST,
-                                         n_resamples=999, a12_ci=False)
+                n = stats.nested_compare(
+                    arm / N_TEST, base / N_TEST, arm, base, groups, seed=i, n_test=N_TEST, n_resamples=999, a12_ci=False
+                )
                 p = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=i, n_resamples=499)
-                counts += [n["verdict_p"] < 0.05, n["diff_ci_low"] <= 0 <= n["diff_ci_high"],
-                           p["mwu_p"] < 0.05, p["diff_ci_low"] <= 0 <= p["diff_ci_high"]]
+                counts += [
+                    n["verdict_p"] < 0.05,
+                    n["diff_ci_low"] <= 0 <= n["diff_ci_high"],
+                    p["mwu_p"] < 0.05,
+                    p["diff_ci_low"] <= 0 <= p["diff_ci_high"],
+                ]
             f = counts / args.studies
             print(f"| {icc} | {k} | {f[0]:.3f} | {f[1]:.3f} | {f[2]:.3f} | {f[3]:.3f} |", flush=True)
 

@@ -49,8 +49,9 @@ def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.eye(n_classes, dtype=np.float32)[labels]
 
 
-def make_blobs(n_samples: int, centers: np.ndarray, cluster_std: float,
-               random_state: int | np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+def make_blobs(
+    n_samples: int, centers: np.ndarray, cluster_std: float, random_state: int | np.random.RandomState
+) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's `make_blobs` for given centres, draw for draw (tests/test_problems.py checks it
     against scikit-learn's own): rows split over the centres as evenly as possible, the first centres taking
     one more, each row centre + cluster_std x normal noise, then shuffled with the same generator. Written out
@@ -65,8 +66,8 @@ def make_blobs(n_samples: int, centers: np.ndarray, cluster_std: float,
     y = np.empty(n_samples, dtype=int)
     start = 0
     for i, n in enumerate(per_center):
-        x[start:start + n] = generator.normal(loc=centers[i], scale=cluster_std, size=(n, n_features))
-        y[start:start + n] = i
+        x[start : start + n] = generator.normal(loc=centers[i], scale=cluster_std, size=(n, n_features))
+        y[start : start + n] = i
         start += n
     order = np.arange(n_samples)
     generator.shuffle(order)  # sklearn.utils.shuffle: resample without replacement, all rows
@@ -96,8 +97,12 @@ def make_problem(spec: ProblemSpec) -> Problem:
     n_pool = spec.n_samples - spec.n_test
     x_train, y_train = x[: min(spec.n_train, n_pool)], y[: min(spec.n_train, n_pool)]
     if spec.n_train > n_pool:  # more training rows: a second draw around the same centres
-        x_more, y_more = make_blobs(n_samples=spec.n_train - n_pool, centers=c, cluster_std=spec.cluster_std,
-                                    random_state=extra_rows_seed(spec.random_state))
+        x_more, y_more = make_blobs(
+            n_samples=spec.n_train - n_pool,
+            centers=c,
+            cluster_std=spec.cluster_std,
+            random_state=extra_rows_seed(spec.random_state),
+        )
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
     f32 = np.float32
     return Problem(spec, x_train.astype(f32), y_train, x[n_pool:].astype(f32), y[n_pool:])

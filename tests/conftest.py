@@ -58,14 +58,28 @@ def gate_study(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("gate")
     summary_file = tmp / "step_summary.md"
     summary_file.write_text("earlier step\n")
-    env = {**os.environ, "GATE_OUT": str(tmp / "out"), "GITHUB_STEP_SUMMARY": str(summary_file),
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {
+        **os.environ,
+        "GATE_OUT": str(tmp / "out"),
+        "GITHUB_STEP_SUMMARY": str(summary_file),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     done = subprocess.run(["bash", "docs/ci/gate.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-2000:]
-    run_of = {e: Path(json.loads((tmp / "out" / e / "compare.json").read_text())["directory"]) for e in ("numba", "tensorflow")}
-    return {"tmp": tmp, "reference": run_of["numba"], "tensorflow": run_of["tensorflow"], "baseline": BASELINE,
-            "out": tmp / "out", "done": done, "step_summary": summary_file,
-            "arms": len(json.loads(BASELINE.read_text())["arms"])}
+    run_of = {
+        e: Path(json.loads((tmp / "out" / e / "compare.json").read_text())["directory"])
+        for e in ("numba", "tensorflow")
+    }
+    return {
+        "tmp": tmp,
+        "reference": run_of["numba"],
+        "tensorflow": run_of["tensorflow"],
+        "baseline": BASELINE,
+        "out": tmp / "out",
+        "done": done,
+        "step_summary": summary_file,
+        "arms": len(json.loads(BASELINE.read_text())["arms"]),
+    }
 
 
 # --- the default study ----------------------------------------------------------------------------------
@@ -192,6 +206,7 @@ def runs_folder(tmp_path_factory):
 
 
 # --- the reference sweep of the Dask tests ----------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def in_process_sweep(tmp_path_factory):

@@ -118,7 +118,7 @@ def damage(path: Path, how: str) -> None:
         path.write_bytes(data[: len(data) * 2 // 3])
     elif how == "one byte changed":
         i = len(data) // 2
-        path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1:])
+        path.write_bytes(data[:i] + bytes([data[i] ^ 0x01]) + data[i + 1 :])
     else:
         path.unlink()
 
@@ -145,25 +145,80 @@ def summary(k=100, a12=(0.45, 0.38, 0.23), verdicts=("no evidence", "worse", "wo
     source = {"count": k, "path": None if k > 1 else "results/source/problem1.keras", "seeds": list(range(7, 7 + k))}
     benefit = {"mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}
     out = {
-        "run": {"target_problem": 2, "target": "Problem 2", "source_problem": 1, "source": "Problem 1",
-                "repeats": 3, "source_repeats": k, "epochs": 100, "engine": "numba", "seed": 0, "n_test": 500,
-                "baseline": "standalone", "typical_accuracy": 0.8, "binomial_se": 0.0179, "source_model": source},
-        "arms": [{"arm": a, "kind": "baseline" if a == "standalone" else "transfer", "n": 300, "n_diverged": 0,
-                  "mean": m, "std": 0.08, "median": 0.82, "q1": 0.8, "q3": 0.83,
-                  "iqr": 0.03, "iqm": 0.82, "min": 0.4, "max": 0.84, "ci_low": m - 0.01, "ci_high": m + 0.01,
-                  "n_sources": None if a == "standalone" else k, "icc": None, "design_effect": 1.0,
-                  "n_effective": 300.0 if a == "standalone" else float(k)} for a, m in zip(arms, means)],
-        "comparisons": [{"arm": a, "baseline": "standalone", "diff_mean": m - 0.797, "diff_ci_low": -0.05,
-                         "diff_ci_high": 0.01, "a12": p, "a12_ci_low": p - 0.07, "a12_ci_high": p + 0.07,
-                         "hedges_g": -0.3, "n_sources": k, "design_effect": 3.0, "verdict_test": "clustered",
-                         "verdict_p_holm": 0.001, "verdict": v}
-                        for a, m, p, v in zip(arms[1:], means[1:], a12, verdicts)],
+        "run": {
+            "target_problem": 2,
+            "target": "Problem 2",
+            "source_problem": 1,
+            "source": "Problem 1",
+            "repeats": 3,
+            "source_repeats": k,
+            "epochs": 100,
+            "engine": "numba",
+            "seed": 0,
+            "n_test": 500,
+            "baseline": "standalone",
+            "typical_accuracy": 0.8,
+            "binomial_se": 0.0179,
+            "source_model": source,
+        },
+        "arms": [
+            {
+                "arm": a,
+                "kind": "baseline" if a == "standalone" else "transfer",
+                "n": 300,
+                "n_diverged": 0,
+                "mean": m,
+                "std": 0.08,
+                "median": 0.82,
+                "q1": 0.8,
+                "q3": 0.83,
+                "iqr": 0.03,
+                "iqm": 0.82,
+                "min": 0.4,
+                "max": 0.84,
+                "ci_low": m - 0.01,
+                "ci_high": m + 0.01,
+                "n_sources": None if a == "standalone" else k,
+                "icc": None,
+                "design_effect": 1.0,
+                "n_effective": 300.0 if a == "standalone" else float(k),
+            }
+            for a, m in zip(arms, means)
+        ],
+        "comparisons": [
+            {
+                "arm": a,
+                "baseline": "standalone",
+                "diff_mean": m - 0.797,
+                "diff_ci_low": -0.05,
+                "diff_ci_high": 0.01,
+                "a12": p,
+                "a12_ci_low": p - 0.07,
+                "a12_ci_high": p + 0.07,
+                "hedges_g": -0.3,
+                "n_sources": k,
+                "design_effect": 3.0,
+                "verdict_test": "clustered",
+                "verdict_p_holm": 0.001,
+                "verdict": v,
+            }
+            for a, m, p, v in zip(arms[1:], means[1:], a12, verdicts)
+        ],
         "benefits": {a: dict.fromkeys(("start", "epochs_to_95", "auc", "asymptote"), benefit) for a in arms},
     }
     if k > 1:
         out["sources"] = {
-            "variance": {a: {"n_groups": k, "n_per_group": 3.0, "between_var": 0.005, "within_var": 0.0002,
-                             "total_var": 0.0052, "icc": 0.96} for a in arms[1:]},
+            "variance": {
+                a: {
+                    "n_groups": k,
+                    "n_per_group": 3.0,
+                    "between_var": 0.005,
+                    "within_var": 0.0002,
+                    "total_var": 0.0052,
+                    "icc": 0.96,
+                }
+                for a in arms[1:]
+            },
             "ranking": [{"group": g, "best_arm": arms[1 + g % 3], "means": {}} for g in range(k)],
         }
     return out
@@ -190,8 +245,11 @@ def dyadic_source(cfg, seed):
     for i, (fan_in, fan_out) in enumerate(arms.layer_shapes(cfg, Arm("standalone"))):
         n_k, n_b = fan_in * fan_out, fan_out
         kernel = symmetric_layer((fan_in, fan_out), 0.25 * (i - 1), 0.125, rng.permutation(n_k))
-        bias = np.full(fan_out, 0.5, np.float32) if i == 1 else symmetric_layer((fan_out,), -0.125, 0.0625,
-                                                                                rng.permutation(n_b))
+        bias = (
+            np.full(fan_out, 0.5, np.float32)
+            if i == 1
+            else symmetric_layer((fan_out,), -0.125, 0.0625, rng.permutation(n_b))
+        )
         out.append((kernel, bias))
     return out
 
@@ -203,8 +261,7 @@ def train_jobs(cfg, problem, jobs, **kw):
     """(arm, seed) jobs trained together for 4 epochs by the Numba engine, each from its seed's weights."""
     initial = arms.stack([arms.initial_weights(cfg, a, None, replica_rngs(s)[0]) for a, s in jobs])
     trainable = np.array([arms.trainable_layers(cfg, a) for a, _ in jobs])
-    return engine.train_replicas(problem, initial, trainable, [s for _, s in jobs], epochs=4, batch_size=32,
-                                 **kw)
+    return engine.train_replicas(problem, initial, trainable, [s for _, s in jobs], epochs=4, batch_size=32, **kw)
 
 
 def assert_same_replica(a, ra, b, rb):

@@ -14,17 +14,24 @@ TOP = ("blobs_transfer", "configs", "docs", "benchmarks", "tests", ".ci")
 # files a command writes into a run folder or CI's workspace: named in the docs, never committed at the root
 OUTPUT_NAMES = {"summary.md", "step_summary.md"}
 PAGE = re.compile(r"(?<![\w./-])((?:\.\./)?(?:[\w.-]+/)*[\w-]+\.md)\b")
-REPO_PATH = re.compile(r"(?<![\w./<-])((?:%s)/(?:[\w.-]+/)*[\w-]+\.(?:py|toml|md|sh|yml|json|txt))\b" % "|".join(
-    re.escape(t) for t in TOP))
+REPO_PATH = re.compile(
+    r"(?<![\w./<-])((?:{})/(?:[\w.-]+/)*[\w-]+\.(?:py|toml|md|sh|yml|json|txt))\b".format(
+        "|".join(re.escape(t) for t in TOP)
+    )
+)
 PLACEHOLDERS = {"NAME", "FILE", "DIR", "PATH"}  # configs/NAME.toml: a name to fill in, not a citation
 PROTOCOL_SECTION = re.compile(r"protocol\.md,? sections? (\d+)(?:(?:-| and )(\d+))?", re.I)
 
 
 def citing_files() -> list[Path]:
     listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    return [ROOT / p for p in listed.splitlines()
-            if not p.startswith("results/") and Path(p).suffix in {".py", ".toml", ".md", ".sh", ".yml", ".cfg"}
-            and (ROOT / p).exists()]
+    return [
+        ROOT / p
+        for p in listed.splitlines()
+        if not p.startswith("results/")
+        and Path(p).suffix in {".py", ".toml", ".md", ".sh", ".yml", ".cfg"}
+        and (ROOT / p).exists()
+    ]
 
 
 def resolves(name: str, cited_from: Path) -> bool:

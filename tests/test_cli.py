@@ -30,7 +30,11 @@ FINDINGS_PER_ARM = 3  # each arm but the baseline arm: difference of means, P(ar
 
 
 def snapshot(folder):
-    return {p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def config_file(tmp_path, text):
@@ -62,8 +66,19 @@ def gate(gate_study):
 
 def test_every_command_has_help():
     # every command the CLI has, not a list that a new command could be missing from
-    assert {"generate", "train-source", "fit", "compare", "report", "sweep", "check", "baseline", "verify", "runs",
-            "export-mlflow"} <= set(cli.commands)
+    assert {
+        "generate",
+        "train-source",
+        "fit",
+        "compare",
+        "report",
+        "sweep",
+        "check",
+        "baseline",
+        "verify",
+        "runs",
+        "export-mlflow",
+    } <= set(cli.commands)
     for command in ([], *([name] for name in sorted(cli.commands))):
         out = run(*command, "--help").output
         assert "Usage:" in out
@@ -74,7 +89,11 @@ def test_every_command_has_help():
 def test_new_commands_and_options_have_help(command):
     out = run(command, "--help").output
     assert "Usage:" in out
-    for option in {"runs": ["--json"], "export-mlflow": ["--tracking-uri", "--experiment"], "check": ["--junit", "--markdown"]}[command]:
+    for option in {
+        "runs": ["--json"],
+        "export-mlflow": ["--tracking-uri", "--experiment"],
+        "check": ["--junit", "--markdown"],
+    }[command]:
         assert option in out
 
 
@@ -84,7 +103,10 @@ CASES = {
     "repeats negative": (["compare", "--repeats", "-3"], "--repeats"),
     "epochs 0": (["train-source", "--epochs", "0"], "--epochs"),
     "fixed too large": (["fit", "--source", "{source}", "--fixed", "3"], "fixed=3"),
-    "unknown arm": (["compare", "--config", "{config:[[arms]]\nname='x'\nweights='magic'\n[study]\nbaseline='x'\n}"], "weights"),
+    "unknown arm": (
+        ["compare", "--config", "{config:[[arms]]\nname='x'\nweights='magic'\n[study]\nbaseline='x'\n}"],
+        "weights",
+    ),
     "unknown baseline arm": (["compare", "--config", "{config:[study]\nbaseline='nope'\n}"], "'nope'"),
     "unknown config key": (["compare", "--config", "{config:[study]\nrepeat=3\n}"], "study.repeat"),
     "wrong type": (["compare", "--config", "{config:[training]\nepochs='many'\n}"], "training.epochs"),
@@ -100,10 +122,16 @@ CASES = {
     "missing baseline": (["check", "{run}", "--baseline", "{tmp}/none.json"], "does not exist"),
     "incomplete run": (["report", "{incomplete}"], "incomplete"),
     "too large to fit": (["compare", "--repeats", "100000"], "GiB"),
-    "both gate outputs on stdout": (["check", "{run}", "--baseline", "{tmp}/b.json", "--junit", "-", "--markdown", "-"], "only one of"),
+    "both gate outputs on stdout": (
+        ["check", "{run}", "--baseline", "{tmp}/b.json", "--junit", "-", "--markdown", "-"],
+        "only one of",
+    ),
     "export an incomplete run": (["export-mlflow", "{incomplete}"], "is INCOMPLETE"),
     "export a folder that is no run": (["export-mlflow", "{results}"], "neither a compare run nor a sweep"),
-    "export to an unknown store": (["export-mlflow", "{run}", "--tracking-uri", "nosuch://x"], "unsupported URI 'nosuch://x'"),
+    "export to an unknown store": (
+        ["export-mlflow", "{run}", "--tracking-uri", "nosuch://x"],
+        "unsupported URI 'nosuch://x'",
+    ),
     "runs of a missing folder": (["runs", "{tmp}/nope"], "does not exist"),
 }
 
@@ -120,11 +148,16 @@ def test_bad_input_is_one_line_exit_2_and_harmless(name, results, tiny_run, tmp_
     filled = []
     for a in args:
         if a.startswith("{config:"):
-            a = str(config_file(tmp_path, a[len("{config:"):-1]))
-        a = a.format(source=results / "source" / "problem1.keras", tmp=tmp_path, results=results, run=run_dir,
-                     incomplete=incomplete,
-                     truncated=source_file(tmp_path, "truncated", results) if "{truncated}" in a else "",
-                     random=source_file(tmp_path, "random", results) if "{random}" in a else "")
+            a = str(config_file(tmp_path, a[len("{config:") : -1]))
+        a = a.format(
+            source=results / "source" / "problem1.keras",
+            tmp=tmp_path,
+            results=results,
+            run=run_dir,
+            incomplete=incomplete,
+            truncated=source_file(tmp_path, "truncated", results) if "{truncated}" in a else "",
+            random=source_file(tmp_path, "random", results) if "{random}" in a else "",
+        )
         filled.append(a)
     if "--results-dir" not in filled and filled[0] in ("compare", "fit", "train-source"):
         filled += ["--results-dir", results]
@@ -158,8 +191,10 @@ BAD = {
     "fixed above copy": ("[[arms]]\nname = 'x'\nweights = 'source'\ncopy = 1\nfixed = 2\n", "fixed=2"),
     "copy on a fresh arm": ("[[arms]]\nname = 'x'\ncopy = 1\n", "copy"),
     "no source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\nsource_problem = 9\n", "source_problem"),
-    "no study source problem 9": ("[[arms]]\nname = 'x'\nweights = 'source'\n[study]\nsource_problem = 9\n",
-                                  "study.source_problem"),
+    "no study source problem 9": (
+        "[[arms]]\nname = 'x'\nweights = 'source'\n[study]\nsource_problem = 9\n",
+        "study.source_problem",
+    ),
 }
 
 
@@ -185,7 +220,9 @@ def test_bad_target_values_are_one_line_config_errors(tmp_path, key, value):
 
 
 def test_dash_writes_the_document_alone_to_stdout(gate):
-    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"])
+    result = CliRunner().invoke(
+        cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-"]
+    )
     assert result.exit_code == 0, result.output
     n = gate["arms"] * STATISTICS_PER_ARM + (gate["arms"] - 1) * FINDINGS_PER_ARM
     assert ET.fromstring(result.stdout.encode()).get("tests") == str(n)  # the table went to stderr
@@ -193,8 +230,9 @@ def test_dash_writes_the_document_alone_to_stdout(gate):
 
 
 def test_both_outputs_on_stdout_is_refused(gate):
-    result = CliRunner().invoke(cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]),
-                                      "--junit", "-", "--markdown", "-"])
+    result = CliRunner().invoke(
+        cli, ["check", str(gate["reference"]), "--baseline", str(gate["baseline"]), "--junit", "-", "--markdown", "-"]
+    )
     assert result.exit_code == 2
     assert result.output.strip() == "Error: only one of --junit and --markdown can be - (standard output)"
 
@@ -213,7 +251,9 @@ def package_imports(path):
             elif module.startswith("blobs_transfer."):
                 imported.add(module.removeprefix("blobs_transfer."))
         elif isinstance(node, ast.Import):
-            imported |= {a.name.removeprefix("blobs_transfer.") for a in node.names if a.name.startswith("blobs_transfer.")}
+            imported |= {
+                a.name.removeprefix("blobs_transfer.") for a in node.names if a.name.startswith("blobs_transfer.")
+            }
     return imported
 
 
@@ -233,8 +273,10 @@ def test_cli_holds_no_orchestration():
 def test_the_import_reader_sees_absolute_and_relative_imports(tmp_path):
     """The check above can fail: a hand-made CLI that imports a training module is caught, however it spells it."""
     fake = tmp_path / "cli.py"
-    fake.write_text("import click\nfrom blobs_transfer import api\nfrom blobs_transfer.train.engine import THREADS_ENV\n"
-                    "from .rundir import files\nimport blobs_transfer.model.arms\n")
+    fake.write_text(
+        "import click\nfrom blobs_transfer import api\nfrom blobs_transfer.train.engine import THREADS_ENV\n"
+        "from .rundir import files\nimport blobs_transfer.model.arms\n"
+    )
     assert package_imports(fake) == {"api", "train.engine", "rundir", "model.arms"}
 
 
@@ -246,7 +288,7 @@ EXIT_CODES = ROOT / "docs" / "commands.md"
 def documented_exit_codes():
     """The codes of the one exit-code table in docs/commands.md (rows `| 0 | ...`)."""
     text = EXIT_CODES.read_text()
-    table = next(b for b in text[text.index("## Exit codes"):].split("\n\n") if b.startswith("|"))
+    table = next(b for b in text[text.index("## Exit codes") :].split("\n\n") if b.startswith("|"))
     return [int(line.split("|")[1]) for line in table.splitlines() if line.split("|")[1].strip().isdigit()]
 
 
@@ -277,8 +319,10 @@ def exit_code_case(code, tiny_run, tiny_baseline, tmp_path, monkeypatch):
     if code == 2:
         return invoke("check", tiny_run, "--baseline", tmp_path / "none.json")
     if code == 130:
+
         def interrupted(*args, **kwargs):
             raise KeyboardInterrupt
+
         monkeypatch.setattr(api, "compare", interrupted)
         return invoke("compare", "--repeats", 2, "--epochs", 1, "--results-dir", tmp_path)
     raise AssertionError(f"no case for exit code {code}")
@@ -322,17 +366,23 @@ def test_compare_fit_and_sweep_print_one_json_object(results, tmp_path):
     found = json.loads(compare.stdout)  # the whole of standard output is the one object
     run_dir = Path(found["directory"])
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert found == {"kind": "compare", "directory": str(run_dir), "report": str(run_dir / "report.html"),
-                     "baseline": "standalone", "verdicts": {c["arm"]: c["verdict"] for c in summary["comparisons"]},
-                     "diverged": 0}
+    assert found == {
+        "kind": "compare",
+        "directory": str(run_dir),
+        "report": str(run_dir / "report.html"),
+        "baseline": "standalone",
+        "verdicts": {c["arm"]: c["verdict"] for c in summary["comparisons"]},
+        "diverged": 0,
+    }
     assert len(found["verdicts"]) == 3 and Path(found["report"]).is_file()
     fit = invoke("fit", "--epochs", 2, "--results-dir", out, "--json")
     assert fit.exit_code == 0, fit.output
     found = json.loads(fit.stdout)
     assert found["kind"] == "fit" and Path(found["report"]).is_file() and 0 <= found["test_accuracy"] <= 1
     config = tmp_path / "sweep.toml"
-    config.write_text("[study]\nsource_repeats = 2\nrepeats = 2\n[training]\nepochs = 2\n"
-                      '[sweep]\n"target.n_train" = [20, 50]\n')
+    config.write_text(
+        '[study]\nsource_repeats = 2\nrepeats = 2\n[training]\nepochs = 2\n[sweep]\n"target.n_train" = [20, 50]\n'
+    )
     sweep = invoke("sweep", "--config", config, "--results-dir", out, "--json")
     assert sweep.exit_code == 0, sweep.output
     found = json.loads(sweep.stdout)

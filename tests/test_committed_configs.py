@@ -24,19 +24,39 @@ SIMILARITY = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 # name: (axes, arms as (weights, init, copied layers, fixed), networks, network-epochs)
 EXPECTED = {
-    "budget": ((("target.epochs", (5, 10, 20, 50, 100, 200, 400)), ("target.n_train", N_TRAIN)),
-               {"standalone": ("fresh", None, 0, 0), "transfer fixed=0": ("source", None, 3, 0),
-                "transfer fixed=1": ("source", None, 3, 1), "transfer fixed=2": ("source", None, 3, 2)},
-               16_800, 1_884_000),
-    "transfusion": ((("target.n_train", N_TRAIN), ("target.similarity_t", SIMILARITY)),
-                    {"standalone": ("fresh", None, 0, 0), "transfer fixed=0": ("source", None, 3, 0),
-                     "weight stats fixed=0": ("source", "weight_stats", 3, 0)},
-                    9_000, 900_000),
-    "output-layer": ((("target.similarity_t", SIMILARITY), ("target.n_train", N_TRAIN)),
-                     {"standalone": ("fresh", None, 0, 0), "transfer fixed=0": ("source", None, 3, 0),
-                      "transfer fixed=2": ("source", None, 3, 2), "new output fixed=0": ("source", None, 2, 0),
-                      "new output fixed=2": ("source", None, 2, 2)},
-                     15_000, 1_500_000),
+    "budget": (
+        (("target.epochs", (5, 10, 20, 50, 100, 200, 400)), ("target.n_train", N_TRAIN)),
+        {
+            "standalone": ("fresh", None, 0, 0),
+            "transfer fixed=0": ("source", None, 3, 0),
+            "transfer fixed=1": ("source", None, 3, 1),
+            "transfer fixed=2": ("source", None, 3, 2),
+        },
+        16_800,
+        1_884_000,
+    ),
+    "transfusion": (
+        (("target.n_train", N_TRAIN), ("target.similarity_t", SIMILARITY)),
+        {
+            "standalone": ("fresh", None, 0, 0),
+            "transfer fixed=0": ("source", None, 3, 0),
+            "weight stats fixed=0": ("source", "weight_stats", 3, 0),
+        },
+        9_000,
+        900_000,
+    ),
+    "output-layer": (
+        (("target.similarity_t", SIMILARITY), ("target.n_train", N_TRAIN)),
+        {
+            "standalone": ("fresh", None, 0, 0),
+            "transfer fixed=0": ("source", None, 3, 0),
+            "transfer fixed=2": ("source", None, 3, 2),
+            "new output fixed=0": ("source", None, 2, 0),
+            "new output fixed=2": ("source", None, 2, 2),
+        },
+        15_000,
+        1_500_000,
+    ),
 }
 
 
@@ -85,10 +105,17 @@ def test_new_configs_say_what_they_promise():
     yos = load_config(ROOT / "configs" / "yosinski.toml")
     expected = {"standalone": ("fresh", 0, 0, None)}
     for n in (1, 2):
-        expected |= {f"A{n}B": ("source", n, n, 1), f"A{n}B+": ("source", n, 0, 1),
-                     f"B{n}B": ("source", n, n, 2), f"B{n}B+": ("source", n, 0, 2), f"random{n}": ("fresh", 0, n, None)}
-    got = {a.name: (a.weights, yos.copied_layers(a), a.fixed, yos.source_problem_of(a) if a.uses_source else None)
-           for a in yos.arms}
+        expected |= {
+            f"A{n}B": ("source", n, n, 1),
+            f"A{n}B+": ("source", n, 0, 1),
+            f"B{n}B": ("source", n, n, 2),
+            f"B{n}B+": ("source", n, 0, 2),
+            f"random{n}": ("fresh", 0, n, None),
+        }
+    got = {
+        a.name: (a.weights, yos.copied_layers(a), a.fixed, yos.source_problem_of(a) if a.uses_source else None)
+        for a in yos.arms
+    }
     assert got == expected and yos.study.baseline == "standalone"
     rev = load_config(ROOT / "configs" / "reverse.toml")
     assert (rev.study.source_problem, rev.study.target_problem, rev.arms) == (2, 1, Config().arms)

@@ -15,8 +15,10 @@ from blobs_transfer.rundir.files import portable_command, portable_path
 ROOT = Path(__file__).resolve().parents[1]
 # a home, temporary, mounted or scratch folder of some machine (POSIX or Windows); /usr/bin/time, /dev/null and
 # placeholders such as /path/to/ are not a machine's folders
-MACHINE_PATH = re.compile(r"(?<![\w.~-])(?:/(?:tmp|home|Users|root|work|private|mnt|media|scratch|srv|var/folders|"
-                          r"var/tmp|run/user)/|[A-Za-z]:\\\\?(?:Users|Temp|tmp)\\)")
+MACHINE_PATH = re.compile(
+    r"(?<![\w.~-])(?:/(?:tmp|home|Users|root|work|private|mnt|media|scratch|srv|var/folders|"
+    r"var/tmp|run/user)/|[A-Za-z]:\\\\?(?:Users|Temp|tmp)\\)"
+)
 
 
 def committed_text_files() -> list[Path]:
@@ -49,7 +51,7 @@ def test_no_machine_path_in_any_committed_text_file():
     found = {}
     for path in FILES:
         text = path.read_text(encoding="utf-8", errors="replace")
-        hits = [text[max(0, m.start() - 40):m.end() + 40] for m in MACHINE_PATH.finditer(text)]
+        hits = [text[max(0, m.start() - 40) : m.end() + 40] for m in MACHINE_PATH.finditer(text)]
         if hits:
             found[path.relative_to(ROOT).as_posix()] = hits[:2]
     assert not found, f"these committed files name a machine's folders: {found}"
@@ -62,8 +64,10 @@ def test_commands_and_paths_are_recorded_relative(tmp_path, monkeypatch):
     assert portable_path(model, "results") == "source/problem1.keras"  # relative to the results folder
     assert portable_path(model) == "results/source/problem1.keras"  # else to the working directory
     assert portable_path("/elsewhere/model.keras") == "/elsewhere/model.keras"  # else as given
-    assert portable_command(["compare", "--results-dir", str(tmp_path / "results"), f"--config={tmp_path}/c.toml"]) \
+    assert (
+        portable_command(["compare", "--results-dir", str(tmp_path / "results"), f"--config={tmp_path}/c.toml"])
         == "blobs-transfer compare --results-dir results --config=c.toml"
+    )
 
 
 def compare_runs():

@@ -12,10 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-RUN_COMMAND = ("python3 -m venv .venv && .venv/bin/pip install -q -e . -c constraints.txt && "
-               ".venv/bin/blobs-transfer train-source && .venv/bin/blobs-transfer compare --repeats 30")
-TEST_COMMAND = ('python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" -c constraints.txt && '
-                ".venv/bin/python -m pytest")
+RUN_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -q -e . -c constraints.txt && "
+    ".venv/bin/blobs-transfer train-source && .venv/bin/blobs-transfer compare --repeats 30"
+)
+TEST_COMMAND = (
+    'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" -c constraints.txt && .venv/bin/python -m pytest'
+)
 FENCE = re.compile(r"(?:<!-- example: (?P<marker>[^>]*?) -->\n)?```(?P<lang>[a-z]*)\n(?P<body>.*?)```", re.S)
 LANGUAGES = {"bash", "sh", "shell", "python"}
 
@@ -85,11 +88,15 @@ def run_shell(body: str, folder: Path) -> subprocess.CompletedProcess:
         (bin_dir / name).write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
         (bin_dir / name).chmod(0o755)
     (folder / "configs").symlink_to(ROOT / "configs")
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
     script = body.replace(".venv/bin/", "")
-    return subprocess.run(["bash", "-e", "-c", script], cwd=folder, env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        ["bash", "-e", "-c", script], cwd=folder, env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def runnable():
@@ -172,8 +179,14 @@ def committed_numbers():
     def walk(o):
         if isinstance(o, dict):  # its numbers, and the ends of its [low, high] pairs (a CI beside its value)
             values = [forms(v) for v in o.values() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-            values += [forms(e) for v in o.values() if isinstance(v, list) and len(v) == 2
-                       and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v) for e in v]
+            values += [
+                forms(e)
+                for v in o.values()
+                if isinstance(v, list)
+                and len(v) == 2
+                and all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in v)
+                for e in v
+            ]
             if values:
                 rows.append(values)
             for v in o.values():
@@ -241,17 +254,22 @@ def test_sweep_tables_in_docs_are_the_committed_sweep():
     cells = {}
     for cell in grid.cells():
         summary = json.loads((sweep_dir / "cells" / f"{cell.index:04d}" / "summary.json").read_text())
-        cells[tuple(v for _, v in cell.values)] = next(c for c in summary["comparisons"]
-                                                       if c["arm"] == "transfer fixed=1")
+        cells[tuple(v for _, v in cell.values)] = next(
+            c for c in summary["comparisons"] if c["arm"] == "transfer fixed=1"
+        )
     text = (ROOT / "docs" / "sweeps.md").read_text()
 
     def signed(v):
         return f"{v:+.3f}"  # "-0.000" for a CI end just below 0, as the docs print it
 
     for n in rows_values:
-        a12 = " | ".join(f"{c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] {c['verdict'][0]}"
-                         for c in (cells[(n, t)] for t in t_values))
-        diff = " | ".join(f"{signed(c['diff_mean'])} [{signed(c['diff_ci_low'])}, {signed(c['diff_ci_high'])}]"
-                          for c in (cells[(n, t)] for t in t_values))
+        a12 = " | ".join(
+            f"{c['a12']:.2f} [{c['a12_ci_low']:.2f}, {c['a12_ci_high']:.2f}] {c['verdict'][0]}"
+            for c in (cells[(n, t)] for t in t_values)
+        )
+        diff = " | ".join(
+            f"{signed(c['diff_mean'])} [{signed(c['diff_ci_low'])}, {signed(c['diff_ci_high'])}]"
+            for c in (cells[(n, t)] for t in t_values)
+        )
         assert f"| {n} | {a12} |" in text, a12
         assert f"| {n} | {diff} |" in text, diff

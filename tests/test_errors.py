@@ -14,14 +14,18 @@ def test_every_expected_failure_is_a_study_error_and_the_builtin_one():
     assert issubclass(errors.SourceModelError, errors.StudyError) and issubclass(errors.SourceModelError, ValueError)
     assert issubclass(errors.DamagedRunError, errors.ResultsError)
     assert issubclass(errors.OtherStudyError, errors.StudyError) and issubclass(errors.OtherStudyError, ValueError)
-    assert issubclass(errors.UnverifiedRunWarning, UserWarning) and not issubclass(errors.UnverifiedRunWarning,
-                                                                                    errors.StudyError)
-    assert str(errors.ResultsError("cannot write x: No space left on device")) == \
-        "cannot write x: No space left on device"  # an OSError subclass keeps a one-argument message whole
+    assert issubclass(errors.UnverifiedRunWarning, UserWarning) and not issubclass(
+        errors.UnverifiedRunWarning, errors.StudyError
+    )
+    assert (
+        str(errors.ResultsError("cannot write x: No space left on device")) == "cannot write x: No space left on device"
+    )  # an OSError subclass keeps a one-argument message whole
 
 
-@pytest.mark.parametrize("error", [errors.ConfigError, errors.ResultsError, errors.SourceModelError,
-                                   errors.DamagedRunError, errors.OtherStudyError])
+@pytest.mark.parametrize(
+    "error",
+    [errors.ConfigError, errors.ResultsError, errors.SourceModelError, errors.DamagedRunError, errors.OtherStudyError],
+)
 def test_the_cli_turns_each_into_one_line_and_exit_2(error, monkeypatch):
     from blobs_transfer import api
 

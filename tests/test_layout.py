@@ -14,8 +14,22 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "blobs_transfer"
 
 # The pipeline, bottom first: a module may import its own stage and the stages below it, never one above.
-STAGES = ["errors", "seeds", "config", "problems", "model", "train", "stats", "sweep", "rundir", "render", "export",
-          "api", "cli", "__main__"]
+STAGES = [
+    "errors",
+    "seeds",
+    "config",
+    "problems",
+    "model",
+    "train",
+    "stats",
+    "sweep",
+    "rundir",
+    "render",
+    "export",
+    "api",
+    "cli",
+    "__main__",
+]
 FOUNDATION = {"errors": 0, "seeds": 1, "config": 2}  # errors < seeds < config: each imports only those below it
 
 # Function-local imports are allowed only for heavy optional libraries that start-up must not pay for, and for
@@ -88,13 +102,26 @@ def internal_edges() -> dict[str, set[str]]:
 
 def tensorflow_modules() -> set[str]:
     """Package modules that import TensorFlow or Keras at their top level."""
-    return {name for name, path in modules().items()
-            if any(t.split(".")[0] in ("tensorflow", "keras") and not local for t, local, _ in imports_of(path, name))}
+    return {
+        name
+        for name, path in modules().items()
+        if any(t.split(".")[0] in ("tensorflow", "keras") and not local for t, local, _ in imports_of(path, name))
+    }
 
 
 def test_the_package_has_the_pipeline_subpackages():
     assert {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()} == {
-        "config", "model", "train", "stats", "sweep", "rundir", "render", "export", "api", "cli"}
+        "config",
+        "model",
+        "train",
+        "stats",
+        "sweep",
+        "rundir",
+        "render",
+        "export",
+        "api",
+        "cli",
+    }
 
 
 def test_imports_have_no_cycle():
@@ -108,7 +135,7 @@ def test_imports_have_no_cycle():
         seen[node] = 1
         for nxt in sorted(graph[node]):
             if seen.get(nxt) == 1:
-                cycles.append(stack[stack.index(nxt):] + [nxt])
+                cycles.append(stack[stack.index(nxt) :] + [nxt])
             elif nxt not in seen:
                 walk(nxt, stack + [nxt])
         seen[node] = 2
@@ -127,16 +154,20 @@ def test_imports_only_go_down_the_pipeline():
         for target in targets:
             if stage_of(target) > stage_of(module):
                 wrong.append((module, target))
-            elif {module.split(".")[1], target.split(".")[1]} <= set(FOUNDATION) and \
-                    FOUNDATION[target.split(".")[1]] > FOUNDATION[module.split(".")[1]]:
+            elif {module.split(".")[1], target.split(".")[1]} <= set(FOUNDATION) and FOUNDATION[
+                target.split(".")[1]
+            ] > FOUNDATION[module.split(".")[1]]:
                 wrong.append((module, target))
     assert not wrong, wrong
 
 
 def test_no_function_local_imports_but_heavy_optional_ones():
     heavy_modules = tensorflow_modules()
-    assert {"blobs_transfer.train.tensorflow_engine", "blobs_transfer.train.reference",
-            "blobs_transfer.model.keras_model"} <= heavy_modules
+    assert {
+        "blobs_transfer.train.tensorflow_engine",
+        "blobs_transfer.train.reference",
+        "blobs_transfer.model.keras_model",
+    } <= heavy_modules
     local = []
     for name, path in modules().items():
         for target, is_local, line in imports_of(path, name):
@@ -146,8 +177,11 @@ def test_no_function_local_imports_but_heavy_optional_ones():
 
 
 def test_no_module_is_too_long():
-    long = {str(p.relative_to(PACKAGE.parent)): n for p in modules().values()
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
+    long = {
+        str(p.relative_to(PACKAGE.parent)): n
+        for p in modules().values()
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
     assert not long, long
 
 
@@ -160,8 +194,9 @@ def test_the_package_map_names_every_module():
     """The map in blobs_transfer/__init__.py names every subpackage and module, so a newcomer finds where a thing
     lives from it; each subpackage's own docstring names its modules."""
     top = ast.get_docstring(ast.parse((PACKAGE / "__init__.py").read_text(encoding="utf-8")))
-    missing = [m for m in modules() if m != "blobs_transfer" and m.removeprefix("blobs_transfer.").split(".")[0]
-               not in top]
+    missing = [
+        m for m in modules() if m != "blobs_transfer" and m.removeprefix("blobs_transfer.").split(".")[0] not in top
+    ]
     assert not missing, missing
     for sub in (p for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()):
         doc = ast.get_docstring(ast.parse((sub / "__init__.py").read_text(encoding="utf-8"))) or ""

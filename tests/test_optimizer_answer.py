@@ -14,7 +14,7 @@ def section() -> str:
     text = (ROOT / "docs" / "predictions.md").read_text(encoding="utf-8")
     start = text.index(SECTION)
     end = text.find("\n## ", start + len(SECTION))
-    return text[start:end if end > 0 else len(text)]
+    return text[start : end if end > 0 else len(text)]
 
 
 def cells() -> dict:
@@ -26,7 +26,9 @@ def cells() -> dict:
 
 
 def diff(r) -> str:
-    return f"{float(r['diff_mean']):+.3f} [{float(r['diff_ci_low']):.3f}, {float(r['diff_ci_high']):.3f}] {r['verdict']}"
+    return (
+        f"{float(r['diff_mean']):+.3f} [{float(r['diff_ci_low']):.3f}, {float(r['diff_ci_high']):.3f}] {r['verdict']}"
+    )
 
 
 def test_the_table_is_the_committed_sweep():
@@ -35,9 +37,11 @@ def test_the_table_is_the_committed_sweep():
     expected = []
     for (optimizer, n_train), arms in cells().items():
         s = arms["standalone"]
-        expected.append(f"| {optimizer} | {n_train} | {float(s['mean']):.3f} | {diff(arms['transfer fixed=0'])} | "
-                        f"{diff(arms['transfer fixed=1'])} | {diff(arms['transfer fixed=2'])} | "
-                        f"{s['cell_best_arm']} ({float(s['cell_best_p']):.2f}) |")
+        expected.append(
+            f"| {optimizer} | {n_train} | {float(s['mean']):.3f} | {diff(arms['transfer fixed=0'])} | "
+            f"{diff(arms['transfer fixed=1'])} | {diff(arms['transfer fixed=2'])} | "
+            f"{s['cell_best_arm']} ({float(s['cell_best_p']):.2f}) |"
+        )
     assert rows == expected
 
 
@@ -45,8 +49,12 @@ def test_every_quoted_difference_is_in_the_sweep():
     prose = section().split("<!-- end of optimizer table -->")[1]
     quoted = re.findall(r"([+-]\d\.\d{3}) \[(-?\d\.\d{3}), (-?\d\.\d{3})\]", prose)
     assert len(quoted) >= 4
-    known = {(f"{float(r['diff_mean']):+.3f}", f"{float(r['diff_ci_low']):.3f}", f"{float(r['diff_ci_high']):.3f}")
-             for arms in cells().values() for r in arms.values() if r["diff_mean"]}
+    known = {
+        (f"{float(r['diff_mean']):+.3f}", f"{float(r['diff_ci_low']):.3f}", f"{float(r['diff_ci_high']):.3f}")
+        for arms in cells().values()
+        for r in arms.values()
+        if r["diff_mean"]
+    }
     assert set(quoted) <= known, set(quoted) - known
     standalone = {f"{float(arms['standalone']['mean']):.3f}" for arms in cells().values()}
     assert re.search(r"standalone reaches only (\d\.\d{3})", prose).group(1) in standalone

@@ -45,12 +45,25 @@ def test_seeds_are_keyed_by_name_not_position():
     assert seeds.arm_seed(0, "standalone", None, 3) == seeds.derive_seed(0, seeds.ARM_STREAM, 1469667136, 0, 3)
     # a source-free arm is keyed as source 0; the repeat index, the source index and the name each change it
     assert seeds.arm_seed(0, "a", None, 0) == seeds.arm_seed(0, "a", 0, 0)
-    assert len({seeds.arm_seed(0, "a", 1, 0), seeds.arm_seed(0, "a", 0, 1), seeds.arm_seed(0, "b", 0, 0),
-                seeds.arm_seed(1, "a", 0, 0), seeds.arm_seed(0, "a", 0, 0)}) == 5
+    assert (
+        len(
+            {
+                seeds.arm_seed(0, "a", 1, 0),
+                seeds.arm_seed(0, "a", 0, 1),
+                seeds.arm_seed(0, "b", 0, 0),
+                seeds.arm_seed(1, "a", 0, 0),
+                seeds.arm_seed(0, "a", 0, 0),
+            }
+        )
+        == 5
+    )
     # the streams never meet: a source model, an arm and a statistic with the same numbers get other seeds
     assert seeds.source_seed(0, 1, 0) == seeds.derive_seed(0, seeds.SOURCE_STREAM, 1, 0)
-    assert seeds.statistic_seed(0, "describe", "standalone") == seeds.derive_seed(
-        0, seeds.STATISTICS_STREAM, zlib.crc32(b"describe"), zlib.crc32(b"standalone")) == 534445661
+    assert (
+        seeds.statistic_seed(0, "describe", "standalone")
+        == seeds.derive_seed(0, seeds.STATISTICS_STREAM, zlib.crc32(b"describe"), zlib.crc32(b"standalone"))
+        == 534445661
+    )
     assert seeds.extra_rows_seed(2) == seeds.derive_seed(2, seeds.EXTRA_ROWS_STREAM) == 2854122131
     assert len({seeds.SOURCE_STREAM, seeds.ARM_STREAM, seeds.STATISTICS_STREAM, seeds.EXTRA_ROWS_STREAM}) == 4
 

@@ -34,8 +34,18 @@ rank-sources     `rank_sources` (and `ranking_text`); of a sweep `rank_sweep` (a
 """
 
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, import_tensorflow, prepare_engine, write_text
-from blobs_transfer.api.comparison import (Comparison, compare, estimated_peak_gib, fit, report_run, run_comparison,
-                                        sections_text, summarise, terminal_report, write_run)
+from blobs_transfer.api.comparison import (
+    Comparison,
+    compare,
+    estimated_peak_gib,
+    fit,
+    report_run,
+    run_comparison,
+    sections_text,
+    summarise,
+    terminal_report,
+    write_run,
+)
 from blobs_transfer.api.gate import check, gate_document, gate_text, write_baseline
 from blobs_transfer.api.problems import generate
 from blobs_transfer.api.runs import export_mlflow, list_runs, mlflow_hint, runs_table, verify
@@ -49,10 +59,49 @@ from blobs_transfer.train.engine import THREADS_ENV
 from blobs_transfer.train.plan import RunResult, SourceModel
 
 __all__ = [
-    "DEFAULT_RESULTS", "THREADS_ENV", "Progress", "import_tensorflow", "prepare_engine", "write_text",
-    "Comparison", "compare", "estimated_peak_gib", "fit", "report_run", "run_comparison", "summarise",
-    "terminal_report", "sections_text", "write_run", "check", "gate_document", "gate_text", "write_baseline", "generate",
-    "export_mlflow", "list_runs", "mlflow_hint", "runs_table", "verify", "default_source_path", "load_source_model",
-    "source_models", "train_source", "rank_sources", "ranking_text", "rank_sweep", "sweep_text", "CellError", "SweepOutcome", "run_sweep", "load_config", "load_run",
-    "read_baseline", "run_summary", "verify_run", "load_sweep", "RunResult", "SourceModel",
+    "DEFAULT_RESULTS",
+    "THREADS_ENV",
+    "Progress",
+    "import_tensorflow",
+    "prepare_engine",
+    "write_text",
+    "Comparison",
+    "compare",
+    "estimated_peak_gib",
+    "fit",
+    "report_run",
+    "run_comparison",
+    "summarise",
+    "terminal_report",
+    "sections_text",
+    "write_run",
+    "check",
+    "gate_document",
+    "gate_text",
+    "write_baseline",
+    "generate",
+    "export_mlflow",
+    "list_runs",
+    "mlflow_hint",
+    "runs_table",
+    "verify",
+    "default_source_path",
+    "load_source_model",
+    "source_models",
+    "train_source",
+    "rank_sources",
+    "ranking_text",
+    "rank_sweep",
+    "sweep_text",
+    "CellError",
+    "SweepOutcome",
+    "run_sweep",
+    "load_config",
+    "load_run",
+    "read_baseline",
+    "run_summary",
+    "verify_run",
+    "load_sweep",
+    "RunResult",
+    "SourceModel",
 ]

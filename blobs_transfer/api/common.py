@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from blobs_transfer.config import Config
 from blobs_transfer.model.backend import import_tensorflow as quiet_import

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,8 @@ from blobs_transfer.stats import summary as analysis
 from blobs_transfer.train import run as training
 from blobs_transfer.train.plan import (
     RunResult,
-    epochs_of_work,
     Sources,
+    epochs_of_work,
     planned_runs,
     source_provenance,
 )
@@ -41,8 +42,9 @@ def run_comparison(cfg: Config, sources: Sources, *, progress: Progress | None =
 
 def summarise(cfg: Config, result: RunResult, sources: Sources | None = None) -> dict[str, Any]:
     """The statistics of an in-memory result: the same dict `compare` writes as summary.json."""
-    return analysis.summarise(cfg, result.records(), result.history["test_accuracy"].astype(float),
-                              source_provenance(cfg, sources or {}))
+    return analysis.summarise(
+        cfg, result.records(), result.history["test_accuracy"].astype(float), source_provenance(cfg, sources or {})
+    )
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,9 @@ class Comparison:
     result: RunResult
 
 
-def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any],
-                     timings: dict[str, float] | None = None) -> dict[str, Any]:
+def _write_run_files(
+    cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any], timings: dict[str, float] | None = None
+) -> dict[str, Any]:
     """Scores and curves, then the statistics and figures built back from those files (so `report` on the
     finished directory gives the very same summary), then metadata.json, written once with every timing; the
     run is sealed and marked complete last. timings: {"started": perf_counter at the command's start,
@@ -68,8 +71,10 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
     # curves' text is written by a child process meanwhile (a second of work at 20,000 runs).
     with results.in_child(lambda: results.write_curves(run_dir / "curves", result.replicas, result.history)):
         scores = result.records()
-        curves = {k: results.curve_as_written(result.history[k])
-                  for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")}
+        curves = {
+            k: results.curve_as_written(result.history[k])
+            for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
+        }
         summary = analysis.summarise(cfg, scores, curves["test_accuracy"], provenance)
         _render(run_dir, cfg, scores, curves, summary, about)
     seeds: dict[str, list[int]] = {}
@@ -78,19 +83,32 @@ def _write_run_files(cfg: Config, result: RunResult, run_dir: Path, provenance: 
     seconds = {}
     if timings is not None:
         now = time.perf_counter()
-        seconds = {"training_seconds": round(timings["training_seconds"], 3),
-                   "statistics_and_files_seconds": round(now - started, 3),
-                   "wall_seconds": round(now - timings["started"], 3)}
-    write_json(run_dir / "metadata.json", {
-        **about, "root_seed": cfg.study.seed, "engine": cfg.study.engine, "replicas": len(result.replicas),
-        "diverged": int(result.diverged.sum()), "repeat_seeds": seeds, **seconds, "source_models": provenance})
+        seconds = {
+            "training_seconds": round(timings["training_seconds"], 3),
+            "statistics_and_files_seconds": round(now - started, 3),
+            "wall_seconds": round(now - timings["started"], 3),
+        }
+    write_json(
+        run_dir / "metadata.json",
+        {
+            **about,
+            "root_seed": cfg.study.seed,
+            "engine": cfg.study.engine,
+            "replicas": len(result.replicas),
+            "diverged": int(result.diverged.sum()),
+            "repeat_seeds": seeds,
+            **seconds,
+            "source_models": provenance,
+        },
+    )
     seal_run(run_dir, cfg, (*RUN_DATA, *transfer.data_files(run_dir)))
     results.mark_complete(run_dir)
     return summary
 
 
-def write_run(cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_RESULTS, *,
-              sources: Sources | None = None) -> Path:
+def write_run(
+    cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_RESULTS, *, sources: Sources | None = None
+) -> Path:
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
@@ -126,14 +144,22 @@ def check_fits(cfg: Config) -> None:
     need = estimated_peak_gib(cfg)
     if need > MEMORY_BUDGET_GIB:
         runs = sum(planned_runs(cfg).values())
-        raise StudyError(f"{runs} runs of {cfg.target_training.epochs} epochs would need about {need:.1f} GiB, more than "
-                         f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
-                         "the study into a sweep (its cells are separate comparisons)")
+        raise StudyError(
+            f"{runs} runs of {cfg.target_training.epochs} epochs would need about {need:.1f} GiB, more than "
+            f"the {MEMORY_BUDGET_GIB:g} GiB a comparison may use: use fewer repeats or epochs, or split "
+            "the study into a sweep (its cells are separate comparisons)"
+        )
 
 
-def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None,
-            train_missing: bool = False, progress: Progress | None = None,
-            notify: Callable[[str], None] | None = None) -> Comparison:
+def compare(
+    cfg: Config,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    *,
+    source: str | Path | None = None,
+    train_missing: bool = False,
+    progress: Progress | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Comparison:
     """The repeated comparison end to end: source models, training, and a new run directory with every file.
 
     The run directory is marked INCOMPLETE until its last file is written, so an interrupted or failed run
@@ -142,20 +168,33 @@ def compare(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: s
     check_fits(cfg)
     ensure_writable(results_dir)
     started = time.perf_counter()
-    sources = source_models(cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify)
+    sources = source_models(
+        cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
+    )
     run_dir = results.new_run_dir(results_dir, "compare")
     atomic_write_text(run_dir / "config.toml", to_toml(cfg))
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
     transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
-    summary = _write_run_files(cfg, result, run_dir, _provenance(cfg, sources, results_dir),
-                               {"started": started, "training_seconds": train_seconds})
+    summary = _write_run_files(
+        cfg,
+        result,
+        run_dir,
+        _provenance(cfg, sources, results_dir),
+        {"started": started, "training_seconds": train_seconds},
+    )
     return Comparison(run_dir, summary, result)
 
 
-def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None, fixed: int = 0,
-        progress: Progress | None = None) -> tuple[Path, RunResult]:
+def fit(
+    cfg: Config,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    *,
+    source: str | Path | None = None,
+    fixed: int = 0,
+    progress: Progress | None = None,
+) -> tuple[Path, RunResult]:
     """One run with learning curves on the target problem: standalone, or from a saved source model with
     `fixed` frozen layers (the tutorial's steps 2 and 3). Returns its run directory and result."""
 
@@ -169,11 +208,23 @@ def fit(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str |
     seed_used = result.replicas[0].seed
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     write_history(run_dir, "fit", result.history, title)
-    write_json(run_dir / "metadata.json", results.run_metadata(
-        arm=arm.name, source=results.portable_path(source, results_dir) if source else None, seed=seed_used, root_seed=cfg.study.seed,
-        train_accuracy=float(result.final["train_accuracy"][0]), test_accuracy=float(result.final["test_accuracy"][0])))
-    integrity.write_manifest(run_dir, ["config.toml", "fit_history.csv", "metadata.json"],
-                             derived=["fit_learning_curves.png"], plan={"runs": 1})
+    write_json(
+        run_dir / "metadata.json",
+        results.run_metadata(
+            arm=arm.name,
+            source=results.portable_path(source, results_dir) if source else None,
+            seed=seed_used,
+            root_seed=cfg.study.seed,
+            train_accuracy=float(result.final["train_accuracy"][0]),
+            test_accuracy=float(result.final["test_accuracy"][0]),
+        ),
+    )
+    integrity.write_manifest(
+        run_dir,
+        ["config.toml", "fit_history.csv", "metadata.json"],
+        derived=["fit_learning_curves.png"],
+        plan={"runs": 1},
+    )
     results.mark_complete(run_dir)
     return run_dir, result
 
@@ -183,20 +234,32 @@ def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, 
     by_arm = analysis.arm_accuracies(cfg, scores)
     names = [a["arm"] for a in summary["arms"] if a["n"]]
     sources = report.sources_phrase(summary)
-    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (f"\n{sources}" if sources else "")
+    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (
+        f"\n{sources}" if sources else ""
+    )
     # bands at the source-model level for arms whose runs come from K > 1 source models (cluster-robust SE)
-    bands = {key: {n: stats.curve_band(curves[key][by_arm[n]["rows"]],
-                                       groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None)
-                   for n in names} for key in ("test_accuracy", "test_loss")}
+    bands = {
+        key: {
+            n: stats.curve_band(
+                curves[key][by_arm[n]["rows"]], groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None
+            )
+            for n in names
+        }
+        for key in ("test_accuracy", "test_loss")
+    }
     means = {n: {k: curves[k][by_arm[n]["rows"]].mean(axis=0) for k in curves} for n in names}
     figures = {
         "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
         "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
-        "curves.png": plots.curves_figure(bands["test_accuracy"], bands["test_loss"],
-                                          "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
-                                          + (f"\n{sources}" if sources else "")),
-        "train_test.png": plots.train_test_figure(means, "Train against test, per arm: the mean of the arm's runs "
-                                                         "per epoch (the tutorial draws one run's)"),
+        "curves.png": plots.curves_figure(
+            bands["test_accuracy"],
+            bands["test_loss"],
+            "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
+            + (f"\n{sources}" if sources else ""),
+        ),
+        "train_test.png": plots.train_test_figure(
+            means, "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)"
+        ),
     }
     nested = [n for n in names if by_arm[n]["uses_source"]]
     if cfg.study.source_repeats > 1 and nested and cfg.study.baseline in names:
@@ -207,9 +270,13 @@ def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, 
                 runs = by_arm[n]["accuracy"][by_arm[n]["source_index"] == g]
                 per_source[g, a] = runs.mean() if len(runs) else np.nan
         figures["sources.png"] = plots.source_means_figure(
-            nested, per_source, cfg.study.baseline, by_arm[cfg.study.baseline]["accuracy"],
+            nested,
+            per_source,
+            cfg.study.baseline,
+            by_arm[cfg.study.baseline]["accuracy"],
             f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
-            "score (lines join one source model's means)")
+            "score (lines join one source model's means)",
+        )
     return figures
 
 
@@ -224,8 +291,9 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     return summary
 
 
-def _render(run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any],
-            meta: dict[str, Any] | None = None) -> None:
+def _render(
+    run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any], meta: dict[str, Any] | None = None
+) -> None:
     """summary.json, summary.md, the figures and report.html of a run, from its statistics and files; meta: what
     made the run (metadata.json's, which `report` reads back when it rebuilds a finished run)."""
     transfer.add_to_summary(run_dir, cfg, scores, summary)  # K >= 3 source models: how well each score ranked them

@@ -32,9 +32,12 @@ def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study:
     if require_same_study:
         differ, complete = gate.study_differences(baseline, gate.study_settings(config_to_dict(cfg)), summary["run"])
         if not complete:
-            warnings.warn(f"{baseline_file} records only the target, source, repeats and epochs of its study (written "
-                          "before baselines recorded their config): only those are compared",
-                          integrity.UnverifiedRunWarning, stacklevel=2)
+            warnings.warn(
+                f"{baseline_file} records only the target, source, repeats and epochs of its study (written "
+                "before baselines recorded their config): only those are compared",
+                integrity.UnverifiedRunWarning,
+                stacklevel=2,
+            )
         if differ:
             shown = ", ".join(differ[:4]) + (f" and {len(differ) - 4} more" if len(differ) > 4 else "")
             raise OtherStudyError(f"{run_dir} is a run of another study than {baseline_file} guards: {shown}")
@@ -46,14 +49,28 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
 
     cfg, scores, _, summary = run_summary(run_dir)
     by_arm = analysis.arm_accuracies(cfg, scores)
-    arms = [{"arm": a["arm"], "n_diverged": a["n_diverged"], "accuracy": by_arm[a["arm"]]["accuracy"],
-             "groups": by_arm[a["arm"]]["source_index"] if by_arm[a["arm"]]["uses_source"] else None}
-            for a in summary["arms"]]
+    arms = [
+        {
+            "arm": a["arm"],
+            "n_diverged": a["n_diverged"],
+            "accuracy": by_arm[a["arm"]]["accuracy"],
+            "groups": by_arm[a["arm"]]["source_index"] if by_arm[a["arm"]]["uses_source"] else None,
+        }
+        for a in summary["arms"]
+    ]
     run = {k: summary["run"][k] for k in ("target", "source", "repeats", "source_repeats", "epochs", "seed", "engine")}
-    write_json(Path(out), gate.make_baseline(arms, n_test=summary["run"]["n_test"], run=run, source=Path(run_dir).name,
-                                             seed=cfg.study.seed,
-                                             study=gate.study_settings(config_to_dict(cfg)),
-                                             comparisons=summary["comparisons"]))
+    write_json(
+        Path(out),
+        gate.make_baseline(
+            arms,
+            n_test=summary["run"]["n_test"],
+            run=run,
+            source=Path(run_dir).name,
+            seed=cfg.study.seed,
+            study=gate.study_settings(config_to_dict(cfg)),
+            comparisons=summary["comparisons"],
+        ),
+    )
     return Path(out)
 
 
@@ -62,7 +79,9 @@ def gate_text(rows: list[dict[str, Any]]) -> str:
     return format_table(*gate.gate_table(rows))
 
 
-def gate_document(rows: list[dict[str, Any]], baseline: dict[str, Any], kind: str, *, run: str, baseline_file: str) -> str:
+def gate_document(
+    rows: list[dict[str, Any]], baseline: dict[str, Any], kind: str, *, run: str, baseline_file: str
+) -> str:
     """The gate's rows as a CI document: kind "junit" (JUnit XML) or "markdown" (a job summary)."""
     render = {"junit": gate_report.junit_xml, "markdown": gate_report.markdown}[kind]
     return render(rows, baseline, run=run, baseline_file=baseline_file)

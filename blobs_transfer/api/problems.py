@@ -26,7 +26,9 @@ def generate(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
     where the config changes them, and draw them all (problems.png); with a saved source model at the default
     path, also its decision regions (decision_regions.png, `decision_regions`). Returns the folder."""
     folder = ensure_writable(Path(results_dir) / "problems")
-    specs = {cfg.problem_slug(cfg.catalogue_spec(n)): cfg.catalogue_spec(n) for n in range(1, len(cfg.problems.seeds) + 1)}
+    specs = {
+        cfg.problem_slug(cfg.catalogue_spec(n)): cfg.catalogue_spec(n) for n in range(1, len(cfg.problems.seeds) + 1)
+    }
     for spec in (cfg.source_spec, cfg.target_spec):
         specs.setdefault(cfg.problem_slug(spec), spec)
     shown = []
@@ -35,10 +37,18 @@ def generate(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
         for split in ("train", "test"):
             x, y = getattr(problem, f"x_{split}"), getattr(problem, f"y_{split}")
             header = [*(f"x{j + 1}" for j in range(x.shape[1])), "label"]
-            write_csv(folder / f"{slug}_{split}.csv", header,
-                      ([*(repr(float(v)) for v in row), int(label)] for row, label in zip(x, y)))
-        shown.append((f"{cfg.describe_problem(spec)}\nmake_blobs random_state={spec.random_state}",
-                      np.concatenate([problem.x_train, problem.x_test]), np.concatenate([problem.y_train, problem.y_test])))
+            write_csv(
+                folder / f"{slug}_{split}.csv",
+                header,
+                ([*(repr(float(v)) for v in row), int(label)] for row, label in zip(x, y)),
+            )
+        shown.append(
+            (
+                f"{cfg.describe_problem(spec)}\nmake_blobs random_state={spec.random_state}",
+                np.concatenate([problem.x_train, problem.x_test]),
+                np.concatenate([problem.y_train, problem.y_test]),
+            )
+        )
     save_figure(plots.problems_figure(shown), folder / "problems.png")
     source = default_source_path(cfg, results_dir, cfg.source_spec)
     if source.exists() and cfg.problems.n_features == 2:
@@ -67,11 +77,19 @@ def decision_regions(cfg: Config, source: Weights):
     after = unstack(trained.weights, 0)
     panels = []
     for title, weights, problem in (
-            (f"source model on {cfg.describe_problem(cfg.source_spec)}", source, source_problem),
-            (f"the same model on {cfg.describe_problem(cfg.target_spec)}:\na transfer run before target training",
-             source, target_problem),
-            (f"transfer fixed=0 after {cfg.target_training.epochs} epochs on "
-             f"{cfg.describe_problem(cfg.target_spec)} (seed {seed})", after, target_problem)):
+        (f"source model on {cfg.describe_problem(cfg.source_spec)}", source, source_problem),
+        (
+            f"the same model on {cfg.describe_problem(cfg.target_spec)}:\na transfer run before target training",
+            source,
+            target_problem,
+        ),
+        (
+            f"transfer fixed=0 after {cfg.target_training.epochs} epochs on "
+            f"{cfg.describe_problem(cfg.target_spec)} (seed {seed})",
+            after,
+            target_problem,
+        ),
+    ):
         accuracy = float(np.mean(predict_classes(weights, problem.x_test) == problem.y_test))
         panels.append((f"{title}\ntest accuracy {accuracy:.3f}", weights, problem.x_test, problem.y_test))
     xs = np.concatenate([source_problem.x_test, target_problem.x_test])
@@ -79,6 +97,9 @@ def decision_regions(cfg: Config, source: Weights):
     g1, g2 = np.meshgrid(np.linspace(lo[0], hi[0], 300), np.linspace(lo[1], hi[1], 300))
     grid = np.column_stack([g1.ravel(), g2.ravel()])
     drawn = [(title, predict_classes(w, grid).reshape(g1.shape), x, y) for title, w, x, y in panels]
-    return plots.decision_regions_figure(drawn, (lo[0], hi[0], lo[1], hi[1]),
-                                         "What the source model learnt, and what transfer does with it: the "
-                                         "regions each network gives each class, the test rows over them")
+    return plots.decision_regions_figure(
+        drawn,
+        (lo[0], hi[0], lo[1], hi[1]),
+        "What the source model learnt, and what transfer does with it: the "
+        "regions each network gives each class, the test rows over them",
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -40,8 +40,14 @@ def write_history(folder: Path, stem: str, history: dict[str, np.ndarray], title
     save_figure(plots.learning_curves_figure(single, title), folder / f"{stem}_learning_curves.png")
 
 
-def train_source(cfg: Config, problem: int | None = None, *, out: str | Path | None = None,
-                 results_dir: str | Path = DEFAULT_RESULTS, progress: Progress | None = None):
+def train_source(
+    cfg: Config,
+    problem: int | None = None,
+    *,
+    out: str | Path | None = None,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    progress: Progress | None = None,
+):
     """Train source model 0 of a problem (the study's source problem by default) and save it as .keras, with
     its history, learning curves and metadata beside it. Returns (SourceModel, its TrainResult)."""
     from blobs_transfer.model.keras_model import model_from_weights, save_model
@@ -50,13 +56,26 @@ def train_source(cfg: Config, problem: int | None = None, *, out: str | Path | N
     spec = cfg.spec_of_problem(problem)
     out = Path(out) if out else default_source_path(cfg, results_dir, spec)
     ensure_writable(out.parent)
-    (model,), result = training.train_sources(cfg, problem, 1, progress=phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs))
+    (model,), result = training.train_sources(
+        cfg, problem, 1, progress=phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs)
+    )
     save_model(model_from_weights(cfg, model.weights), out)
-    write_history(out.parent, out.stem, result.history, f"Source model on {cfg.describe_problem(spec)} (seed {model.seed})")
-    write_json(out.parent / f"{out.stem}.json", results.run_metadata(
-        problem=problem, spec=asdict(spec), seed=model.seed, root_seed=cfg.study.seed, engine=cfg.study.engine,
-        epochs=cfg.source_training.epochs, train_accuracy=float(result.final["train_accuracy"][0]),
-        test_accuracy=float(result.final["test_accuracy"][0])))
+    write_history(
+        out.parent, out.stem, result.history, f"Source model on {cfg.describe_problem(spec)} (seed {model.seed})"
+    )
+    write_json(
+        out.parent / f"{out.stem}.json",
+        results.run_metadata(
+            problem=problem,
+            spec=asdict(spec),
+            seed=model.seed,
+            root_seed=cfg.study.seed,
+            engine=cfg.study.engine,
+            epochs=cfg.source_training.epochs,
+            train_accuracy=float(result.final["train_accuracy"][0]),
+            test_accuracy=float(result.final["test_accuracy"][0]),
+        ),
+    )
     return replace(model, path=str(out)), result
 
 
@@ -73,9 +92,15 @@ def load_source_model(path: str | Path, cfg: Config, spec: ProblemSpec | None = 
     return SourceModel(spec or cfg.source_spec, weights, seed, str(path))
 
 
-def source_models(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, source: str | Path | None = None,
-                  train_missing: bool = False, progress: Progress | None = None,
-                  notify: Callable[[str], None] | None = None) -> Sources:
+def source_models(
+    cfg: Config,
+    results_dir: str | Path = DEFAULT_RESULTS,
+    *,
+    source: str | Path | None = None,
+    train_missing: bool = False,
+    progress: Progress | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Sources:
     """The source models every transfer arm needs, per source problem spec, by source index.
 
     With source_repeats = 1 the study's source problem uses the saved model (`source`, else the default
@@ -95,12 +120,21 @@ def source_models(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS, *, sou
             if not path.exists():
                 hint = "" if number == 1 else f" --problem {number}"
                 extra = "" if spec == cfg.catalogue_spec(number) else " --config <this config>"
-                raise SourceModelError(f"no source model at {path}: make one with `blobs-transfer train-source{hint}{extra}`, "
-                                       "pass --source PATH, or add --train-source to compare")
+                raise SourceModelError(
+                    f"no source model at {path}: make one with `blobs-transfer train-source{hint}{extra}`, "
+                    "pass --source PATH, or add --train-source to compare"
+                )
             out[spec] = [load_source_model(path, cfg, spec)]
         else:
             count, epochs = cfg.study.source_repeats, cfg.source_training.epochs
             out[spec], _ = training.train_sources(
-                cfg, number, count, progress=phase(progress, f"{count} source models on {cfg.describe_problem(spec)}",
-                                                    epochs if cfg.study.engine != "keras" else count * epochs))
+                cfg,
+                number,
+                count,
+                progress=phase(
+                    progress,
+                    f"{count} source models on {cfg.describe_problem(spec)}",
+                    epochs if cfg.study.engine != "keras" else count * epochs,
+                ),
+            )
     return out

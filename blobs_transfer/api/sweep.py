@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import report
@@ -41,10 +42,16 @@ def _runner(scheduler: str | None, workers: int | None):
     return contextlib.nullcontext(cluster.Runner(cluster.in_process))
 
 
-def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str | Path | None = None,
-              scheduler: str | None = None, workers: int | None = None,
-              progress: Callable[[str, int, int], None] | None = None,
-              notify: Callable[[str], None] | None = None) -> SweepOutcome:
+def run_sweep(
+    sweep: Sweep,
+    results_dir: str | Path = "results",
+    *,
+    resume: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> SweepOutcome:
     """Run every cell not yet finished, then write the tables, figures and report.
 
     With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
@@ -56,8 +63,14 @@ def run_sweep(sweep: Sweep, results_dir: str | Path = "results", *, resume: str 
         return _run_cells(sweep, sweep_dir, scheduler, workers, progress, notify)
 
 
-def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: int | None,
-               progress: Callable[[str, int, int], None] | None, notify: Callable[[str], None] | None) -> SweepOutcome:
+def _run_cells(
+    sweep: Sweep,
+    sweep_dir: Path,
+    scheduler: str | None,
+    workers: int | None,
+    progress: Callable[[str, int, int], None] | None,
+    notify: Callable[[str], None] | None,
+) -> SweepOutcome:
     """Verify the finished cells, train the others (and any damaged one again), then write the tables."""
     started = time.perf_counter()
     cells = sweep.cells()
@@ -73,8 +86,10 @@ def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: in
             (sweepdir.cell_dir(sweep_dir, c) / sweepdir.DONE).unlink()
         todo.append(c)
     if notify and unverified:
-        notify(f"Warning: {unverified} finished cells were written before cells verified themselves: kept with only "
-               "their row counts checked.")
+        notify(
+            f"Warning: {unverified} finished cells were written before cells verified themselves: kept with only "
+            "their row counts checked."
+        )
     if notify and len(todo) < len(cells):
         notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
     failures = []
@@ -96,13 +111,16 @@ def _run_cells(sweep: Sweep, sweep_dir: Path, scheduler: str | None, workers: in
                     if progress:
                         progress("cells", 1, len(todo))
         except ClusterError as exc:
-            raise ClusterError(f"{exc}; the finished cells are kept in {sweep_dir}: "
-                               f"finish it with --resume {sweep_dir}") from None
+            raise ClusterError(
+                f"{exc}; the finished cells are kept in {sweep_dir}: finish it with --resume {sweep_dir}"
+            ) from None
     if failures:
         cell, exc = failures[0]
-        raise CellError(f"{len(failures)} of {len(todo)} cells failed, first cell {cell.index} ({cell.name}): "
-                        f"{cluster.one_line(exc)}; the other cells are kept in {sweep_dir} "
-                        f"(--resume {sweep_dir} runs the failed ones again)")
+        raise CellError(
+            f"{len(failures)} of {len(todo)} cells failed, first cell {cell.index} ({cell.name}): "
+            f"{cluster.one_line(exc)}; the other cells are kept in {sweep_dir} "
+            f"(--resume {sweep_dir} runs the failed ones again)"
+        )
     meta, blocks = write_tables(sweep, sweep_dir, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
     results.mark_complete(sweep_dir)
     return SweepOutcome(sweep_dir, blocks, meta)
@@ -113,17 +131,30 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
     keys = sweep.keys
     runs, table, summaries = sweepdir.cell_rows(sweep, sweep_dir)
     write_csv(sweep_dir / "runs.csv", [*keys, *sweepdir.RUN_COLUMNS], runs)
-    write_csv(sweep_dir / "cells.csv", [*keys, "arm", *sweepdir.CELL_STATS, *sweepdir.COMPARISON_STATS, *sweepdir.BEST_STATS], table)
+    write_csv(
+        sweep_dir / "cells.csv",
+        [*keys, "arm", *sweepdir.CELL_STATS, *sweepdir.COMPARISON_STATS, *sweepdir.BEST_STATS],
+        table,
+    )
     figures = sweep_report.sweep_figures(sweep, summaries)
     results.save_figures({sweep_dir / name: fig for name, fig in figures.items()})
     pngs = {name: (sweep_dir / name).read_bytes() for name in figures}
     blocks = sweep_report.sweep_sections(sweep, summaries, list(figures))
-    meta = results.run_metadata(root_seed=sweep.seed, cells=len(summaries), trained_cells=trained_cells,
-                                networks=len(runs), wall_seconds=round(wall_seconds, 3),
-                                axes={k: list(v) for k, v in sweep.axes})
+    meta = results.run_metadata(
+        root_seed=sweep.seed,
+        cells=len(summaries),
+        trained_cells=trained_cells,
+        networks=len(runs),
+        wall_seconds=round(wall_seconds, 3),
+        axes={k: list(v) for k, v in sweep.axes},
+    )
     title = sweep_report.sweep_title(sweep, len(summaries), meta["command"])
     atomic_write_text(sweep_dir / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
     write_json(sweep_dir / "metadata.json", meta)
-    integrity.write_manifest(sweep_dir, ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
-                             derived=[*figures, "report.html"], plan={"cells": len(summaries), "networks": len(runs)})
+    integrity.write_manifest(
+        sweep_dir,
+        ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
+        derived=[*figures, "report.html"],
+        plan={"cells": len(summaries), "networks": len(runs)},
+    )
     return meta, blocks

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -90,8 +91,14 @@ def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, reco
     rows = []
     for index, (model, row) in enumerate(zip(models, scores)):
         means = [truth[a].get(index) for a in arms]
-        rows.append([index, "" if model.seed is None else model.seed, *(f"{row[s]:.9g}" for s in SCORES),
-                     *("" if m is None else f"{m:.6f}" for m in means)])
+        rows.append(
+            [
+                index,
+                "" if model.seed is None else model.seed,
+                *(f"{row[s]:.9g}" for s in SCORES),
+                *("" if m is None else f"{m:.6f}" for m in means),
+            ]
+        )
     write_csv(run_dir / CSV_NAME, ["source_index", "source_seed", *SCORES, *arms], rows)
     save_models(run_dir, cfg, [m.weights for m in models], [m.seed for m in models])
 
@@ -105,16 +112,21 @@ def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: S
             write_weights(path, cfg, w)
         except OSError as exc:
             raise cannot_write(path, exc) from None
-        write_json(path.with_suffix(".json"), {"source_index": index, "seed": seed, "problem": cfg.study.source_problem,
-                                               "root_seed": cfg.study.seed})
+        write_json(
+            path.with_suffix(".json"),
+            {"source_index": index, "seed": seed, "problem": cfg.study.source_problem, "root_seed": cfg.study.seed},
+        )
 
 
 def data_files(run_dir: Path) -> tuple[str, ...]:
     """The run-relative names of what `write_source_files` wrote (data a run's manifest vouches for)."""
     if not (run_dir / CSV_NAME).is_file():
         return ()
-    models = sorted(p.relative_to(run_dir).as_posix() for p in (run_dir / MODELS).glob("source_*.*")
-                    if p.suffix in (".keras", ".json"))
+    models = sorted(
+        p.relative_to(run_dir).as_posix()
+        for p in (run_dir / MODELS).glob("source_*.*")
+        if p.suffix in (".keras", ".json")
+    )
     return (CSV_NAME, *models)
 
 
@@ -148,13 +160,25 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         data = by_arm[arm]
         if np.unique(data["source_index"]).size < MIN_SOURCES:
             continue
-        arms[arm] = rank_agreement.agreement({s: table[s] for s in SCORES}, labels, data["accuracy"],
-                                             data["source_index"], seed=cfg.study.seed, arm=arm,
-                                             n_resamples=N_RESAMPLES, reference=REFERENCE)
+        arms[arm] = rank_agreement.agreement(
+            {s: table[s] for s in SCORES},
+            labels,
+            data["accuracy"],
+            data["source_index"],
+            seed=cfg.study.seed,
+            arm=arm,
+            n_resamples=N_RESAMPLES,
+            reference=REFERENCE,
+        )
     if arms:
-        summary["transferability"] = {"n_sources": int(labels.size), "scores": list(SCORES), "arms": arms,
-                                      "n_resamples": N_RESAMPLES, "top_share": rank_agreement.TOP_SHARE,
-                                      "reference": REFERENCE}
+        summary["transferability"] = {
+            "n_sources": int(labels.size),
+            "scores": list(SCORES),
+            "arms": arms,
+            "n_resamples": N_RESAMPLES,
+            "top_share": rank_agreement.TOP_SHARE,
+            "reference": REFERENCE,
+        }
 
 
 def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +188,11 @@ def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
         return {}
     table = read_table(Path(run_dir) / CSV_NAME)
     arms = list(summary["transferability"]["arms"])
-    return {FIGURE: words.scores_figure({s: table[s] for s in SCORES}, {a: table[a] for a in arms},
-                                        summary["transferability"])}
+    return {
+        FIGURE: words.scores_figure(
+            {s: table[s] for s in SCORES}, {a: table[a] for a in arms}, summary["transferability"]
+        )
+    }
 
 
 # --- rank-sources --------------------------------------------------------------------------------------
@@ -180,8 +207,10 @@ def source_files(paths: Sequence[str | Path]) -> list[Path]:
         if p.is_dir():
             found = sorted((p / MODELS).glob("source_*.keras")) or sorted(p.glob("*.keras"))
             if not found:
-                raise SourceModelError(f"{p} holds no source models (no {MODELS}/source_*.keras and no *.keras): "
-                                       "a compare run saves them when it trains 2 or more")
+                raise SourceModelError(
+                    f"{p} holds no source models (no {MODELS}/source_*.keras and no *.keras): "
+                    "a compare run saves them when it trains 2 or more"
+                )
             out += found
         else:
             out.append(p)
@@ -199,12 +228,27 @@ def rank_sources(cfg: Config, paths: Sequence[str | Path], out: str | Path | Non
     rows = []
     for f, model, scores in zip(files, models, score_models(cfg, [m.weights for m in models])):
         match = _INDEX.search(f.stem)
-        rows.append({"file": str(f), "source_index": int(match.group(1)) if match else None,
-                     "source_seed": model.seed, **scores})
+        rows.append(
+            {
+                "file": str(f),
+                "source_index": int(match.group(1)) if match else None,
+                "source_seed": model.seed,
+                **scores,
+            }
+        )
     if out is not None:
         columns = ["file", "source_index", "source_seed", *SCORES]
-        write_csv(Path(out), columns, ([("" if r[c] is None else r[c]) if c in ("file", "source_index", "source_seed")
-                                        else f"{r[c]:.9g}" for c in columns] for r in rows))
+        write_csv(
+            Path(out),
+            columns,
+            (
+                [
+                    ("" if r[c] is None else r[c]) if c in ("file", "source_index", "source_seed") else f"{r[c]:.9g}"
+                    for c in columns
+                ]
+                for r in rows
+            ),
+        )
     return rows
 
 
@@ -212,7 +256,6 @@ def ranking_text(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """rank-sources' terminal output: the table of scores and which source each score picks."""
     intro, scores, picks = words.ranking_table(rows, SCORES, cfg.describe_problem(cfg.target_spec))
     return "\n".join([intro, report.format_table(*scores), "", *picks])
-
 
 
 # --- a sweep: every cell's target, and the targets ranked --------------------------------------------------
@@ -253,21 +296,43 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
             if labels.size >= MIN_SOURCES:
                 groups = np.array([int(r[1]) for r in rows if r[0] == arm and r[4] != ""])
                 accuracy = np.array([float(r[4]) for r in rows if r[0] == arm and r[4] != ""])
-                agreement[arm] = rank_agreement.agreement(columns, np.arange(len(models)), accuracy, groups,
-                                                          seed=cfg.study.seed, arm=arm, n_resamples=N_RESAMPLES,
-                                                          reference=REFERENCE)
+                agreement[arm] = rank_agreement.agreement(
+                    columns,
+                    np.arange(len(models)),
+                    accuracy,
+                    groups,
+                    seed=cfg.study.seed,
+                    arm=arm,
+                    n_resamples=N_RESAMPLES,
+                    reference=REFERENCE,
+                )
         benefit = {c["arm"]: c for c in summary["comparisons"] if c["arm"] in arms}
-        cells.append({"values": dict(cell.values), "scores": {s: float(np.mean(columns[s])) for s in SCORES},
-                      "benefit": benefit, "agreement": agreement})
+        cells.append(
+            {
+                "values": dict(cell.values),
+                "scores": {s: float(np.mean(columns[s])) for s in SCORES},
+                "benefit": benefit,
+                "agreement": agreement,
+            }
+        )
         for index, (model, row) in enumerate(zip(models, scores)):
-            table.append([*(v for _, v in cell.values), index, model.seed, *(f"{row[s]:.9g}" for s in SCORES),
-                          *("" if truth[a].get(index) is None else f"{truth[a][index]:.6f}" for a in arms)])
+            table.append(
+                [
+                    *(v for _, v in cell.values),
+                    index,
+                    model.seed,
+                    *(f"{row[s]:.9g}" for s in SCORES),
+                    *("" if truth[a].get(index) is None else f"{truth[a][index]:.6f}" for a in arms),
+                ]
+            )
     arms = transfer_arms(sweep.config_of(sweep.cells()[0]))
     targets = {}
     for arm in arms:
         diffs = np.array([c["benefit"].get(arm, {}).get("diff_mean", np.nan) for c in cells], dtype=float)
-        targets[arm] = {s: opt_float(rank_agreement.spearman_rows(
-            np.array([[c["scores"][s] for c in cells]]), diffs[None, :])[0]) for s in SCORES}
+        targets[arm] = {
+            s: opt_float(rank_agreement.spearman_rows(np.array([[c["scores"][s] for c in cells]]), diffs[None, :])[0])
+            for s in SCORES
+        }
     result = {"keys": keys, "n_sources": len(models), "cells": cells, "targets": targets}
     if out is not None:  # the rows, and every statistic beside them as JSON
         write_csv(Path(out), [*keys, "source_index", "source_seed", *SCORES, *arms], table)

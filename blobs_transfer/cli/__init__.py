@@ -31,8 +31,20 @@ def cli(debug: bool) -> None:
     """
 
 
-for _command in (study.generate, study.train_source, study.fit, study.compare, sweep.sweep, study.report, gate.check,
-                 gate.baseline, runs.verify, runs.runs, runs.export_mlflow, sources.rank_sources):
+for _command in (
+    study.generate,
+    study.train_source,
+    study.fit,
+    study.compare,
+    sweep.sweep,
+    study.report,
+    gate.check,
+    gate.baseline,
+    runs.verify,
+    runs.runs,
+    runs.export_mlflow,
+    sources.rank_sources,
+):
     cli.add_command(_command)
 
 

@@ -8,9 +8,9 @@ import json
 import signal
 import sys
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import click
 
@@ -40,11 +40,13 @@ def _one_line(exc: click.UsageError) -> BadInput:
 
 def _one_line_warnings(show):
     """`warnings.showwarning` that prints a run read unverified as one line `Warning: ...`, not Python's two."""
+
     def showwarning(message, category, *args, **kwargs):
         if issubclass(category, UnverifiedRunWarning):
             click.echo(f"Warning: {message}", err=True)
         else:
             show(message, category, *args, **kwargs)
+
     return showwarning
 
 
@@ -92,9 +94,13 @@ class Cli(click.Group):
 
 
 def json_option(f):
-    return click.option("--json", "as_json", is_flag=True,
-                        help="Print one JSON object instead of the text (where the run is, its verdicts, where its "
-                             "report is), for scripts; progress and notes still go to standard error.")(f)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print one JSON object instead of the text (where the run is, its verdicts, where its "
+        "report is), for scripts; progress and notes still go to standard error.",
+    )(f)
 
 
 def echo_json(obj: dict) -> None:
@@ -103,31 +109,57 @@ def echo_json(obj: dict) -> None:
 
 
 def results_option(f):
-    return click.option("--results-dir", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_RESULTS,
-                        show_default=True, help="Folder where outputs are written (a new subfolder per compare run).")(f)
+    return click.option(
+        "--results-dir",
+        type=click.Path(path_type=Path, file_okay=False),
+        default=DEFAULT_RESULTS,
+        show_default=True,
+        help="Folder where outputs are written (a new subfolder per compare run).",
+    )(f)
 
 
 def config_option(f):
-    return click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-                        help="TOML file of overrides of the tutorial's defaults (see configs/tutorial.toml).")(f)
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help="TOML file of overrides of the tutorial's defaults (see configs/tutorial.toml).",
+    )(f)
 
 
 def training_options(f):
-    f = click.option("--epochs", type=click.IntRange(min=1), default=None,
-                     help="Training epochs per model, the [training] block's (a config's [source] or [target] epochs "
-                          "still win) [default: 100, the tutorial's].")(f)
-    f = click.option("--seed", type=click.IntRange(min=0), default=None,
-                     help="Root seed; every per-repeat seed is derived from it and recorded [default: 0].")(f)
-    f = click.option("--engine", type=click.Choice(ENGINES), default=None,
-                     help="numba: all repeats trained together on the CPU (fast, default); tensorflow: the same in "
-                          "TensorFlow (uses a GPU if it sees one); keras: one model.fit per repeat (the reference).")(f)
+    f = click.option(
+        "--epochs",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Training epochs per model, the [training] block's (a config's [source] or [target] epochs "
+        "still win) [default: 100, the tutorial's].",
+    )(f)
+    f = click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Root seed; every per-repeat seed is derived from it and recorded [default: 0].",
+    )(f)
+    f = click.option(
+        "--engine",
+        type=click.Choice(ENGINES),
+        default=None,
+        help="numba: all repeats trained together on the CPU (fast, default); tensorflow: the same in "
+        "TensorFlow (uses a GPU if it sees one); keras: one model.fit per repeat (the reference).",
+    )(f)
     f = threads_option(f)
     return f
 
 
 def threads_option(f):
-    return click.option("--threads", type=click.IntRange(min=1), default=None,
-                        help=f"CPU threads for the numba engine [default: ${api.THREADS_ENV} if set, else every core].")(f)
+    return click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        help=f"CPU threads for the numba engine [default: ${api.THREADS_ENV} if set, else every core].",
+    )(f)
 
 
 class ProgressBars:
@@ -172,10 +204,12 @@ def interruptible(bars: ProgressBars) -> Iterator[None]:
     Not at the signal itself: an exception raised at an arbitrary point inside TensorFlow's tracing leaves
     its internal stacks inconsistent and surfaces as an unrelated error ('Concurrent access?').
     """
+
     def handler(signum, frame):
         if bars.stop_requested:
             raise Interrupted()
         bars.stop_requested = True
+
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield

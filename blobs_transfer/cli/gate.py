@@ -15,15 +15,30 @@ DEFAULT_BASELINE = api.DEFAULT_RESULTS / "baseline.json"
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--baseline", "baseline_file", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help=f"Baseline JSON with per-arm statistics, findings and tolerance bands [default: {DEFAULT_BASELINE}, "
-                   "the Numba engine's gate; the TensorFlow engine's is results/baseline-tensorflow.json].")
-@click.option("--junit", "junit_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True), default=None,
-              help="Also write the checks as JUnit XML (one test case per arm and statistic or finding) for CI test "
-                   "reporters; - for standard output.")
-@click.option("--markdown", "markdown_file", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
-              default=None, help="Also write the checks as a Markdown table (moved statistics first) for a job "
-                                 "summary or pull-request comment; - for standard output.")
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help=f"Baseline JSON with per-arm statistics, findings and tolerance bands [default: {DEFAULT_BASELINE}, "
+    "the Numba engine's gate; the TensorFlow engine's is results/baseline-tensorflow.json].",
+)
+@click.option(
+    "--junit",
+    "junit_file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=None,
+    help="Also write the checks as JUnit XML (one test case per arm and statistic or finding) for CI test "
+    "reporters; - for standard output.",
+)
+@click.option(
+    "--markdown",
+    "markdown_file",
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+    default=None,
+    help="Also write the checks as a Markdown table (moved statistics first) for a job "
+    "summary or pull-request comment; - for standard output.",
+)
 def check(run_dir: Path, baseline_file: Path | None, junit_file: Path | None, markdown_file: Path | None) -> None:
     """Regression gate: compare a finished run's per-arm statistics and findings with a baseline; exit 1 if any
     moved.
@@ -43,8 +58,10 @@ def check(run_dir: Path, baseline_file: Path | None, junit_file: Path | None, ma
     if baseline_file is None:
         baseline_file = DEFAULT_BASELINE
         if not baseline_file.is_file():
-            raise BadInput(f"no --baseline given and {baseline_file} does not exist: pass --baseline FILE "
-                           "(`blobs-transfer baseline RUN_DIR --out FILE` makes one)")
+            raise BadInput(
+                f"no --baseline given and {baseline_file} does not exist: pass --baseline FILE "
+                "(`blobs-transfer baseline RUN_DIR --out FILE` makes one)"
+            )
     rows = api.check(run_dir, baseline_file)
     to_stderr = bool(dash)
     click.echo(api.gate_text(rows), err=to_stderr)
@@ -62,15 +79,21 @@ def check(run_dir: Path, baseline_file: Path | None, junit_file: Path | None, ma
         click.echo(f"FAILED: {len(moved)} of {len(rows)} checks moved outside their bands: {names}", err=True)
         sys.exit(1)
     notes = [f"{r['arm']} {r['statistic']} {r['note']}" for r in rows if r.get("note")]
-    click.echo(f"OK: all {len(rows)} checks within their bands of {baseline_file}"
-               + (f"; changed, not failures (a verdict to or from no evidence): {', '.join(notes)}" if notes else ""),
-               err=to_stderr)
+    click.echo(
+        f"OK: all {len(rows)} checks within their bands of {baseline_file}"
+        + (f"; changed, not failures (a verdict to or from no evidence): {', '.join(notes)}" if notes else ""),
+        err=to_stderr,
+    )
 
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True,
-              help="Where to write the baseline JSON (replaced atomically if it exists).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="Where to write the baseline JSON (replaced atomically if it exists).",
+)
 def baseline(run_dir: Path, out: Path) -> None:
     """Write a regression baseline (per-arm statistics, findings and tolerance bands) from a finished run."""
     click.echo(f"Wrote {api.write_baseline(run_dir, out)}")

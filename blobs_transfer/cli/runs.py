@@ -13,23 +13,30 @@ from blobs_transfer.cli.common import DEFAULT_RESULTS
 
 @click.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--derived/--data-only", default=True, show_default=True,
-              help="Also check the summaries, figures and report.html (which `report` can rebuild).")
+@click.option(
+    "--derived/--data-only",
+    default=True,
+    show_default=True,
+    help="Also check the summaries, figures and report.html (which `report` can rebuild).",
+)
 def verify(run_dir: Path, derived: bool) -> None:
     """Check that a finished run or sweep is exactly as written (every file against its manifest), e.g. after a
     copy; exit 2 naming the first damaged or missing file. Reads nothing else and changes nothing."""
     manifest = api.verify(run_dir, derived=derived)
     if manifest is not None:
         cells = manifest["plan"].get("cells")
-        click.echo(f"OK: {run_dir}: {len(manifest['files'])} files match its manifest"
-                   + (f", and each of its {cells} cells matches its own" if cells else ""))
+        click.echo(
+            f"OK: {run_dir}: {len(manifest['files'])} files match its manifest"
+            + (f", and each of its {cells} cells matches its own" if cells else "")
+        )
     else:
         click.echo(f"{run_dir} has no manifest: only its row counts were checked (they match its plan)")
 
 
 @click.command()
-@click.argument("results_dir", metavar="[RESULTS_DIR]", type=click.Path(path_type=Path, file_okay=False),
-                default=DEFAULT_RESULTS)
+@click.argument(
+    "results_dir", metavar="[RESULTS_DIR]", type=click.Path(path_type=Path, file_okay=False), default=DEFAULT_RESULTS
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the list as JSON (one object per run, more detail).")
 def runs(results_dir: Path, as_json: bool) -> None:
     """List the compare runs and sweeps under RESULTS_DIR [default: results]: kind, time, config, arms or cells,
@@ -45,11 +52,19 @@ def runs(results_dir: Path, as_json: bool) -> None:
 
 @click.command("export-mlflow")
 @click.argument("folder", metavar="DIR", type=click.Path(path_type=Path, file_okay=False))
-@click.option("--tracking-uri", default=None, metavar="URI",
-              help="MLflow tracking URI [default: sqlite:///<the folder holding DIR>/mlflow.db, a SQLite store "
-                   "beside the results, artefacts in mlartifacts/ next to it].")
-@click.option("--experiment", default="blobs-transfer", show_default=True,
-              help="MLflow experiment to add the runs to (created if missing).")
+@click.option(
+    "--tracking-uri",
+    default=None,
+    metavar="URI",
+    help="MLflow tracking URI [default: sqlite:///<the folder holding DIR>/mlflow.db, a SQLite store "
+    "beside the results, artefacts in mlartifacts/ next to it].",
+)
+@click.option(
+    "--experiment",
+    default="blobs-transfer",
+    show_default=True,
+    help="MLflow experiment to add the runs to (created if missing).",
+)
 def export_mlflow(folder: Path, tracking_uri: str | None, experiment: str) -> None:
     """Export a finished compare run or sweep DIR to MLflow (needs the extra: pip install 'blobs-transfer[mlflow]').
 

@@ -13,10 +13,19 @@ from blobs_transfer.config import load_config
 
 @click.command("rank-sources")
 @click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-@click.option("--problem", type=click.IntRange(min=1), default=None,
-              help="Target problem to score them on [default: the study's target problem, 2].")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=Path("rank-sources.csv"),
-              show_default=True, help="CSV file to write the scores to.")
+@click.option(
+    "--problem",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Target problem to score them on [default: the study's target problem, 2].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("rank-sources.csv"),
+    show_default=True,
+    help="CSV file to write the scores to.",
+)
 @config_option
 def rank_sources(sources: tuple[Path, ...], problem: int | None, out: Path, config_file: Path | None) -> None:
     """Score saved source models (.keras files, or a compare run's directory, which stands for its

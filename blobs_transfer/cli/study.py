@@ -8,8 +8,17 @@ from pathlib import Path
 import click
 
 from blobs_transfer import api
-from blobs_transfer.cli.common import (accuracies_line, config_option, echo_json, interruptible, json_option,
-                                       progress_bars, quiet_tensorflow, results_option, training_options)
+from blobs_transfer.cli.common import (
+    accuracies_line,
+    config_option,
+    echo_json,
+    interruptible,
+    json_option,
+    progress_bars,
+    quiet_tensorflow,
+    results_option,
+    training_options,
+)
 from blobs_transfer.config import load_config
 
 
@@ -23,10 +32,18 @@ def generate(results_dir: Path, config_file: Path | None) -> None:
 
 
 @click.command("train-source")
-@click.option("--problem", type=click.IntRange(min=1), default=None,
-              help="Problem to train the source model on [default: the study's source problem, 1].")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Where to save the model [default: RESULTS_DIR/source/problemN.keras, where compare looks].")
+@click.option(
+    "--problem",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Problem to train the source model on [default: the study's source problem, 1].",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to save the model [default: RESULTS_DIR/source/problemN.keras, where compare looks].",
+)
 @training_options
 @results_option
 @config_option
@@ -35,8 +52,10 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 
     Also writes its per-epoch history (CSV) and learning curves (loss and accuracy, train vs test).
     """
-    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
-                                         "study.source_problem": problem})
+    cfg = load_config(
+        config_file,
+        **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine, "study.source_problem": problem},
+    )
     quiet_tensorflow()  # train-source writes a real .keras model, with Keras
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
@@ -47,61 +66,113 @@ def train_source(problem, out, epochs, seed, engine, threads, results_dir, confi
 
 
 @click.command()
-@click.option("--problem", type=click.IntRange(min=1), default=None, help="Problem to fit [default: the target problem, 2].")
-@click.option("--source", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Start from this saved source model (transfer); without it the model starts fresh (standalone).")
-@click.option("--fixed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="With --source: how many leading hidden layers to freeze.")
+@click.option(
+    "--problem", type=click.IntRange(min=1), default=None, help="Problem to fit [default: the target problem, 2]."
+)
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Start from this saved source model (transfer); without it the model starts fresh (standalone).",
+)
+@click.option(
+    "--fixed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="With --source: how many leading hidden layers to freeze.",
+)
 @training_options
 @results_option
 @config_option
 @json_option
 def fit(problem, source, fixed, epochs, seed, engine, threads, results_dir, config_file, as_json) -> None:
     """One run with learning curves: standalone, or from a source model with K frozen layers (steps 2 and 3)."""
-    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
-                                         "study.target_problem": problem})
+    cfg = load_config(
+        config_file,
+        **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine, "study.target_problem": problem},
+    )
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress:
         run_dir, result = api.fit(cfg, results_dir, source=source, fixed=fixed, progress=progress)
     if as_json:
-        return echo_json({"kind": "fit", "directory": str(run_dir), "report": str(run_dir / "fit_learning_curves.png"),
-                          **{k: float(result.final[k][0]) for k in ("train_accuracy", "test_accuracy")}})
+        return echo_json(
+            {
+                "kind": "fit",
+                "directory": str(run_dir),
+                "report": str(run_dir / "fit_learning_curves.png"),
+                **{k: float(result.final[k][0]) for k in ("train_accuracy", "test_accuracy")},
+            }
+        )
     click.echo(accuracies_line(result))
     click.echo(str(run_dir))
 
 
 @click.command()
 @click.option("--repeats", type=click.IntRange(min=1), default=None, help="Repeats per arm [default: 30].")
-@click.option("--source-repeats", type=click.IntRange(min=1), default=None,
-              help="Train this many source models (recorded seeds) and run every transfer arm from each [default: 1, "
-                   "the saved source model].")
-@click.option("--source", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="Saved source model for the transfer arms [default: RESULTS_DIR/source/problem1.keras].")
-@click.option("--train-source", "train_missing", is_flag=True,
-              help="If the source model is missing, train and save it first instead of stopping with an error.")
+@click.option(
+    "--source-repeats",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Train this many source models (recorded seeds) and run every transfer arm from each [default: 1, "
+    "the saved source model].",
+)
+@click.option(
+    "--source",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Saved source model for the transfer arms [default: RESULTS_DIR/source/problem1.keras].",
+)
+@click.option(
+    "--train-source",
+    "train_missing",
+    is_flag=True,
+    help="If the source model is missing, train and save it first instead of stopping with an error.",
+)
 @training_options
 @results_option
 @config_option
 @json_option
-def compare(repeats, source_repeats, source, train_missing, epochs, seed, engine, threads, results_dir,
-            config_file, as_json) -> None:
+def compare(
+    repeats, source_repeats, source, train_missing, epochs, seed, engine, threads, results_dir, config_file, as_json
+) -> None:
     """Run every arm (standalone, transfer fixed=0/1/2 by default) REPEATS times on the target problem.
 
     Writes a new run directory under RESULTS_DIR with scores.csv, curves/, summary.json, summary.md,
     boxplot.png, forest.png, curves.png, report.html, config.toml and metadata.json, then prints the
     tutorial's table, the statistics and the directory's path.
     """
-    cfg = load_config(config_file, **{"training.epochs": epochs, "study.seed": seed, "study.engine": engine,
-                                         "study.repeats": repeats, "study.source_repeats": source_repeats})
+    cfg = load_config(
+        config_file,
+        **{
+            "training.epochs": epochs,
+            "study.seed": seed,
+            "study.engine": engine,
+            "study.repeats": repeats,
+            "study.source_repeats": source_repeats,
+        },
+    )
     api.prepare_engine(cfg, threads)
     with progress_bars() as progress, interruptible(progress):
-        done = api.compare(cfg, results_dir, source=source, train_missing=train_missing, progress=progress,
-                             notify=lambda line: click.echo(line, err=True))
+        done = api.compare(
+            cfg,
+            results_dir,
+            source=source,
+            train_missing=train_missing,
+            progress=progress,
+            notify=lambda line: click.echo(line, err=True),
+        )
     if as_json:
-        return echo_json({"kind": "compare", "directory": str(done.run_dir), "report": str(done.run_dir / "report.html"),
-                          "baseline": done.summary["run"]["baseline"],
-                          "verdicts": {c["arm"]: c["verdict"] for c in done.summary["comparisons"]},
-                          "diverged": int(done.result.diverged.sum())})
+        return echo_json(
+            {
+                "kind": "compare",
+                "directory": str(done.run_dir),
+                "report": str(done.run_dir / "report.html"),
+                "baseline": done.summary["run"]["baseline"],
+                "verdicts": {c["arm"]: c["verdict"] for c in done.summary["comparisons"]},
+                "diverged": int(done.result.diverged.sum()),
+            }
+        )
     click.echo(api.terminal_report(done.summary))
     if done.result.diverged.any():
         click.echo(f"{int(done.result.diverged.sum())} runs diverged (non-finite loss); they are counted, not scored.")

@@ -42,8 +42,9 @@ def config_from_dict(data: dict[str, Any], overrides: dict[str, Any] | None = No
         raise ConfigError(f"unknown key {bad[0]!r} (keys are section.key; sections are {', '.join(SECTIONS)})")
     unknown = sorted(set(data) - set(SECTIONS) - {"arms"})
     if "sweep" in unknown:
-        raise ConfigError("this is a sweep config (it has a [sweep] table): "
-                          "run it with `blobs-transfer sweep --config`")
+        raise ConfigError(
+            "this is a sweep config (it has a [sweep] table): run it with `blobs-transfer sweep --config`"
+        )
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} (top-level keys are {', '.join([*SECTIONS, 'arms'])})")
     fields: dict[str, Any] = {}

@@ -47,8 +47,9 @@ class Optimizer:
         return f"{kind}, learning rate {self.learning_rate:g}"
 
 
-def resolve(where: str, name: str, learning_rate: float | None, momentum: float | None,
-            nesterov: bool | None) -> Optimizer:
+def resolve(
+    where: str, name: str, learning_rate: float | None, momentum: float | None, nesterov: bool | None
+) -> Optimizer:
     """The `Optimizer` for a table's settings (`where` names the table in errors: 'training', 'target' ...).
 
     Rejects an unknown optimizer, a learning rate that is not a positive number, a momentum outside [0, 1],
@@ -61,8 +62,9 @@ def resolve(where: str, name: str, learning_rate: float | None, momentum: float 
     if name != "momentum":
         for key, value in (("momentum", momentum), ("nesterov", nesterov)):
             if value is not None:
-                raise ConfigError(f"{where}.{key} is set, but optimizer {name!r} has no momentum "
-                                  f"(use optimizer = \"momentum\")")
+                raise ConfigError(
+                    f'{where}.{key} is set, but optimizer {name!r} has no momentum (use optimizer = "momentum")'
+                )
         return Optimizer(name, rate)
     m = DEFAULT_MOMENTUM if momentum is None else momentum
     if not (math.isfinite(m) and 0.0 <= m <= 1.0):

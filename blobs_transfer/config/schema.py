@@ -101,8 +101,16 @@ class ProblemSpec:
 
     def changes_from(self, plain: ProblemSpec) -> dict[str, Any]:
         """The keys whose values differ from `plain` (the catalogue problem), in a fixed order."""
-        keys = ("random_state", "centers", "n_features", "cluster_std", "n_samples", "n_test", "n_train",
-                "similarity_t")
+        keys = (
+            "random_state",
+            "centers",
+            "n_features",
+            "cluster_std",
+            "n_samples",
+            "n_test",
+            "n_train",
+            "similarity_t",
+        )
         return {k: getattr(self, k) for k in keys if getattr(self, k) != getattr(plain, k)}
 
 
@@ -236,8 +244,9 @@ class Config:
     def catalogue_spec(self, number: int) -> ProblemSpec:
         """Catalogue problem `number` with the shared values, no overrides."""
         p = self.problems
-        return ProblemSpec(number, p.seeds[number - 1], p.centers, p.n_features, p.cluster_std, p.n_samples,
-                           p.n_test, p.n_train)
+        return ProblemSpec(
+            number, p.seeds[number - 1], p.centers, p.n_features, p.cluster_std, p.n_samples, p.n_test, p.n_train
+        )
 
     @property
     def source_spec(self) -> ProblemSpec:
@@ -291,15 +300,31 @@ class Config:
         return n_source_layers if arm.copy is None else arm.copy
 
 
-SECTIONS = {"problems": Problems, "source": SourceProblem, "target": TargetProblem, "model": Model,
-            "training": Training, "study": Study}  # the TOML tables, in the order they are read and written
-TRAINING_KEYS = ("optimizer", "learning_rate", "momentum", "nesterov", "batch_size", "epochs")  # [source] / [target] keys that override [training]
+SECTIONS = {
+    "problems": Problems,
+    "source": SourceProblem,
+    "target": TargetProblem,
+    "model": Model,
+    "training": Training,
+    "study": Study,
+}  # the TOML tables, in the order they are read and written
+TRAINING_KEYS = (
+    "optimizer",
+    "learning_rate",
+    "momentum",
+    "nesterov",
+    "batch_size",
+    "epochs",
+)  # [source] / [target] keys that override [training]
 
 
 def _set(table: Any, *, only: tuple[str, ...] = (), exclude: tuple[str, ...] = ()) -> dict[str, Any]:
     """A [source] / [target] table's keys that are set (not None), restricted to `only` or without `exclude`."""
-    return {k: v for k, v in dataclasses.asdict(table).items()
-            if v is not None and (k in only if only else k not in exclude)}
+    return {
+        k: v
+        for k, v in dataclasses.asdict(table).items()
+        if v is not None and (k in only if only else k not in exclude)
+    }
 
 
 # --- The rules a type cannot say -----------------------------------------------------------------
@@ -387,7 +412,7 @@ def _validate_arm(cfg: Config, arm: Arm) -> None:
             raise ConfigError(f"{where}: fixed={arm.fixed} freezes more layers than it copies (copy={copy})")
     else:
         if arm.copy is not None or arm.source_problem is not None or arm.add_hidden or arm.init is not None:
-            raise ConfigError(f"{where}: copy, source_problem, add_hidden and init need weights = \"source\"")
+            raise ConfigError(f'{where}: copy, source_problem, add_hidden and init need weights = "source"')
 
 
 def _positive(key: str, value: int) -> None:

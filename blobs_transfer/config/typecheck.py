@@ -54,8 +54,9 @@ def check_type(key: str, value: Any, annotation: Any) -> Any:
             return tuple(check_type(f"{key}[{i}]", v, item_type) for i, v in enumerate(value))
     elif _fits(value, annotation):
         return float(value) if annotation is float else value
-    raise ConfigError(f"{key} has the wrong type: expected {_type_name(annotation)}, got {type(value).__name__} "
-                      f"{value!r}")
+    raise ConfigError(
+        f"{key} has the wrong type: expected {_type_name(annotation)}, got {type(value).__name__} {value!r}"
+    )
 
 
 def field_annotation(cls: type, name: str, key: str) -> Any:

@@ -28,8 +28,11 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
     """The resolved config as TOML data: every table, every key that is set, arrays as lists."""
     out: dict[str, Any] = {}
     for name in SECTIONS:
-        out[name] = {k: list(v) if isinstance(v, tuple) else v
-                     for k, v in dataclasses.asdict(getattr(cfg, name)).items() if v is not None}
+        out[name] = {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in dataclasses.asdict(getattr(cfg, name)).items()
+            if v is not None
+        }
     out["arms"] = [{k: v for k, v in dataclasses.asdict(a).items() if v is not None} for a in cfg.arms]
     return out
 

@@ -33,8 +33,15 @@ ARTIFACTS_NAME = "mlartifacts"
 SOURCE_TAG = "blobs_transfer.source_id"  # identifies the exported directory: how a second export finds the first
 DONE_TAG = "blobs_transfer.exported"  # set last: an export without it was interrupted
 VERDICT_NUMBER = {"better": 1.0, "no evidence": 0.0, "worse": -1.0}
-ARM_STATS = {"mean": "mean", "ci_low": "mean_ci_low", "ci_high": "mean_ci_high", "std": "std", "median": "median",
-             "n": "n", "n_diverged": "n_diverged"}
+ARM_STATS = {
+    "mean": "mean",
+    "ci_low": "mean_ci_low",
+    "ci_high": "mean_ci_high",
+    "std": "std",
+    "median": "median",
+    "n": "n",
+    "n_diverged": "n_diverged",
+}
 COMPARISON_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_low", "a12_ci_high")
 
 
@@ -143,8 +150,12 @@ def _times(meta: dict[str, Any]) -> dict[str, int | None]:
 
 
 def _tags(folder: Path, kind: str, meta: dict[str, Any]) -> dict[str, str]:
-    tags = {"mlflow.runName": folder.name, "blobs_transfer.kind": kind, "blobs_transfer.directory": str(folder.resolve()),
-            SOURCE_TAG: source_id(folder, kind)}
+    tags = {
+        "mlflow.runName": folder.name,
+        "blobs_transfer.kind": kind,
+        "blobs_transfer.directory": str(folder.resolve()),
+        SOURCE_TAG: source_id(folder, kind),
+    }
     if meta.get("command"):
         tags["blobs_transfer.command"] = str(meta["command"])
     if meta.get("git_commit"):
@@ -164,13 +175,21 @@ def kind_of(folder: Path) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise ResultsError(f"{folder} is not a directory")
-    kind = "sweep" if (folder / "sweep.toml").is_file() else "compare" if (folder / "config.toml").is_file() and (
-        (folder / "scores.csv").is_file() or folder.name.startswith("compare-")) else None
+    kind = (
+        "sweep"
+        if (folder / "sweep.toml").is_file()
+        else "compare"
+        if (folder / "config.toml").is_file()
+        and ((folder / "scores.csv").is_file() or folder.name.startswith("compare-"))
+        else None
+    )
     if kind is None:
         raise ResultsError(f"{folder} is neither a compare run nor a sweep (no scores.csv, no sweep.toml)")
     if (folder / INCOMPLETE).exists():
-        raise ResultsError(f"{folder} is INCOMPLETE (still running, interrupted or failed): finish it before exporting"
-                           + (f" (blobs-transfer sweep --resume {folder})" if kind == "sweep" else ""))
+        raise ResultsError(
+            f"{folder} is INCOMPLETE (still running, interrupted or failed): finish it before exporting"
+            + (f" (blobs-transfer sweep --resume {folder})" if kind == "sweep" else "")
+        )
     return kind
 
 
@@ -182,8 +201,15 @@ def compare_record(run_dir: Path) -> RunRecord:
     meta = _metadata(run_dir)
     params = flatten(_read_toml(run_dir / "config.toml"))
     params.update(root_seed=str(cfg.study.seed), engine=cfg.study.engine)
-    return RunRecord(run_dir.name, params, summary_metrics(summary), _tags(run_dir, "compare", meta), (run_dir,),
-                     epoch_means(cfg, scores, curves["test_accuracy"]), **_times(meta))
+    return RunRecord(
+        run_dir.name,
+        params,
+        summary_metrics(summary),
+        _tags(run_dir, "compare", meta),
+        (run_dir,),
+        epoch_means(cfg, scores, curves["test_accuracy"]),
+        **_times(meta),
+    )
 
 
 def sweep_records(sweep_dir: Path) -> tuple[RunRecord, list[RunRecord]]:
@@ -196,10 +222,14 @@ def sweep_records(sweep_dir: Path) -> tuple[RunRecord, list[RunRecord]]:
     params = flatten(data)
     study = data.get("study", {})
     params.update(root_seed=str(meta.get("root_seed", study.get("seed", 0))), engine=str(study.get("engine", "numba")))
-    parent = RunRecord(sweep_dir.name, params, {"cells": float(meta.get("cells", 0)), "networks": float(meta.get("networks", 0))},
-                       _tags(sweep_dir, "sweep", meta),
-                       tuple(p for p in sorted(sweep_dir.iterdir()) if p.is_file() and not p.name.startswith(".")),
-                       **_times(meta))
+    parent = RunRecord(
+        sweep_dir.name,
+        params,
+        {"cells": float(meta.get("cells", 0)), "networks": float(meta.get("networks", 0))},
+        _tags(sweep_dir, "sweep", meta),
+        tuple(p for p in sorted(sweep_dir.iterdir()) if p.is_file() and not p.name.startswith(".")),
+        **_times(meta),
+    )
     children = []
     for folder in sorted((sweep_dir / "cells").iterdir()):
         try:
@@ -212,10 +242,23 @@ def sweep_records(sweep_dir: Path) -> tuple[RunRecord, list[RunRecord]]:
         cell_params.update({metric_key(f"sweep.{k}"): str(v) for k, v in values.items()})
         cell_params.update(root_seed=params["root_seed"], engine=cell_params.get("study.engine", params["engine"]))
         name = f"cell {cell['index']}: " + ", ".join(f"{k}={v}" for k, v in values.items())
-        tags = {"mlflow.runName": name, "blobs_transfer.kind": "sweep cell", "blobs_transfer.cell": str(cell["index"]),
-                SOURCE_TAG: f"{parent.tags[SOURCE_TAG]}/{cell['index']}"}
-        children.append(RunRecord(name, cell_params, summary_metrics(summary), tags, (folder,), start_ms=parent.start_ms,
-                                  end_ms=parent.end_ms))
+        tags = {
+            "mlflow.runName": name,
+            "blobs_transfer.kind": "sweep cell",
+            "blobs_transfer.cell": str(cell["index"]),
+            SOURCE_TAG: f"{parent.tags[SOURCE_TAG]}/{cell['index']}",
+        }
+        children.append(
+            RunRecord(
+                name,
+                cell_params,
+                summary_metrics(summary),
+                tags,
+                (folder,),
+                start_ms=parent.start_ms,
+                end_ms=parent.end_ms,
+            )
+        )
     if not children:
         raise ResultsError(f"{sweep_dir} has no finished cells to export")
     return parent, children
@@ -266,14 +309,18 @@ def _log(client, run_id: str, record: RunRecord) -> None:
     params = [Param(k, v) for k, v in record.params.items()]
     tags = [RunTag(k, v) for k, v in record.tags.items() if k != "mlflow.runName"]
     metrics = [Metric(k, v, stamp, 0) for k, v in record.metrics.items()]
-    metrics += [Metric(k, v, stamp, step) for k, values in record.steps.items() for step, v in enumerate(values)
-                if np.isfinite(v)]
+    metrics += [
+        Metric(k, v, stamp, step)
+        for k, values in record.steps.items()
+        for step, v in enumerate(values)
+        if np.isfinite(v)
+    ]
     for i in range(0, len(params), 100):
-        client.log_batch(run_id, params=params[i:i + 100])
+        client.log_batch(run_id, params=params[i : i + 100])
     for i in range(0, len(tags), 100):
-        client.log_batch(run_id, tags=tags[i:i + 100])
+        client.log_batch(run_id, tags=tags[i : i + 100])
     for i in range(0, len(metrics), 1000):
-        client.log_batch(run_id, metrics=metrics[i:i + 1000])
+        client.log_batch(run_id, metrics=metrics[i : i + 1000])
     for path in record.artifacts:
         if path.is_dir():
             client.log_artifacts(run_id, str(path))
@@ -302,7 +349,9 @@ def export(folder: str | Path, tracking_uri: str | None = None, experiment: str 
     try:
         client = MlflowClient(tracking_uri=uri)
         experiment_id = _experiment_id(client, experiment, uri)
-        earlier = client.search_runs([experiment_id], filter_string=f"tags.`{SOURCE_TAG}` = '{parent.tags[SOURCE_TAG]}'")
+        earlier = client.search_runs(
+            [experiment_id], filter_string=f"tags.`{SOURCE_TAG}` = '{parent.tags[SOURCE_TAG]}'"
+        )
         for run in earlier:
             if run.data.tags.get(DONE_TAG) == "yes":
                 return Exported(kind, uri, experiment, run.info.run_id, 0)

@@ -62,7 +62,9 @@ def initial_weights(cfg: Config, arm: Arm, source: Weights | None, rng: np.rando
         if i < copied:
             kernel, bias = source[i]
             if kernel.shape != (fan_in, fan_out):
-                raise ValueError(f"source layer {i + 1} has shape {kernel.shape}, arm {arm.name!r} needs {(fan_in, fan_out)}")
+                raise ValueError(
+                    f"source layer {i + 1} has shape {kernel.shape}, arm {arm.name!r} needs {(fan_in, fan_out)}"
+                )
             if stats_rng is not None:
                 weights.append(weight_stats_layer(kernel, bias, stats_rng))
             else:
@@ -87,8 +89,7 @@ def trainable_parameter_count(cfg: Config, arm: Arm) -> int:
 def stack(replicas: list[Weights]) -> Weights:
     """R replicas' weights -> one list of (kernel (R, fan_in, fan_out), bias (R, fan_out)) per layer."""
     return [
-        (np.stack([w[i][0] for w in replicas]), np.stack([w[i][1] for w in replicas]))
-        for i in range(len(replicas[0]))
+        (np.stack([w[i][0] for w in replicas]), np.stack([w[i][1] for w in replicas])) for i in range(len(replicas[0]))
     ]
 
 

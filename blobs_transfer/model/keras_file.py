@@ -85,8 +85,9 @@ def load_source_weights(path: str | Path, cfg: Config) -> Weights:
     except ValueError as exc:
         if "Dense" in str(exc):
             raise SourceModelError(f"source model {path} is not a stack of Dense layers") from None
-        raise SourceModelError(f"source model {path} cannot be loaded: {type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0][:200]}") from None
+        raise SourceModelError(
+            f"source model {path} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        ) from None
     except Exception as exc:  # a damaged archive: zipfile, json, h5py and KeyError all have their say
         first = (str(exc).splitlines() or [""])[0][:200]
         raise SourceModelError(f"source model {path} cannot be loaded: {type(exc).__name__}: {first}") from None
@@ -101,8 +102,10 @@ def load_source_weights(path: str | Path, cfg: Config) -> Weights:
         )
     activations = [layer["config"].get("activation") for layer in layers]
     if activations != ["relu"] * len(hidden) + ["softmax"]:
-        raise SourceModelError(f"source model {path} has activations {activations}, the study's MLP has "
-                               f"{['relu'] * len(hidden) + ['softmax']}")
+        raise SourceModelError(
+            f"source model {path} has activations {activations}, the study's MLP has "
+            f"{['relu'] * len(hidden) + ['softmax']}"
+        )
     return weights
 
 
@@ -110,16 +113,37 @@ def _dense_config(name: str, units: int, activation: str, initializer: str, fan_
     """A Dense layer's entry in a Sequential config, as Keras 3 serialises it (optional keys left to defaults)."""
     policy = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
     kernel = "".join(part.capitalize() for part in initializer.split("_"))  # he_uniform -> HeUniform
-    return {"module": "keras.layers", "class_name": "Dense", "registered_name": None,
-            "config": {"name": name, "trainable": True, "dtype": policy, "units": units, "activation": activation,
-                       "use_bias": True,
-                       "kernel_initializer": {"module": "keras.initializers", "class_name": kernel,
-                                              "config": {"seed": None}, "registered_name": None},
-                       "bias_initializer": {"module": "keras.initializers", "class_name": "Zeros", "config": {},
-                                            "registered_name": None},
-                       "kernel_regularizer": None, "bias_regularizer": None, "activity_regularizer": None,
-                       "kernel_constraint": None, "bias_constraint": None},
-            "build_config": {"input_shape": [None, fan_in]}}
+    return {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "registered_name": None,
+        "config": {
+            "name": name,
+            "trainable": True,
+            "dtype": policy,
+            "units": units,
+            "activation": activation,
+            "use_bias": True,
+            "kernel_initializer": {
+                "module": "keras.initializers",
+                "class_name": kernel,
+                "config": {"seed": None},
+                "registered_name": None,
+            },
+            "bias_initializer": {
+                "module": "keras.initializers",
+                "class_name": "Zeros",
+                "config": {},
+                "registered_name": None,
+            },
+            "kernel_regularizer": None,
+            "bias_regularizer": None,
+            "activity_regularizer": None,
+            "kernel_constraint": None,
+            "bias_constraint": None,
+        },
+        "build_config": {"input_shape": [None, fan_in]},
+    }
 
 
 def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
@@ -130,16 +154,38 @@ def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
     path = Path(path)
     inputs = cfg.problems.n_features
     sizes = [inputs, *cfg.model.hidden_units, cfg.n_classes]
-    layers = [{"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
-               "config": {"batch_shape": [None, inputs], "dtype": "float32", "sparse": False, "ragged": False,
-                          "name": "input_layer"}}]
+    layers = [
+        {
+            "module": "keras.layers",
+            "class_name": "InputLayer",
+            "registered_name": None,
+            "config": {
+                "batch_shape": [None, inputs],
+                "dtype": "float32",
+                "sparse": False,
+                "ragged": False,
+                "name": "input_layer",
+            },
+        }
+    ]
     for i, (fan_in, units) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
-        layers.append(_dense_config("output" if last else f"hidden_{i + 1}", units, "softmax" if last else "relu",
-                                    cfg.model.output_initializer if last else cfg.model.hidden_initializer, fan_in))
-    config = {"module": "keras", "class_name": "Sequential", "registered_name": None,
-              "config": {"name": "mlp", "trainable": True, "layers": layers, "build_input_shape": [None, inputs]},
-              "build_config": {"input_shape": [None, inputs]}}
+        layers.append(
+            _dense_config(
+                "output" if last else f"hidden_{i + 1}",
+                units,
+                "softmax" if last else "relu",
+                cfg.model.output_initializer if last else cfg.model.hidden_initializer,
+                fan_in,
+            )
+        )
+    config = {
+        "module": "keras",
+        "class_name": "Sequential",
+        "registered_name": None,
+        "config": {"name": "mlp", "trainable": True, "layers": layers, "build_input_shape": [None, inputs]},
+        "build_config": {"input_shape": [None, inputs]},
+    }
     try:
         keras_version = version("keras")
     except PackageNotFoundError:
@@ -155,8 +201,11 @@ def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     # the members dated 1980-01-01 (as Keras dates them) and no save date: the same weights give the same bytes
-    members = {"metadata.json": json.dumps({"keras_version": keras_version}), "config.json": json.dumps(config),
-               "model.weights.h5": buffer.getvalue()}
+    members = {
+        "metadata.json": json.dumps({"keras_version": keras_version}),
+        "config.json": json.dumps(config),
+        "model.weights.h5": buffer.getvalue(),
+    }
     with zipfile.ZipFile(tmp, "w") as archive:
         for name, data in members.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)

@@ -28,10 +28,14 @@ def build_mlp(cfg: Config, arm: Arm | None = None) -> keras.Sequential:
     layers: list = [keras.Input(shape=(cfg.problems.n_features,))]
     for i, units in enumerate(hidden):
         layers.append(
-            keras.layers.Dense(units, activation="relu", kernel_initializer=cfg.model.hidden_initializer, name=f"hidden_{i + 1}")
+            keras.layers.Dense(
+                units, activation="relu", kernel_initializer=cfg.model.hidden_initializer, name=f"hidden_{i + 1}"
+            )
         )
     layers.append(
-        keras.layers.Dense(cfg.n_classes, activation="softmax", kernel_initializer=cfg.model.output_initializer, name="output")
+        keras.layers.Dense(
+            cfg.n_classes, activation="softmax", kernel_initializer=cfg.model.output_initializer, name="output"
+        )
     )
     return keras.Sequential(layers, name="mlp")
 
@@ -39,8 +43,9 @@ def build_mlp(cfg: Config, arm: Arm | None = None) -> keras.Sequential:
 def keras_optimizer(rule: Optimizer) -> keras.optimizers.Optimizer:
     """A new Keras optimizer for an update rule (fresh state: nothing of an earlier training carries over)."""
     if rule.name == "adam":
-        return keras.optimizers.Adam(learning_rate=rule.learning_rate, beta_1=rule.beta_1, beta_2=rule.beta_2,
-                                     epsilon=rule.epsilon)
+        return keras.optimizers.Adam(
+            learning_rate=rule.learning_rate, beta_1=rule.beta_1, beta_2=rule.beta_2, epsilon=rule.epsilon
+        )
     return keras.optimizers.SGD(learning_rate=rule.learning_rate, momentum=rule.momentum, nesterov=rule.nesterov)
 
 
@@ -49,8 +54,9 @@ def compile_model(model: keras.Model, cfg: Config, fixed: int = 0) -> keras.Mode
     0.01 by default, as the tutorial does)."""
     for i, layer in enumerate(model.layers):
         layer.trainable = i >= fixed
-    model.compile(loss="categorical_crossentropy", optimizer=keras_optimizer(cfg.training.update_rule),
-                  metrics=["accuracy"])
+    model.compile(
+        loss="categorical_crossentropy", optimizer=keras_optimizer(cfg.training.update_rule), metrics=["accuracy"]
+    )
     return model
 
 
@@ -87,13 +93,18 @@ def load_source(path: Path, cfg: Config) -> keras.Model:
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # keras raises many kinds for a damaged archive
-        raise ModelError(f"source model {path} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+        raise ModelError(
+            f"source model {path} cannot be loaded: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        ) from None
     expect_in, expect_out = cfg.problems.n_features, cfg.n_classes
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     if len(dense) != len(model.layers) or not dense:
         raise ModelError(f"source model {path} is not a stack of Dense layers")
     shapes = [tuple(layer.kernel.shape) for layer in dense]
-    want = [(expect_in, cfg.model.hidden_units[0]), *zip(cfg.model.hidden_units, (*cfg.model.hidden_units[1:], expect_out))]
+    want = [
+        (expect_in, cfg.model.hidden_units[0]),
+        *zip(cfg.model.hidden_units, (*cfg.model.hidden_units[1:], expect_out)),
+    ]
     if shapes != [tuple(s) for s in want]:
         raise ModelError(
             f"source model {path} has layer shapes {shapes}, the study needs {want} "

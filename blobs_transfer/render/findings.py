@@ -108,8 +108,7 @@ def finding(summary: dict[str, Any]) -> str:
     else:
         lead, unit = "", "runs independent"
     first = lead + "; ".join(clauses) + "."
-    return (f"{first[0].upper()}{first[1:]} {EXPLAIN_CHANCE} (verdicts Holm-adjusted at alpha 0.05, {unit}). "
-            f"{means}")
+    return f"{first[0].upper()}{first[1:]} {EXPLAIN_CHANCE} (verdicts Holm-adjusted at alpha 0.05, {unit}). {means}"
 
 
 def source_arms_words(summary: dict[str, Any]) -> str:
@@ -169,8 +168,13 @@ def _axis_pattern(sweep: Sweep, summaries, arms: list[str]) -> str:
     for a, (key, values) in enumerate(sweep.axes):
         better, worse = [], []
         for value in values:
-            verdicts = [c["verdict"] for item in summaries if item["cell"].values[a][1] == value
-                        for c in item["summary"]["comparisons"] if c["arm"] in arms]
+            verdicts = [
+                c["verdict"]
+                for item in summaries
+                if item["cell"].values[a][1] == value
+                for c in item["summary"]["comparisons"]
+                if c["arm"] in arms
+            ]
             if sum(v == "better" for v in verdicts) * 2 > len(verdicts):
                 better.append(str(value))
             elif sum(v == "worse" for v in verdicts) * 2 > len(verdicts):
@@ -204,8 +208,10 @@ def _highest(found, kinds: dict[str, str], base: str) -> str:
         if rows:
             cell, best = max(rows, key=lambda cc: cc[1]["a12"])
             where = ", ".join(f"{short_axis(key)} = {v}" for key, v in cell.values)
-            out.append(f"The highest chance that a run of {who} beats a run of {base} is {fmt(best['a12'], 2)} "
-                       f"({best['arm']} at {where}, difference of means {best['diff_mean']:+.3f}). ")
+            out.append(
+                f"The highest chance that a run of {who} beats a run of {base} is {fmt(best['a12'], 2)} "
+                f"({best['arm']} at {where}, difference of means {best['diff_mean']:+.3f}). "
+            )
     return "".join(out)
 
 
@@ -235,8 +241,10 @@ def sweep_finding(sweep: Sweep, summaries) -> str:
     losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
     unit = f"{k} source models each" if k > 1 else "one source model each, so conditional on it"
     plural = len(arms) > 1
-    return (f"Across {len(summaries)} cells ({' x '.join(short_axis(key) for key in sweep.keys)}, {unit}), "
-            f"{' / '.join(label(a, kinds) for a in arms)} {'beat' if plural else 'beats'} {baseline} in {wins} cells "
-            f"and {'lose' if plural else 'loses'} in {losses}. {_patterns(sweep, summaries, kinds)}"
-            f"{_highest(found, kinds, baseline)}{EXPLAIN_CHANCE}; each cell's verdict tests it with the source model "
-            "as the unit.")
+    return (
+        f"Across {len(summaries)} cells ({' x '.join(short_axis(key) for key in sweep.keys)}, {unit}), "
+        f"{' / '.join(label(a, kinds) for a in arms)} {'beat' if plural else 'beats'} {baseline} in {wins} cells "
+        f"and {'lose' if plural else 'loses'} in {losses}. {_patterns(sweep, summaries, kinds)}"
+        f"{_highest(found, kinds, baseline)}{EXPLAIN_CHANCE}; each cell's verdict tests it with the source model "
+        "as the unit."
+    )

@@ -19,8 +19,10 @@ from blobs_transfer.stats.gate import changed, gate_table
 EXACT_WHY = "counts of runs must match the baseline exactly"
 MISSING_WHY = "the baseline has this arm; the run does not"
 MISSING_COMPARISON_WHY = "the baseline compares this arm with its baseline arm; the run does not"
-VERDICT_WHY = ('a verdict may not flip between "better" and "worse"; a move to or from "no evidence" passes, '
-               "reported as changed (the difference and P bands guard the finding itself)")
+VERDICT_WHY = (
+    'a verdict may not flip between "better" and "worse"; a move to or from "no evidence" passes, '
+    "reported as changed (the difference and P bands guard the finding itself)"
+)
 
 
 def band_reason(row: dict[str, Any], baseline: dict[str, Any]) -> str:
@@ -32,8 +34,11 @@ def band_reason(row: dict[str, Any], baseline: dict[str, Any]) -> str:
         return VERDICT_WHY
     if row["tolerance"] == 0:
         return EXACT_WHY
-    entry = (baseline.get("findings", {}).get(row["arm"], {}).get(finding, {}) if finding
-             else baseline.get("arms", {}).get(row["arm"], {}).get(row["statistic"], {}))
+    entry = (
+        baseline.get("findings", {}).get(row["arm"], {}).get(finding, {})
+        if finding
+        else baseline.get("arms", {}).get(row["arm"], {}).get(row["statistic"], {})
+    )
     return entry.get("why", "") if isinstance(entry, dict) else ""
 
 
@@ -48,12 +53,15 @@ def _band(row: dict[str, Any]) -> str:
 
 def failure_message(row: dict[str, Any], baseline: dict[str, Any]) -> str:
     """One line: the value, the band, the baseline it came from, and the band's reason."""
+
     def f(v):
         return "missing" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
 
     source = baseline.get("source_run", "the baseline")
-    return (f"{row['arm']} {row['statistic']} = {f(row['value'])}, outside its band {_band(row)} "
-            f"(baseline {f(row['baseline'])} from {source}); band: {band_reason(row, baseline)}")
+    return (
+        f"{row['arm']} {row['statistic']} = {f(row['value'])}, outside its band {_band(row)} "
+        f"(baseline {f(row['baseline'])} from {source}); band: {band_reason(row, baseline)}"
+    )
 
 
 def changed_line(rows: list[dict[str, Any]]) -> str:
@@ -61,30 +69,55 @@ def changed_line(rows: list[dict[str, Any]]) -> str:
     notes = changed(rows)
     if not notes:
         return ""
-    return ("Changed, not failures (a verdict to or from no evidence): "
-            + ", ".join(f"{r['arm']} {r['statistic']} {r['note']}" for r in notes) + ".")
+    return (
+        "Changed, not failures (a verdict to or from no evidence): "
+        + ", ".join(f"{r['arm']} {r['statistic']} {r['note']}" for r in notes)
+        + "."
+    )
 
 
 def junit_xml(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, baseline_file: str) -> str:
     """A JUnit XML report: one <testcase> per (arm, statistic), a <failure> for each that moved."""
     header, table = gate_table(rows)
     failures = sum(not r["ok"] for r in rows)
-    suites = ET.Element("testsuites", name="blobs-transfer check", tests=str(len(rows)), failures=str(failures),
-                        errors="0")
-    suite = ET.SubElement(suites, "testsuite", name=f"blobs-transfer check {run}", tests=str(len(rows)),
-                          failures=str(failures), errors="0", skipped="0", time="0")
+    suites = ET.Element(
+        "testsuites", name="blobs-transfer check", tests=str(len(rows)), failures=str(failures), errors="0"
+    )
+    suite = ET.SubElement(
+        suites,
+        "testsuite",
+        name=f"blobs-transfer check {run}",
+        tests=str(len(rows)),
+        failures=str(failures),
+        errors="0",
+        skipped="0",
+        time="0",
+    )
     props = ET.SubElement(suite, "properties")
-    for name, value in (("run", run), ("baseline", baseline_file), ("baseline_run", str(baseline.get("source_run", "")))):
+    for name, value in (
+        ("run", run),
+        ("baseline", baseline_file),
+        ("baseline_run", str(baseline.get("source_run", ""))),
+    ):
         ET.SubElement(props, "property", name=name, value=value)
     for row, cells in zip(rows, table):
-        case = ET.SubElement(suite, "testcase", classname=f"blobs-transfer.check.{row['arm']}",
-                             name=f"{row['arm']} {row['statistic']}", time="0")
-        details = "\n".join(f"{h}: {c}" for h, c in zip(header, cells)) + f"\nwhy this band: {band_reason(row, baseline)}"
+        case = ET.SubElement(
+            suite,
+            "testcase",
+            classname=f"blobs-transfer.check.{row['arm']}",
+            name=f"{row['arm']} {row['statistic']}",
+            time="0",
+        )
+        details = (
+            "\n".join(f"{h}: {c}" for h, c in zip(header, cells)) + f"\nwhy this band: {band_reason(row, baseline)}"
+        )
         if row["ok"]:
             note = f"\nchanged, not a failure: {row['note']}" if row.get("note") else ""
             ET.SubElement(case, "system-out").text = details + note
         else:
-            ET.SubElement(case, "failure", message=failure_message(row, baseline), type="moved outside its band").text = details
+            ET.SubElement(
+                case, "failure", message=failure_message(row, baseline), type="moved outside its band"
+            ).text = details
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 
@@ -95,22 +128,34 @@ def markdown(rows: list[dict[str, Any]], baseline: dict[str, Any], *, run: str, 
     moved = [i for i, r in enumerate(rows) if not r["ok"]]
     notes = [i for i, r in enumerate(rows) if r["ok"] and r.get("note")]
     order = moved + notes + [i for i, r in enumerate(rows) if r["ok"] and not r.get("note")]
-    body = [[*(c.replace("|", "\\|") for c in table[i]), band_reason(rows[i], baseline).replace("|", "\\|")] for i in order]
+    body = [
+        [*(c.replace("|", "\\|") for c in table[i]), band_reason(rows[i], baseline).replace("|", "\\|")] for i in order
+    ]
     body = [[("**MOVED**" if c == "MOVED" else c) for c in r] for r in body]
     if moved:
-        verdict = (f"**FAILED**: {len(moved)} of {len(rows)} checks moved outside their bands: "
-                   + ", ".join(f"{rows[i]['arm']} {rows[i]['statistic']}" for i in moved) + ".")
+        verdict = (
+            f"**FAILED**: {len(moved)} of {len(rows)} checks moved outside their bands: "
+            + ", ".join(f"{rows[i]['arm']} {rows[i]['statistic']}" for i in moved)
+            + "."
+        )
     else:
         verdict = f"**OK**: all {len(rows)} checks within their bands."
     if notes:
         verdict += " " + changed_line(rows)
     engine = baseline.get("run", {}).get("engine")
-    return "\n".join([
-        "## blobs-transfer regression gate" + (f": {engine} engine" if engine else ""), "",
-        verdict, "",
-        f"Run `{run}` against `{baseline_file}` (made from `{baseline.get('source_run', '?')}`).", "",
-        markdown_table([*header, "why this band"], body), "",
-        "Each band is what another draw of the same study may move (see the baseline's `about`); "
-        "a statistic outside it means the distribution changed. A verdict fails only when it flips between "
-        "better and worse.", "",
-    ])
+    return "\n".join(
+        [
+            "## blobs-transfer regression gate" + (f": {engine} engine" if engine else ""),
+            "",
+            verdict,
+            "",
+            f"Run `{run}` against `{baseline_file}` (made from `{baseline.get('source_run', '?')}`).",
+            "",
+            markdown_table([*header, "why this band"], body),
+            "",
+            "Each band is what another draw of the same study may move (see the baseline's `about`); "
+            "a statistic outside it means the distribution changed. A verdict fails only when it flips between "
+            "better and worse.",
+            "",
+        ]
+    )

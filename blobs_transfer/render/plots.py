@@ -7,7 +7,8 @@ Each `draw_*` function draws on a matplotlib Axes it is given; each `*_figure` f
 from __future__ import annotations
 
 import textwrap
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,10 +17,28 @@ if TYPE_CHECKING:
 
 CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 # the baseline (first arm) is gray; 19 more distinct colours before any repeats
-ARM_COLOURS = ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan", "navy", "gold", "lime", "maroon", "teal", "darkviolet",
-               "sandybrown", "black", "lightcoral", "darkkhaki")
-
+ARM_COLOURS = (
+    "tab:gray",
+    "tab:blue",
+    "tab:orange",
+    "tab:green",
+    "tab:red",
+    "tab:purple",
+    "tab:brown",
+    "tab:pink",
+    "tab:olive",
+    "tab:cyan",
+    "navy",
+    "gold",
+    "lime",
+    "maroon",
+    "teal",
+    "darkviolet",
+    "sandybrown",
+    "black",
+    "lightcoral",
+    "darkkhaki",
+)
 
 
 def new_figure(**kwargs) -> Figure:
@@ -29,6 +48,7 @@ def new_figure(**kwargs) -> Figure:
 
     return Figure(**kwargs)
 
+
 def arm_colour(i: int) -> str:
     return ARM_COLOURS[i % len(ARM_COLOURS)]
 
@@ -37,7 +57,9 @@ def draw_problem(ax, x: np.ndarray, y: np.ndarray, title: str) -> None:
     """Scatter of one problem: x (n, 2) features, y (n,) integer classes, one colour per class."""
     for c in np.unique(y):
         sel = y == c
-        ax.scatter(x[sel, 0], x[sel, 1], s=8, alpha=0.7, color=CLASS_COLOURS[int(c) % len(CLASS_COLOURS)], label=f"class {c}")
+        ax.scatter(
+            x[sel, 0], x[sel, 1], s=8, alpha=0.7, color=CLASS_COLOURS[int(c) % len(CLASS_COLOURS)], label=f"class {c}"
+        )
     ax.set_title(title)
     ax.set_xlabel("feature 1")
     ax.set_ylabel("feature 2")
@@ -58,8 +80,11 @@ def problems_figure(problems: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> F
     return fig
 
 
-def decision_regions_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
-                            extent: tuple[float, float, float, float], title: str) -> Figure:
+def decision_regions_figure(
+    panels: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray]],
+    extent: tuple[float, float, float, float],
+    title: str,
+) -> Figure:
     """One panel per network: panels[i] = (title, classes (H, W) on a grid over `extent` (x0, x1, y0, y1), the
     points x (n, 2) and their classes y (n,)); each class's region pale in its colour, the points over it."""
     from matplotlib.colors import ListedColormap
@@ -69,8 +94,17 @@ def decision_regions_figure(panels: Sequence[tuple[str, np.ndarray, np.ndarray, 
     n_classes = int(max(max(c.max(), y.max()) for _, c, _, y in panels)) + 1
     pale = ListedColormap([CLASS_COLOURS[k % len(CLASS_COLOURS)] for k in range(n_classes)])
     for ax, (name, classes, x, y) in zip(axes, panels):
-        ax.imshow(classes, origin="lower", extent=extent, aspect="auto", cmap=pale, vmin=-0.5, vmax=n_classes - 0.5,
-                  alpha=0.25, interpolation="nearest")
+        ax.imshow(
+            classes,
+            origin="lower",
+            extent=extent,
+            aspect="auto",
+            cmap=pale,
+            vmin=-0.5,
+            vmax=n_classes - 0.5,
+            alpha=0.25,
+            interpolation="nearest",
+        )
         draw_problem(ax, x, y, wrap_title(name, 5.2))
         ax.set_xlim(extent[0], extent[1])
         ax.set_ylim(extent[2], extent[3])
@@ -102,13 +136,17 @@ def draw_boxplot(ax, names: Sequence[str], values: Sequence[np.ndarray], *, seed
     Points are jittered horizontally only, so their heights are the exact accuracies.
     """
     rng = np.random.default_rng(seed)
-    ax.boxplot([np.asarray(v) for v in values], tick_labels=list(names), showfliers=False, widths=0.5,
-               medianprops={"color": "black"})
+    ax.boxplot(
+        [np.asarray(v) for v in values],
+        tick_labels=list(names),
+        showfliers=False,
+        widths=0.5,
+        medianprops={"color": "black"},
+    )
     for i, v in enumerate(values):
         jitter = rng.uniform(-0.15, 0.15, size=len(v))
         ax.scatter(np.full(len(v), i + 1) + jitter, v, s=12, alpha=0.6, color=arm_colour(i), zorder=3)
-        ax.scatter([i + 1], [np.mean(v)], marker="D", s=30, color="black", zorder=4,
-                   label="mean" if i == 0 else None)
+        ax.scatter([i + 1], [np.mean(v)], marker="D", s=30, color="black", zorder=4, label="mean" if i == 0 else None)
     ax.set_ylabel("test accuracy")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
@@ -177,13 +215,15 @@ def forest_figure(rows: Sequence[dict], baseline: str, subtitle: str = "") -> Fi
     ax_diff, ax_a12 = fig.subplots(1, 2, sharey=True)
     if rows:
         draw_forest(ax_diff, ax_a12, rows, baseline)
-    fig.suptitle(f"Each arm against the baseline ({baseline}); colour: the verdict" + (f"\n{subtitle}" if subtitle else ""))
+    fig.suptitle(
+        f"Each arm against the baseline ({baseline}); colour: the verdict" + (f"\n{subtitle}" if subtitle else "")
+    )
     return fig
 
 
 def draw_curve_bands(ax, bands: dict[str, dict[str, np.ndarray]], ylabel: str) -> None:
     """Per arm the mean curve and its 95% CI band; bands[arm] = {mean, low, high}, each (epochs + 1,)."""
-    for i, (arm, band) in enumerate(bands.items()):
+    for i, (_arm, band) in enumerate(bands.items()):
         epochs = np.arange(len(band["mean"]))
         ax.plot(epochs, band["mean"], color=arm_colour(i))
         ax.fill_between(epochs, band["low"], band["high"], color=arm_colour(i), alpha=0.2)
@@ -212,10 +252,13 @@ def curves_figure(accuracy_bands: dict, loss_bands: dict, title: str) -> Figure:
     labels = [f"{arm}: mean, shaded {band_label(band)}" for arm, band in accuracy_bands.items()]
     longest = max((len(label) for label in labels), default=1)
     # about 150 characters of 8-point legend fit across the 12-inch figure: fewer columns for longer labels
-    fig.legend(handles, labels, loc="outside lower center", ncol=max(1, min(3, len(handles), 150 // longest)),
-               fontsize=8)
+    fig.legend(
+        handles, labels, loc="outside lower center", ncol=max(1, min(3, len(handles), 150 // longest)), fontsize=8
+    )
     # the untrained epoch-0 loss can be several times the rest: keep the trained part readable
-    trained_top = max((float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None)
+    trained_top = max(
+        (float(np.nanmax(b["high"][1:])) for b in loss_bands.values() if len(b["high"]) > 1), default=None
+    )
     if trained_top is not None and np.isfinite(trained_top):
         ax_loss.set_ylim(0, trained_top * 1.15)
     fig.suptitle(title)
@@ -253,20 +296,22 @@ def train_test_figure(means: dict[str, dict[str, np.ndarray]], title: str) -> Fi
     return fig
 
 
-def source_means_figure(arms: Sequence[str], means: np.ndarray, baseline: str, baseline_values: np.ndarray,
-                        title: str) -> Figure:
+def source_means_figure(
+    arms: Sequence[str], means: np.ndarray, baseline: str, baseline_values: np.ndarray, title: str
+) -> Figure:
     """Each source model's mean test accuracy per arm: means (K, A) for the A arms that start from a source model
     (NaN where a source has no runs), one dot per source model and a thin line joining its dots across the arms
     (crossing lines: the ranking of the arms flips between source models); the baseline's runs (n,) as a box."""
     fig = new_figure(figsize=(max(7.0, 1.8 * (len(arms) + 1) + 2), 5.5), layout="constrained")
     ax = fig.subplots()
     xs = np.arange(1, len(arms) + 1)
-    ax.boxplot([np.asarray(baseline_values)], positions=[0], widths=0.5, showfliers=True,
-               medianprops={"color": "black"})
+    ax.boxplot(
+        [np.asarray(baseline_values)], positions=[0], widths=0.5, showfliers=True, medianprops={"color": "black"}
+    )
     at = xs + np.random.default_rng(0).uniform(-0.06, 0.06, size=means.shape)  # (K, A): each dot's x, jittered
     for k in range(means.shape[0]):
         ax.plot(at[k], means[k], color="black", alpha=0.12, lw=0.8)
-    for a, arm in enumerate(arms):
+    for a, _arm in enumerate(arms):
         ax.scatter(at[:, a], means[:, a], s=14, alpha=0.7, color=arm_colour(a + 1), zorder=3)
     ax.set_xticks([0, *xs], [f"{baseline}\n(every run)", *(f"{arm}\n(mean of each source model)" for arm in arms)])
     ax.set_ylabel("test accuracy")
@@ -298,8 +343,10 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
                 ax.fill_between(xs, s[f"{key}_lo"], s[f"{key}_hi"], color=colour, alpha=0.15)
             if not numeric:
                 axes[row, 0].set_xticks(xs, [str(x) for x in s["x"]])
-        for ax, ref, ylabel in ((axes[row, 0], 0.0, f"mean minus {baseline}'s"),
-                                (axes[row, 1], 0.5, f"chance a run beats {baseline}")):
+        for ax, ref, ylabel in (
+            (axes[row, 0], 0.0, f"mean minus {baseline}'s"),
+            (axes[row, 1], 0.5, f"chance a run beats {baseline}"),
+        ):
             ax.axhline(ref, color="black", lw=1, ls="--")
             ax.set_ylabel(f"{arm}\n{ylabel}", fontsize=9)
             ax.grid(alpha=0.3)
@@ -309,8 +356,9 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
     for ax in axes[-1]:
         ax.set_xlabel(axis)
     if labels != [""]:
-        fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(5, len(labels)),
-                   fontsize=8)
+        fig.legend(
+            *axes[0, 0].get_legend_handles_labels(), loc="outside lower center", ncol=min(5, len(labels)), fontsize=8
+        )
     fig.suptitle(f"Each arm against {baseline}, over {axis} (95% CI bands at the source-model level)")
     return fig
 
@@ -322,17 +370,29 @@ def symmetric_bound(grids: Sequence[np.ndarray]) -> float:
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
-def sweep_heatmap_figure(arm: str, x_label: str, x_values: list, y_label: str, y_values: list,
-                         grids: dict[str, np.ndarray], verdicts: np.ndarray, baseline: str = "standalone",
-                         bound: float | None = None) -> Figure:
+def sweep_heatmap_figure(
+    arm: str,
+    x_label: str,
+    x_values: list,
+    y_label: str,
+    y_values: list,
+    grids: dict[str, np.ndarray],
+    verdicts: np.ndarray,
+    baseline: str = "standalone",
+    bound: float | None = None,
+) -> Figure:
     """Two heatmaps of one arm over two swept axes: the difference of means and A12, each cell annotated with
     its value and verdict; grids[stat] is (len(y_values), len(x_values)). bound: the difference's colour scale
     (-bound, +bound), shared by the sweep's heatmaps (`symmetric_bound`); its own largest |value| if None."""
     fig = new_figure(figsize=(13, 0.6 * len(y_values) + 3), layout="constrained")
     bound = symmetric_bound([grids["diff_mean"]]) if bound is None else bound
-    for ax, (key, title, cmap, limits) in zip(fig.subplots(1, 2), (
+    for ax, (key, title, cmap, limits) in zip(
+        fig.subplots(1, 2),
+        (
             ("diff_mean", f"mean test accuracy minus {baseline}'s", "RdBu", (-bound, bound)),
-            ("a12", f"chance that a run beats a run of {baseline} (A12)", "RdBu", (0, 1)))):
+            ("a12", f"chance that a run beats a run of {baseline} (A12)", "RdBu", (0, 1)),
+        ),
+    ):
         data = grids[key]
         image = ax.imshow(data, cmap=cmap, vmin=limits[0], vmax=limits[1], aspect="auto", origin="lower")
         ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
@@ -344,17 +404,34 @@ def sweep_heatmap_figure(arm: str, x_label: str, x_values: list, y_label: str, y
                 if np.isfinite(data[i, j]):
                     mark = {"better": "+", "worse": "-"}.get(verdicts[i, j], "")
                     dark = abs(data[i, j] - sum(limits) / 2) > 0.3 * (limits[1] - limits[0])
-                    ax.text(j, i, f"{data[i, j]:.2f}{mark}", ha="center", va="center", fontsize=8,
-                            color="white" if dark else "black")
+                    ax.text(
+                        j,
+                        i,
+                        f"{data[i, j]:.2f}{mark}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="white" if dark else "black",
+                    )
         ax.set_title(title, fontsize=10)
         fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.suptitle(f"{arm} against {baseline} in every cell (+ better, - worse: the verdict; one colour scale for "
-                 "every heatmap of the sweep)")
+    fig.suptitle(
+        f"{arm} against {baseline} in every cell (+ better, - worse: the verdict; one colour scale for "
+        "every heatmap of the sweep)"
+    )
     return fig
 
 
-def draw_best_arm_map(ax, arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
-                      best: np.ndarray, p_best: np.ndarray) -> None:
+def draw_best_arm_map(
+    ax,
+    arms: Sequence[str],
+    x_key: str,
+    x_values: list,
+    y_key: str,
+    y_values: list,
+    best: np.ndarray,
+    p_best: np.ndarray,
+) -> None:
     """The best arm of every cell of a two-axis sweep: best (len(y_values), len(x_values)) is the arm's index
     in `arms` (-1: no data), drawn in that arm's colour (`arm_colour(index)`), shaded by p_best (same shape),
     its probability of being the best: white at chance (1 / len(arms)), the full colour at 1."""
@@ -371,24 +448,40 @@ def draw_best_arm_map(ax, arms: Sequence[str], x_key: str, x_values: list, y_key
             colour = np.array(to_rgb(arm_colour(int(best[i, j]))))
             image[i, j] = 1.0 - shade * (1.0 - colour)
             dark = image[i, j] @ np.array([0.299, 0.587, 0.114]) < 0.5
-            ax.text(j, i, f"{arms[best[i, j]]}\n{p_best[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                    color="white" if dark else "black")
+            ax.text(
+                j,
+                i,
+                f"{arms[best[i, j]]}\n{p_best[i, j]:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if dark else "black",
+            )
     ax.imshow(image, aspect="auto", origin="lower")
     ax.set_xticks(range(len(x_values)), [str(v) for v in x_values])
     ax.set_yticks(range(len(y_values)), [str(v) for v in y_values])
     ax.set_xlabel(x_key)
     ax.set_ylabel(y_key)
     shown = sorted({int(b) for b in best.ravel() if b >= 0})
-    ax.legend(handles=[Patch(color=arm_colour(k), label=arms[k]) for k in shown], loc="upper left",
-              bbox_to_anchor=(1.01, 1.0), fontsize=8, title="best arm (pale: unsure)", title_fontsize=8)
+    ax.legend(
+        handles=[Patch(color=arm_colour(k), label=arms[k]) for k in shown],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        fontsize=8,
+        title="best arm (pale: unsure)",
+        title_fontsize=8,
+    )
 
 
-def best_arm_figure(arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list,
-                    best: np.ndarray, p_best: np.ndarray) -> Figure:
+def best_arm_figure(
+    arms: Sequence[str], x_key: str, x_values: list, y_key: str, y_values: list, best: np.ndarray, p_best: np.ndarray
+) -> Figure:
     """`draw_best_arm_map` on a new figure."""
     fig = new_figure(figsize=(max(7.0, 1.3 * len(x_values) + 4.5), 0.7 * len(y_values) + 2.4), layout="constrained")
     draw_best_arm_map(fig.subplots(), arms, x_key, x_values, y_key, y_values, best, p_best)
-    fig.suptitle("The best arm of every cell (highest mean) and the chance it is the best, P(best):\n"
-                 "the share of bootstrap resamples (source models, then runs) in which it has the highest mean",
-                 fontsize=10)
+    fig.suptitle(
+        "The best arm of every cell (highest mean) and the chance it is the best, P(best):\n"
+        "the share of bootstrap resamples (source models, then runs) in which it has the highest mean",
+        fontsize=10,
+    )
     return fig

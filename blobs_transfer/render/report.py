@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import html as html_lib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from blobs_transfer.render import transferability
 from blobs_transfer.render.findings import best_arm_line, finding, fmt, sources_phrase
@@ -26,14 +27,22 @@ FIGURES = {
 # the docs page behind each kind of section, relative to the repository (a report links them from its run folder)
 STATISTICS = "docs/statistics.md"
 DOC_OF = {
-    "What this run found": "docs/glossary.md", "What this sweep found": "docs/glossary.md",
-    "boxplot.png": STATISTICS + "#per-arm-and-against-the-baseline", "forest.png": STATISTICS + "#per-arm-and-against-the-baseline",
+    "What this run found": "docs/glossary.md",
+    "What this sweep found": "docs/glossary.md",
+    "boxplot.png": STATISTICS + "#per-arm-and-against-the-baseline",
+    "forest.png": STATISTICS + "#per-arm-and-against-the-baseline",
     "sources.png": STATISTICS + "#the-source-model-is-the-unit-of-replication",
     "curves.png": STATISTICS + "#benefits-of-transfer-torrey-and-shavlik",
     "train_test.png": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
 }
-LINKS = (("README", "README.md"), ("the tutorial's protocol", "docs/protocol.md"), ("glossary", "docs/glossary.md"),
-         ("what each number means", STATISTICS), ("sweeps", "docs/sweeps.md"), ("all runs", "results/"))
+LINKS = (
+    ("README", "README.md"),
+    ("the tutorial's protocol", "docs/protocol.md"),
+    ("glossary", "docs/glossary.md"),
+    ("what each number means", STATISTICS),
+    ("sweeps", "docs/sweeps.md"),
+    ("all runs", "results/"),
+)
 FOLD_ROWS = 20  # a table longer than this is folded (<details>) under its title
 
 
@@ -73,7 +82,8 @@ def _p(v: float | None) -> str:
 def tutorial_lines(summary: dict[str, Any]) -> list[str]:
     """'Standalone 0.787 (0.101)' per arm, as the tutorial prints them."""
     return [
-        f"{tutorial_label(a['arm'])} {fmt(a.get('mean'))} ({fmt(a.get('std'))})" if a["n"]
+        f"{tutorial_label(a['arm'])} {fmt(a.get('mean'))} ({fmt(a.get('std'))})"
+        if a["n"]
         else f"{tutorial_label(a['arm'])} no runs finished"
         for a in summary["arms"]
     ]
@@ -81,35 +91,69 @@ def tutorial_lines(summary: dict[str, Any]) -> list[str]:
 
 def arm_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     nested = any(a.get("n_sources") for a in summary["arms"])
-    header = ["arm", "n", *(["sources", "effective n"] if nested else []), "mean", "95% CI of mean", "std", "median",
-              "IQR", "IQM", "min", "max", "diverged"]
+    header = [
+        "arm",
+        "n",
+        *(["sources", "effective n"] if nested else []),
+        "mean",
+        "95% CI of mean",
+        "std",
+        "median",
+        "IQR",
+        "IQM",
+        "min",
+        "max",
+        "diverged",
+    ]
     rows = []
     for a in summary["arms"]:
         if not a["n"]:
             rows.append([a["arm"], "0", *(["n/a", "n/a"] if nested else []), *["n/a"] * 8, str(a["n_diverged"])])
             continue
-        rows.append([
-            a["arm"], str(a["n"]), *([str(a.get("n_sources") or ""), fmt(a.get("n_effective"), 1)] if nested else []),
-            fmt(a["mean"]), f"[{fmt(a['ci_low'])}, {fmt(a['ci_high'])}]", fmt(a["std"]),
-            fmt(a["median"]), fmt(a["iqr"]), fmt(a["iqm"]), fmt(a["min"]), fmt(a["max"]), str(a["n_diverged"]),
-        ])
+        rows.append(
+            [
+                a["arm"],
+                str(a["n"]),
+                *([str(a.get("n_sources") or ""), fmt(a.get("n_effective"), 1)] if nested else []),
+                fmt(a["mean"]),
+                f"[{fmt(a['ci_low'])}, {fmt(a['ci_high'])}]",
+                fmt(a["std"]),
+                fmt(a["median"]),
+                fmt(a["iqr"]),
+                fmt(a["iqm"]),
+                fmt(a["min"]),
+                fmt(a["max"]),
+                str(a["n_diverged"]),
+            ]
+        )
     return header, rows
 
 
 def comparison_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     nested = any(c.get("n_sources", 0) and c["n_sources"] > 1 for c in summary["comparisons"])
-    header = ["arm", *(["sources", "design effect"] if nested else []), "diff of means [95% CI]",
-              "P(arm > base) [95% CI]", "Hedges' g", "verdict test", "p (Holm)", "verdict"]
-    rows = [[
-        c["arm"],
-        *([str(c.get("n_sources") or ""), fmt(c.get("design_effect"), 1)] if nested else []),
-        f"{c['diff_mean']:+.3f} [{fmt(c['diff_ci_low'])}, {fmt(c['diff_ci_high'])}]",
-        f"{fmt(c['a12'], 2)} [{fmt(c['a12_ci_low'], 2)}, {fmt(c['a12_ci_high'], 2)}]",
-        fmt(c["hedges_g"], 2),
-        "clustered Brunner-Munzel" if c.get("verdict_test", "").startswith("clustered") else "Mann-Whitney",
-        _p(c.get("verdict_p_holm", c.get("mwu_p_holm"))),
-        c["verdict"],
-    ] for c in summary["comparisons"]]
+    header = [
+        "arm",
+        *(["sources", "design effect"] if nested else []),
+        "diff of means [95% CI]",
+        "P(arm > base) [95% CI]",
+        "Hedges' g",
+        "verdict test",
+        "p (Holm)",
+        "verdict",
+    ]
+    rows = [
+        [
+            c["arm"],
+            *([str(c.get("n_sources") or ""), fmt(c.get("design_effect"), 1)] if nested else []),
+            f"{c['diff_mean']:+.3f} [{fmt(c['diff_ci_low'])}, {fmt(c['diff_ci_high'])}]",
+            f"{fmt(c['a12'], 2)} [{fmt(c['a12_ci_low'], 2)}, {fmt(c['a12_ci_high'], 2)}]",
+            fmt(c["hedges_g"], 2),
+            "clustered Brunner-Munzel" if c.get("verdict_test", "").startswith("clustered") else "Mann-Whitney",
+            _p(c.get("verdict_p_holm", c.get("mwu_p_holm"))),
+            c["verdict"],
+        ]
+        for c in summary["comparisons"]
+    ]
     return header, rows
 
 
@@ -119,8 +163,10 @@ def benefits_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]
     def cell(d, digits=3):
         return f"{fmt(d['mean'], digits)} [{fmt(d['ci_low'], digits)}, {fmt(d['ci_high'], digits)}]"
 
-    rows = [[arm, cell(b["start"]), cell(b["epochs_to_95"], 1), cell(b["auc"]), cell(b["asymptote"])]
-            for arm, b in summary["benefits"].items()]
+    rows = [
+        [arm, cell(b["start"]), cell(b["epochs_to_95"], 1), cell(b["auc"]), cell(b["asymptote"])]
+        for arm, b in summary["benefits"].items()
+    ]
     return header, rows
 
 
@@ -132,39 +178,52 @@ def sources_table(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     for arm, v in summary["sources"]["variance"].items():
         # the arm's own effective n (n / design effect, the size-weighted runs per source): one formula everywhere
         n_eff = n_effective.get(arm)
-        rows.append([arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), fmt(v["icc"], 2), fmt(n_eff, 1)])
+        rows.append(
+            [arm, str(v["n_groups"]), _e(v["between_var"]), _e(v["within_var"]), fmt(v["icc"], 2), fmt(n_eff, 1)]
+        )
     return header, rows
 
 
-NESTING_NOTE = ("Runs of a transfer arm are nested in source models, and the source model is the unit of replication: "
-                "the CIs of such arms come from a two-stage bootstrap (source models, then runs within them) and "
-                "their verdict from a clustered Brunner-Munzel test of P(arm > base) with the source model as the unit, "
-                "so an arm of K x R runs counts as about its effective n (K when the ICC is near 1), never as K x R "
-                "independent runs.")
-VERDICT_NOTE = ("P(arm > base) is the Vargha-Delaney A12 on correct counts; p-values are Holm-adjusted across arms, at "
-                "alpha 0.05. An arm from one source model (or none) is tested by the tie-corrected Mann-Whitney U test "
-                "on correct counts; an arm from several source models by the clustered Brunner-Munzel test of A12 = 1/2 "
-                "(each source model one unit). Either way the verdict is about P(arm > base), and its direction is "
-                "that of A12; the difference of means can point the other way when a few runs collapse.")
+NESTING_NOTE = (
+    "Runs of a transfer arm are nested in source models, and the source model is the unit of replication: "
+    "the CIs of such arms come from a two-stage bootstrap (source models, then runs within them) and "
+    "their verdict from a clustered Brunner-Munzel test of P(arm > base) with the source model as the unit, "
+    "so an arm of K x R runs counts as about its effective n (K when the ICC is near 1), never as K x R "
+    "independent runs."
+)
+VERDICT_NOTE = (
+    "P(arm > base) is the Vargha-Delaney A12 on correct counts; p-values are Holm-adjusted across arms, at "
+    "alpha 0.05. An arm from one source model (or none) is tested by the tie-corrected Mann-Whitney U test "
+    "on correct counts; an arm from several source models by the clustered Brunner-Munzel test of A12 = 1/2 "
+    "(each source model one unit). Either way the verdict is about P(arm > base), and its direction is "
+    "that of A12; the difference of means can point the other way when a few runs collapse."
+)
 
 
 def se_note(summary: dict[str, Any]) -> str:
     run = summary["run"]
-    return (f"One accuracy on {run['n_test']} test rows has a binomial standard error of about "
-            f"{run['binomial_se']:.3f} near {run['typical_accuracy']:.2f}, so differences smaller than that between "
-            "single runs are noise.")
+    return (
+        f"One accuracy on {run['n_test']} test rows has a binomial standard error of about "
+        f"{run['binomial_se']:.3f} near {run['typical_accuracy']:.2f}, so differences smaller than that between "
+        "single runs are noise."
+    )
 
 
 def run_line(summary: dict[str, Any]) -> str:
     run = summary["run"]
     sources = f", {run['source_repeats']} source models" if run["source_repeats"] > 1 else ""
-    return (f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
-            f"{sources}; source {run.get('source', 'Problem %d' % run['source_problem'])}, "
-            f"target {run.get('target', 'Problem %d' % run['target_problem'])}.")
+    source = run.get("source", f"Problem {run['source_problem']:d}")
+    target = run.get("target", f"Problem {run['target_problem']:d}")
+    return (
+        f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
+        f"{sources}; source {source}, target {target}."
+    )
 
 
-GENERALISE_LINE = ("These transfer results hold for this one source model only; to generalise over source models, "
-                   "rerun with --source-repeats K (K source models from recorded seeds; 30 or more for a verdict).")
+GENERALISE_LINE = (
+    "These transfer results hold for this one source model only; to generalise over source models, "
+    "rerun with --source-repeats K (K source models from recorded seeds; 30 or more for a verdict)."
+)
 
 
 def one_source(summary: dict[str, Any]) -> bool:
@@ -176,17 +235,24 @@ def benefits_title(summary: dict[str, Any]) -> str:
     """The benefits table's title, saying at which level its intervals are."""
     source = summary["run"].get("source_model") or {}
     k = source.get("count", 0)
-    level = (f"transfer arms' CIs over {k} source models" if k > 1
-             else "transfer arms' CIs conditional on one source model" if k == 1 else "CIs over runs")
+    level = (
+        f"transfer arms' CIs over {k} source models"
+        if k > 1
+        else "transfer arms' CIs conditional on one source model"
+        if k == 1
+        else "CIs over runs"
+    )
     return f"Benefits of transfer (Torrey and Shavlik): mean [95% CI]; {level}"
 
 
-BENEFITS_NOTE = ("Start: test accuracy before any training on the target; epochs to 95%: the first epoch a run reaches "
-                 "95% of its final accuracy (fewer is a steeper slope); area under curve: the mean accuracy over all "
-                 "epochs; asymptote: the final accuracy. For an arm whose runs come from several source models each "
-                 "interval is the mean -+ t (K - 1 df) x a two-stage bootstrap SE (source models, then runs), because "
-                 "runs of one source share its start and nearly all of the rest; the bands in the learning curves use "
-                 "the cluster-robust SE per epoch for the same reason.")
+BENEFITS_NOTE = (
+    "Start: test accuracy before any training on the target; epochs to 95%: the first epoch a run reaches "
+    "95% of its final accuracy (fewer is a steeper slope); area under curve: the mean accuracy over all "
+    "epochs; asymptote: the final accuracy. For an arm whose runs come from several source models each "
+    "interval is the mean -+ t (K - 1 df) x a two-stage bootstrap SE (source models, then runs), because "
+    "runs of one source share its start and nearly all of the rest; the bands in the learning curves use "
+    "the cluster-robust SE per epoch for the same reason."
+)
 
 
 def sections(summary: dict[str, Any]) -> list[Section]:
@@ -196,26 +262,57 @@ def sections(summary: dict[str, Any]) -> list[Section]:
     out = [
         Section("What this run found", "text", finding(summary), doc=DOC_OF["What this run found"]),
         Section(None, "text", run_line(summary), terminal=False),
-        *(Section(title, "figure", name, terminal=False, doc=DOC_OF.get(name)) for name, title in FIGURES.items()
-          if name != "sources.png" or "sources" in summary),  # per-source means: only with several source models
-        Section("The tutorial's numbers: mean (SD) per arm", "lines", tutorial_lines(summary),
-                doc="docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published"),
-        Section("Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")", "table", arm_table(summary),
-                doc=STATISTICS + "#per-arm-and-against-the-baseline"),
+        *(
+            Section(title, "figure", name, terminal=False, doc=DOC_OF.get(name))
+            for name, title in FIGURES.items()
+            if name != "sources.png" or "sources" in summary
+        ),  # per-source means: only with several source models
+        Section(
+            "The tutorial's numbers: mean (SD) per arm",
+            "lines",
+            tutorial_lines(summary),
+            doc="docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+        ),
+        Section(
+            "Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")",
+            "table",
+            arm_table(summary),
+            doc=STATISTICS + "#per-arm-and-against-the-baseline",
+        ),
         Section(None, "text", se_note(summary)),
     ]
     if summary["comparisons"]:
-        out += [Section(f"Against the baseline ({run['baseline']})", "table", comparison_table(summary),
-                        doc=STATISTICS + "#per-arm-and-against-the-baseline"),
-                Section(None, "text", VERDICT_NOTE, terminal=False)]
+        out += [
+            Section(
+                f"Against the baseline ({run['baseline']})",
+                "table",
+                comparison_table(summary),
+                doc=STATISTICS + "#per-arm-and-against-the-baseline",
+            ),
+            Section(None, "text", VERDICT_NOTE, terminal=False),
+        ]
     if summary["benefits"]:
-        out += [Section(benefits_title(summary), "table", benefits_table(summary), terminal=False,
-                        doc=STATISTICS + "#benefits-of-transfer-torrey-and-shavlik"),
-                Section(None, "text", BENEFITS_NOTE, terminal=False)]
+        out += [
+            Section(
+                benefits_title(summary),
+                "table",
+                benefits_table(summary),
+                terminal=False,
+                doc=STATISTICS + "#benefits-of-transfer-torrey-and-shavlik",
+            ),
+            Section(None, "text", BENEFITS_NOTE, terminal=False),
+        ]
     if "sources" in summary:
-        out += [Section("Across source models", "table", sources_table(summary),
-                        doc=STATISTICS + "#the-source-model-is-the-unit-of-replication"),
-                Section(None, "text", NESTING_NOTE), Section(None, "text", best_arm_line(summary))]
+        out += [
+            Section(
+                "Across source models",
+                "table",
+                sources_table(summary),
+                doc=STATISTICS + "#the-source-model-is-the-unit-of-replication",
+            ),
+            Section(None, "text", NESTING_NOTE),
+            Section(None, "text", best_arm_line(summary)),
+        ]
     out += [Section(*block) for block in transferability.sections(summary)]  # which source model will transfer
     if one_source(summary):
         out.append(Section(None, "text", GENERALISE_LINE))
@@ -228,13 +325,17 @@ def sections(summary: dict[str, Any]) -> list[Section]:
 def format_table(header: list[str], rows: list[list[str]]) -> str:
     """An aligned plain-text table for the terminal."""
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    def line(cells):
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    return "\n".join(["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-                      *("| " + " | ".join(r) + " |" for r in rows)])
+    return "\n".join(
+        ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+    )
 
 
 def terminal(blocks: list[Section]) -> str:
@@ -269,7 +370,8 @@ def about_line(meta: Mapping[str, Any]) -> str:
     version = (meta.get("versions") or {}).get("blobs-transfer", "unknown")
     commit = (meta.get("git_commit") or "unknown")[:12]
     when = str(meta.get("created_utc", "unknown")).replace("T", " ").replace("+00:00", " UTC")
-    return f"Made by `{meta.get('command') or 'the Python library'}` on {when} with blobs-transfer {version}, commit {commit}."
+    made_by = meta.get("command") or "the Python library"
+    return f"Made by `{made_by}` on {when} with blobs-transfer {version}, commit {commit}."
 
 
 def config_label(command: str | None, kind: str) -> str:
@@ -289,8 +391,14 @@ def markdown(blocks: list[Section], title: str, about: str = "") -> str:
     parts = [f"# {title}", ""] + ([about, ""] if about else [])
     for s in _expand(blocks):
         if s.folded and s.kind == "table":
-            parts += [f"<details><summary>{s.title} ({len(s.body[1])} rows)</summary>", "",
-                      markdown_table(*s.body), "", "</details>", ""]
+            parts += [
+                f"<details><summary>{s.title} ({len(s.body[1])} rows)</summary>",
+                "",
+                markdown_table(*s.body),
+                "",
+                "</details>",
+                "",
+            ]
             continue
         if s.title:
             parts += [f"## {s.title}", ""]
@@ -306,8 +414,7 @@ def markdown(blocks: list[Section], title: str, about: str = "") -> str:
     return "\n".join(parts)
 
 
-def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about: str = "",
-         root: str = "../../") -> str:
+def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about: str = "", root: str = "../../") -> str:
     """A self-contained page: a header (what made it, links to the docs), a contents list, tables as HTML, the
     figures (name -> PNG bytes) embedded as base64. root: the repository's root seen from the report's folder
     (a run's folder sits in results/), for the links to the docs."""
@@ -316,9 +423,12 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
     header = "".join(f'<a href="{esc(root + path)}">{esc(name)}</a> ' for name, path in LINKS)
     about_html = re.sub(r"`([^`]*)`", lambda m: f"<code>{m.group(1)}</code>", esc(about))
     contents = "".join(f'<li><a href="#{anchor(s.title)}">{esc(s.title)}</a></li>' for s in shown if s.title)
-    parts = [f"<h1>{esc(title)}</h1>", f'<p class="about">{about_html}</p>' if about else "",
-             f'<nav><p class="links">Docs: {header}</p><details open><summary>Contents</summary><ol>{contents}'
-             "</ol></details></nav>"]
+    parts = [
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="about">{about_html}</p>' if about else "",
+        f'<nav><p class="links">Docs: {header}</p><details open><summary>Contents</summary><ol>{contents}'
+        "</ol></details></nav>",
+    ]
     for i, s in enumerate(shown):
         more = f' <a class="doc" href="{esc(root + s.doc)}">what this shows</a>' if s.doc else ""
         if s.title and not s.folded:
@@ -331,24 +441,32 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
             body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
             table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             if s.folded:
-                table = (f'<details><summary><h2 id="{anchor(s.title or "")}">{esc(s.title or "")} ({len(rows)} '
-                         f"rows)</h2></summary>{table}</details>")
+                table = (
+                    f'<details><summary><h2 id="{anchor(s.title or "")}">{esc(s.title or "")} ({len(rows)} '
+                    f"rows)</h2></summary>{table}</details>"
+                )
             parts.append(table)
         elif s.kind == "text":
             parts.append(f'<p class="finding">{esc(s.body)}</p>' if i == 0 else f"<p>{esc(s.body)}</p>")
         elif s.kind == "figure":
             data = base64.b64encode(figures[s.body]).decode("ascii")
-            parts.append(f'<figure><img alt="{esc(s.title or s.body)}" src="data:image/png;base64,{data}">'
-                         f"<figcaption>{esc(s.body)}</figcaption></figure>")
-    style = ("body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
-             "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:0 0 1.5em}"
-             "figcaption{color:#666;font-size:small}p.finding{font-size:1.15em;line-height:1.5}"
-             "summary h2{display:inline;cursor:pointer}p.about{color:#444}nav{margin:1em 0;padding:0.5em 1em;"
-             "background:#f6f6f6}nav ol{margin:0.3em 0;columns:2}a.doc{font-size:small;font-weight:normal;"
-             "margin-left:0.5em}code{background:#f0f0f0;padding:0 3px}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
+            parts.append(
+                f'<figure><img alt="{esc(s.title or s.body)}" src="data:image/png;base64,{data}">'
+                f"<figcaption>{esc(s.body)}</figcaption></figure>"
+            )
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
+        "td:first-child,th:first-child{text-align:left}img{max-width:100%}figure{margin:0 0 1.5em}"
+        "figcaption{color:#666;font-size:small}p.finding{font-size:1.15em;line-height:1.5}"
+        "summary h2{display:inline;cursor:pointer}p.about{color:#444}nav{margin:1em 0;padding:0.5em 1em;"
+        "background:#f6f6f6}nav ol{margin:0.3em 0;columns:2}a.doc{font-size:small;font-weight:normal;"
+        "margin-left:0.5em}code{background:#f0f0f0;padding:0 3px}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"
+        f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
 
 
 def title_of(summary: dict[str, Any], command: str | None = None) -> str:
@@ -356,5 +474,5 @@ def title_of(summary: dict[str, Any], command: str | None = None) -> str:
     run = summary["run"]
     k = (run.get("source_model") or {}).get("count", 0)
     sources = f" from {k} source models" if k > 1 else " from one source model" if k == 1 else ""
-    target = run.get("target", "Problem %d" % run["target_problem"])
+    target = run.get("target", f"Problem {run['target_problem']:d}")
     return f"{config_label(command, 'compare')}: {len(summary['arms'])} arms on {target}{sources}"

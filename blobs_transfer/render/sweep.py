@@ -33,41 +33,76 @@ def figure_title(name: str, arms: list[str] = ()) -> str:
 
 def sweep_title(sweep: Sweep, n_cells: int, command: str | None) -> str:
     """'configs/sweep.toml (sweep): 30 cells over target training rows x similarity t to the source'."""
-    return (f"{report.config_label(command, 'sweep')}: {n_cells} cells over "
-            f"{' x '.join(short_axis(k) for k in sweep.keys)}")
+    return (
+        f"{report.config_label(command, 'sweep')}: {n_cells} cells over {' x '.join(short_axis(k) for k in sweep.keys)}"
+    )
 
 
 def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[report.Section]:
     """The finding, then the figures (heatmaps first: they answer the question), then the per-cell table, folded
     when it is long."""
     keys = sweep.keys
-    header = [*keys, "arm", "n", "sources", "diff of means [95% CI]", "chance a run beats the baseline [95% CI]",
-              "verdict"]
+    header = [
+        *keys,
+        "arm",
+        "n",
+        "sources",
+        "diff of means [95% CI]",
+        "chance a run beats the baseline [95% CI]",
+        "verdict",
+    ]
     rows = []
     for item in summaries:
         cell, summary = item["cell"], item["summary"]
         for c in summary["comparisons"]:
             arm = next(a for a in summary["arms"] if a["arm"] == c["arm"])
-            rows.append([*(str(v) for _, v in cell.values), c["arm"], str(arm["n"]), str(arm.get("n_sources") or 1),
-                         f"{c['diff_mean']:+.3f} [{fmt(c['diff_ci_low'])}, {fmt(c['diff_ci_high'])}]",
-                         f"{fmt(c['a12'], 2)} [{fmt(c['a12_ci_low'], 2)}, {fmt(c['a12_ci_high'], 2)}]",
-                         c["verdict"]])
+            rows.append(
+                [
+                    *(str(v) for _, v in cell.values),
+                    c["arm"],
+                    str(arm["n"]),
+                    str(arm.get("n_sources") or 1),
+                    f"{c['diff_mean']:+.3f} [{fmt(c['diff_ci_low'])}, {fmt(c['diff_ci_high'])}]",
+                    f"{fmt(c['a12'], 2)} [{fmt(c['a12_ci_low'], 2)}, {fmt(c['a12_ci_high'], 2)}]",
+                    c["verdict"],
+                ]
+            )
     baseline = summaries[0]["summary"]["run"]["baseline"]
     # stable: the heatmaps, then the best arm of each cell, then the rest (benefit figures)
     ordered = sorted(figure_names, key=lambda n: 0 if n.startswith("heatmap_") else 1 if n == "best_arm.png" else 2)
     best = best_arm_table(sweep, summaries)
     return [
-        report.Section("What this sweep found", "text", findings.sweep_finding(sweep, summaries),
-                       doc="docs/glossary.md"),
-        report.Section(None, "text", f"{len(summaries)} cells over {' x '.join(short_axis(k) for k in keys)} "
-                                     f"({', '.join(keys)} in the config); every other arm against "
-                                     f"{baseline} in each cell, with CIs at the source-model level.", terminal=False),
-        *(report.Section(figure_title(name, compared_arms(summaries)), "figure", name, terminal=False,
-                         doc="docs/sweeps.md#what-the-committed-sweep-shows") for name in ordered),
-        report.Section("Each arm against the baseline, cell by cell", "table", (header, rows),
-                       folded=len(rows) > report.FOLD_ROWS, doc="docs/statistics.md#per-arm-and-against-the-baseline"),
-        report.Section("Best arm per cell", "table", best, folded=len(best[1]) > report.FOLD_ROWS,
-                       doc="docs/predictions.md"),
+        report.Section(
+            "What this sweep found", "text", findings.sweep_finding(sweep, summaries), doc="docs/glossary.md"
+        ),
+        report.Section(
+            None,
+            "text",
+            f"{len(summaries)} cells over {' x '.join(short_axis(k) for k in keys)} "
+            f"({', '.join(keys)} in the config); every other arm against "
+            f"{baseline} in each cell, with CIs at the source-model level.",
+            terminal=False,
+        ),
+        *(
+            report.Section(
+                figure_title(name, compared_arms(summaries)),
+                "figure",
+                name,
+                terminal=False,
+                doc="docs/sweeps.md#what-the-committed-sweep-shows",
+            )
+            for name in ordered
+        ),
+        report.Section(
+            "Each arm against the baseline, cell by cell",
+            "table",
+            (header, rows),
+            folded=len(rows) > report.FOLD_ROWS,
+            doc="docs/statistics.md#per-arm-and-against-the-baseline",
+        ),
+        report.Section(
+            "Best arm per cell", "table", best, folded=len(best[1]) > report.FOLD_ROWS, doc="docs/predictions.md"
+        ),
     ]
 
 
@@ -77,8 +112,14 @@ def best_arm_table(sweep: Sweep, summaries) -> tuple[list[str], list[list[str]]]
     for item in summaries:
         best = item["summary"].get("best")
         if best:
-            rows.append([*(str(v) for _, v in item["cell"].values), best["best_arm"], f"{best['mean']:.3f}",
-                         f"{best['p_best']:.2f}"])
+            rows.append(
+                [
+                    *(str(v) for _, v in item["cell"].values),
+                    best["best_arm"],
+                    f"{best['mean']:.3f}",
+                    f"{best['p_best']:.2f}",
+                ]
+            )
     return [*sweep.keys, "best arm", "mean", "P(best)"], rows
 
 
@@ -93,17 +134,25 @@ def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
         return None if c is None else c.get(key)
 
     figures = {}
-    for a, (key, values) in enumerate(sweep.axes):
+    for a, (key, _values) in enumerate(sweep.axes):
         others = [i for i in range(len(sweep.axes)) if i != a]
         series: dict[str, dict[str, dict[str, list]]] = {arm: {} for arm in arms}
         for item in summaries:
             cell = item["cell"]
             label = ", ".join(f"{short_axis(k)} = {v}" for k, v in (cell.values[i] for i in others))
             for arm in arms:
-                s = series[arm].setdefault(label, {k: [] for k in ("x", "diff", "diff_lo", "diff_hi", "a12", "a12_lo", "a12_hi")})
+                s = series[arm].setdefault(
+                    label, {k: [] for k in ("x", "diff", "diff_lo", "diff_hi", "a12", "a12_lo", "a12_hi")}
+                )
                 s["x"].append(cell.values[a][1])
-                for field, name in (("diff", "diff_mean"), ("diff_lo", "diff_ci_low"), ("diff_hi", "diff_ci_high"),
-                                    ("a12", "a12"), ("a12_lo", "a12_ci_low"), ("a12_hi", "a12_ci_high")):
+                for field, name in (
+                    ("diff", "diff_mean"),
+                    ("diff_lo", "diff_ci_low"),
+                    ("diff_hi", "diff_ci_high"),
+                    ("a12", "a12"),
+                    ("a12_lo", "a12_ci_low"),
+                    ("a12_hi", "a12_ci_high"),
+                ):
                     v = stat(item, arm, name)
                     s[field].append(np.nan if v is None else v)
         figures[f"benefit_{key}.png"] = plots.sweep_benefit_figure(axis_words(key), series, baseline)
@@ -124,7 +173,8 @@ def sweep_figures(sweep: Sweep, summaries) -> dict[str, Any]:
         bound = plots.symmetric_bound([grid["diff_mean"] for grid, _ in heatmaps.values()])
         for arm, (grid, verdicts) in heatmaps.items():
             figures[heatmap_name(arm)] = plots.sweep_heatmap_figure(
-                arm, axis_words(kx), list(vx), axis_words(ky), list(vy), grid, verdicts, baseline, bound=bound)
+                arm, axis_words(kx), list(vx), axis_words(ky), list(vy), grid, verdicts, baseline, bound=bound
+            )
     if len(sweep.axes) <= 2:
         figures["best_arm.png"] = best_arm_map(sweep, summaries)
     return figures

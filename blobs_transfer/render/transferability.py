@@ -9,7 +9,8 @@ sentence here is generated from those numbers. Sections are plain (title, kind, 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -19,13 +20,21 @@ from blobs_transfer.stats.transferability import SCORES
 
 FIGURE = "transferability.png"
 BASELINES = ("source_accuracy", "probe_accuracy")  # the plain scores a skeptic asks for
-LABELS = {"leep": "LEEP", "nce": "NCE", "logme": "LogME", "h_score": "H-score (shrunk)",
-          "source_accuracy": "source accuracy", "probe_accuracy": "logistic probe"}
-NOTE = ("rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
-        "tau: the weighted Kendall tau, which weighs the top-ranked sources most; CIs from two-stage resamples over "
-        "source models, then runs. Top pick: the source the score ranks first, its rank by realised mean (1 = best), "
-        "whether it is in the best {share:.0%}, and how often that holds over the resamples. Scores are computed on "
-        "the target's training split before any target training.")
+LABELS = {
+    "leep": "LEEP",
+    "nce": "NCE",
+    "logme": "LogME",
+    "h_score": "H-score (shrunk)",
+    "source_accuracy": "source accuracy",
+    "probe_accuracy": "logistic probe",
+}
+NOTE = (
+    "rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
+    "tau: the weighted Kendall tau, which weighs the top-ranked sources most; CIs from two-stage resamples over "
+    "source models, then runs. Top pick: the source the score ranks first, its rank by realised mean (1 = best), "
+    "whether it is in the best {share:.0%}, and how often that holds over the resamples. Scores are computed on "
+    "the target's training split before any target training."
+)
 
 
 def _ci(row: dict[str, Any], key: str) -> str:
@@ -39,14 +48,32 @@ def table(block: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     share = f"top pick in best {block['top_share']:.0%}"
     reference = block.get("reference")
     diff = [f"rho minus {LABELS.get(reference, reference)}'s [95% CI]"] if reference else []
-    header = ["arm", "score", "rho [95% CI]", *diff, "weighted tau [95% CI]", "top pick's rank", share,
-              "rate over resamples"]
+    header = [
+        "arm",
+        "score",
+        "rho [95% CI]",
+        *diff,
+        "weighted tau [95% CI]",
+        "top pick's rank",
+        share,
+        "rate over resamples",
+    ]
     rows = []
     for arm, by_score in block["arms"].items():
         for score, row in by_score.items():
             paired = [_ci(row, "rho_diff") if score != reference else ""] if reference else []
-            rows.append([arm, LABELS.get(score, score), _ci(row, "rho"), *paired, _ci(row, "tau"),
-                         fmt(row["top_pick_rank"], 1), fmt(row["top_pick_in_top"], 2), fmt(row["top_pick_rate"], 2)])
+            rows.append(
+                [
+                    arm,
+                    LABELS.get(score, score),
+                    _ci(row, "rho"),
+                    *paired,
+                    _ci(row, "tau"),
+                    fmt(row["top_pick_rank"], 1),
+                    fmt(row["top_pick_in_top"], 2),
+                    fmt(row["top_pick_rate"], 2),
+                ]
+            )
     return header, rows
 
 
@@ -58,8 +85,13 @@ def _best(by_score: Mapping[str, dict[str, Any]], names: Sequence[str]) -> str |
 def _versus(row: dict[str, Any], reference: str) -> str:
     """'its rho minus the logistic probe's: +0.03 [-0.10, 0.15], an interval that holds 0'."""
     low, high = row["rho_diff_ci"]
-    where = ("above 0" if low is not None and low > 0 else "below 0" if high is not None and high < 0
-             else "an interval that holds 0")
+    where = (
+        "above 0"
+        if low is not None and low > 0
+        else "below 0"
+        if high is not None and high < 0
+        else "an interval that holds 0"
+    )
     return f"its rho minus the {LABELS.get(reference, reference)}'s: {_ci(row, 'rho_diff')}, {where}"
 
 
@@ -76,8 +108,10 @@ def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]], reference: str
         others = _best(by_score, [s for s in by_score if s not in BASELINES])
         if others is not None:
             other = by_score[others]
-            text += (f", a plain baseline: the best literature score, {LABELS.get(others, others)}, has rho "
-                     f"{_ci(other, 'rho')}")
+            text += (
+                f", a plain baseline: the best literature score, {LABELS.get(others, others)}, has rho "
+                f"{_ci(other, 'rho')}"
+            )
             if paired and best == reference and other.get("rho_diff") is not None:
                 text += f" ({_versus(other, reference)})"
     elif paired and row.get("rho_diff") is not None:
@@ -86,10 +120,10 @@ def arm_finding(arm: str, by_score: Mapping[str, dict[str, Any]], reference: str
         base = _best(by_score, list(BASELINES))
         if base is not None:
             b = by_score[base]
-            overlap = (row["rho_ci"][0] is not None and b["rho_ci"][1] is not None
-                       and row["rho_ci"][0] <= b["rho_ci"][1])
-            text += (f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}"
-                     + (" (the intervals overlap)" if overlap else " (below its interval)"))
+            overlap = row["rho_ci"][0] is not None and b["rho_ci"][1] is not None and row["rho_ci"][0] <= b["rho_ci"][1]
+            text += f"; the best plain baseline, {LABELS.get(base, base)}, has rho {_ci(b, 'rho')}" + (
+                " (the intervals overlap)" if overlap else " (below its interval)"
+            )
     return text + "."
 
 
@@ -98,13 +132,16 @@ def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]
     block = summary.get("transferability")
     if not block:
         return []
-    title = (f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} "
-             "source models")
+    title = (
+        f"Which source model will transfer: {len(block['scores'])} scores against {block['n_sources']} source models"
+    )
     findings = " ".join(arm_finding(arm, by_score, block.get("reference")) for arm, by_score in block["arms"].items())
-    return [(title, "text", findings, True),
-            ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),
-            (None, "table", table(block), True),
-            (None, "text", NOTE.format(share=block["top_share"]), True)]
+    return [
+        (title, "text", findings, True),
+        ("Each score against the realised mean, one point per source model", "figure", FIGURE, False),
+        (None, "table", table(block), True),
+        (None, "text", NOTE.format(share=block["top_share"]), True),
+    ]
 
 
 def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarray], block: dict[str, Any]):
@@ -124,8 +161,10 @@ def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarr
             if j == 0:
                 ax.set_ylabel(f"realised mean\n({LABELS.get(score, score)})", fontsize=8)
             ax.set_xlabel(LABELS.get(score, score), fontsize=8)
-    fig.suptitle("Transferability scores (target training split) against each source model's realised mean test "
-                 "accuracy", fontsize=10)
+    fig.suptitle(
+        "Transferability scores (target training split) against each source model's realised mean test accuracy",
+        fontsize=10,
+    )
     return fig
 
 
@@ -152,13 +191,22 @@ def sweep_tables(result: dict[str, Any]):
     for cell in cells:
         for arm, rows in cell["agreement"].items():
             b = cell["benefit"].get(arm, {})
-            body.append([*(fmt(cell["values"][k]) for k in keys), arm,
-                         f"{fmt(b.get('diff_mean'))} [{fmt(b.get('diff_ci_low'))}, {fmt(b.get('diff_ci_high'))}]",
-                         *(fmt(rows[s]["rho"], 2) for s in SCORES)])
-    intro = (f"Transferability over {len(cells)} targets ({', '.join(keys)}), {result['n_sources']} source models "
-             "each: per target and transfer arm, its benefit over the baseline and how each score ranks its sources:")
-    lines = [f"Across the {len(cells)} targets, Spearman rho between a score's mean over the source models and the "
-             "benefit of transfer:"]
+            body.append(
+                [
+                    *(fmt(cell["values"][k]) for k in keys),
+                    arm,
+                    f"{fmt(b.get('diff_mean'))} [{fmt(b.get('diff_ci_low'))}, {fmt(b.get('diff_ci_high'))}]",
+                    *(fmt(rows[s]["rho"], 2) for s in SCORES),
+                ]
+            )
+    intro = (
+        f"Transferability over {len(cells)} targets ({', '.join(keys)}), {result['n_sources']} source models "
+        "each: per target and transfer arm, its benefit over the baseline and how each score ranks its sources:"
+    )
+    lines = [
+        f"Across the {len(cells)} targets, Spearman rho between a score's mean over the source models and the "
+        "benefit of transfer:"
+    ]
     for arm, by_score in result["targets"].items():
         lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in SCORES))
     return intro, (header, body), lines

@@ -17,10 +17,11 @@ import platform
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,16 @@ from blobs_transfer.errors import ResultsError
 
 INCOMPLETE = "INCOMPLETE"
 SCORE_COLUMNS = (
-    "arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct", "train_accuracy",
-    "final_loss", "test_loss", "diverged",
+    "arm",
+    "source_index",
+    "repeat",
+    "seed",
+    "test_accuracy",
+    "test_correct",
+    "train_accuracy",
+    "final_loss",
+    "test_loss",
+    "diverged",
 )
 CURVE_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
@@ -130,7 +139,7 @@ def ensure_writable(folder: Path) -> Path:
 def new_run_dir(results_dir: Path, kind: str) -> Path:
     """A new, empty directory results_dir/<kind>-<UTC time>[-n], marked INCOMPLETE until finished."""
     ensure_writable(results_dir)
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     for n in range(1000):
         path = Path(results_dir) / (f"{kind}-{stamp}" + (f"-{n}" if n else ""))
         try:
@@ -165,18 +174,20 @@ def score_rows(replicas, final: dict[str, np.ndarray], diverged: np.ndarray) -> 
     rows = []
     for i, rep in enumerate(replicas):
         bad = bool(diverged[i])
-        rows.append([
-            rep.arm.name,
-            "" if rep.source_index is None else rep.source_index,
-            rep.repeat,
-            rep.seed,
-            "" if bad else f"{final['test_accuracy'][i]:.3f}",
-            "" if bad else int(final["test_correct"][i]),
-            "" if bad else f"{final['train_accuracy'][i]:.3f}",
-            "" if bad else f"{final['train_loss'][i]:.6f}",
-            "" if bad else f"{final['test_loss'][i]:.6f}",
-            int(bad),
-        ])
+        rows.append(
+            [
+                rep.arm.name,
+                "" if rep.source_index is None else rep.source_index,
+                rep.repeat,
+                rep.seed,
+                "" if bad else f"{final['test_accuracy'][i]:.3f}",
+                "" if bad else int(final["test_correct"][i]),
+                "" if bad else f"{final['train_accuracy'][i]:.3f}",
+                "" if bad else f"{final['train_loss'][i]:.6f}",
+                "" if bad else f"{final['test_loss'][i]:.6f}",
+                int(bad),
+            ]
+        )
     return rows
 
 
@@ -194,19 +205,23 @@ def read_scores(path: Path) -> list[dict[str, Any]]:
         out = []
         for row in reader:
             if None in row or None in row.values():  # too many or too few fields: a row cut short or run together
-                raise ResultsError(f"{path} line {reader.line_num} is not a whole row (the file was cut short or edited)")
-            out.append({
-                "arm": row["arm"],
-                "source_index": int(row["source_index"]) if row["source_index"] else None,
-                "repeat": int(row["repeat"]),
-                "seed": int(row["seed"]),
-                "test_accuracy": float(row["test_accuracy"]) if row["test_accuracy"] else None,
-                "test_correct": int(row["test_correct"]) if row["test_correct"] else None,
-                "train_accuracy": float(row["train_accuracy"]) if row["train_accuracy"] else None,
-                "final_loss": float(row["final_loss"]) if row["final_loss"] else None,
-                "test_loss": float(row["test_loss"]) if row["test_loss"] else None,
-                "diverged": row["diverged"] == "1",
-            })
+                raise ResultsError(
+                    f"{path} line {reader.line_num} is not a whole row (the file was cut short or edited)"
+                )
+            out.append(
+                {
+                    "arm": row["arm"],
+                    "source_index": int(row["source_index"]) if row["source_index"] else None,
+                    "repeat": int(row["repeat"]),
+                    "seed": int(row["seed"]),
+                    "test_accuracy": float(row["test_accuracy"]) if row["test_accuracy"] else None,
+                    "test_correct": int(row["test_correct"]) if row["test_correct"] else None,
+                    "train_accuracy": float(row["train_accuracy"]) if row["train_accuracy"] else None,
+                    "final_loss": float(row["final_loss"]) if row["final_loss"] else None,
+                    "test_loss": float(row["test_loss"]) if row["test_loss"] else None,
+                    "diverged": row["diverged"] == "1",
+                }
+            )
     return out
 
 
@@ -224,7 +239,8 @@ def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None
     header = ",".join(["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))])
     keys = io.StringIO()
     csv.writer(keys, lineterminator="\n").writerows(
-        [rep.arm.name, "" if rep.source_index is None else rep.source_index, rep.repeat] for rep in replicas)
+        [rep.arm.name, "" if rep.source_index is None else rep.source_index, rep.repeat] for rep in replicas
+    )
     prefixes = keys.getvalue().splitlines()
     fmt = ",%.5g" * n_epochs
     for key in CURVE_KEYS:
@@ -247,14 +263,14 @@ def curve_as_written(values: np.ndarray) -> np.ndarray:
     nonzero = finite & ~zero
     magnitude = np.abs(np.where(nonzero, x, 1.0))
     exponent = np.floor(np.log10(magnitude)).astype(int)
-    power = 10.0 ** exponent  # the log's floor can be one off next to a power of ten: correct it
+    power = 10.0**exponent  # the log's floor can be one off next to a power of ten: correct it
     exponent = np.where(magnitude < power, exponent - 1, np.where(magnitude >= 10 * power, exponent + 1, exponent))
     digits = 4 - exponent
     fast = nonzero & (digits >= 0) & (digits <= 12)
     scale = 10.0 ** digits[fast]
     out[fast] = np.rint(x[fast] * scale) / scale
     slow = nonzero & ~fast
-    out[slow] = [float("%.5g" % v) for v in x[slow]]
+    out[slow] = [float(f"{v:.5g}") for v in x[slow]]
     return out
 
 
@@ -302,7 +318,18 @@ def read_curve(folder: Path, key: str) -> np.ndarray:
 
 def package_versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
-    for name in ("blobs-transfer", "numba", "llvmlite", "tensorflow", "keras", "numpy", "scipy", "scikit-learn", "matplotlib", "click"):
+    for name in (
+        "blobs-transfer",
+        "numba",
+        "llvmlite",
+        "tensorflow",
+        "keras",
+        "numpy",
+        "scipy",
+        "scikit-learn",
+        "matplotlib",
+        "click",
+    ):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -337,15 +364,17 @@ def portable_path(path: str | Path, folder: str | Path | None = None) -> str:
 def portable_command(argv: list[str]) -> str:
     """The command line as typed, with every absolute path in it (`--opt PATH` or `--opt=PATH`) made relative
     to the working directory where it lies inside it."""
+
     def one(arg: str) -> str:
         key, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
         return key + eq + (portable_path(value) if value.startswith(os.sep) else value)
+
     return " ".join(["blobs-transfer", *(one(a) for a in argv)])
 
 
 def run_metadata(**fields: Any) -> dict[str, Any]:
     return {
-        "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": portable_command(sys.argv[1:]),
         "platform": platform.platform(),
         "machine": platform.machine(),

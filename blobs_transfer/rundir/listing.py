@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +75,11 @@ def time_of(folder: Path, meta: dict[str, Any]) -> str:
     if match:
         return datetime.strptime("".join(match.groups()), "%Y%m%d%H%M%S").strftime(TIME)
     try:
-        end = datetime.fromisoformat(meta["created_utc"]).astimezone(timezone.utc)
+        end = datetime.fromisoformat(meta["created_utc"]).astimezone(UTC)
         wall = meta.get("wall_seconds")
         return (end - timedelta(seconds=wall if isinstance(wall, (int, float)) else 0)).strftime(TIME)
     except (KeyError, TypeError, ValueError):
-        return datetime.fromtimestamp(folder.stat().st_mtime, timezone.utc).strftime(TIME)
+        return datetime.fromtimestamp(folder.stat().st_mtime, UTC).strftime(TIME)
 
 
 def read_entry(folder: Path) -> dict[str, Any] | None:
@@ -89,8 +89,14 @@ def read_entry(folder: Path) -> dict[str, Any] | None:
         return None
     meta = _json(folder / "metadata.json")
     complete = not (folder / INCOMPLETE).exists()
-    entry: dict[str, Any] = {"kind": kind, "directory": str(folder), "name": folder.name, "time_utc": time_of(folder, meta),
-                             "config": config_name(meta.get("command")), "complete": complete}
+    entry: dict[str, Any] = {
+        "kind": kind,
+        "directory": str(folder),
+        "name": folder.name,
+        "time_utc": time_of(folder, meta),
+        "config": config_name(meta.get("command")),
+        "complete": complete,
+    }
     if kind == "compare":
         config = _toml(folder / "config.toml")
         summary = _json(folder / "summary.json") if complete else {}
@@ -151,13 +157,25 @@ def describe(entry: dict[str, Any]) -> list[str]:
         size = f"{len(entry['arms'])} arms"
         verdicts = ", ".join(f"{_short_arm(arm)} {v}" for arm, v in entry["verdicts"].items())
     else:
-        size = f"{entry['cells']} cells" + ("" if entry["cells_done"] == entry["cells"] else f" ({entry['cells_done']} done)")
-        verdicts = "; ".join(f"{_short_arm(arm)}: " + " ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
-                             for arm, counts in entry["verdicts"].items())
+        size = f"{entry['cells']} cells" + (
+            "" if entry["cells_done"] == entry["cells"] else f" ({entry['cells_done']} done)"
+        )
+        verdicts = "; ".join(
+            f"{_short_arm(arm)}: " + " ".join(f"{n} {v}" for v, n in sorted(counts.items(), key=lambda kv: str(kv[0])))
+            for arm, counts in entry["verdicts"].items()
+        )
     sources = entry["source_models"]
     source = f"{sources['count']} trained" if sources.get("trained") else (sources.get("path") or str(sources["count"]))
-    return [entry["kind"], entry["time_utc"], entry["config"] or "-", size, source,
-            "complete" if entry["complete"] else "INCOMPLETE", verdicts or "-", entry["name"]]
+    return [
+        entry["kind"],
+        entry["time_utc"],
+        entry["config"] or "-",
+        size,
+        source,
+        "complete" if entry["complete"] else "INCOMPLETE",
+        verdicts or "-",
+        entry["name"],
+    ]
 
 
 def table(entries: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:

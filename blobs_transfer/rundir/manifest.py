@@ -20,10 +20,11 @@ import json
 import os
 import socket
 import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from blobs_transfer.errors import DamagedRunError, ResultsError, UnverifiedRunWarning
 from blobs_transfer.rundir.files import cannot_write, write_json
@@ -62,22 +63,34 @@ def _entries(folder: Path, names: Iterable[str], role: str) -> dict[str, dict[st
         try:
             sha, size = file_digest(folder / name)
         except OSError as exc:
-            raise ResultsError(f"cannot read {folder / name} to record it in the manifest: {exc.strerror or exc}") from None
+            raise ResultsError(
+                f"cannot read {folder / name} to record it in the manifest: {exc.strerror or exc}"
+            ) from None
         out[name] = {"role": role, "bytes": size, "sha256": sha}
     return out
 
 
-def write_manifest(folder: str | Path, data: Iterable[str], *, derived: Iterable[str] = (),
-                   plan: dict[str, Any] | None = None, name: str = MANIFEST,
-                   extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def write_manifest(
+    folder: str | Path,
+    data: Iterable[str],
+    *,
+    derived: Iterable[str] = (),
+    plan: dict[str, Any] | None = None,
+    name: str = MANIFEST,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Hash the folder's files (paths relative to it) and write the manifest atomically; returns it.
 
     plan: the row counts the plan implies (e.g. {"runs": 12, "runs_per_arm": {...}}), recorded for readers.
     extra: more fields (a sweep cell's index and values).
     """
     folder = Path(folder)
-    body: dict[str, Any] = {"format": FORMAT, **(extra or {}), "plan": plan or {},
-                            "files": {**_entries(folder, data, "data"), **_entries(folder, derived, "derived")}}
+    body: dict[str, Any] = {
+        "format": FORMAT,
+        **(extra or {}),
+        "plan": plan or {},
+        "files": {**_entries(folder, data, "data"), **_entries(folder, derived, "derived")},
+    }
     body["checksum"] = _checksum(body)
     write_json(folder / name, body)
     return body
@@ -124,8 +137,9 @@ def file_problem(path: Path, entry: dict[str, Any]) -> str | None:
     return None
 
 
-def verify(folder: str | Path, *, derived: bool = False, name: str = MANIFEST, remedy: str = "",
-           warn: bool = True) -> dict[str, Any] | None:
+def verify(
+    folder: str | Path, *, derived: bool = False, name: str = MANIFEST, remedy: str = "", warn: bool = True
+) -> dict[str, Any] | None:
     """Check every listed file (the data files, and the derived ones too if `derived`); returns the manifest.
 
     The first damaged or missing file raises DamagedRunError, one line naming it and what is wrong, followed
@@ -136,8 +150,11 @@ def verify(folder: str | Path, *, derived: bool = False, name: str = MANIFEST, r
     manifest = read_manifest(folder, name)
     if manifest is None:
         if warn:
-            warnings.warn(f"{folder} has no manifest (written before runs verified themselves): its files are read "
-                          "unverified", UnverifiedRunWarning, stacklevel=2)
+            warnings.warn(
+                f"{folder} has no manifest (written before runs verified themselves): its files are read unverified",
+                UnverifiedRunWarning,
+                stacklevel=2,
+            )
         return None
     for rel, entry in manifest["files"].items():
         if entry.get("role") == "derived" and not derived:
@@ -149,7 +166,9 @@ def verify(folder: str | Path, *, derived: bool = False, name: str = MANIFEST, r
     return manifest
 
 
-def refresh(folder: str | Path, manifest: dict[str, Any], role: str = "derived", name: str = MANIFEST) -> dict[str, Any]:
+def refresh(
+    folder: str | Path, manifest: dict[str, Any], role: str = "derived", name: str = MANIFEST
+) -> dict[str, Any]:
     """Re-hash the files of one role (after `report` rebuilt them) and rewrite the manifest atomically."""
     folder = Path(folder)
     files = dict(manifest["files"])
@@ -167,7 +186,9 @@ def count_problem(what: str, found: dict[str, int], planned: dict[str, int]) -> 
     total, want = sum(found.values()), sum(planned.values())
     parts = [f"{k} {found.get(k, 0)} of {v}" for k, v in planned.items() if found.get(k, 0) != v]
     parts += [f"{k} {n} not planned" for k, n in found.items() if k not in planned]
-    return f"{what} has {total} runs where the plan has {want} ({', '.join(parts[:4])}{', ...' if len(parts) > 4 else ''})"
+    return (
+        f"{what} has {total} runs where the plan has {want} ({', '.join(parts[:4])}{', ...' if len(parts) > 4 else ''})"
+    )
 
 
 # --- one writer per folder --------------------------------------------------------------------------
@@ -204,8 +225,9 @@ def writer_lock(folder: str | Path, what: str = "folder") -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise ResultsError(f"{folder} is in use by {_holder(path)}: one {what} writer at a time; wait for it "
-                               "to finish or stop it") from None
+            raise ResultsError(
+                f"{folder} is in use by {_holder(path)}: one {what} writer at a time; wait for it to finish or stop it"
+            ) from None
         try:
             same = os.stat(path).st_ino == os.fstat(fd).st_ino
         except FileNotFoundError:
@@ -214,7 +236,7 @@ def writer_lock(folder: str | Path, what: str = "folder") -> Iterator[None]:
             break
         os.close(fd)
     try:
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
         os.write(fd, f"process {os.getpid()} on {socket.gethostname()} (since {stamp})\n".encode())
         yield

@@ -28,10 +28,13 @@ RERUN = "; restore the run from a copy or re-run `compare`"
 def seal_run(run_dir: Path, cfg: Config, data: tuple[str, ...] = RUN_DATA) -> None:
     """Write the run's manifest: its data files, every other file as derived, and the planned row counts."""
     skip = {*data, integrity.MANIFEST, results.INCOMPLETE}
-    derived = sorted(p.name for p in run_dir.iterdir() if p.is_file() and p.name not in skip and not p.name.startswith("."))
+    derived = sorted(
+        p.name for p in run_dir.iterdir() if p.is_file() and p.name not in skip and not p.name.startswith(".")
+    )
     planned = planned_runs(cfg)
-    integrity.write_manifest(run_dir, data, derived=derived,
-                             plan={"runs": sum(planned.values()), "runs_per_arm": planned})
+    integrity.write_manifest(
+        run_dir, data, derived=derived, plan={"runs": sum(planned.values()), "runs_per_arm": planned}
+    )
 
 
 def verify_run(run_dir: str | Path, *, derived: bool = False) -> dict[str, Any] | None:
@@ -57,7 +60,9 @@ def _verify_files(run_dir: Path, *, derived: bool = False) -> dict[str, Any] | N
     return integrity.verify(run_dir, derived=derived, remedy=RERUN)
 
 
-def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Config, list[dict[str, Any]], dict[str, np.ndarray]]:
+def load_run(
+    run_dir: str | Path, *, require_complete: bool = True
+) -> tuple[Config, list[dict[str, Any]], dict[str, np.ndarray]]:
     """A run's config, scores (records) and curves (test_accuracy, test_loss, train_accuracy, train_loss: each
     (N, epochs + 1)), its files verified first (`verify_run`) and its row counts checked against its config's plan."""
     run_dir = Path(run_dir)
@@ -66,8 +71,10 @@ def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Con
     try:
         cfg = load_config(run_dir / "config.toml")
         scores = results.read_scores(run_dir / "scores.csv")
-        curves = {k: results.read_curve(run_dir / "curves", k)
-                  for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")}
+        curves = {
+            k: results.read_curve(run_dir / "curves", k)
+            for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
+        }
     except (OSError, ValueError, KeyError) as exc:
         if isinstance(exc, ResultsError):
             raise
@@ -80,8 +87,9 @@ def load_run(run_dir: str | Path, *, require_complete: bool = True) -> tuple[Con
         raise DamagedRunError(f"{problem}{RERUN}")
     for key, curve in curves.items():
         if len(curve) != len(scores):
-            raise DamagedRunError(f"{run_dir / 'curves' / key}.csv has {len(curve)} rows where scores.csv has "
-                                  f"{len(scores)} runs{RERUN}")
+            raise DamagedRunError(
+                f"{run_dir / 'curves' / key}.csv has {len(curve)} rows where scores.csv has {len(scores)} runs{RERUN}"
+            )
     return cfg, scores, curves
 
 

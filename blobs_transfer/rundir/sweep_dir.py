@@ -12,8 +12,9 @@ import contextlib
 import csv
 import json
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from blobs_transfer.config import Config, ConfigError, load_config, to_toml
 from blobs_transfer.errors import (
@@ -36,7 +37,6 @@ COMPARISON_STATS = ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_l
 BEST_STATS = ("p_best", "cell_best_arm", "cell_best_p")
 
 
-
 def cell_dir(sweep_dir: Path, cell: Cell) -> Path:
     return sweep_dir / "cells" / f"{cell.index:04d}"
 
@@ -57,8 +57,13 @@ def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> No
     write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c], c) for c in RUN_COLUMNS] for r in records))
     write_json(folder / "summary.json", summary)
     planned = planned_runs(cfg)
-    manifest.write_manifest(folder, CELL_DATA, plan={"networks": sum(planned.values()), "runs_per_arm": planned},
-                             name=DONE, extra={"index": cell.index, "values": dict(cell.values), "networks": len(records)})
+    manifest.write_manifest(
+        folder,
+        CELL_DATA,
+        plan={"networks": sum(planned.values()), "runs_per_arm": planned},
+        name=DONE,
+        extra={"index": cell.index, "values": dict(cell.values), "networks": len(records)},
+    )
 
 
 def cell_damage(folder: Path, cfg: Config | None = None, *, remedy: str = "") -> tuple[str | None, bool]:
@@ -73,8 +78,9 @@ def cell_damage(folder: Path, cfg: Config | None = None, *, remedy: str = "") ->
         found: dict[str, int] = {}
         for row in rows:
             found[row[0]] = found.get(row[0], 0) + 1
-        problem = manifest.count_problem(str(folder / "runs.csv"), found,
-                                          planned_runs(cfg or load_config(folder / "config.toml")))
+        problem = manifest.count_problem(
+            str(folder / "runs.csv"), found, planned_runs(cfg or load_config(folder / "config.toml"))
+        )
         return (f"{problem}{remedy}" if problem else None), False
     except DamagedRunError as exc:
         return str(exc), False
@@ -88,8 +94,10 @@ def verify_sweep(sweep_dir: str | Path, *, derived: bool = False) -> dict[str, A
     still checked). Raises ResultsError for an unfinished sweep, DamagedRunError naming a damaged file."""
     sweep_dir = Path(sweep_dir)
     if (sweep_dir / files.INCOMPLETE).exists():
-        raise ResultsError(f"{sweep_dir} is an unfinished sweep (interrupted or failed); finish it with "
-                                   f"`blobs-transfer sweep --config <its config> --resume {sweep_dir}`")
+        raise ResultsError(
+            f"{sweep_dir} is an unfinished sweep (interrupted or failed); finish it with "
+            f"`blobs-transfer sweep --config <its config> --resume {sweep_dir}`"
+        )
     again = f"; `sweep --resume {sweep_dir}` rebuilds it"
     manifest_ = manifest.verify(sweep_dir, derived=derived, remedy=again, warn=False)
     unverified = 0
@@ -102,9 +110,12 @@ def verify_sweep(sweep_dir: str | Path, *, derived: bool = False) -> dict[str, A
             raise DamagedRunError(damage)
         unverified += not verified
     if manifest_ is None or unverified:
-        warnings.warn(f"{sweep_dir} was written before sweeps verified themselves ({unverified} cells without a "
-                      "manifest): its files are read with only their row counts checked", UnverifiedRunWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"{sweep_dir} was written before sweeps verified themselves ({unverified} cells without a "
+            "manifest): its files are read with only their row counts checked",
+            UnverifiedRunWarning,
+            stacklevel=2,
+        )
     return manifest_
 
 
@@ -127,7 +138,9 @@ def cells_done(sweep: Sweep, sweep_dir: Path) -> Iterable[Cell]:
     return (c for c in sweep.cells() if finished(sweep_dir, c))
 
 
-def open_sweep_dir(sweep: Sweep, results_dir: str | Path, resume: str | Path | None, held: contextlib.ExitStack) -> Path:
+def open_sweep_dir(
+    sweep: Sweep, results_dir: str | Path, resume: str | Path | None, held: contextlib.ExitStack
+) -> Path:
     """A new sweep directory, or the one to resume, with its writer lock held (released by `held`)."""
     if resume is not None:
         sweep_dir = Path(resume)
@@ -157,10 +170,17 @@ def cell_rows(sweep: Sweep, sweep_dir: Path) -> tuple[list[list[Any]], list[list
         best = summary.get("best") or {}
         for arm in summary["arms"]:
             c = comparisons.get(arm["arm"], {})
-            table.append([*values, arm["arm"], *(_fmt(arm.get(k)) for k in CELL_STATS),
-                          *(_fmt(c.get(k)) for k in COMPARISON_STATS),
-                          _fmt(best.get("p_best_by_arm", {}).get(arm["arm"])), _fmt(best.get("best_arm")),
-                          _fmt(best.get("p_best"))])
+            table.append(
+                [
+                    *values,
+                    arm["arm"],
+                    *(_fmt(arm.get(k)) for k in CELL_STATS),
+                    *(_fmt(c.get(k)) for k in COMPARISON_STATS),
+                    _fmt(best.get("p_best_by_arm", {}).get(arm["arm"])),
+                    _fmt(best.get("best_arm")),
+                    _fmt(best.get("p_best")),
+                ]
+            )
         summaries.append({"cell": cell, "summary": summary})
     return runs, table, summaries
 

@@ -63,9 +63,7 @@ def _scipy_ci(
     handled samples of one run and all-constant samples (see :func:`bootstrap_ci`)."""
     common = dict(vectorized=True, paired=False, confidence_level=confidence)
     with quiet():
-        res = st.bootstrap(
-            samples, statistic, n_resamples=n_resamples, method=method, rng=rng, **common
-        )
+        res = st.bootstrap(samples, statistic, n_resamples=n_resamples, method=method, rng=rng, **common)
         low, high = res.confidence_interval
         if method != "percentile" and not (np.isfinite(low) and np.isfinite(high) and low <= high):
             res = st.bootstrap(

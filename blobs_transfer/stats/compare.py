@@ -115,9 +115,7 @@ def compare_to_baseline(
         )
         verdict_p = result.pop("verdict_p")
         return {**result, **nested_keys(a, g), "verdict_test": NESTED_VERDICT, "verdict_p": verdict_p}
-    result = compare_independent(
-        a, b, a_correct, b_correct, seed=seed, confidence=confidence, n_resamples=n_resamples
-    )
+    result = compare_independent(a, b, a_correct, b_correct, seed=seed, confidence=confidence, n_resamples=n_resamples)
     return {**result, **nested_keys(a, g), "verdict_test": MWU_VERDICT, "verdict_p": result["mwu_p"]}
 
 
@@ -140,13 +138,23 @@ def nested_compare(
     a = as_1d(arm, "arm")
     g = as_groups(groups, a.size)
     if np.unique(g).size < 2 or a12_ci:
-        return compare_to_baseline(arm, baseline, arm_correct, baseline_correct, seed=seed, groups=g,
-                                   n_test=n_test, confidence=confidence, n_resamples=n_resamples)
+        return compare_to_baseline(
+            arm,
+            baseline,
+            arm_correct,
+            baseline_correct,
+            seed=seed,
+            groups=g,
+            n_test=n_test,
+            confidence=confidence,
+            n_resamples=n_resamples,
+        )
     b = as_1d(baseline, "baseline")
     a_correct = as_counts(arm_correct, "arm_correct", a.size, n_test)
     b_correct = as_counts(baseline_correct, "baseline_correct", b.size, n_test)
-    result = compare_nested(a, b, a_correct, b_correct, g, seed=seed, confidence=confidence,
-                             n_resamples=n_resamples, a12_ci=False)
+    result = compare_nested(
+        a, b, a_correct, b_correct, g, seed=seed, confidence=confidence, n_resamples=n_resamples, a12_ci=False
+    )
     verdict_p = result.pop("verdict_p")
     return {**result, **nested_keys(a, g), "verdict_test": NESTED_VERDICT, "verdict_p": verdict_p}
 

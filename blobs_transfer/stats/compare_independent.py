@@ -56,9 +56,12 @@ def _cis_from_core(a, b, a_correct, b_correct, diff, a12, *, seed, confidence, n
         theta_diff, theta_a12 = resample(both, n_resamples, arm, base).T
     else:
         agrid, (aa, ab) = grid_of(a, b)
-        theta_diff = resample(lambda da, db: da.sums(agrid) / n - db.sums(agrid) / m, n_resamples,
-                              Stream(Sample(aa, agrid.size), statistic_rng(seed, "arm accuracy")),
-                              Stream(Sample(ab, agrid.size), statistic_rng(seed, "baseline accuracy")))
+        theta_diff = resample(
+            lambda da, db: da.sums(agrid) / n - db.sums(agrid) / m,
+            n_resamples,
+            Stream(Sample(aa, agrid.size), statistic_rng(seed, "arm accuracy")),
+            Stream(Sample(ab, agrid.size), statistic_rng(seed, "baseline accuracy")),
+        )
         theta_a12 = resample(lambda da, db: a12_of_histograms(da.hist(), db.hist()), n_resamples, arm, base)
     diff_low, diff_high = interval_from(theta_diff, diff, confidence, accel)
     a12_low, a12_high = interval_from(theta_a12, a12, confidence, None)
@@ -74,12 +77,21 @@ def compare_independent(a, b, a_correct, b_correct, *, seed, confidence, n_resam
         diff_low = diff_high = a12_low = a12_high = None
     elif exact_path(a.size + b.size, n_resamples):
         diff_low, diff_high = bootstrap_ci(
-            (a, b), diff_of_means, diff, rng=statistic_rng(seed, "difference"), confidence=confidence,
+            (a, b),
+            diff_of_means,
+            diff,
+            rng=statistic_rng(seed, "difference"),
+            confidence=confidence,
             n_resamples=n_resamples,
         )
         a12_low, a12_high = bootstrap_ci(
-            (a_correct.astype(float), b_correct.astype(float)), a12_stat, a12, rng=statistic_rng(seed, "a12"),
-            confidence=confidence, n_resamples=n_resamples, method="percentile",
+            (a_correct.astype(float), b_correct.astype(float)),
+            a12_stat,
+            a12,
+            rng=statistic_rng(seed, "a12"),
+            confidence=confidence,
+            n_resamples=n_resamples,
+            method="percentile",
         )
     else:
         diff_low, diff_high, a12_low, a12_high = _cis_from_core(

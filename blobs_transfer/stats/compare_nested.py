@@ -101,8 +101,9 @@ def _parts(a, b, a_correct, b_correct, groups, *, seed, n_resamples, a12_ci):
         return parts
     carm = Stream(Sample(cia, cgrid.size, groups), statistic_rng(seed, "a12 arm"))
     cbase = Stream(Sample(cib, cgrid.size), statistic_rng(seed, "a12 baseline"))
-    return np.concatenate([parts, resample(lambda da, db: np.stack(a12s(da, db), axis=1), n_resamples, carm, cbase)],
-                          axis=1)
+    return np.concatenate(
+        [parts, resample(lambda da, db: np.stack(a12s(da, db), axis=1), n_resamples, carm, cbase)], axis=1
+    )
 
 
 def compare_nested(a, b, a_correct, b_correct, groups, *, seed, confidence, n_resamples, a12_ci=True) -> dict:

@@ -19,6 +19,7 @@ from blobs_transfer.stats.resample import cluster_variance
 # 0.95 * 0.8 is 0.7600000000000001 in floating point, which must still count as reached by 0.76.
 _REACH_TOL = 1e-12
 
+
 def _as_curves(curves, name: str) -> np.ndarray:
     """Validate finite curves of shape (R, C) with R >= 1 and C >= 1."""
     arr = np.asarray(curves, dtype=float)

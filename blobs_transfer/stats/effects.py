@@ -25,9 +25,7 @@ def mwu_p(a_correct: np.ndarray, b_correct: np.ndarray) -> float:
     if np.ptp(np.concatenate([a_correct, b_correct])) == 0:
         return 1.0
     with quiet():
-        res = st.mannwhitneyu(
-            a_correct, b_correct, alternative="two-sided", method="asymptotic", use_continuity=True
-        )
+        res = st.mannwhitneyu(a_correct, b_correct, alternative="two-sided", method="asymptotic", use_continuity=True)
     return float(res.pvalue)
 
 

@@ -30,8 +30,8 @@ moves its difference or its P out of band.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,8 +74,9 @@ def _statistics_of_draws(grid: np.ndarray) -> Callable[[Draw], np.ndarray]:
     return statistic
 
 
-def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
-                 n_resamples: int = N_RESAMPLES) -> dict[str, float]:
+def bootstrap_se(
+    values: np.ndarray, groups: np.ndarray | None, *, seed: int, n_resamples: int = N_RESAMPLES
+) -> dict[str, float]:
     """Bootstrap SE of each statistic of one arm; values (n,) accuracies, groups (n,) source indices or None
     (two-stage when there is more than one group, else a plain bootstrap of the runs), from the resampling
     core: memory O(chunk), whatever n."""
@@ -86,8 +87,9 @@ def bootstrap_se(values: np.ndarray, groups: np.ndarray | None, *, seed: int,
     return {stat: float(np.std(draws[:, i], ddof=1)) for i, stat in enumerate(STATISTICS)}
 
 
-def finding_se(arm: np.ndarray, groups: np.ndarray | None, base: np.ndarray, *, seed: int,
-               n_resamples: int = N_RESAMPLES) -> dict[str, float]:
+def finding_se(
+    arm: np.ndarray, groups: np.ndarray | None, base: np.ndarray, *, seed: int, n_resamples: int = N_RESAMPLES
+) -> dict[str, float]:
     """Bootstrap SE of the difference of means and of A12 = P(arm > base) + P(tie) / 2 of an arm (n,) against
     the baseline arm (m,), from one joint resample by the resampling core: the arm two-stage over its source
     models (groups (n,) with K > 1) or a plain bootstrap of its runs (None), the baseline arm's runs a plain
@@ -103,18 +105,26 @@ def finding_se(arm: np.ndarray, groups: np.ndarray | None, base: np.ndarray, *, 
         a12 = np.einsum("bd,bd->b", da.hist(), below) / (da.totals * db.totals)
         return np.stack([da.sums(grid) / da.totals - db.sums(grid) / db.totals, a12], axis=1)
 
-    draws = resample(statistic, n_resamples,
-                     Stream(Sample(index[: arm.size], grid.size, np.asarray(groups) if nested else None),
-                            np.random.default_rng(seed)),
-                     Stream(Sample(index[arm.size :], grid.size), statistic_rng(seed, "baseline")))
+    draws = resample(
+        statistic,
+        n_resamples,
+        Stream(
+            Sample(index[: arm.size], grid.size, np.asarray(groups) if nested else None), np.random.default_rng(seed)
+        ),
+        Stream(Sample(index[arm.size :], grid.size), statistic_rng(seed, "baseline")),
+    )
     return {key: float(np.std(draws[:, i], ddof=1)) for i, key in enumerate(FINDINGS)}
 
 
 def _band(value: float, se: float, floor: float, floor_why: str, unit: str) -> dict[str, Any]:
     raw = Z_BAND * math.sqrt(2.0) * se
-    return {"value": float(value), "se": round(se, 6), "tolerance": round(max(floor, raw), 4),
-            "why": f"{Z_BAND:g} x sqrt(2) x SE, SE = {se:.4f} by {unit}: {raw:.4f}"
-            + (f"; raised to the floor of {floor_why} ({floor:.4f})" if raw < floor else "")}
+    return {
+        "value": float(value),
+        "se": round(se, 6),
+        "tolerance": round(max(floor, raw), 4),
+        "why": f"{Z_BAND:g} x sqrt(2) x SE, SE = {se:.4f} by {unit}: {raw:.4f}"
+        + (f"; raised to the floor of {floor_why} ({floor:.4f})" if raw < floor else ""),
+    }
 
 
 def _unit(n: int, groups: np.ndarray | None) -> str:
@@ -122,8 +132,9 @@ def _unit(n: int, groups: np.ndarray | None) -> str:
     return f"two-stage bootstrap over {n_groups} source models" if n_groups > 1 else f"bootstrap of {n} runs"
 
 
-def make_findings(arms: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], *, n_test: int,
-                  seed: int) -> dict[str, Any]:
+def make_findings(
+    arms: Sequence[dict[str, Any]], comparisons: Sequence[dict[str, Any]], *, n_test: int, seed: int
+) -> dict[str, Any]:
     """Each compared arm's findings against the baseline arm, with bands. arms as for `make_baseline`;
     comparisons: the summary's rows ({"arm", "baseline", "diff_mean", "a12", "verdict", "verdict_p_holm"});
     each arm's SEs resampled from `statistic_seed(seed, "gate finding", arm)`."""
@@ -136,7 +147,9 @@ def make_findings(arms: Sequence[dict[str, Any]], comparisons: Sequence[dict[str
         unit = f"{_unit(values.size, groups)} and a bootstrap of the {np.size(base['accuracy'])} {row['baseline']} runs"
         out[row["arm"]] = {
             "against": row["baseline"],
-            "diff_mean": _band(row["diff_mean"], ses["diff_mean"], FLOOR_ROWS / n_test, f"{FLOOR_ROWS} test rows", unit),
+            "diff_mean": _band(
+                row["diff_mean"], ses["diff_mean"], FLOOR_ROWS / n_test, f"{FLOOR_ROWS} test rows", unit
+            ),
             "a12": _band(row["a12"], ses["a12"], FLOOR_P, "P", unit),
             "verdict": row["verdict"],
             "verdict_p_holm": row["verdict_p_holm"],
@@ -144,9 +157,16 @@ def make_findings(arms: Sequence[dict[str, Any]], comparisons: Sequence[dict[str
     return out
 
 
-def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str, Any], source: str,
-                  seed: int, study: dict[str, Any] | None = None,
-                  comparisons: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+def make_baseline(
+    arms: Sequence[dict[str, Any]],
+    *,
+    n_test: int,
+    run: dict[str, Any],
+    source: str,
+    seed: int,
+    study: dict[str, Any] | None = None,
+    comparisons: Sequence[dict[str, Any]] = (),
+) -> dict[str, Any]:
     """Baseline bands from one run. arms: per arm {"arm", "n_diverged", "accuracy" (n,), "groups" (n,) or None};
     seed: the run's root seed, each arm's SEs resampled from `statistic_seed(seed, "gate", arm)` (by name, so
     an arm's band does not depend on the other arms or their order); study: the run's `study_settings`, so
@@ -163,8 +183,13 @@ def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str,
             point = statistics_of(values)
             ses = bootstrap_se(values, groups if nested else None, seed=statistic_seed(seed, "gate", arm["arm"]))
             for stat in STATISTICS:
-                entry[stat] = _band(point[stat], ses[stat], floor, f"{FLOOR_ROWS} test rows",
-                                    _unit(values.size, groups if nested else None))
+                entry[stat] = _band(
+                    point[stat],
+                    ses[stat],
+                    floor,
+                    f"{FLOOR_ROWS} test rows",
+                    _unit(values.size, groups if nested else None),
+                )
         out[arm["arm"]] = entry
     paragraphs = __doc__.split("\n\n")
     return {
@@ -185,8 +210,13 @@ def make_baseline(arms: Sequence[dict[str, Any]], *, n_test: int, run: dict[str,
 # another way). Paths are never part of a config.
 NOT_THE_STUDY = ("study.seed", "study.engine")
 # What a baseline written before it recorded its study still tells: its "run" table, as config keys.
-LEGACY_RUN_KEYS = {"target": "target", "source": "source", "repeats": "study.repeats",
-                   "source_repeats": "study.source_repeats", "epochs": "training.epochs"}
+LEGACY_RUN_KEYS = {
+    "target": "target",
+    "source": "source",
+    "repeats": "study.repeats",
+    "source_repeats": "study.source_repeats",
+    "epochs": "training.epochs",
+}
 
 
 def study_settings(config: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +232,9 @@ def study_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flat.items() if k not in NOT_THE_STUDY}
 
 
-def study_differences(baseline: dict[str, Any], settings: dict[str, Any], run: dict[str, Any]) -> tuple[list[str], bool]:
+def study_differences(
+    baseline: dict[str, Any], settings: dict[str, Any], run: dict[str, Any]
+) -> tuple[list[str], bool]:
     """(the settings in which a run differs from the baseline's study, as "key: run value, baseline value" in
     key order; whether the baseline recorded its whole study). settings: the run's `study_settings`; run:
     its summary's "run" table, compared instead for a baseline written before baselines recorded their study."""
@@ -260,8 +292,16 @@ def _within(arm: str, statistic: str, band: dict[str, Any], got: float | None, *
 
 
 def _row(arm, statistic, baseline, value, tolerance, ok, *, finding=None, note=None) -> dict[str, Any]:
-    return {"arm": arm, "statistic": statistic, "baseline": baseline, "value": value, "tolerance": tolerance, "ok": ok,
-            "finding": finding, "note": note}
+    return {
+        "arm": arm,
+        "statistic": statistic,
+        "baseline": baseline,
+        "value": value,
+        "tolerance": tolerance,
+        "ok": ok,
+        "finding": finding,
+        "note": note,
+    }
 
 
 def changed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -278,8 +318,9 @@ def gate_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     for r in rows:
         numbers = all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in ("value", "baseline"))
         change = f"{r['value'] - r['baseline']:+.4g}" if numbers else (r.get("note") or "")
-        tolerance = ("no flip" if r.get("finding") == "verdict" else
-                     "exact" if r["tolerance"] == 0 else f(r["tolerance"]))
+        tolerance = (
+            "no flip" if r.get("finding") == "verdict" else "exact" if r["tolerance"] == 0 else f(r["tolerance"])
+        )
         result = "MOVED" if not r["ok"] else ("changed" if r.get("note") else "ok")
         out.append([r["arm"], r["statistic"], f(r["baseline"]), f(r["value"]), change, tolerance, result])
     return header, out

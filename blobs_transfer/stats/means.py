@@ -50,9 +50,7 @@ def mean_ci(values: np.ndarray, *, seed: int, confidence: float, n_resamples: in
     return {"mean": mean, "ci_low": low, "ci_high": high}
 
 
-def nested_mean_ci(
-    values, groups, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999
-) -> dict:
+def nested_mean_ci(values, groups, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999) -> dict:
     """{mean, ci_low, ci_high, se}: the mean of all runs, values and groups shape (n,), and its CI at the
     source-model level.
 

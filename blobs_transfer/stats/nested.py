@@ -165,9 +165,7 @@ def rank_arms_per_group(
     all_groups = sorted({_py(v) for _, g in per_arm.values() for v in np.unique(g)})
     rows = []
     for group in all_groups:
-        means = {
-            name: exact_mean(x[g == group]) for name, (x, g) in per_arm.items() if np.any(g == group)
-        }
+        means = {name: exact_mean(x[g == group]) for name, (x, g) in per_arm.items() if np.any(g == group)}
         best = max(means, key=means.__getitem__)  # max keeps the first of equal means
         rows.append({"group": group, "best_arm": best, "means": means})
     return rows

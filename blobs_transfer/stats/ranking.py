@@ -61,8 +61,10 @@ def p_best(
         if g is not None and np.asarray(g).shape != values[a].shape:
             raise ValueError(f"groups of {a!r} have shape {np.asarray(g).shape}, accuracies {values[a].shape}")
     pool_of = {a: (pools or {}).get(a, None) for a in names if groups.get(a) is not None}
-    pool_labels = {p: np.unique(np.concatenate([np.asarray(groups[a]).reshape(-1) for a in pool_of if pool_of[a] == p]))
-                   for p in dict.fromkeys(pool_of.values())}
+    pool_labels = {
+        p: np.unique(np.concatenate([np.asarray(groups[a]).reshape(-1) for a in pool_of if pool_of[a] == p]))
+        for p in dict.fromkeys(pool_of.values())
+    }
     means = np.empty((n_resamples, len(names)))
     for j, a in enumerate(names):
         grid, index = np.unique(values[a], return_inverse=True)

@@ -114,8 +114,9 @@ class Sample:
     drawn source this sample has no run from adds no runs. Default: the sample's own labels.
     """
 
-    def __init__(self, index: np.ndarray, n_grid: int, groups: np.ndarray | None = None,
-                 pool: np.ndarray | None = None):
+    def __init__(
+        self, index: np.ndarray, n_grid: int, groups: np.ndarray | None = None, pool: np.ndarray | None = None
+    ):
         self.index, self.n_grid, self.n = np.asarray(index).reshape(-1), int(n_grid), int(np.size(index))
         self.pooled = pool is not None
         if groups is None:
@@ -219,8 +220,9 @@ class Stream(NamedTuple):
     sources: np.random.Generator | None = None
 
 
-def resample(statistic: Callable[..., np.ndarray], n_resamples: int, *streams: Stream,
-             chunk_cells: int = CHUNK_CELLS) -> np.ndarray:
+def resample(
+    statistic: Callable[..., np.ndarray], n_resamples: int, *streams: Stream, chunk_cells: int = CHUNK_CELLS
+) -> np.ndarray:
     """statistic(*draws) over n_resamples joint resamples of the streams' samples (each from its own
     generators, so independent of one another) -> (B,) or (B, S), whatever one chunk's statistic returns
     ((b,) or (b, S)). Drawn in chunks of at most chunk_cells cells; the chunking never changes the numbers."""
@@ -236,8 +238,10 @@ def resample(statistic: Callable[..., np.ndarray], n_resamples: int, *streams: S
         stage1.append(g)
     out = None
     for start, size in plan:
-        draws = [s.sample.draw(s.sample.choose(size, g) if s.sample.two_stage else None, size, s.rng)
-                 for s, g in zip(streams, stage1)]
+        draws = [
+            s.sample.draw(s.sample.choose(size, g) if s.sample.two_stage else None, size, s.rng)
+            for s, g in zip(streams, stage1)
+        ]
         value = np.asarray(statistic(*draws))
         if out is None:
             out = np.empty((n_resamples, *value.shape[1:]))

@@ -8,7 +8,8 @@ resampling is seeded by name from the run's root seed, see `seeds.statistic_seed
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,15 +48,20 @@ def arm_accuracies(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
             "rows": rows,
             "correct": correct,
             "accuracy": correct / n_test,
-            "source_index": np.array([records[i]["source_index"] if records[i]["source_index"] is not None else -1
-                                      for i in rows]),
+            "source_index": np.array(
+                [records[i]["source_index"] if records[i]["source_index"] is not None else -1 for i in rows]
+            ),
             "uses_source": arm.uses_source,
         }
     return out
 
 
-def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curves: np.ndarray,
-              source_models: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarise(
+    cfg: Config,
+    records: Sequence[dict[str, Any]],
+    test_accuracy_curves: np.ndarray,
+    source_models: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The run's statistics; records are scores.csv rows (see `rundir.files.read_scores`), curves (N, epochs + 1)
     in the same order; source_models is metadata.json's record of where the source models came from."""
     root = cfg.study.seed
@@ -64,8 +70,11 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
     arms_out = []
     for arm in cfg.arms:
         data = by_arm[arm.name]
-        row: dict[str, Any] = {"arm": arm.name, "kind": arm_kind(cfg, arm),
-                               "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records)}
+        row: dict[str, Any] = {
+            "arm": arm.name,
+            "kind": arm_kind(cfg, arm),
+            "n_diverged": sum(r["arm"] == arm.name and r["diverged"] for r in records),
+        }
         if len(data["accuracy"]):
             seed = statistic_seed(root, "describe", arm.name)
             # transfer runs are nested in their source models: with K > 1 the intervals are at that level
@@ -79,8 +88,11 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
     comparisons = []
     if cfg.study.baseline in usable and len(usable) > 1:
         comparisons = compare_arms(  # each arm's comparison seeded by ("compare", arm) from the root seed
-            {n: d["accuracy"] for n, d in usable.items()}, {n: d["correct"] for n, d in usable.items()},
-            cfg.study.baseline, seed=root, n_test=n_test,
+            {n: d["accuracy"] for n, d in usable.items()},
+            {n: d["correct"] for n, d in usable.items()},
+            cfg.study.baseline,
+            seed=root,
+            n_test=n_test,
             groups={n: d["source_index"] for n, d in usable.items() if d["uses_source"]},
         )
     benefits = {}
@@ -88,8 +100,11 @@ def summarise(cfg: Config, records: Sequence[dict[str, Any]], test_accuracy_curv
         curves = test_accuracy_curves[data["rows"]]
         if np.isfinite(curves).all():
             # like the arm's mean: at the source-model level when the runs come from K > 1 source models
-            benefits[name] = transfer_benefits(curves, seed=statistic_seed(root, "benefits", name),
-                                                     groups=data["source_index"] if data["uses_source"] else None)
+            benefits[name] = transfer_benefits(
+                curves,
+                seed=statistic_seed(root, "benefits", name),
+                groups=data["source_index"] if data["uses_source"] else None,
+            )
     base = next((a for a in arms_out if a["arm"] == cfg.study.baseline and a["n"]), None)
     typical = round(base["mean"], 2) if base else 0.8  # the SE of one accuracy, quoted near the baseline's mean
     summary: dict[str, Any] = {
@@ -133,8 +148,9 @@ def _source_analysis(by_arm: dict[str, dict[str, Any]]) -> dict[str, Any]:
     source_arms = {n: d for n, d in by_arm.items() if d["uses_source"]}
     return {
         "variance": {n: variance_components(d["accuracy"], d["source_index"]) for n, d in source_arms.items()},
-        "ranking": rank_arms_per_group({n: d["accuracy"] for n, d in source_arms.items()},
-                                             {n: d["source_index"] for n, d in source_arms.items()}),
+        "ranking": rank_arms_per_group(
+            {n: d["accuracy"] for n, d in source_arms.items()}, {n: d["source_index"] for n, d in source_arms.items()}
+        ),
     }
 
 
@@ -146,5 +162,6 @@ def best_arm(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, Any] |
         return None
     groups = {n: d["source_index"] for n, d in usable.items() if d["uses_source"]}
     pools = {n: cfg.source_problem_of(cfg.arm(n)) for n in groups}
-    return ranking.best_arm({n: d["accuracy"] for n, d in usable.items()}, groups, pools=pools,
-                            seed=cfg.study.seed)  # streams seeded by ("best arm", ...) from the root seed
+    return ranking.best_arm(
+        {n: d["accuracy"] for n, d in usable.items()}, groups, pools=pools, seed=cfg.study.seed
+    )  # streams seeded by ("best arm", ...) from the root seed

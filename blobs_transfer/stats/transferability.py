@@ -118,8 +118,14 @@ def _evidence(sigma: np.ndarray, z: np.ndarray, tt: float, n: int, alpha: float,
     residual = max(tt - 2.0 * float(w @ z) + float(sigma @ (w * w)), RESIDUAL_FLOOR * tt)
     gamma = float(np.sum(beta * sigma / (alpha + beta * sigma)))
     d = sigma.size
-    value = (n * np.log(beta) + d * np.log(alpha) - n * np.log(2 * np.pi) - beta * residual - alpha * mm
-             - np.sum(np.log(alpha + beta * sigma))) / 2.0
+    value = (
+        n * np.log(beta)
+        + d * np.log(alpha)
+        - n * np.log(2 * np.pi)
+        - beta * residual
+        - alpha * mm
+        - np.sum(np.log(alpha + beta * sigma))
+    ) / 2.0
     return float(value / n), gamma, mm, residual
 
 
@@ -277,6 +283,11 @@ def probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 5) -> 
 def all_scores(features: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Every score of `SCORES` for one source model: features (n, D) and probs (n, Z) of the target's training
     rows, labels (n,)."""
-    return {"leep": leep(probs, labels), "nce": nce(probs, labels), "logme": logme(features, labels),
-            "h_score": h_score(features, labels), "source_accuracy": source_accuracy(probs, labels),
-            "probe_accuracy": probe_accuracy(features, labels)}
+    return {
+        "leep": leep(probs, labels),
+        "nce": nce(probs, labels),
+        "logme": logme(features, labels),
+        "h_score": h_score(features, labels),
+        "source_accuracy": source_accuracy(probs, labels),
+        "probe_accuracy": probe_accuracy(features, labels),
+    }

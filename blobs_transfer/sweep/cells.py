@@ -35,8 +35,14 @@ _CACHE_SIZE = 16
 def source_key(cfg: Config, number: int) -> tuple:
     """Everything a set of trained source models depends on: cells with equal keys share them (a sweep over
     the target's training settings, e.g. target.epochs, trains its source models once)."""
-    return (cfg.spec_of_problem(number), cfg.study.source_repeats, cfg.study.seed, cfg.model, cfg.source_training,
-            cfg.study.engine)
+    return (
+        cfg.spec_of_problem(number),
+        cfg.study.source_repeats,
+        cfg.study.seed,
+        cfg.model,
+        cfg.source_training,
+        cfg.study.engine,
+    )
 
 
 def cell_sources(cfg: Config) -> Any:
@@ -59,8 +65,13 @@ def train_cells(cfgs: list[Config]) -> list[CellOutput]:
     sources = [cell_sources(cfg) for cfg in cfgs]
     outputs = []
     for cfg, cell_source, result in zip(cfgs, sources, run_comparisons(cfgs, sources)):
-        outputs.append(CellOutput(result.records(), result.history["test_accuracy"].astype(np.float32),
-                                  source_provenance(cfg, cell_source)))
+        outputs.append(
+            CellOutput(
+                result.records(),
+                result.history["test_accuracy"].astype(np.float32),
+                source_provenance(cfg, cell_source),
+            )
+        )
     return outputs
 
 

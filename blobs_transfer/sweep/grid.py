@@ -82,8 +82,10 @@ def sweep_from_dict(data: dict[str, Any], *, seed: int | None = None) -> Sweep:
     for key, values in grid.items():
         section, _, name = key.partition(".")
         if section not in SECTIONS or not name:
-            raise ConfigError(f"sweep: unknown key {key!r} (keys are section.key, e.g. target.n_train; sections are "
-                              f"{', '.join(SECTIONS)})")
+            raise ConfigError(
+                f"sweep: unknown key {key!r} (keys are section.key, e.g. target.n_train; sections are "
+                f"{', '.join(SECTIONS)})"
+            )
         if not isinstance(values, list) or not values:
             raise ConfigError(f"sweep: {key} needs a non-empty list of values, got {values!r}")
         if len(set(map(repr, values))) != len(values):

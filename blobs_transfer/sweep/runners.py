@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from blobs_transfer.errors import StudyError
 from blobs_transfer.train import engine
@@ -98,13 +99,18 @@ def dask_runner(scheduler: str | None = None, workers: int | None = None) -> Ite
             logging.getLogger(name).setLevel(logging.CRITICAL)
 
     cluster = None
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn",
-                          "distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
-                          "distributed.worker.daemon": False}):
+    with dask.config.set(
+        {
+            "distributed.worker.multiprocessing-method": "spawn",
+            "distributed.comm.timeouts.connect": CONNECT_TIMEOUT,
+            "distributed.worker.daemon": False,
+        }
+    ):
         try:
             if workers:
-                cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=50)
+                cluster = distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+                )
                 client = distributed.Client(cluster)
             else:
                 client = distributed.Client(scheduler, timeout=CONNECT_TIMEOUT)
@@ -133,8 +139,10 @@ def _on_dask(client, task: Task, tasks: Sequence[tuple[Any, Any]]) -> Iterator[t
     from distributed import as_completed
     from distributed.client import FutureCancelledError
 
-    futures = {client.submit(task, payload, pure=False, key=f"cells-{i}-{os.getpid()}-{id(tasks)}"): key
-               for i, (key, payload) in enumerate(tasks)}
+    futures = {
+        client.submit(task, payload, pure=False, key=f"cells-{i}-{os.getpid()}-{id(tasks)}"): key
+        for i, (key, payload) in enumerate(tasks)
+    }
     try:
         for future in as_completed(futures):
             key = futures[future]

@@ -19,8 +19,12 @@ def batches(sweep: Sweep, cells: list[Cell], max_replicas: int | None = None) ->
     filled: dict[tuple, int] = {}  # replicas in each group's open batch: every cell is planned once
     for cell in cells:
         cfg = sweep.config_of(cell)
-        key = (training_key(cfg), cfg.problems.centers, cfg.problems.n_features,
-               -(-cfg.target_spec.n_train // cfg.target_training.batch_size))
+        key = (
+            training_key(cfg),
+            cfg.problems.centers,
+            cfg.problems.n_features,
+            -(-cfg.target_spec.n_train // cfg.target_training.batch_size),
+        )
         if cfg.study.engine == "keras":  # the reference engine trains one network at a time anyway
             key = (cell.index,)
         n = len(plan_replicas(cfg))

@@ -20,10 +20,10 @@ import importlib.util
 import os
 import sys
 import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from importlib import metadata
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -37,7 +37,13 @@ from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
 
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"
 HERE = Path(__file__).resolve().parent
-KERNEL_SOURCES = ("kernel.py", "loop.py", "update.py", "fastmath.py", "orders.py")  # what the compiled kernel is made of
+KERNEL_SOURCES = (
+    "kernel.py",
+    "loop.py",
+    "update.py",
+    "fastmath.py",
+    "orders.py",
+)  # what the compiled kernel is made of
 
 _threads_override: int | None = None
 
@@ -135,8 +141,11 @@ def compiled_kernel(shapes: list[tuple[int, int]]):
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         if not _announced and not _cached(module.train_block):
-            print("blobs-transfer: compiling the training kernel (once after an install; 10-30 s)...",
-                  file=sys.stderr, flush=True)
+            print(
+                "blobs-transfer: compiling the training kernel (once after an install; 10-30 s)...",
+                file=sys.stderr,
+                flush=True,
+            )
             _announced = True
         _kernels[key] = module
         return module
@@ -226,8 +235,8 @@ def train_replicas(
     params = np.empty((n_blocks, n_params, lanes), np.float32)
     for (kernel_w, bias), (fan_in, fan_out, ko, bo) in zip(initial, lay):
         flat_k = np.asarray(kernel_w, np.float32).reshape(n_replicas, fan_in * fan_out)
-        params[:, ko: ko + fan_in * fan_out, :] = flat_k[lane_of].transpose(0, 2, 1)
-        params[:, bo: bo + fan_out, :] = np.asarray(bias, np.float32)[lane_of].transpose(0, 2, 1)
+        params[:, ko : ko + fan_in * fan_out, :] = flat_k[lane_of].transpose(0, 2, 1)
+        params[:, bo : bo + fan_out, :] = np.asarray(bias, np.float32)[lane_of].transpose(0, 2, 1)
     lane_trainable = np.ascontiguousarray(trainable[lane_of].transpose(0, 2, 1))  # (blocks, layers, lanes)
     lane_seeds = np.ascontiguousarray(seeds[lane_of])
     lane_data = np.ascontiguousarray(data_of[lane_of])
@@ -241,9 +250,24 @@ def train_replicas(
     final = np.zeros((n_blocks, 5, lanes), np.float32)
 
     def run(b: int) -> None:
-        compiled.train_block(x_train, y_train, n_rows, x_test, y_test, lane_data[b], params[b], lane_trainable[b],
-                           lane_seeds[b], lane_orders[b], epochs, batch_size, rule, hyper, history[b],
-                           final[b])
+        compiled.train_block(
+            x_train,
+            y_train,
+            n_rows,
+            x_test,
+            y_test,
+            lane_data[b],
+            params[b],
+            lane_trainable[b],
+            lane_seeds[b],
+            lane_orders[b],
+            epochs,
+            batch_size,
+            rule,
+            hyper,
+            history[b],
+            final[b],
+        )
 
     n_threads = max(1, min(threads or default_threads(), n_blocks))
     reported = 0
@@ -282,6 +306,6 @@ def train_replicas(
     final_out["test_correct"] = np.rint(final[block, 4, lane]).astype(np.int64)
     weights = []
     for fan_in, fan_out, ko, bo in lay:
-        k = params[block, ko: ko + fan_in * fan_out, lane].reshape(n_replicas, fan_in, fan_out)
-        weights.append((np.ascontiguousarray(k), np.ascontiguousarray(params[block, bo: bo + fan_out, lane])))
+        k = params[block, ko : ko + fan_in * fan_out, lane].reshape(n_replicas, fan_in, fan_out)
+        weights.append((np.ascontiguousarray(k), np.ascontiguousarray(params[block, bo : bo + fan_out, lane])))
     return TrainResult(weights, history_out, final_out)

@@ -83,7 +83,11 @@ def fast_exp(x):
     ki = np.int32(k) if k == k else np.int32(0)  # k in [-150, 128]; NaN: any scale, y is NaN
     k1 = ki >> np.int32(1)  # 2^k as 2^k1 * 2^k2, both normal: one rounding, into subnormals where due
     k2 = ki - k1
-    out = y * _from_bits(np.int32((k1 + np.int32(127)) << np.int32(23))) * _from_bits(np.int32((k2 + np.int32(127)) << np.int32(23)))
+    out = (
+        y
+        * _from_bits(np.int32((k1 + np.int32(127)) << np.int32(23)))
+        * _from_bits(np.int32((k2 + np.int32(127)) << np.int32(23)))
+    )
     return F32(np.inf) if x0 > F32(88.72284) else out
 
 

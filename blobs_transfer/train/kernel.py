@@ -61,8 +61,18 @@ class Workspace:
 
     def offsets(self) -> tuple[int, ...]:
         """What the loop needs to know of the layout, in `loop.train_block`'s order."""
-        return (self.n_params, self.grads, self.first, self.second, self.x, self.y, self.w, self.loss, self.hit,
-                self.slots)
+        return (
+            self.n_params,
+            self.grads,
+            self.first,
+            self.second,
+            self.x,
+            self.y,
+            self.w,
+            self.loss,
+            self.hit,
+            self.slots,
+        )
 
     def at(self, slot: int) -> str:
         return f"ws[{slot * LANES} + r]"
@@ -73,9 +83,9 @@ def _forward_lines(shapes, ws: Workspace) -> list[str]:
     lines = [f"x{f} = {ws.at(ws.x + f)}" for f in range(shapes[0][0])]
     prev = [f"x{f}" for f in range(shapes[0][0])]
     lay = layout(shapes)
-    for l, (fan_in, fan_out, ko, bo) in enumerate(lay):
-        last = l == len(lay) - 1
-        names = [f"z{j}" if last else f"a{l + 1}_{j}" for j in range(fan_out)]
+    for layer, (fan_in, fan_out, ko, bo) in enumerate(lay):
+        last = layer == len(lay) - 1
+        names = [f"z{j}" if last else f"a{layer + 1}_{j}" for j in range(fan_out)]
         for j, name in enumerate(names):
             terms = " + ".join(f"{prev[k]} * {ws.at(ko + k * fan_out + j)}" for k in range(fan_in))
             lines.append(f"{name} = {ws.at(bo + j)} + {terms}")
@@ -90,8 +100,12 @@ def _softmax_lines(n_classes) -> list[str]:
     largest logit is the label, tf.argmax's rule)."""
     lines = ["m = z0", "best = F32(0.0)", "zy = z0"]
     for c in range(1, n_classes):
-        lines += [f"bigger = z{c} > m", f"m = z{c} if bigger else m", f"best = F32({c}.0) if bigger else best",
-                  f"zy = z{c} if y == F32({c}.0) else zy"]
+        lines += [
+            f"bigger = z{c} > m",
+            f"m = z{c} if bigger else m",
+            f"best = F32({c}.0) if bigger else best",
+            f"zy = z{c} if y == F32({c}.0) else zy",
+        ]
     lines.append("best = best if m == m else F32(-1.0)  # a NaN logit: no class is predicted")
     lines += [f"e{c} = fast_exp(z{c} - m)" for c in range(n_classes)]
     lines.append("s = " + " + ".join(f"e{c}" for c in range(n_classes)))
@@ -104,20 +118,21 @@ def _backward_lines(shapes, ws: Workspace) -> list[str]:
     leaves frozen weights alone)."""
     lay = layout(shapes)
     n_layers, n_classes = len(lay), lay[-1][1]
-    lines = [f"d{n_layers}_{c} = (e{c} * inv - (F32(1.0) if y == F32({c}.0) else F32(0.0))) * w"
-             for c in range(n_classes)]
-    for l in range(n_layers - 1, -1, -1):
-        fan_in, fan_out, ko, bo = lay[l]
-        inputs = [f"x{k}" for k in range(fan_in)] if l == 0 else [f"a{l}_{k}" for k in range(fan_in)]
+    lines = [
+        f"d{n_layers}_{c} = (e{c} * inv - (F32(1.0) if y == F32({c}.0) else F32(0.0))) * w" for c in range(n_classes)
+    ]
+    for layer in range(n_layers - 1, -1, -1):
+        fan_in, fan_out, ko, bo = lay[layer]
+        inputs = [f"x{k}" for k in range(fan_in)] if layer == 0 else [f"a{layer}_{k}" for k in range(fan_in)]
         for j in range(fan_out):
-            lines.append(f"{ws.at(ws.grads + bo + j)} += d{l + 1}_{j}")
+            lines.append(f"{ws.at(ws.grads + bo + j)} += d{layer + 1}_{j}")
             for k in range(fan_in):
-                lines.append(f"{ws.at(ws.grads + ko + k * fan_out + j)} += {inputs[k]} * d{l + 1}_{j}")
-        if l > 0:  # back through this layer's kernel and the relu below it
+                lines.append(f"{ws.at(ws.grads + ko + k * fan_out + j)} += {inputs[k]} * d{layer + 1}_{j}")
+        if layer > 0:  # back through this layer's kernel and the relu below it
             for k in range(fan_in):
-                terms = " + ".join(f"{ws.at(ko + k * fan_out + j)} * d{l + 1}_{j}" for j in range(fan_out))
-                lines.append(f"d{l}_{k} = {terms}")
-                lines.append(f"d{l}_{k} = d{l}_{k} if a{l}_{k} > F32(0.0) else F32(0.0)")
+                terms = " + ".join(f"{ws.at(ko + k * fan_out + j)} * d{layer + 1}_{j}" for j in range(fan_out))
+                lines.append(f"d{layer}_{k} = {terms}")
+                lines.append(f"d{layer}_{k} = d{layer}_{k} if a{layer}_{k} > F32(0.0) else F32(0.0)")
     return lines
 
 
@@ -129,18 +144,33 @@ def kernel_source(shapes: list[tuple[int, int]], digest: str) -> str:
     """The module text of the per-row body for layers `shapes` [(fan_in, fan_out), ...], and the entry point
     that hands it to the loop (`loop.train_block`)."""
     ws = Workspace(shapes)
-    layer_of = [l for l, (fan_in, fan_out) in enumerate(shapes) for _ in range((fan_in + 1) * fan_out)]
+    layer_of = [layer for layer, (fan_in, fan_out) in enumerate(shapes) for _ in range((fan_in + 1) * fan_out)]
     row = [f"y = {ws.at(ws.y)}", *_forward_lines(shapes, ws), *_softmax_lines(shapes[-1][1])]
-    evaluate_body = [*row, "real = i < n_rows[r]", f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
-                     f"{ws.at(ws.hit)} += hit if real else F32(0.0)"]
+    evaluate_body = [
+        *row,
+        "real = i < n_rows[r]",
+        f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
+        f"{ws.at(ws.hit)} += hit if real else F32(0.0)",
+    ]
     # One body computes every layer's gradient, frozen or not (the update leaves frozen weights alone): a
     # body per number of frozen layers made fixed=2 blocks 1.8x faster but tripled the compile time (30 s).
-    train_body = [f"w = {ws.at(ws.w)}", *row,
-                  "real = w > F32(0.0)  # Keras's epoch loss: each batch's mean weighted by its size",
-                  f"{ws.at(ws.loss)} += loss if real else F32(0.0)", f"{ws.at(ws.hit)} += hit if real else F32(0.0)",
-                  *_backward_lines(shapes, ws)]
-    return _TEMPLATE.format(shapes=shapes, digest=digest, lanes=LANES, offsets=ws.offsets(), layer_of=tuple(layer_of),
-                            train_body=_indent(train_body, 2), evaluate_body=_indent(evaluate_body, 2))
+    train_body = [
+        f"w = {ws.at(ws.w)}",
+        *row,
+        "real = w > F32(0.0)  # Keras's epoch loss: each batch's mean weighted by its size",
+        f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
+        f"{ws.at(ws.hit)} += hit if real else F32(0.0)",
+        *_backward_lines(shapes, ws),
+    ]
+    return _TEMPLATE.format(
+        shapes=shapes,
+        digest=digest,
+        lanes=LANES,
+        offsets=ws.offsets(),
+        layer_of=tuple(layer_of),
+        train_body=_indent(train_body, 2),
+        evaluate_body=_indent(evaluate_body, 2),
+    )
 
 
 _TEMPLATE = """\

@@ -65,8 +65,28 @@ def stage(x_train, y_train, x_test, y_test, data_of, lane_rows):
 
 
 @njit(**INLINE)
-def train_block(train_rows, evaluate, offsets, layer_of, x_train, y_train, n_rows, x_test, y_test, data_of,
-                params, trainable, seeds, orders, epochs, batch_size, rule, hyper, history, final):
+def train_block(
+    train_rows,
+    evaluate,
+    offsets,
+    layer_of,
+    x_train,
+    y_train,
+    n_rows,
+    x_test,
+    y_test,
+    data_of,
+    params,
+    trainable,
+    seeds,
+    orders,
+    epochs,
+    batch_size,
+    rule,
+    hyper,
+    history,
+    final,
+):
     """Train one block of NL lanes for `epochs` epochs; every output is written in place.
 
     train_rows(ws): the generated per-row body; evaluate(ws, xs, ys, n_rows, out): `evaluate` above with the

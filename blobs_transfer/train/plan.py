@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -64,16 +65,27 @@ class RunResult:
     def records(self) -> list[dict[str, Any]]:
         """One dict per run, the columns of scores.csv with the values it reads back as (None where diverged)."""
         out = []
+        diverged = self.diverged
         for i, rep in enumerate(self.replicas):
-            bad = bool(self.diverged[i])
-            value = lambda key, digits: None if bad else round(float(self.final[key][i]), digits)
-            out.append({
-                "arm": rep.arm.name, "source_index": rep.source_index, "repeat": rep.repeat, "seed": rep.seed,
-                "test_accuracy": value("test_accuracy", 3),
-                "test_correct": None if bad else int(self.final["test_correct"][i]),
-                "train_accuracy": value("train_accuracy", 3), "final_loss": value("train_loss", 6),
-                "test_loss": value("test_loss", 6), "diverged": bad,
-            })
+            bad = bool(diverged[i])
+
+            def value(key: str, digits: int, i: int = i, bad: bool = bad) -> float | None:
+                return None if bad else round(float(self.final[key][i]), digits)
+
+            out.append(
+                {
+                    "arm": rep.arm.name,
+                    "source_index": rep.source_index,
+                    "repeat": rep.repeat,
+                    "seed": rep.seed,
+                    "test_accuracy": value("test_accuracy", 3),
+                    "test_correct": None if bad else int(self.final["test_correct"][i]),
+                    "train_accuracy": value("train_accuracy", 3),
+                    "final_loss": value("train_loss", 6),
+                    "test_loss": value("test_loss", 6),
+                    "diverged": bad,
+                }
+            )
         return out
 
 
@@ -101,8 +113,14 @@ def plan_replicas(cfg: Config) -> tuple[Replica, ...]:
     return tuple(plan)
 
 
-def chunks(cfg: Config, jobs: list[tuple[Arm, Weights | None, int]], chunk_size: int | None = None,
-           problems: list[Problem] | None = None, *, training: Training | None = None) -> list[list[int]]:
+def chunks(
+    cfg: Config,
+    jobs: list[tuple[Arm, Weights | None, int]],
+    chunk_size: int | None = None,
+    problems: list[Problem] | None = None,
+    *,
+    training: Training | None = None,
+) -> list[list[int]]:
     """Job indices in batches that train together: one architecture and one number of minibatches each (so
     no replica pays for another's larger train split), at most `chunk_size` replicas, split into equal parts
     (so a group of 4,001 is two chunks of 2,001 and 2,000, not 4,000 and 1). Minibatches are counted with

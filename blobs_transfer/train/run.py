@@ -60,7 +60,10 @@ def train(
         keras_cfg = replace(cfg, training=training)  # the reference loop reads cfg.training
         from blobs_transfer.train import reference  # imports TensorFlow
 
-        results = [reference.fit_one(keras_cfg, problems[i], arm, source, seed, progress) for i, (arm, source, seed) in enumerate(jobs)]
+        results = [
+            reference.fit_one(keras_cfg, problems[i], arm, source, seed, progress)
+            for i, (arm, source, seed) in enumerate(jobs)
+        ]
         return _concat(results, range(len(jobs)))
     results, order = [], []
     for indices in chunks(cfg, jobs, chunk_size, problems, training=training):
@@ -97,8 +100,10 @@ def _concat(results: list[TrainResult], order: list[int] | range) -> TrainResult
     weights = []
     if len(shapes) == 1:  # one architecture: the weights stack too
         weights = [
-            (np.concatenate([r.weights[i][0] for r in results])[inverse],
-             np.concatenate([r.weights[i][1] for r in results])[inverse])
+            (
+                np.concatenate([r.weights[i][0] for r in results])[inverse],
+                np.concatenate([r.weights[i][1] for r in results])[inverse],
+            )
             for i in range(len(results[0].weights))
         ]
     return TrainResult(weights, history, final)
@@ -116,8 +121,9 @@ def train_sources(
     spec = cfg.spec_of_problem(problem_number)
     seeds_used = [source_seed(cfg, problem_number, k) for k in range(count)]
     jobs = [(Arm("source"), None, s) for s in seeds_used]
-    result = train(cfg, make_problem(spec), jobs, engine=cfg.study.engine, training=cfg.source_training,
-                   progress=progress)
+    result = train(
+        cfg, make_problem(spec), jobs, engine=cfg.study.engine, training=cfg.source_training, progress=progress
+    )
     models = [SourceModel(spec, arms_mod.unstack(result.weights, k), s) for k, s in enumerate(seeds_used)]
     return models, result
 
@@ -160,14 +166,24 @@ def run_comparisons(
             jobs.append((rep.arm, source, rep.seed))
         problems += [problem] * len(plan)
         plans.append(plan)
-    result = train(cfgs[0], problems, jobs, engine=cfgs[0].study.engine, training=cfgs[0].target_training,
-                   progress=progress, chunk_size=chunk_size)
+    result = train(
+        cfgs[0],
+        problems,
+        jobs,
+        engine=cfgs[0].study.engine,
+        training=cfgs[0].target_training,
+        progress=progress,
+        chunk_size=chunk_size,
+    )
     out, start = [], 0
     for plan in plans:
         rows = slice(start, start + len(plan))
-        out.append(RunResult(list(plan), {k: v[rows] for k, v in result.final.items()},
-                             {k: v[rows] for k, v in result.history.items()}))
+        out.append(
+            RunResult(
+                list(plan),
+                {k: v[rows] for k, v in result.final.items()},
+                {k: v[rows] for k, v in result.history.items()},
+            )
+        )
         start += len(plan)
     return out
-
-

@@ -1,21 +1,20 @@
 """The TensorFlow engine (`--engine tensorflow`): R independent replicas of the MLP trained as one batched
 TensorFlow computation, the path that can use a GPU.
 
-`train_replicas` here is the same computation as `engine.train_replicas` (the default, Numba engine), tested
-against the same Keras loop. Each replica has its own starting weights, its own reshuffle of the
-training rows every epoch, its own frozen layers, and takes steps of the update rule (SGD, momentum or Adam, as
-`update` has them) on the mean categorical cross-entropy of its own minibatch, exactly as if it were trained alone by Keras: the sum of the replicas'
-losses has, for each replica's weights, the gradient of that replica's loss alone. Kernels are stacked as
-(R, fan_in, fan_out), so one batched matmul per layer serves every replica; it runs on a GPU when TensorFlow
-sees one. Replicas may also see different data (another target problem, train size or spread: a sweep's cells
-trained together). The reference engine (one `keras.Model.fit` per repeat) lives in `reference`.
-"""
+`train_replicas` here is the same computation as `engine.train_replicas` (the default, Numba engine), tested against the
+same Keras loop. Each replica has its own starting weights, its own reshuffle of the training rows every epoch, its own
+frozen layers, and takes steps of the update rule (SGD, momentum or Adam, as `update` has them) on the mean categorical
+cross-entropy of its own minibatch, exactly as if it were trained alone by Keras: the sum of the replicas' losses has,
+for each replica's weights, the gradient of that replica's loss alone. Kernels are stacked as (R, fan_in, fan_out), so
+one batched matmul per layer serves every replica; it runs on a GPU when TensorFlow sees one. Replicas may also see
+different data (another target problem, train size or spread: a sweep's cells trained together). The reference engine
+(one `keras.Model.fit` per repeat) lives in `reference`."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -71,8 +70,9 @@ def _loss_and_correct(logits: tf.Tensor, y_onehot: tf.Tensor) -> tuple[tf.Tensor
 
 def _update(rule: int, var, grad, first, second, move, steps, hyper) -> None:
     """One step of the update rule, the same operations as `update.step` in the Numba engine (Keras's SGD, SGD
-    with momentum, Adam; `rule` and `hyper` from `update.settings`), where `move` (the layer is trainable and the replica's batch has rows) allows; a tf.where,
-    not a multiply by a mask, so frozen weights stay bit-identical even when a gradient is inf or NaN."""
+    with momentum, Adam; `rule` and `hyper` from `update.settings`), where `move` (the layer is trainable and the
+    replica's batch has rows) allows; a tf.where, not a multiply by a mask, so frozen weights stay bit-identical
+    even when a gradient is inf or NaN."""
     lr, mu, c1, c2, epsilon, beta_1, beta_2 = tf.unstack(hyper)
     if rule == update.SGD:
         var.assign(tf.where(move, var - lr * grad, var))
@@ -285,7 +285,9 @@ def train_replicas(
             order = next_order.result()
             if e + 1 < epochs:
                 next_order = drawer.submit(epoch_order, e + 1)
-            outputs = step.run_epoch(tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, hyper)
+            outputs = step.run_epoch(
+                tf.constant(order), x_train, y_train, weight, n_train, x_test, y_test, masks, hyper
+            )
             record(e + 1, *(t.numpy() for t in outputs))
             if on_epoch is not None:
                 on_epoch(e + 1)

@@ -34,8 +34,9 @@ def settings(optimizer: Optimizer) -> tuple[int, np.ndarray]:
     if optimizer.name == "momentum":
         code = NESTEROV if optimizer.nesterov else MOMENTUM
     o = optimizer
-    hyper = np.array([o.learning_rate, o.momentum, 1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon, o.beta_1, o.beta_2],
-                     np.float32)
+    hyper = np.array(
+        [o.learning_rate, o.momentum, 1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon, o.beta_1, o.beta_2], np.float32
+    )
     return code, hyper
 
 
@@ -67,7 +68,7 @@ def step(ws, update, live, steps, alpha, n_params, grads, first, second, rule, h
         for r in range(NL):
             steps[r] += 1 if live[r] else 0
             t = F32(steps[r])
-            alpha[r] = lr * np.sqrt(F32(1.0) - beta_2 ** t) / (F32(1.0) - beta_1 ** t)
+            alpha[r] = lr * np.sqrt(F32(1.0) - beta_2**t) / (F32(1.0) - beta_1**t)
         for p in range(n_params):
             for r in range(NL):
                 i = p * NL + r

@@ -42,8 +42,10 @@ def test_progress_is_a_callback():
 
 
 def test_library_imports_without_tensorflow_or_click():
-    code = ("import sys, blobs_transfer.api, blobs_transfer.stats.summary\n"
-            "bad = [m for m in ('tensorflow', 'keras', 'click') if m in sys.modules]\n"
-            "assert not bad, bad\n")
+    code = (
+        "import sys, blobs_transfer.api, blobs_transfer.stats.summary\n"
+        "bad = [m for m in ('tensorflow', 'keras', 'click') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

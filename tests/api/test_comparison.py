@@ -47,12 +47,27 @@ def test_compare_writes_every_artefact(trained):
     assert "Standalone 0." in out and "Transfer (fixed=0) 0." in out and "Transfer (fixed=2) 0." in out
     scores = read_csv(run_dir / "scores.csv")
     assert len(scores) == 12
-    assert list(scores[0]) == ["arm", "source_index", "repeat", "seed", "test_accuracy", "test_correct",
-                               "train_accuracy", "final_loss", "test_loss", "diverged"]
+    assert list(scores[0]) == [
+        "arm",
+        "source_index",
+        "repeat",
+        "seed",
+        "test_accuracy",
+        "test_correct",
+        "train_accuracy",
+        "final_loss",
+        "test_loss",
+        "diverged",
+    ]
     for row in scores:
         assert int(row["test_correct"]) == round(float(row["test_accuracy"]) * 500)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert [a["arm"] for a in summary["arms"]] == ["standalone", "transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
+    assert [a["arm"] for a in summary["arms"]] == [
+        "standalone",
+        "transfer fixed=0",
+        "transfer fixed=1",
+        "transfer fixed=2",
+    ]
     for arm in summary["arms"]:
         assert {"n", "mean", "std", "median", "min", "max"} <= set(arm) and arm["n"] == 3
         values = [float(r["test_accuracy"]) for r in scores if r["arm"] == arm["arm"]]
@@ -64,7 +79,9 @@ def test_compare_writes_every_artefact(trained):
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["root_seed"] == 0 and len(meta["repeat_seeds"]["standalone"]) == 3
     assert {"tensorflow", "keras", "numpy"} <= set(meta["versions"]) and meta["wall_seconds"] > 0
-    assert [r["seed"] for r in scores if r["arm"] == "standalone"] == [str(s) for s in meta["repeat_seeds"]["standalone"]]
+    assert [r["seed"] for r in scores if r["arm"] == "standalone"] == [
+        str(s) for s in meta["repeat_seeds"]["standalone"]
+    ]
     curve = read_csv(run_dir / "curves" / "test_accuracy.csv")
     assert len(curve) == 12 and "epoch_3" in curve[0]
     assert "<img" in (run_dir / "report.html").read_text()
@@ -83,8 +100,15 @@ def test_same_seed_same_scores(trained):
 @pytest.mark.parametrize("engine", ["numba", "tensorflow", "keras"])
 def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path).exit_code == 0
-    runs = [last_line_dir(invoke("compare", "--repeats", 2, "--epochs", 3, "--engine", engine, "--seed", 9,
-                                 "--results-dir", tmp_path), tmp_path) for _ in range(2)]
+    runs = [
+        last_line_dir(
+            invoke(
+                "compare", "--repeats", 2, "--epochs", 3, "--engine", engine, "--seed", 9, "--results-dir", tmp_path
+            ),
+            tmp_path,
+        )
+        for _ in range(2)
+    ]
     a, b = ((r / "scores.csv").read_bytes() for r in runs)
     assert a == b
     assert len(a.splitlines()) == 9
@@ -121,8 +145,19 @@ def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
     shows no accuracy for them."""
     cfg = config_file(tmp_path, "[training]\nlearning_rate = 1e6\n")
     out_dir = tmp_path / "out"
-    result = invoke("compare", "--repeats", 2, "--epochs", 3, "--config", cfg, "--source",
-                    results / "source" / "problem1.keras", "--results-dir", out_dir)
+    result = invoke(
+        "compare",
+        "--repeats",
+        2,
+        "--epochs",
+        3,
+        "--config",
+        cfg,
+        "--source",
+        results / "source" / "problem1.keras",
+        "--results-dir",
+        out_dir,
+    )
     assert result.exit_code == 0, result.output
     assert "runs diverged" in result.output
     run_dir = next(out_dir.glob("compare-*"))

@@ -50,8 +50,11 @@ def gate_runs(gate_study, tmp_path_factory):
     docs/ci/gate.sh), at two other seeds, and with epochs halved."""
     folder = tmp_path_factory.mktemp("gate")
     runs = {"seed 0": gate_study["reference"]}
-    for name, extra in (("seed 1", ["--seed", 1]), ("seed 2", ["--seed", 2]),
-                        ("epochs halved", ["--seed", 3, "--epochs", 50])):
+    for name, extra in (
+        ("seed 1", ["--seed", 1]),
+        ("seed 2", ["--seed", 2]),
+        ("epochs halved", ["--seed", 3, "--epochs", 50]),
+    ):
         runs[name] = last_line_dir(invoke("compare", "--config", GATE_CONFIG, "--results-dir", folder, *extra), folder)
     return runs
 
@@ -72,7 +75,11 @@ def test_gate_study_passes_at_its_own_and_other_seeds(gate_runs, name):
 def test_gate_catches_an_injected_change(gate_runs):
     """Halved epochs make another study: `check` refuses it by name; compared anyway, the bands catch it."""
     result = invoke("check", gate_runs["epochs halved"], "--baseline", BASELINE)
-    assert result.exit_code == 2 and "another study" in result.output and "training.epochs 50 (baseline 100)" in result.output
+    assert (
+        result.exit_code == 2
+        and "another study" in result.output
+        and "training.epochs 50 (baseline 100)" in result.output
+    )
     rows = study.check(gate_runs["epochs halved"], BASELINE, require_same_study=False)
     assert any(not r["ok"] for r in rows)
 
@@ -108,10 +115,13 @@ def test_baseline_file_explains_its_bands():
             assert arm[stat]["tolerance"] >= 0.004 and arm[stat]["why"]
             assert ("two-stage" in arm[stat]["why"]) == name.startswith("transfer")
     assert set(baseline["findings"]) == {a.name for a in load_config(GATE_CONFIG).arms} - {"standalone"}
-    for name, finding in baseline["findings"].items():
+    for finding in baseline["findings"].values():
         assert finding["against"] == "standalone" and finding["verdict"] in ("better", "worse", "no evidence")
         for key in ("diff_mean", "a12"):
-            assert finding[key]["tolerance"] >= 0.004 and "two-stage bootstrap over 200 source models" in finding[key]["why"]
+            assert (
+                finding[key]["tolerance"] >= 0.004
+                and "two-stage bootstrap over 200 source models" in finding[key]["why"]
+            )
 
 
 @pytest.mark.parametrize("engine, path", [("numba", BASELINE), ("tensorflow", TF_BASELINE)])
@@ -133,7 +143,9 @@ def test_check_of_another_study_is_exit_2_naming_the_keys(results_dir, tiny_base
     other = invoke("compare", "--repeats", 3, "--epochs", 2, "--seed", 5, "--results-dir", results_dir)
     run = Path(other.output.strip().splitlines()[-1])
     line = one_error_line(invoke("check", run, "--baseline", tiny_baseline))
-    assert "another study" in line and "training.epochs 2 (baseline 3)" in line and "study.repeats 3 (baseline 2)" in line
+    assert (
+        "another study" in line and "training.epochs 2 (baseline 3)" in line and "study.repeats 3 (baseline 2)" in line
+    )
     with pytest.raises(OtherStudyError):
         study.check(run, tiny_baseline)
     rows = study.check(run, tiny_baseline, require_same_study=False)  # what calibrate_gate.py measures
@@ -173,8 +185,18 @@ def test_check_against_a_baseline_without_its_study_compares_its_run_table(tmp_p
 def test_tensorflow_gate_passes_at_other_seeds(gate_study, tmp_path, seed):
     """Three other draws of the gate study on the TensorFlow engine are within the TensorFlow baseline's bands
     (the session's run at seed 0 is the one docs/ci/gate.sh checks, tests/render/test_gate.py)."""
-    result = invoke("compare", "--config", GATE_CONFIG, "--engine", "tensorflow", "--seed", seed,
-                    "--results-dir", tmp_path, "--json")
+    result = invoke(
+        "compare",
+        "--config",
+        GATE_CONFIG,
+        "--engine",
+        "tensorflow",
+        "--seed",
+        seed,
+        "--results-dir",
+        tmp_path,
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     run = Path(json.loads(result.stdout)["directory"])
     meta = json.loads((run / "metadata.json").read_text())

@@ -20,7 +20,13 @@ def test_train_source_writes_model_history_and_curves(trained):
     model = keras.models.load_model(folder / "problem1.keras")
     assert model.count_params() == 63
     history = read_csv(folder / "problem1_history.csv")
-    assert len(history) == 4 and list(history[0]) == ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    assert len(history) == 4 and list(history[0]) == [
+        "epoch",
+        "train_loss",
+        "train_accuracy",
+        "test_loss",
+        "test_accuracy",
+    ]
     assert (folder / "problem1_learning_curves.png").read_bytes().startswith(PNG)
     meta = json.loads((folder / "problem1.json").read_text())
     assert meta["problem"] == 1 and isinstance(meta["seed"], int)
@@ -46,8 +52,17 @@ def test_yosinski_config_runs_through_the_cli(tmp_path):
         return result.output
 
     run("train-source", "--epochs", 2, "--results-dir", tmp_path)
-    out = run("compare", "--config", ROOT / "configs" / "yosinski.toml", "--repeats", 2, "--epochs", 2,
-              "--results-dir", tmp_path)
+    out = run(
+        "compare",
+        "--config",
+        ROOT / "configs" / "yosinski.toml",
+        "--repeats",
+        2,
+        "--epochs",
+        2,
+        "--results-dir",
+        tmp_path,
+    )
     run_dir = Path(out.strip().splitlines()[-1])
     assert run_dir.parent == tmp_path
     with open(run_dir / "scores.csv", newline="") as f:

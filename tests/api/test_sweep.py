@@ -18,8 +18,13 @@ def test_one_cell_sweep_equals_compare(tmp_path):
     compare = invoke("compare", "--config", write(tmp_path, base, "c.toml"), "--results-dir", tmp_path / "c")
     assert compare.exit_code == 0, compare.output
     run_dir = Path(compare.output.strip().splitlines()[-1])
-    sweep = invoke("sweep", "--config", write(tmp_path, base.replace("[target]\nn_train = 50\n", "") +
-                                               '[sweep]\n"target.n_train" = [50]\n'), "--results-dir", tmp_path / "s")
+    sweep = invoke(
+        "sweep",
+        "--config",
+        write(tmp_path, base.replace("[target]\nn_train = 50\n", "") + '[sweep]\n"target.n_train" = [50]\n'),
+        "--results-dir",
+        tmp_path / "s",
+    )
     assert sweep.exit_code == 0, sweep.output
     sweep_dir = Path(sweep.output.strip().splitlines()[-1])
     scores = [{k: r[k] for k in RUN_COLUMNS} for r in read_csv(run_dir / "scores.csv")]
@@ -53,7 +58,13 @@ def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, 
     assert len(error) == 1 and "cell 3 (target.n_train=50, target.similarity_t=1.0)" in error[0]
     assert "injected failure" in error[0]
     (sweep_dir,) = (tmp_path / "r").glob("sweep-*")
-    assert sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json")) == ["0000", "0001", "0002", "0004", "0005"]
+    assert sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json")) == [
+        "0000",
+        "0001",
+        "0002",
+        "0004",
+        "0005",
+    ]
     monkeypatch.setattr(sweep_cells, "train_cells", real)
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--resume", str(sweep_dir)])
     assert result.exit_code == 0, result.output

@@ -47,8 +47,9 @@ def test_the_table_has_a_row_per_source_model_with_every_score_and_the_truth(sco
     records = read_scores(scored["run"] / "scores.csv")
     for arm in ARMS:
         for r in rows:
-            mine = [x["test_accuracy"] for x in records
-                    if x["arm"] == arm and x["source_index"] == int(r["source_index"])]
+            mine = [
+                x["test_accuracy"] for x in records if x["arm"] == arm and x["source_index"] == int(r["source_index"])
+            ]
             assert float(r[arm]) == pytest.approx(np.mean(mine), abs=5e-7)
     expect = transfer.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
     for r, e in zip(rows, expect):
@@ -92,7 +93,8 @@ def test_report_rebuilds_the_same_summary_and_the_run_verifies(scored, tmp_path)
     assert (run / "summary.json").read_text() == before
     manifest = study.verify_run(run)
     assert {"transferability.csv", "source_models/source_003.keras"} <= {
-        name for name, entry in manifest["files"].items() if entry["role"] == "data"}
+        name for name, entry in manifest["files"].items() if entry["role"] == "data"
+    }
     (run / "source_models" / "source_002.keras").write_bytes(b"not a model")
     with pytest.raises(DamagedRunError, match="source_002.keras"):
         study.verify_run(run)
@@ -117,17 +119,25 @@ def test_rank_sources_scores_a_run_directory_as_the_run_did(scored, tmp_path):
     for a, b in zip(ranked, table):
         assert [float(a[s]) for s in SCORES] == pytest.approx([float(b[s]) for s in SCORES], rel=1e-8)
     # one file, scored on another target: the same weights, other numbers
-    one = invoke("rank-sources", scored["run"] / "source_models" / "source_001.keras", "--problem", 1,
-                 "--out", tmp_path / "one.csv")
+    one = invoke(
+        "rank-sources",
+        scored["run"] / "source_models" / "source_001.keras",
+        "--problem",
+        1,
+        "--out",
+        tmp_path / "one.csv",
+    )
     assert one.exit_code == 0, one.output
     assert "to Problem 1" in one.output
 
 
 def test_rank_sources_needs_no_tensorflow(scored, tmp_path):
-    code = ("import sys; from blobs_transfer.cli import cli\n"
-            f"cli(['rank-sources', {str(scored['run'])!r}, '--out', {str(tmp_path / 'r.csv')!r}],"
-            " standalone_mode=False)\n"
-            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n")
+    code = (
+        "import sys; from blobs_transfer.cli import cli\n"
+        f"cli(['rank-sources', {str(scored['run'])!r}, '--out', {str(tmp_path / 'r.csv')!r}],"
+        " standalone_mode=False)\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "r.csv").is_file()
@@ -164,18 +174,27 @@ def test_rank_sources_on_a_sweep_scores_every_target_and_ranks_the_targets(small
     assert result.exit_code == 0, result.output
     assert "Transferability over 4 targets (target.n_train, target.similarity_t), 2 source models each" in result.output
     rows = list(csv.DictReader(open(out, newline="")))
-    assert len(rows) == 4 * 2 and list(rows[0])[:4] == ["target.n_train", "target.similarity_t", "source_index",
-                                                        "source_seed"]
+    assert len(rows) == 4 * 2 and list(rows[0])[:4] == [
+        "target.n_train",
+        "target.similarity_t",
+        "source_index",
+        "source_seed",
+    ]
     runs = list(csv.DictReader(open(small_sweep / "runs.csv", newline="")))
     for r in rows:
-        mine = [float(x["test_accuracy"]) for x in runs if x["arm"] == "transfer fixed=1"
-                and x["target.n_train"] == r["target.n_train"] and x["target.similarity_t"] == r["target.similarity_t"]
-                and x["source_index"] == r["source_index"]]
+        mine = [
+            float(x["test_accuracy"])
+            for x in runs
+            if x["arm"] == "transfer fixed=1"
+            and x["target.n_train"] == r["target.n_train"]
+            and x["target.similarity_t"] == r["target.similarity_t"]
+            and x["source_index"] == r["source_index"]
+        ]
         assert float(r["transfer fixed=1"]) == pytest.approx(np.mean(mine), abs=5e-7)
     stats = json.loads(out.with_suffix(".json").read_text())
     cells = list(csv.DictReader(open(small_sweep / "cells.csv", newline="")))
     benefit = [float(c["diff_mean"]) for c in cells if c["arm"] == "transfer fixed=1"]
-    mean_logme = [np.mean([float(r["logme"]) for r in rows[2 * i:2 * i + 2]]) for i in range(4)]
+    mean_logme = [np.mean([float(r["logme"]) for r in rows[2 * i : 2 * i + 2]]) for i in range(4)]
     assert stats["targets"]["transfer fixed=1"]["logme"] == pytest.approx(spearmanr(mean_logme, benefit).statistic)
     assert all(c["agreement"] == {} for c in stats["cells"])  # 2 source models: no rank correlation within a cell
 

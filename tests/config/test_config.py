@@ -57,21 +57,27 @@ def test_round_trip_through_toml(tmp_path):
     assert load_config(f) == cfg
 
 
-@pytest.mark.parametrize("doc,needle", [
-    ({"study": {"repeat": 3}}, "'study.repeat'"),
-    ({"studdy": {}}, "'studdy'"),
-    ({"study": {"repeats": "30"}}, "study.repeats"),
-    ({"training": {"learning_rate": True}}, "training.learning_rate"),
-    ({"model": {"hidden_units": [5, "a"]}}, "model.hidden_units"),
-    ({"arms": [{"name": "x", "weights": "fresh", "colour": 1}]}, "arms[0].colour"),
-    ({"arms": [{"weights": "fresh"}]}, "'name'"),
-    ({"arms": [{"name": "x", "weights": "magic"}], "study": {"baseline": "x"}}, "weights"),
-    ({"arms": [{"name": "x", "weights": "source", "fixed": 3}], "study": {"baseline": "x"}}, "fixed=3"),
-    ({"arms": [{"name": "x", "weights": "source", "source_problem": 3}], "study": {"baseline": "x"}}, "no problem 3"),
-    ({"study": {"baseline": "nope"}}, "'nope'"),
-    ({"study": {"repeats": 0}}, "study.repeats"),
-    ({"training": {"epochs": -1}}, "training.epochs"),
-])
+@pytest.mark.parametrize(
+    "doc,needle",
+    [
+        ({"study": {"repeat": 3}}, "'study.repeat'"),
+        ({"studdy": {}}, "'studdy'"),
+        ({"study": {"repeats": "30"}}, "study.repeats"),
+        ({"training": {"learning_rate": True}}, "training.learning_rate"),
+        ({"model": {"hidden_units": [5, "a"]}}, "model.hidden_units"),
+        ({"arms": [{"name": "x", "weights": "fresh", "colour": 1}]}, "arms[0].colour"),
+        ({"arms": [{"weights": "fresh"}]}, "'name'"),
+        ({"arms": [{"name": "x", "weights": "magic"}], "study": {"baseline": "x"}}, "weights"),
+        ({"arms": [{"name": "x", "weights": "source", "fixed": 3}], "study": {"baseline": "x"}}, "fixed=3"),
+        (
+            {"arms": [{"name": "x", "weights": "source", "source_problem": 3}], "study": {"baseline": "x"}},
+            "no problem 3",
+        ),
+        ({"study": {"baseline": "nope"}}, "'nope'"),
+        ({"study": {"repeats": 0}}, "study.repeats"),
+        ({"training": {"epochs": -1}}, "training.epochs"),
+    ],
+)
 def test_bad_config_names_the_key(doc, needle):
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
@@ -119,5 +125,7 @@ def test_config_modules_are_small_say_their_job_and_import_only_the_bottom(path)
             assert node in tree.body, f"{path.name}:{node.lineno}: a function-local import"
             imported += [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
     allowed = {"blobs_transfer.errors", "tomli_w", "__future__"}
-    assert all(m in allowed or m.startswith("blobs_transfer.config.") or m.split(".")[0] in sys.stdlib_module_names
-               for m in imported), imported
+    assert all(
+        m in allowed or m.startswith("blobs_transfer.config.") or m.split(".")[0] in sys.stdlib_module_names
+        for m in imported
+    ), imported

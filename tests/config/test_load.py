@@ -7,28 +7,64 @@ from hypothesis import strategies as st
 
 from blobs_transfer.config import ConfigError, load_config, to_toml
 
-scalars = st.one_of(st.integers(-10, 10**6), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
-                    st.text(max_size=8), st.lists(st.integers(-3, 12), max_size=4))
+scalars = st.one_of(
+    st.integers(-10, 10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=8),
+    st.lists(st.integers(-3, 12), max_size=4),
+)
 
 
-keys = st.sampled_from(["seeds", "n_samples", "centers", "n_features", "cluster_std", "n_train", "hidden_units",
-                        "hidden_initializer", "learning_rate", "batch_size", "epochs", "repeats", "seed", "baseline",
-                        "engine", "source_problem", "target_problem", "source_repeats", "bogus"])
+keys = st.sampled_from(
+    [
+        "seeds",
+        "n_samples",
+        "centers",
+        "n_features",
+        "cluster_std",
+        "n_train",
+        "hidden_units",
+        "hidden_initializer",
+        "learning_rate",
+        "batch_size",
+        "epochs",
+        "repeats",
+        "seed",
+        "baseline",
+        "engine",
+        "source_problem",
+        "target_problem",
+        "source_repeats",
+        "bogus",
+    ]
+)
 
 
 sections = st.dictionaries(keys, scalars, max_size=4)
 
 
-arm_tables = st.lists(st.dictionaries(st.sampled_from(["name", "weights", "copy", "fixed", "add_hidden",
-                                                       "source_problem", "colour"]),
-                                      st.one_of(st.integers(-2, 5), st.sampled_from(["fresh", "source", "x", ""])),
-                                      max_size=5), max_size=3)
+arm_tables = st.lists(
+    st.dictionaries(
+        st.sampled_from(["name", "weights", "copy", "fixed", "add_hidden", "source_problem", "colour"]),
+        st.one_of(st.integers(-2, 5), st.sampled_from(["fresh", "source", "x", ""])),
+        max_size=5,
+    ),
+    max_size=3,
+)
 
 
-documents = st.fixed_dictionaries({}, optional={
-    "problems": sections, "model": sections, "training": sections, "study": sections, "arms": arm_tables,
-    "extra": sections,
-})
+documents = st.fixed_dictionaries(
+    {},
+    optional={
+        "problems": sections,
+        "model": sections,
+        "training": sections,
+        "study": sections,
+        "arms": arm_tables,
+        "extra": sections,
+    },
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

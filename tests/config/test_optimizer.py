@@ -8,14 +8,17 @@ from blobs_transfer.sweep.grid import sweep_from_dict
 from tests.helpers import invoke, write
 
 
-@pytest.mark.parametrize("table,rule", [
-    ({}, Optimizer("sgd", 0.01)),
-    ({"optimizer": "momentum"}, Optimizer("momentum", 0.01, momentum=0.9)),
-    ({"optimizer": "momentum", "momentum": 0.5, "nesterov": True}, Optimizer("momentum", 0.01, 0.5, True)),
-    ({"optimizer": "adam"}, Optimizer("adam", 0.001)),
-    ({"optimizer": "adam", "learning_rate": 0.01}, Optimizer("adam", 0.01)),
-    ({"learning_rate": 0.1}, Optimizer("sgd", 0.1)),
-])
+@pytest.mark.parametrize(
+    "table,rule",
+    [
+        ({}, Optimizer("sgd", 0.01)),
+        ({"optimizer": "momentum"}, Optimizer("momentum", 0.01, momentum=0.9)),
+        ({"optimizer": "momentum", "momentum": 0.5, "nesterov": True}, Optimizer("momentum", 0.01, 0.5, True)),
+        ({"optimizer": "adam"}, Optimizer("adam", 0.001)),
+        ({"optimizer": "adam", "learning_rate": 0.01}, Optimizer("adam", 0.01)),
+        ({"learning_rate": 0.1}, Optimizer("sgd", 0.1)),
+    ],
+)
 def test_each_optimizer_takes_keras_defaults_unless_given(table, rule):
     assert config_from_dict({"training": table}).training.update_rule == rule
 
@@ -35,23 +38,32 @@ def test_optimizer_is_a_sweep_key():
     assert rules == ["sgd", "momentum", "adam"]
 
 
-@pytest.mark.parametrize("doc,needle", [
-    ({"training": {"optimizer": "nadam"}}, "training.optimizer must be one of sgd, momentum, adam"),
-    ({"target": {"optimizer": "momentum", "momentum": -0.1}}, "target.momentum must be a number from 0 to 1"),
-    ({"training": {"momentum": 0.9}}, "training.momentum is set, but optimizer 'sgd' has no momentum"),
-    ({"target": {"optimizer": "adam", "momentum": 0.9}}, "target.momentum is set, but optimizer 'adam'"),
-    ({"training": {"nesterov": True}}, "training.nesterov is set"),
-    ({"source": {"optimizer": "adam", "learning_rate": -1.0}}, "source.learning_rate must be a positive number"),
-    ({"training": {"optimizer": 1}}, "training.optimizer has the wrong type"),
-])
+@pytest.mark.parametrize(
+    "doc,needle",
+    [
+        ({"training": {"optimizer": "nadam"}}, "training.optimizer must be one of sgd, momentum, adam"),
+        ({"target": {"optimizer": "momentum", "momentum": -0.1}}, "target.momentum must be a number from 0 to 1"),
+        ({"training": {"momentum": 0.9}}, "training.momentum is set, but optimizer 'sgd' has no momentum"),
+        ({"target": {"optimizer": "adam", "momentum": 0.9}}, "target.momentum is set, but optimizer 'adam'"),
+        ({"training": {"nesterov": True}}, "training.nesterov is set"),
+        ({"source": {"optimizer": "adam", "learning_rate": -1.0}}, "source.learning_rate must be a positive number"),
+        ({"training": {"optimizer": 1}}, "training.optimizer has the wrong type"),
+    ],
+)
 def test_bad_optimizer_settings_are_one_line_naming_the_key(doc, needle):
     with pytest.raises(ConfigError) as info:
         config_from_dict(doc)
     assert needle in str(info.value) and "\n" not in str(info.value)
 
 
-@pytest.mark.parametrize("text", ['[training]\noptimizer = "nadam"\n', '[target]\noptimizer = "momentum"\nmomentum = -0.5\n',
-                                  '[training]\nmomentum = 0.9\n'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[training]\noptimizer = "nadam"\n',
+        '[target]\noptimizer = "momentum"\nmomentum = -0.5\n',
+        "[training]\nmomentum = 0.9\n",
+    ],
+)
 def test_bad_optimizer_on_the_command_line_is_exit_2_and_writes_nothing(tmp_path, text):
     config = write(tmp_path, text, "bad.toml")
     result = invoke("compare", "--config", config, "--results-dir", tmp_path / "results")

@@ -81,15 +81,24 @@ def test_the_defaults_as_text():
 
 
 def test_set_overrides_get_their_table_and_unset_keys_stay_out():
-    cfg = config_from_dict({"target": {"n_train": 10, "similarity_t": 0.5}, "training": {"learning_rate": 1e-05},
-                            "arms": [{"name": "standalone", "repeats": 100},
-                                     {"name": "t", "weights": "source", "copy": 2, "init": "weight_stats"}]})
+    cfg = config_from_dict(
+        {
+            "target": {"n_train": 10, "similarity_t": 0.5},
+            "training": {"learning_rate": 1e-05},
+            "arms": [
+                {"name": "standalone", "repeats": 100},
+                {"name": "t", "weights": "source", "copy": 2, "init": "weight_stats"},
+            ],
+        }
+    )
     text = to_toml(cfg)
     assert "\n[target]\nn_train = 10\nsimilarity_t = 0.5\n\n[model]\n" in text and "[source]" not in text
     assert "learning_rate = 1e-05\n" in text
-    assert text.endswith('\n[[arms]]\nname = "standalone"\nweights = "fresh"\nfixed = 0\nadd_hidden = 0\n'
-                         'repeats = 100\n\n[[arms]]\nname = "t"\nweights = "source"\ncopy = 2\nfixed = 0\n'
-                         'add_hidden = 0\ninit = "weight_stats"\n')
+    assert text.endswith(
+        '\n[[arms]]\nname = "standalone"\nweights = "fresh"\nfixed = 0\nadd_hidden = 0\n'
+        'repeats = 100\n\n[[arms]]\nname = "t"\nweights = "source"\ncopy = 2\nfixed = 0\n'
+        'add_hidden = 0\ninit = "weight_stats"\n'
+    )
     assert "source_problem" not in text.split("[[arms]]", 1)[1]  # an arm's unset keys are not written
 
 

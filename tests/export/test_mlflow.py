@@ -46,8 +46,10 @@ def store(folder):
 
     uri = f"sqlite:///{folder['tmp'] / 'store' / 'mlflow.db'}"
     (folder["tmp"] / "store").mkdir()
-    outputs = {k: run("export-mlflow", folder[k], "--tracking-uri", uri, "--experiment", "study").output
-               for k in ("compare", "sweep")}
+    outputs = {
+        k: run("export-mlflow", folder[k], "--tracking-uri", uri, "--experiment", "study").output
+        for k in ("compare", "sweep")
+    }
     return uri, MlflowClient(tracking_uri=uri), outputs
 
 
@@ -69,7 +71,11 @@ def test_compare_run_reads_back_with_params_metrics_steps_and_files(folder, stor
     assert mine.info.run_name == folder["compare"].name and mine.info.status == "FINISHED"
     params = mine.data.params
     assert (params["study.repeats"], params["study.source_repeats"], params["training.epochs"]) == ("2", "2", "2")
-    assert (params["arms.0.name"], params["arms.1.name"], params["arms.0.repeats"]) == ("standalone", "transfer fixed=1", "4")
+    assert (params["arms.0.name"], params["arms.1.name"], params["arms.0.repeats"]) == (
+        "standalone",
+        "transfer fixed=1",
+        "4",
+    )
     assert (params["root_seed"], params["engine"], params["model.hidden_units"]) == ("0", "numba", "[5, 5]")
     summary = json.loads((folder["compare"] / "summary.json").read_text())
     metrics = mine.data.metrics
@@ -95,10 +101,17 @@ def test_sweep_reads_back_as_a_parent_with_a_child_per_cell(folder, store):
     assert "a parent run and 2 cell runs" in outputs["sweep"]
     runs = all_runs(client)
     (parent,) = [r for r in runs if r.data.tags["blobs_transfer.kind"] == "sweep"]
-    children = sorted((r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
-                      key=lambda r: int(r.data.tags["blobs_transfer.cell"]))
+    children = sorted(
+        (r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id),
+        key=lambda r: int(r.data.tags["blobs_transfer.cell"]),
+    )
     assert parent.data.params["sweep.target.n_train"] == "[20, 50]" and parent.data.metrics["cells"] == 2
-    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {"cells.csv", "runs.csv", "report.html", "sweep.toml"}
+    assert {a.path for a in client.list_artifacts(parent.info.run_id)} >= {
+        "cells.csv",
+        "runs.csv",
+        "report.html",
+        "sweep.toml",
+    }
     assert [c.info.run_name for c in children] == ["cell 0: target.n_train=20", "cell 1: target.n_train=50"]
     for child, (index, n_train) in zip(children, [("0000", "20"), ("0001", "50")]):
         assert child.data.params["sweep.target.n_train"] == child.data.params["target.n_train"] == n_train
@@ -106,7 +119,12 @@ def test_sweep_reads_back_as_a_parent_with_a_child_per_cell(folder, store):
         (c,) = summary["comparisons"]
         assert child.data.metrics["transfer fixed_1/a12"] == c["a12"]
         assert child.data.metrics["standalone/mean"] == summary["arms"][0]["mean"]
-        assert {a.path for a in client.list_artifacts(child.info.run_id)} == {"cell.json", "config.toml", "runs.csv", "summary.json"}
+        assert {a.path for a in client.list_artifacts(child.info.run_id)} == {
+            "cell.json",
+            "config.toml",
+            "runs.csv",
+            "summary.json",
+        }
     assert len(runs) == 1 + 1 + 2
 
 
@@ -148,7 +166,10 @@ def test_default_store_is_sqlite_beside_the_results(folder, tmp_path):
 @pytest.mark.parametrize("key", ["broken", "half"])
 def test_an_incomplete_directory_is_refused_in_one_line(folder, key, tmp_path):
     out = run("export-mlflow", folder[key], "--tracking-uri", f"sqlite:///{tmp_path / 'x.db'}", code=2).output
-    assert out.startswith(f"Error: {folder[key]} is INCOMPLETE (still running, interrupted or failed)") and out.count("\n") == 1
+    assert (
+        out.startswith(f"Error: {folder[key]} is INCOMPLETE (still running, interrupted or failed)")
+        and out.count("\n") == 1
+    )
     assert not (tmp_path / "x.db").exists()
 
 
@@ -164,7 +185,7 @@ def test_only_export_mlflow_imports_mlflow(folder):
         from blobs_transfer import cli
         from blobs_transfer.export import mlflow as tracking
         from blobs_transfer.rundir import listing as runs
-        for args in (["runs", {str(folder['results'])!r}], ["export-mlflow", "--help"], ["check", "--help"]):
+        for args in (["runs", {str(folder["results"])!r}], ["export-mlflow", "--help"], ["check", "--help"]):
             assert CliRunner().invoke(cli.cli, args).exit_code == 0, args
         print(sorted(m for m in ("mlflow", "tensorflow") if m in sys.modules))
     """)

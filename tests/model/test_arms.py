@@ -87,8 +87,9 @@ def sources(problem1, problem2):
     out = {}
     for name, problem, seed in (("A", problem1, 11), ("B", problem2, 12)):
         init = arms.initial_weights(cfg, Arm("standalone"), None, np.random.default_rng(seed))
-        result = train_replicas(problem, arms.stack([init]), np.ones((1, 3), bool), [seed],
-                                epochs=EPOCHS, batch_size=32)
+        result = train_replicas(
+            problem, arms.stack([init]), np.ones((1, 3), bool), [seed], epochs=EPOCHS, batch_size=32
+        )
         out[name] = arms.unstack(result.weights, 0)
     return out
 
@@ -110,8 +111,9 @@ def trained(cfg, sources, problem2):
         group = [kind for kind in KINDS if n_layers(kind) == depth]
         initial = [w for kind in group for w in start[kind.arm.name]]
         mask = [arms.trainable_layers(cfg, kind.arm) for kind in group for _ in range(REPLICAS)]
-        result = train_replicas(problem2, arms.stack(initial), np.array(mask), list(range(len(initial))),
-                                epochs=EPOCHS, batch_size=32)
+        result = train_replicas(
+            problem2, arms.stack(initial), np.array(mask), list(range(len(initial))), epochs=EPOCHS, batch_size=32
+        )
         assert np.isfinite(result.final["train_loss"]).all()
         for g, kind in enumerate(group):
             end[kind.arm.name] = [arms.unstack(result.weights, g * REPLICAS + r) for r in range(REPLICAS)]
@@ -194,8 +196,14 @@ def test_transfer_arm_copies_every_layer(cfg):
 
 
 def test_declaration():
-    cfg = config_from_dict({"arms": [{"name": "standalone"}, {"name": "ws", "weights": "source",
-                                                                   "init": "weight_stats", "copy": 2, "fixed": 1}]})
+    cfg = config_from_dict(
+        {
+            "arms": [
+                {"name": "standalone"},
+                {"name": "ws", "weights": "source", "init": "weight_stats", "copy": 2, "fixed": 1},
+            ]
+        }
+    )
     arm = cfg.arm("ws")
     assert arm.init == "weight_stats" and cfg.copied_layers(arm) == 2
     assert arms.trainable_layers(cfg, arm) == [False, True, True]
@@ -226,8 +234,10 @@ def test_one_big_layer_matches_its_statistics():
     and SD (the shape of the source's distribution is not kept: the draws' kurtosis is a normal's)."""
     cfg = replace(Config(), model=replace(Config().model, hidden_units=(300, 300)))
     rng = np.random.default_rng(1)
-    source = [(rng.uniform(-0.3, 0.5, (fi, fo)).astype(np.float32), rng.uniform(0, 0.2, fo).astype(np.float32))
-              for fi, fo in arms.layer_shapes(cfg, Arm("standalone"))]
+    source = [
+        (rng.uniform(-0.3, 0.5, (fi, fo)).astype(np.float32), rng.uniform(0, 0.2, fo).astype(np.float32))
+        for fi, fo in arms.layer_shapes(cfg, Arm("standalone"))
+    ]
     kernel = arms.initial_weights(cfg, STATS, source, replica_rngs(7)[0])[1][0].astype(float)
     target = source[1][0].astype(float)
     n = kernel.size

@@ -1,5 +1,6 @@
-"""Source models read from their .keras files with h5py (blobs_transfer.model.keras_file): the weights Keras itself loads, and today's one-line
-errors for a damaged file or a wrong architecture; compare, fit and sweep never import TensorFlow."""
+"""Source models read from their .keras files with h5py (blobs_transfer.model.keras_file): the weights Keras itself
+loads, and today's one-line errors for a damaged file or a wrong architecture; compare, fit and sweep never import
+TensorFlow."""
 
 import shutil
 import subprocess
@@ -116,9 +117,11 @@ def test_the_default_engine_never_imports_tensorflow(saved, tmp_path, command):
         args = ["fit", "--source", str(saved), "--fixed", "1", "--epochs", "2", "--results-dir", str(tmp_path)]
     else:
         grid = tmp_path / "grid.toml"
-        grid.write_text('[study]\nrepeats = 2\nsource_repeats = 2\n[training]\nepochs = 2\n'
-                        '[sweep]\n"target.n_train" = [20, 40]\n')
+        grid.write_text(
+            '[study]\nrepeats = 2\nsource_repeats = 2\n[training]\nepochs = 2\n[sweep]\n"target.n_train" = [20, 40]\n'
+        )
         args = ["sweep", "--config", str(grid), "--results-dir", str(tmp_path)]
-    done = subprocess.run([sys.executable, "-c", NO_TENSORFLOW.format(args=args)], capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", NO_TENSORFLOW.format(args=args)], capture_output=True, text=True, timeout=600
+    )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -25,7 +25,11 @@ def test_architecture(cfg):
     assert model.input_shape == (None, 2)
     assert [layer.units for layer in model.layers] == [5, 5, 3]
     assert [layer.activation.__name__ for layer in model.layers] == ["relu", "relu", "softmax"]
-    assert [type(layer.kernel_initializer).__name__ for layer in model.layers] == ["HeUniform", "HeUniform", "GlorotUniform"]
+    assert [type(layer.kernel_initializer).__name__ for layer in model.layers] == [
+        "HeUniform",
+        "HeUniform",
+        "GlorotUniform",
+    ]
     assert all(type(layer.bias_initializer).__name__ == "Zeros" for layer in model.layers)
     compile_model(model, cfg)
     assert model.count_params() == 63  # (2*5+5) + (5*5+5) + (5*3+3)
@@ -68,17 +72,29 @@ def test_load_source_rejects_bad_files(cfg, tmp_path):
         load_source(truncated, cfg)
     wide = dataclasses.replace(cfg, problems=dataclasses.replace(cfg.problems, centers=4))
     wrong = tmp_path / "four_classes.keras"
-    save_model(model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong)
+    save_model(
+        model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong
+    )
     with pytest.raises(ModelError, match="layer shapes"):
         load_source(wrong, cfg)
 
 
-@pytest.mark.parametrize("overrides,kind,settings", [
-    ({"training.optimizer": "momentum"}, "SGD", {"learning_rate": 0.01, "momentum": 0.9, "nesterov": False}),
-    ({"training.optimizer": "momentum", "training.nesterov": True, "training.momentum": 0.5}, "SGD",
-     {"momentum": 0.5, "nesterov": True}),
-    ({"training.optimizer": "adam"}, "Adam", {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}),
-])
+@pytest.mark.parametrize(
+    "overrides,kind,settings",
+    [
+        ({"training.optimizer": "momentum"}, "SGD", {"learning_rate": 0.01, "momentum": 0.9, "nesterov": False}),
+        (
+            {"training.optimizer": "momentum", "training.nesterov": True, "training.momentum": 0.5},
+            "SGD",
+            {"momentum": 0.5, "nesterov": True},
+        ),
+        (
+            {"training.optimizer": "adam"},
+            "Adam",
+            {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7},
+        ),
+    ],
+)
 def test_compile_model_builds_the_configs_keras_optimizer(overrides, kind, settings):
     """Each rule is Keras's own optimizer with the config's settings, new for every compile (fresh state)."""
     from blobs_transfer.config import load_config

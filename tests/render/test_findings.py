@@ -17,21 +17,25 @@ EXPLAIN = "That probability is the Vargha-Delaney A12, 0.5 when neither arm is a
 
 def test_finding_across_source_models_in_words_and_numbers():
     text = report.finding(summary())
-    assert text.startswith("Across 100 source models, transfer fixed=1 and transfer fixed=2 are worse than "
-                           "standalone (a run of each beats a run of standalone with probability 0.38 and 0.23); "
-                           "transfer fixed=0 is not distinguishable from standalone (a run of it beats a run of "
-                           "standalone with probability 0.45).")
+    assert text.startswith(
+        "Across 100 source models, transfer fixed=1 and transfer fixed=2 are worse than "
+        "standalone (a run of each beats a run of standalone with probability 0.38 and 0.23); "
+        "transfer fixed=0 is not distinguishable from standalone (a run of it beats a run of "
+        "standalone with probability 0.45)."
+    )
     assert "source model as the unit" in text
     assert "standalone 0.797, transfer fixed=0 0.780, transfer fixed=1 0.758, transfer fixed=2 0.756" in text
 
 
 def test_finding_of_one_source_model_says_it_is_conditional():
     text = report.finding(summary(k=1, a12=(0.10, 0.62, 0.50), verdicts=("worse", "better", "no evidence")))
-    assert text.startswith("With one source model (seed 7), transfer fixed=1 is better than standalone (a run of it "
-                           "beats a run of standalone with probability 0.62); transfer fixed=0 is worse than "
-                           "standalone (a run of it beats a run of standalone with probability 0.10); transfer "
-                           "fixed=2 is not distinguishable from standalone (a run of it beats a run of standalone "
-                           "with probability 0.50).")
+    assert text.startswith(
+        "With one source model (seed 7), transfer fixed=1 is better than standalone (a run of it "
+        "beats a run of standalone with probability 0.62); transfer fixed=0 is worse than "
+        "standalone (a run of it beats a run of standalone with probability 0.10); transfer "
+        "fixed=2 is not distinguishable from standalone (a run of it beats a run of standalone "
+        "with probability 0.50)."
+    )
     assert "conditional on that one source model" in text
 
 
@@ -49,8 +53,12 @@ def test_a_summary_without_kinds_names_arms_without_a_kind():
     s = summary(verdicts=("better", "worse", "worse"))
     for a in s["arms"]:
         del a["kind"]
-    assert findings.kinds_of(s) == {"standalone": "baseline", "transfer fixed=0": "arm", "transfer fixed=1": "arm",
-                                    "transfer fixed=2": "arm"}
+    assert findings.kinds_of(s) == {
+        "standalone": "baseline",
+        "transfer fixed=0": "arm",
+        "transfer fixed=1": "arm",
+        "transfer fixed=2": "arm",
+    }
     assert "(control)" not in findings.finding(s)
 
 
@@ -58,28 +66,42 @@ def test_sweep_finding_without_comparisons_is_one_line(small_sweep):
     grid = load_sweep(small_sweep / "sweep.toml")
     _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
     alone = [{"cell": s["cell"], "summary": {**s["summary"], "comparisons": []}} for s in summaries]
-    assert findings.sweep_finding(grid, alone) == ("4 cells over target training rows, similarity t to the source; "
-                                                   "no arm was compared with standalone.")
+    assert findings.sweep_finding(grid, alone) == (
+        "4 cells over target training rows, similarity t to the source; no arm was compared with standalone."
+    )
 
 
 def cells_of(grid, verdicts, k, kinds=None):
     """Hand-made cell summaries: verdicts[i] = [(arm, verdict, a12, diff_mean), ...] for cell i; kinds: arm ->
     kind (default transfer)."""
     kinds = kinds or {}
-    return [{"cell": cell, "summary": {
-        "run": {"baseline": "standalone", "source_repeats": k},
-        "arms": [{"arm": "standalone", "kind": "baseline"},
-                 *({"arm": a, "kind": kinds.get(a, "transfer")} for a, *_ in verdicts[cell.index])],
-        "comparisons": [{"arm": a, "verdict": v, "a12": p, "diff_mean": d} for a, v, p, d in verdicts[cell.index]]}}
-        for cell in grid.cells()]
+    return [
+        {
+            "cell": cell,
+            "summary": {
+                "run": {"baseline": "standalone", "source_repeats": k},
+                "arms": [
+                    {"arm": "standalone", "kind": "baseline"},
+                    *({"arm": a, "kind": kinds.get(a, "transfer")} for a, *_ in verdicts[cell.index]),
+                ],
+                "comparisons": [
+                    {"arm": a, "verdict": v, "a12": p, "diff_mean": d} for a, v, p, d in verdicts[cell.index]
+                ],
+            },
+        }
+        for cell in grid.cells()
+    ]
 
 
 def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
     """Hand-made verdicts on a 2 x 2 grid: counts per arm, the axis values where most cells agree, the best cell."""
     grid = load_sweep(write(tmp_path, SMALL.format(epochs=2)))
     verdicts = {  # (n_train, similarity_t): (verdict of arm a, of arm b), a12 of arm a
-        (20, 0.0): (("better", "better"), 0.9), (20, 1.0): (("worse", "worse"), 0.2),
-        (100, 0.0): (("better", "no evidence"), 0.7), (100, 1.0): (("worse", "no evidence"), 0.3)}
+        (20, 0.0): (("better", "better"), 0.9),
+        (20, 1.0): (("worse", "worse"), 0.2),
+        (100, 0.0): (("better", "no evidence"), 0.7),
+        (100, 1.0): (("worse", "no evidence"), 0.3),
+    }
     rows = []
     for cell in grid.cells():
         (va, vb), a12 = verdicts[tuple(v for _, v in cell.values)]
@@ -90,7 +112,8 @@ def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
         "source = 0.0 and mostly worse at 1.0 (in most of their cells with that value). The highest chance that a "
         "run of a transfer arm beats a run of standalone is 0.90 (a at target training rows = 20, similarity t to "
         f"the source = 0.0, difference of means +0.400). {EXPLAIN}; each cell's verdict tests it with the source "
-        "model as the unit.")
+        "model as the unit."
+    )
 
 
 def test_sweep_finding_reads_transfer_and_the_control_apart():
@@ -99,10 +122,12 @@ def test_sweep_finding_reads_transfer_and_the_control_apart():
     says each kind for itself and never calls the control transfer."""
     grid = sweep_from_dict({"sweep": {"target.n_train": [10, 500], "target.similarity_t": [0.0, 1.0]}})
     control = "weight stats fixed=0"
-    cells = {(10, 0.0): (("better", 0.85, 0.116), ("worse", 0.30, -0.064)),
-             (10, 1.0): (("better", 0.60, 0.05), ("worse", 0.35, -0.03)),
-             (500, 0.0): (("no evidence", 0.52, 0.01), ("no evidence", 0.50, 0.0)),
-             (500, 1.0): (("worse", 0.40, -0.02), ("no evidence", 0.48, -0.01))}
+    cells = {
+        (10, 0.0): (("better", 0.85, 0.116), ("worse", 0.30, -0.064)),
+        (10, 1.0): (("better", 0.60, 0.05), ("worse", 0.35, -0.03)),
+        (500, 0.0): (("no evidence", 0.52, 0.01), ("no evidence", 0.50, 0.0)),
+        (500, 1.0): (("worse", 0.40, -0.02), ("no evidence", 0.48, -0.01)),
+    }
     rows = []
     for cell in grid.cells():
         (tv, tp, td), (cv, cp, cd) = cells[tuple(v for _, v in cell.values)]
@@ -117,7 +142,8 @@ def test_sweep_finding_reads_transfer_and_the_control_apart():
         "fixed=0 at target training rows = 10, similarity t to the source = 0.0, difference of means +0.116). The "
         "highest chance that a run of a control beats a run of standalone is 0.50 (weight stats fixed=0 at target "
         "training rows = 500, similarity t to the source = 0.0, difference of means +0.000). "
-        f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit.")
+        f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit."
+    )
     assert "Transfer is mostly worse" not in text
 
 
@@ -134,8 +160,9 @@ def test_finding_without_comparisons_is_the_means_of_the_arms_that_ran():
     s = summary()
     s["comparisons"] = []
     s["arms"][2]["n"] = 0  # every run of transfer fixed=1 diverged: no mean to give
-    assert findings.finding(s) == ("Mean test accuracy: standalone 0.797, transfer fixed=0 0.780, "
-                                   "transfer fixed=2 0.756.")
+    assert findings.finding(s) == (
+        "Mean test accuracy: standalone 0.797, transfer fixed=0 0.780, transfer fixed=2 0.756."
+    )
 
 
 def test_finding_without_source_models_treats_runs_as_independent():
@@ -146,7 +173,8 @@ def test_finding_without_source_models_treats_runs_as_independent():
         "with probability 0.38 and 0.23); transfer fixed=0 is not distinguishable from standalone (a run of it beats "
         f"a run of standalone with probability 0.45). {EXPLAIN} (verdicts Holm-adjusted at alpha 0.05, runs "
         "independent). Mean test accuracy: standalone 0.797, transfer fixed=0 0.780, transfer fixed=1 0.758, "
-        "transfer fixed=2 0.756.")
+        "transfer fixed=2 0.756."
+    )
 
 
 def test_finding_of_one_source_model_without_a_recorded_seed():
@@ -154,7 +182,8 @@ def test_finding_of_one_source_model_without_a_recorded_seed():
     s["run"]["source_model"]["seeds"] = []
     assert findings.finding(s).startswith(
         "With one source model (seed unknown), transfer fixed=0, transfer fixed=1 and transfer fixed=2 are better "
-        "than standalone (a run of each beats a run of standalone with probability 0.45, 0.38 and 0.23). That")
+        "than standalone (a run of each beats a run of standalone with probability 0.45, 0.38 and 0.23). That"
+    )
 
 
 def test_sweep_finding_of_one_arm_from_one_source_model():
@@ -165,18 +194,23 @@ def test_sweep_finding_of_one_arm_from_one_source_model():
         "1 cells and loses in 0. Transfer (a) is mostly better at target training rows = 20 (in most of its cells "
         "with that value). The highest chance that a run of a transfer arm beats a run of standalone is 0.70 (a at "
         f"target training rows = 20, difference of means +0.050). {EXPLAIN}; each cell's verdict tests it with the "
-        "source model as the unit.")
+        "source model as the unit."
+    )
 
 
 def test_sweep_finding_says_nothing_of_an_axis_where_no_value_has_a_majority():
     grid = sweep_from_dict({"sweep": {"target.n_train": [20, 100]}})
-    split = [[("a", "better", 0.8, 0.1), ("b", "worse", 0.2, -0.1)], [("a", "worse", 0.3, -0.05),
-                                                                      ("b", "better", 0.6, 0.02)]]
+    split = [
+        [("a", "better", 0.8, 0.1), ("b", "worse", 0.2, -0.1)],
+        [("a", "worse", 0.3, -0.05), ("b", "better", 0.6, 0.02)],
+    ]
     text = findings.sweep_finding(grid, cells_of(grid, split, k=5))
     assert "mostly" not in text
-    assert text.startswith("Across 2 cells (target training rows, 5 source models each), a / b beat standalone in "
-                           "1 / 1 cells and lose in 1 / 1. The highest chance that a run of a transfer arm beats a "
-                           "run of standalone is 0.80 (a at target training rows = 20, difference of means +0.100).")
+    assert text.startswith(
+        "Across 2 cells (target training rows, 5 source models each), a / b beat standalone in "
+        "1 / 1 cells and lose in 1 / 1. The highest chance that a run of a transfer arm beats a "
+        "run of standalone is 0.80 (a at target training rows = 20, difference of means +0.100)."
+    )
 
 
 KINDS = {  # every arm of the committed configs, by kind
@@ -188,14 +222,19 @@ KINDS = {  # every arm of the committed configs, by kind
 
 @pytest.mark.parametrize("kind, name", [(k, n) for k, names in KINDS.items() for n in names])
 def test_arm_kinds_of_the_committed_arms(kind, name):
-    arms = {"standalone": Arm("standalone"), "transfer fixed=0": Arm("transfer fixed=0", "source"),
-            "transfer fixed=2": Arm("transfer fixed=2", "source", fixed=2),
-            "A1B": Arm("A1B", "source", copy=1, fixed=1), "A2B+": Arm("A2B+", "source", copy=2),
-            "new output fixed=2": Arm("new output fixed=2", "source", copy=2, fixed=2),
-            "add hidden layer": Arm("add hidden layer", "source", copy=2, fixed=2, add_hidden=1),
-            "weight stats fixed=0": Arm("weight stats fixed=0", "source", init="weight_stats"),
-            "B1B": Arm("B1B", "source", copy=1, fixed=1, source_problem=2),
-            "B2B+": Arm("B2B+", "source", copy=2, source_problem=2),
-            "random1": Arm("random1", fixed=1), "random2": Arm("random2", fixed=2)}
+    arms = {
+        "standalone": Arm("standalone"),
+        "transfer fixed=0": Arm("transfer fixed=0", "source"),
+        "transfer fixed=2": Arm("transfer fixed=2", "source", fixed=2),
+        "A1B": Arm("A1B", "source", copy=1, fixed=1),
+        "A2B+": Arm("A2B+", "source", copy=2),
+        "new output fixed=2": Arm("new output fixed=2", "source", copy=2, fixed=2),
+        "add hidden layer": Arm("add hidden layer", "source", copy=2, fixed=2, add_hidden=1),
+        "weight stats fixed=0": Arm("weight stats fixed=0", "source", init="weight_stats"),
+        "B1B": Arm("B1B", "source", copy=1, fixed=1, source_problem=2),
+        "B2B+": Arm("B2B+", "source", copy=2, source_problem=2),
+        "random1": Arm("random1", fixed=1),
+        "random2": Arm("random2", fixed=2),
+    }
     cfg = Config(arms=tuple(arms.values()))
     assert arm_kind(cfg, arms[name]) == kind

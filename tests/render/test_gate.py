@@ -19,8 +19,8 @@ from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
-from blobs_transfer.rundir import run as rundir_run
 from blobs_transfer.render import gate as gate_report
+from blobs_transfer.rundir import run as rundir_run
 from tests.helpers import BASELINE, ROOT
 
 SCRIPT = "bash docs/ci/gate.sh"
@@ -77,15 +77,23 @@ def test_gate_script_passes_on_the_gate_study_on_both_engines(gate):
         assert suites.tag == "testsuites" and (suites.get("tests"), suites.get("failures")) == (str(n), "0")
         cases = suites.findall("testsuite/testcase")
         assert len(cases) == n and not suites.findall(".//failure")
-        assert {c.get("name") for c in cases} >= {"standalone mean", "transfer fixed=0 std", "transfer fixed=2 n_diverged",
-                                                  "transfer fixed=1 mean - standalone", "transfer fixed=2 P(> standalone)",
-                                                  "transfer fixed=2 verdict"}
+        assert {c.get("name") for c in cases} >= {
+            "standalone mean",
+            "transfer fixed=0 std",
+            "transfer fixed=2 n_diverged",
+            "transfer fixed=1 mean - standalone",
+            "transfer fixed=2 P(> standalone)",
+            "transfer fixed=2 verdict",
+        }
         markdown = (out / engine / "summary.md").read_text()
         assert markdown.startswith(f"## blobs-transfer regression gate: {engine} engine")
         assert f"**OK**: all {n} checks" in markdown and markdown.count("| ok |") == n
         assert (out / engine / "report.html").read_text().startswith("<!doctype html>")
         run = json.loads((out / engine / "compare.json").read_text())  # compare --json, which the script reads
-        assert json.loads((gate[{"numba": "reference"}.get(engine, engine)] / "metadata.json").read_text())["engine"] == engine
+        assert (
+            json.loads((gate[{"numba": "reference"}.get(engine, engine)] / "metadata.json").read_text())["engine"]
+            == engine
+        )
         assert run["report"] == str(gate[{"numba": "reference"}.get(engine, engine)] / "report.html")
     summaries = [(out / engine / "summary.md").read_text() for engine in ENGINES]
     assert gate["step_summary"].read_text() == "earlier step\n" + "".join(summaries)
@@ -114,8 +122,9 @@ def doctored(gate):
 
 def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored, tmp_path):
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
-    result = CliRunner().invoke(cli, ["check", str(doctored), "--baseline", str(gate["baseline"]),
-                                      "--junit", str(junit), "--markdown", str(md)])
+    result = CliRunner().invoke(
+        cli, ["check", str(doctored), "--baseline", str(gate["baseline"]), "--junit", str(junit), "--markdown", str(md)]
+    )
     assert result.exit_code == 1, result.output
     n = checks(gate["arms"])
     moved = [f"{DOCTORED_ARM} {s}" for s in ("mean", "median", "mean - standalone", "P(> standalone)")]
@@ -127,34 +136,71 @@ def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored
     band = json.loads(gate["baseline"].read_text())["arms"][DOCTORED_ARM]["mean"]
     message = failed[f"{DOCTORED_ARM} mean"].get("message")
     lowered = band["value"] - LOWER_BY / 500
-    assert message.startswith(f"{DOCTORED_ARM} mean = {lowered:.4f}, outside its band {band['value']:.4f} ± {band['tolerance']:.4f}")
+    assert message.startswith(
+        f"{DOCTORED_ARM} mean = {lowered:.4f}, outside its band {band['value']:.4f} ± {band['tolerance']:.4f}"
+    )
     assert f"(baseline {band['value']:.4f} from {json.loads(BASELINE.read_text())['source_run']})" in message
     assert message.endswith(f"band: {band['why']}")
     finding = json.loads(gate["baseline"].read_text())["findings"][DOCTORED_ARM]["diff_mean"]
     message = failed[f"{DOCTORED_ARM} mean - standalone"].get("message")
-    assert message.startswith(f"{DOCTORED_ARM} mean - standalone = {finding['value'] - LOWER_BY / 500:.4f}, outside its band "
-                              f"{finding['value']:.4f} ± {finding['tolerance']:.4f}")
+    assert message.startswith(
+        f"{DOCTORED_ARM} mean - standalone = {finding['value'] - LOWER_BY / 500:.4f}, outside its band "
+        f"{finding['value']:.4f} ± {finding['tolerance']:.4f}"
+    )
     assert message.endswith(f"band: {finding['why']}") and "and a bootstrap of the 200 standalone runs" in message
-    table = [line for line in md.read_text().splitlines() if line.startswith(f"| {DOCTORED_ARM} ") or line.startswith("| standalone ")]
-    assert [line.split(" | ")[1] for line in table[:4]] == ["mean", "median", "mean - standalone", "P(> standalone)"]  # moved first
+    table = [
+        line
+        for line in md.read_text().splitlines()
+        if line.startswith(f"| {DOCTORED_ARM} ") or line.startswith("| standalone ")
+    ]
+    assert [line.split(" | ")[1] for line in table[:4]] == [
+        "mean",
+        "median",
+        "mean - standalone",
+        "P(> standalone)",
+    ]  # moved first
     assert all("**MOVED**" in line for line in table[:4]) and not any("MOVED" in line for line in table[4:])
     assert f"**FAILED**: 4 of {n} checks moved" in md.read_text()
 
 
 def test_a_changed_verdict_passes_and_says_so_in_junit_and_markdown():
-    rows = [{"arm": "transfer fixed=1", "statistic": "verdict", "baseline": "worse", "value": "no evidence",
-             "tolerance": None, "ok": True, "finding": "verdict", "note": "worse -> no evidence"},
-            {"arm": "standalone", "statistic": "mean", "baseline": 0.8, "value": 0.8, "tolerance": 0.03, "ok": True,
-             "finding": None, "note": None}]
-    baseline = {"source_run": "compare-x", "run": {"engine": "tensorflow"}, "arms": {"standalone": {"mean": {"why": "W"}}}}
+    rows = [
+        {
+            "arm": "transfer fixed=1",
+            "statistic": "verdict",
+            "baseline": "worse",
+            "value": "no evidence",
+            "tolerance": None,
+            "ok": True,
+            "finding": "verdict",
+            "note": "worse -> no evidence",
+        },
+        {
+            "arm": "standalone",
+            "statistic": "mean",
+            "baseline": 0.8,
+            "value": 0.8,
+            "tolerance": 0.03,
+            "ok": True,
+            "finding": None,
+            "note": None,
+        },
+    ]
+    baseline = {
+        "source_run": "compare-x",
+        "run": {"engine": "tensorflow"},
+        "arms": {"standalone": {"mean": {"why": "W"}}},
+    }
     xml = ET.fromstring(gate_report.junit_xml(rows, baseline, run="r", baseline_file="b.json").encode())
     assert xml.get("failures") == "0"
     verdict = next(c for c in xml.iter("testcase") if c.get("name") == "transfer fixed=1 verdict")
     assert "changed, not a failure: worse -> no evidence" in verdict.find("system-out").text
-    assert "may not flip between \"better\" and \"worse\"" in verdict.find("system-out").text
+    assert 'may not flip between "better" and "worse"' in verdict.find("system-out").text
     md = gate_report.markdown(rows, baseline, run="r", baseline_file="b.json")
     assert md.startswith("## blobs-transfer regression gate: tensorflow engine")
-    assert "**OK**: all 2 checks within their bands. Changed, not failures (a verdict to or from no evidence): " \
-           "transfer fixed=1 verdict worse -> no evidence." in md
+    assert (
+        "**OK**: all 2 checks within their bands. Changed, not failures (a verdict to or from no evidence): "
+        "transfer fixed=1 verdict worse -> no evidence." in md
+    )
     assert md.index("| transfer fixed=1 | verdict |") < md.index("| standalone | mean |")  # changed before ok
     assert "| no flip | changed |" in md

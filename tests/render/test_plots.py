@@ -28,8 +28,14 @@ def scatters(ax) -> list[PathCollection]:
 
 
 def test_arm_colours_start_gray_and_repeat_after_twenty():
-    assert [plots.arm_colour(i) for i in (0, 1, 2, 19, 20, 21)] == ["tab:gray", "tab:blue", "tab:orange", "darkkhaki",
-                                                                   "tab:gray", "tab:blue"]
+    assert [plots.arm_colour(i) for i in (0, 1, 2, 19, 20, 21)] == [
+        "tab:gray",
+        "tab:blue",
+        "tab:orange",
+        "darkkhaki",
+        "tab:gray",
+        "tab:blue",
+    ]
 
 
 def test_wrap_title_wraps_each_line_to_the_figures_width():
@@ -56,8 +62,12 @@ def test_problems_figure_one_panel_per_problem_with_shared_limits():
 
 
 def test_learning_curves_train_from_epoch_one_test_from_the_start():
-    history = {"train_loss": np.array([2.0, 1.0, 0.5, 0.25]), "test_loss": np.array([2.1, 1.1, 0.6, 0.3]),
-               "train_accuracy": np.array([0.3, 0.5, 0.7, 0.9]), "test_accuracy": np.array([0.3, 0.5, 0.6, 0.8])}
+    history = {
+        "train_loss": np.array([2.0, 1.0, 0.5, 0.25]),
+        "test_loss": np.array([2.1, 1.1, 0.6, 0.3]),
+        "train_accuracy": np.array([0.3, 0.5, 0.7, 0.9]),
+        "test_accuracy": np.array([0.3, 0.5, 0.6, 0.8]),
+    }
     fig = plots.learning_curves_figure(history, "Source model on Problem 1")
     assert fig._suptitle.get_text() == "Source model on Problem 1"
     loss, accuracy = fig.axes
@@ -98,16 +108,35 @@ def test_boxplot_of_many_arms_turns_its_labels_and_wraps_its_title():
     assert ax.get_title() == plots.wrap_title("word " * 30, fig.get_size_inches()[0]) and "\n" in ax.get_title()
 
 
-ROWS = [{"arm": "transfer fixed=0", "diff_mean": -0.02, "diff_ci_low": -0.05, "diff_ci_high": 0.01,
-         "a12": 0.4, "a12_ci_low": 0.3, "a12_ci_high": 0.5, "verdict": "worse"},
-        {"arm": "transfer fixed=1", "diff_mean": 0.03, "diff_ci_low": 0.01, "diff_ci_high": 0.05,
-         "a12": 0.7, "a12_ci_low": None, "a12_ci_high": None, "verdict": "better"}]
+ROWS = [
+    {
+        "arm": "transfer fixed=0",
+        "diff_mean": -0.02,
+        "diff_ci_low": -0.05,
+        "diff_ci_high": 0.01,
+        "a12": 0.4,
+        "a12_ci_low": 0.3,
+        "a12_ci_high": 0.5,
+        "verdict": "worse",
+    },
+    {
+        "arm": "transfer fixed=1",
+        "diff_mean": 0.03,
+        "diff_ci_low": 0.01,
+        "diff_ci_high": 0.05,
+        "a12": 0.7,
+        "a12_ci_low": None,
+        "a12_ci_high": None,
+        "verdict": "better",
+    },
+]
 
 
 def test_forest_draws_each_arm_with_its_intervals_coloured_by_verdict():
     fig = plots.forest_figure(ROWS, "standalone", "over 40 source models")
-    assert fig._suptitle.get_text() == ("Each arm against the baseline (standalone); colour: the verdict\n"
-                                        "over 40 source models")
+    assert fig._suptitle.get_text() == (
+        "Each arm against the baseline (standalone); colour: the verdict\nover 40 source models"
+    )
     diff, a12 = fig.axes
     ticks = dict(zip(diff.get_yticks(), texts(diff.get_yticklabels())))
     assert ticks == {1: "transfer fixed=0", 0: "transfer fixed=1"}  # the first arm on top
@@ -116,11 +145,17 @@ def test_forest_draws_each_arm_with_its_intervals_coloured_by_verdict():
     lines = [(list(line.get_xdata()), list(line.get_ydata())) for line in diff.lines]
     assert lines == [([-0.05, 0.01], [1, 1]), ([-0.02], [1]), ([0.01, 0.05], [0, 0]), ([0.03], [0]), ([0, 0], [0, 1])]
     # coloured by verdict as the title says, on this panel too: worse red, better green
-    assert [to_rgba(line.get_color()) for line in diff.lines[:4]] == [to_rgba("tab:red")] * 2 + [to_rgba("tab:green")] * 2
+    assert [to_rgba(line.get_color()) for line in diff.lines[:4]] == [to_rgba("tab:red")] * 2 + [
+        to_rgba("tab:green")
+    ] * 2
     # A12: the second arm has no interval, only its point; the line at 0.5; three empty legend markers
     drawn = [line for line in a12.lines if len(line.get_xdata())]
     assert [(list(line.get_xdata()), list(line.get_ydata())) for line in drawn] == [
-        ([0.3, 0.5], [1, 1]), ([0.4], [1]), ([0.7], [0]), ([0.5, 0.5], [0, 1])]
+        ([0.3, 0.5], [1, 1]),
+        ([0.4], [1]),
+        ([0.7], [0]),
+        ([0.5, 0.5], [0, 1]),
+    ]
     assert [to_rgba(line.get_color()) for line in drawn[:3]] == [to_rgba("tab:red")] * 2 + [to_rgba("tab:green")]
     assert texts(a12.get_legend().get_texts()) == ["verdict: better", "verdict: worse", "verdict: no evidence"]
     assert a12.get_xlim() == (-0.02, 1.02)
@@ -138,10 +173,16 @@ def band(mean, spread, k):
 
 
 def test_curves_draw_a_band_per_arm_and_say_at_which_level():
-    accuracy = {"standalone": band([0.3, 0.6, 0.8], 0.05, None), "transfer": band([0.7, 0.75, 0.8], 0.1, 3),
-                "from one": band([0.5, 0.6, 0.7], 0.1, 1)}
-    loss = {"standalone": band([5.0, 1.0, 0.8], 0.1, None), "transfer": band([4.0, 1.1, 0.9], 0.1, 3),
-            "from one": band([4.5, 1.0, 0.9], 0.05, 1)}
+    accuracy = {
+        "standalone": band([0.3, 0.6, 0.8], 0.05, None),
+        "transfer": band([0.7, 0.75, 0.8], 0.1, 3),
+        "from one": band([0.5, 0.6, 0.7], 0.1, 1),
+    }
+    loss = {
+        "standalone": band([5.0, 1.0, 0.8], 0.1, None),
+        "transfer": band([4.0, 1.1, 0.9], 0.1, 3),
+        "from one": band([4.5, 1.0, 0.9], 0.05, 1),
+    }
     fig = plots.curves_figure(accuracy, loss, "Learning curves")
     acc_ax, loss_ax = fig.axes
     assert fig._suptitle.get_text() == "Learning curves"
@@ -153,26 +194,38 @@ def test_curves_draw_a_band_per_arm_and_say_at_which_level():
             np.testing.assert_array_equal(line.get_xdata(), [0, 1, 2])
             np.testing.assert_array_equal(line.get_ydata(), b["mean"])
             assert to_rgba(line.get_color()) == to_rgba(plots.arm_colour(i))
-    assert texts(fig.legends[0].get_texts()) == ["standalone: mean, shaded 95% CI over runs",
-                                                 "transfer: mean, shaded 95% CI over 3 source models",
-                                                 "from one: mean, shaded 95% CI conditional on one source model"]
+    assert texts(fig.legends[0].get_texts()) == [
+        "standalone: mean, shaded 95% CI over runs",
+        "transfer: mean, shaded 95% CI over 3 source models",
+        "from one: mean, shaded 95% CI conditional on one source model",
+    ]
     # the untrained epoch 0 (loss 5.1) is left out of the loss axis: the trained part's top (1.2) plus 15%
     assert loss_ax.get_ylim() == pytest.approx((0.0, 1.2 * 1.15))
 
 
 def series(xs, shift):
     n = len(xs)
-    return {"x": xs, "diff": [shift] * n, "diff_lo": [shift - 0.1] * n, "diff_hi": [shift + 0.1] * n,
-            "a12": [0.5 + shift] * n, "a12_lo": [0.4 + shift] * n, "a12_hi": [0.6 + shift] * n}
+    return {
+        "x": xs,
+        "diff": [shift] * n,
+        "diff_lo": [shift - 0.1] * n,
+        "diff_hi": [shift + 0.1] * n,
+        "a12": [0.5 + shift] * n,
+        "a12_lo": [0.4 + shift] * n,
+        "a12_hi": [0.6 + shift] * n,
+    }
 
 
 def test_sweep_benefit_has_a_row_per_arm_and_a_line_per_other_value():
-    data = {arm: {"t=0.0": series([10, 1000], 0.1), "t=1.0": series([10, 1000], -0.1)}
-            for arm in ("transfer fixed=0", "transfer fixed=1")}
+    data = {
+        arm: {"t=0.0": series([10, 1000], 0.1), "t=1.0": series([10, 1000], -0.1)}
+        for arm in ("transfer fixed=0", "transfer fixed=1")
+    }
     fig = plots.sweep_benefit_figure("target training rows", data, "standalone")
     assert len(fig.axes) == 4
-    assert fig._suptitle.get_text() == ("Each arm against standalone, over target training rows "
-                                        "(95% CI bands at the source-model level)")
+    assert fig._suptitle.get_text() == (
+        "Each arm against standalone, over target training rows (95% CI bands at the source-model level)"
+    )
     for ax in fig.axes:
         assert ax.get_xscale() == "log"  # 10 to 1000: more than 20 times
         assert len(ax.lines) == 3 and len([c for c in ax.collections if isinstance(c, PolyCollection)]) == 2
@@ -195,12 +248,21 @@ def test_sweep_heatmap_annotates_every_cell_with_its_value_and_verdict():
     diff = np.array([[0.1, -0.2], [np.nan, 0.05], [0.3, 0.0]])
     a12 = np.array([[0.6, 0.3], [np.nan, 0.5], [0.8, 0.5]])
     verdicts = np.array([["better", "worse"], ["", "no evidence"], ["better", "no evidence"]])
-    fig = plots.sweep_heatmap_figure("transfer fixed=1", "target.n_train", [20, 100], "target.similarity_t",
-                                     [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts)
+    fig = plots.sweep_heatmap_figure(
+        "transfer fixed=1",
+        "target.n_train",
+        [20, 100],
+        "target.similarity_t",
+        [0.0, 0.5, 1.0],
+        {"diff_mean": diff, "a12": a12},
+        verdicts,
+    )
     assert len(fig.axes) == 4  # two heatmaps and their colour bars
     left, right = fig.axes[:2]
-    assert (left.get_title(), right.get_title()) == ("mean test accuracy minus standalone's",
-                                                     "chance that a run beats a run of standalone (A12)")
+    assert (left.get_title(), right.get_title()) == (
+        "mean test accuracy minus standalone's",
+        "chance that a run beats a run of standalone (A12)",
+    )
     assert texts(left.get_xticklabels()) == ["20", "100"] and texts(left.get_yticklabels()) == ["0.0", "0.5", "1.0"]
     assert sorted(texts(left.texts)) == sorted(["0.10+", "-0.20-", "0.05", "0.30+", "0.00"])  # the NaN cell is blank
     assert sorted(texts(right.texts)) == sorted(["0.60+", "0.30-", "0.50", "0.80+", "0.50"])
@@ -210,8 +272,16 @@ def test_sweep_heatmap_annotates_every_cell_with_its_value_and_verdict():
     other = np.array([[0.5, -0.1], [0.0, 0.0], [0.0, -0.7]])
     bound = plots.symmetric_bound([diff, other])
     assert bound == 0.7 and plots.symmetric_bound([]) == 1.0
-    shared = plots.sweep_heatmap_figure("transfer fixed=1", "target training rows", [20, 100], "similarity t",
-                                        [0.0, 0.5, 1.0], {"diff_mean": diff, "a12": a12}, verdicts, bound=bound)
+    shared = plots.sweep_heatmap_figure(
+        "transfer fixed=1",
+        "target training rows",
+        [20, 100],
+        "similarity t",
+        [0.0, 0.5, 1.0],
+        {"diff_mean": diff, "a12": a12},
+        verdicts,
+        bound=bound,
+    )
     assert shared.axes[0].images[0].get_clim() == (-0.7, 0.7)
     assert (shared.axes[0].get_xlabel(), shared.axes[0].get_ylabel()) == ("target training rows", "similarity t")
 
@@ -235,8 +305,11 @@ def test_best_arm_map_shades_from_white_at_chance_to_the_arms_colour_at_certaint
 def test_decision_regions_paint_each_class_region_under_its_points():
     classes = np.array([[0, 1], [2, 2]])
     x, y = np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([0, 2])
-    fig = plots.decision_regions_figure([("source model\ntest accuracy 0.900", classes, x, y),
-                                         ("after", classes[::-1], x, y)], (-1.0, 2.0, -1.0, 2.0), "regions")
+    fig = plots.decision_regions_figure(
+        [("source model\ntest accuracy 0.900", classes, x, y), ("after", classes[::-1], x, y)],
+        (-1.0, 2.0, -1.0, 2.0),
+        "regions",
+    )
     left, right = fig.axes
     assert left.get_title() == "source model\ntest accuracy 0.900" and fig._suptitle.get_text() == "regions"
     np.testing.assert_array_equal(left.images[0].get_array(), classes)
@@ -247,9 +320,15 @@ def test_decision_regions_paint_each_class_region_under_its_points():
 
 
 def test_train_test_curves_one_column_per_arm():
-    means = {arm: {"train_accuracy": np.array([0.3, 0.6, 0.8]), "test_accuracy": np.array([0.3, 0.5, 0.7]),
-                   "train_loss": np.array([1.1, 0.8, 0.5]), "test_loss": np.array([1.1, 0.9, 0.6])}
-             for arm in ("standalone", "transfer fixed=0")}
+    means = {
+        arm: {
+            "train_accuracy": np.array([0.3, 0.6, 0.8]),
+            "test_accuracy": np.array([0.3, 0.5, 0.7]),
+            "train_loss": np.array([1.1, 0.8, 0.5]),
+            "test_loss": np.array([1.1, 0.9, 0.6]),
+        }
+        for arm in ("standalone", "transfer fixed=0")
+    }
     fig = plots.train_test_figure(means, "t")
     assert len(fig.axes) == 4 and [ax.get_title() for ax in fig.axes[:2]] == ["standalone", "transfer fixed=0"]
     top = fig.axes[0]
@@ -260,10 +339,13 @@ def test_train_test_curves_one_column_per_arm():
 
 def test_source_means_draw_one_dot_and_one_line_per_source_model():
     means = np.array([[0.8, 0.6], [0.7, np.nan], [0.5, 0.9]])
-    fig = plots.source_means_figure(["transfer fixed=0", "transfer fixed=1"], means, "standalone",
-                                    np.array([0.7, 0.8, 0.75]), "each source model")
+    fig = plots.source_means_figure(
+        ["transfer fixed=0", "transfer fixed=1"], means, "standalone", np.array([0.7, 0.8, 0.75]), "each source model"
+    )
     (ax,) = fig.axes
-    joined = [line for line in ax.lines if len(line.get_xdata()) == 2 and np.allclose(line.get_xdata(), [1, 2], atol=0.07)]
+    joined = [
+        line for line in ax.lines if len(line.get_xdata()) == 2 and np.allclose(line.get_xdata(), [1, 2], atol=0.07)
+    ]
     assert len(joined) == 3  # one line per source model, across the arms
     dots = scatters(ax)
     assert len(dots) == 2 and [len(d.get_offsets()) for d in dots] == [3, 3]

@@ -19,8 +19,7 @@ def test_sections_lead_with_the_finding_then_figures_then_tables(k):
     figures = [i for i, kind in enumerate(kinds) if kind == "figure"]
     tables = [i for i, kind in enumerate(kinds) if kind in ("table", "lines")]
     several = ["sources.png"] if k > 1 else []  # each source model's mean: only with several source models
-    assert [blocks[i].body for i in figures] == ["boxplot.png", "forest.png", *several, "curves.png",
-                                                 "train_test.png"]
+    assert [blocks[i].body for i in figures] == ["boxplot.png", "forest.png", *several, "curves.png", "train_test.png"]
     assert max(figures) < min(tables)
     for i in figures:  # titles in words, never a file name
         assert not blocks[i].title.endswith(".png") and not blocks[i].terminal
@@ -33,8 +32,12 @@ def test_terminal_markdown_and_html_follow_the_same_order():
     text = report.terminal(blocks)
     assert text.startswith("What this run found:\nAcross 100 source models") and ".png" not in text
     md = report.markdown(blocks, "t")
-    assert md.index("## What this run found") < md.index("![Every run's test accuracy, per arm](boxplot.png)") \
-        < md.index("![Learning curves on the target problem's test split](curves.png)") < md.index("| arm |")
+    assert (
+        md.index("## What this run found")
+        < md.index("![Every run's test accuracy, per arm](boxplot.png)")
+        < md.index("![Learning curves on the target problem's test split](curves.png)")
+        < md.index("| arm |")
+    )
     page = report.html(blocks, "t", {"boxplot.png": b"png1", "forest.png": b"png2"})  # curves.png not drawn
     assert page.index('<p class="finding">Across 100') < page.index("<img") < page.index("<table")
     alts = [html.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', page)]
@@ -61,21 +64,30 @@ def test_sources_table_uses_each_arms_effective_n():
 def test_a_list_of_figures_is_still_drawn_each_under_a_title():
     blocks = [report.Section("Figures", "figures", ["forest.png", "other.png"], terminal=False)]
     page = report.html(blocks, "t", {"forest.png": b"1", "other.png": b"2"})
-    assert [html.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', page)] == [report.FIGURES["forest.png"],
-                                                                                   "other.png"]
+    assert [html.unescape(a) for a in re.findall(r'<img alt="([^"]+)"', page)] == [
+        report.FIGURES["forest.png"],
+        "other.png",
+    ]
     assert "![other.png](other.png)" in report.markdown(blocks, "t") and report.terminal(blocks) == ""
 
 
 def test_a_page_says_what_made_it_lists_its_contents_and_links_the_docs():
-    meta = {"command": "blobs-transfer compare --config configs/headline.toml", "created_utc": "2026-12-04T17:25:31+00:00",
-            "versions": {"blobs-transfer": "0.1.0"}, "git_commit": "bd6b3782243a3d9569c4d8d31d184c096f6d4caa"}
+    meta = {
+        "command": "blobs-transfer compare --config configs/headline.toml",
+        "created_utc": "2026-12-04T17:25:31+00:00",
+        "versions": {"blobs-transfer": "0.1.0"},
+        "git_commit": "bd6b3782243a3d9569c4d8d31d184c096f6d4caa",
+    }
     about = report.about_line(meta)
-    assert about == ("Made by `blobs-transfer compare --config configs/headline.toml` on 2026-12-04 17:25:31 UTC "
-                     "with blobs-transfer 0.1.0, commit bd6b3782243a.")
+    assert about == (
+        "Made by `blobs-transfer compare --config configs/headline.toml` on 2026-12-04 17:25:31 UTC "
+        "with blobs-transfer 0.1.0, commit bd6b3782243a."
+    )
     title = report.title_of(summary(), meta["command"])
     assert title == "configs/headline.toml (compare): 4 arms on Problem 2 from 100 source models"
     assert report.title_of(summary(k=1), "blobs-transfer compare --repeats 30 --results-dir out") == (
-        "blobs-transfer compare --repeats 30: 4 arms on Problem 2 from one source model")
+        "blobs-transfer compare --repeats 30: 4 arms on Problem 2 from one source model"
+    )
     assert report.title_of(summary()).startswith("A compare made from Python:")
     blocks = report.sections(summary())
     page = report.html(blocks, title, {"boxplot.png": b"1"}, about)

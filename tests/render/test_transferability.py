@@ -12,27 +12,47 @@ from tests import helpers
 
 
 def row(rho, low, high, rank=1.0):
-    return {"rho": rho, "rho_ci": [low, high], "tau": rho, "tau_ci": [low, high], "top_pick_rank": rank,
-            "top_pick_in_top": 1.0 if rank <= 1 else 0.0, "top_pick_rate": 0.5, "n_sources": 10}
+    return {
+        "rho": rho,
+        "rho_ci": [low, high],
+        "tau": rho,
+        "tau_ci": [low, high],
+        "top_pick_rank": rank,
+        "top_pick_in_top": 1.0 if rank <= 1 else 0.0,
+        "top_pick_rate": 0.5,
+        "n_sources": 10,
+    }
 
 
 def block():
-    arm = {"leep": row(0.1, -0.2, 0.4), "nce": row(None, None, None), "logme": row(0.62, 0.41, 0.78),
-           "h_score": row(0.5, 0.3, 0.7), "source_accuracy": row(0.2, -0.1, 0.45, 3.0),
-           "probe_accuracy": row(0.35, 0.12, 0.55, 2.0)}
+    arm = {
+        "leep": row(0.1, -0.2, 0.4),
+        "nce": row(None, None, None),
+        "logme": row(0.62, 0.41, 0.78),
+        "h_score": row(0.5, 0.3, 0.7),
+        "source_accuracy": row(0.2, -0.1, 0.45, 3.0),
+        "probe_accuracy": row(0.35, 0.12, 0.55, 2.0),
+    }
     other = {**copy.deepcopy(arm), "probe_accuracy": row(0.9, 0.8, 0.95)}
-    return {"n_sources": 10, "scores": list(SCORES), "arms": {"transfer fixed=0": arm, "transfer fixed=2": other},
-            "n_resamples": 1000, "top_share": 0.1}
+    return {
+        "n_sources": 10,
+        "scores": list(SCORES),
+        "arms": {"transfer fixed=0": arm, "transfer fixed=2": other},
+        "n_resamples": 1000,
+        "top_share": 0.1,
+    }
 
 
 def test_the_finding_names_the_best_score_and_sets_it_against_the_best_baseline():
     b = block()
     assert words.arm_finding("transfer fixed=0", b["arms"]["transfer fixed=0"]) == (
         "For transfer fixed=0 the best-ranking score is LogME (rho 0.62 [0.41, 0.78]); the best plain baseline, "
-        "logistic probe, has rho 0.35 [0.12, 0.55] (the intervals overlap).")
+        "logistic probe, has rho 0.35 [0.12, 0.55] (the intervals overlap)."
+    )
     assert words.arm_finding("transfer fixed=2", b["arms"]["transfer fixed=2"]) == (
         "For transfer fixed=2 the best-ranking score is logistic probe (rho 0.90 [0.80, 0.95]), a plain baseline: "
-        "the best literature score, LogME, has rho 0.62 [0.41, 0.78].")
+        "the best literature score, LogME, has rho 0.62 [0.41, 0.78]."
+    )
     apart = {**b["arms"]["transfer fixed=0"], "logme": row(0.8, 0.6, 0.9)}
     assert "(below its interval)" in words.arm_finding("a", apart)
     none = {s: row(None, None, None) for s in SCORES}
@@ -41,16 +61,18 @@ def test_the_finding_names_the_best_score_and_sets_it_against_the_best_baseline(
 
 def test_with_a_reference_the_finding_gives_the_paired_difference():
     arm = block()["arms"]["transfer fixed=0"]
-    for name, r in arm.items():
+    for _name, r in arm.items():
         r["rho_diff"], r["rho_diff_ci"] = (None, [None, None]) if r["rho"] is None else (r["rho"] - 0.35, [-0.1, 0.2])
     arm["logme"]["rho_diff_ci"] = [0.05, 0.45]
     assert words.arm_finding("a", arm, "probe_accuracy") == (
         "For a the best-ranking score is LogME (rho 0.62 [0.41, 0.78]); its rho minus the logistic probe's: "
-        "+0.27 [0.05, 0.45], above 0.")
+        "+0.27 [0.05, 0.45], above 0."
+    )
     arm["probe_accuracy"]["rho"] = 0.9
     assert words.arm_finding("a", arm, "probe_accuracy").endswith(
         "a plain baseline: the best literature score, LogME, has rho 0.62 [0.41, 0.78] (its rho minus the logistic "
-        "probe's: +0.27 [0.05, 0.45], above 0).")
+        "probe's: +0.27 [0.05, 0.45], above 0)."
+    )
     header, rows = words.table({**block(), "arms": {"a": arm}, "reference": "probe_accuracy"})
     assert header[3] == "rho minus logistic probe's [95% CI]"
     assert rows[2][3] == "+0.27 [0.05, 0.45]" and rows[5][3] == ""
@@ -74,15 +96,20 @@ def test_the_report_says_it_in_every_rendering_and_only_with_the_numbers():
     assert "Which source model will transfer: 6 scores against 10 source models" in titles
     text = report.terminal(blocks)
     assert "For transfer fixed=2 the best-ranking score is logistic probe" in text and "transfer fixed=0  LogME" in text
-    assert "![Each score against the realised mean, one point per source model](transferability.png)" in \
-        report.markdown(blocks, "t")
+    assert (
+        "![Each score against the realised mean, one point per source model](transferability.png)"
+        in report.markdown(blocks, "t")
+    )
 
 
 def test_the_figure_has_a_panel_per_score_and_arm():
     k = 10
     rng = np.random.default_rng(0)
-    fig = words.scores_figure({s: rng.normal(size=k) for s in SCORES},
-                              {"transfer fixed=0": rng.normal(size=k), "transfer fixed=2": rng.normal(size=k)}, block())
+    fig = words.scores_figure(
+        {s: rng.normal(size=k) for s in SCORES},
+        {"transfer fixed=0": rng.normal(size=k), "transfer fixed=2": rng.normal(size=k)},
+        block(),
+    )
     axes = fig.get_axes()
     assert len(axes) == len(SCORES) * 2
     assert axes[4].get_title() == "transfer fixed=0: rho 0.62" and len(axes[4].collections[0].get_offsets()) == k

@@ -10,7 +10,7 @@ import resource
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -26,12 +26,18 @@ STANDALONE = Arm("standalone")
 ODD = Arm('transfer, "odd" name', weights="source", fixed=1)  # a name the CSV writer must quote
 REPLICAS = [Replica(STANDALONE, None, 0, 11), Replica(ODD, 2, 1, 22)]
 # the second run diverged: its loss is infinite, its accuracies meaningless
-FINAL = {"test_accuracy": np.array([0.8123, np.nan]), "test_correct": np.array([406, 0]),
-         "train_accuracy": np.array([0.79, np.nan]), "train_loss": np.array([0.4567891, np.inf]),
-         "test_loss": np.array([0.5, np.nan])}
-SCORES_CSV = ("arm,source_index,repeat,seed,test_accuracy,test_correct,train_accuracy,final_loss,test_loss,diverged\n"
-              "standalone,,0,11,0.812,406,0.790,0.456789,0.500000,0\n"
-              '"transfer, ""odd"" name",2,1,22,,,,,,1\n')
+FINAL = {
+    "test_accuracy": np.array([0.8123, np.nan]),
+    "test_correct": np.array([406, 0]),
+    "train_accuracy": np.array([0.79, np.nan]),
+    "train_loss": np.array([0.4567891, np.inf]),
+    "test_loss": np.array([0.5, np.nan]),
+}
+SCORES_CSV = (
+    "arm,source_index,repeat,seed,test_accuracy,test_correct,train_accuracy,final_loss,test_loss,diverged\n"
+    "standalone,,0,11,0.812,406,0.790,0.456789,0.500000,0\n"
+    '"transfer, ""odd"" name",2,1,22,,,,,,1\n'
+)
 
 
 # --- atomic writes --------------------------------------------------------------------------------
@@ -41,7 +47,7 @@ def test_an_atomic_write_leaves_the_file_and_nothing_else(tmp_path):
     path = tmp_path / "a.bin"
     files.atomic_write_bytes(path, b"\x00one")
     files.atomic_write_text(tmp_path / "b.txt", "twó\n")
-    assert path.read_bytes() == b"\x00one" and (tmp_path / "b.txt").read_bytes() == "twó\n".encode("utf-8")
+    assert path.read_bytes() == b"\x00one" and (tmp_path / "b.txt").read_bytes() == "twó\n".encode()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]  # no temporary file left
 
 
@@ -85,8 +91,10 @@ def test_json_is_indented_and_never_nan(tmp_path):
 
 def test_scores_are_written_with_a_diverged_runs_fields_empty(tmp_path):
     rows = files.score_rows(REPLICAS, FINAL, np.array([False, True]))
-    assert rows == [["standalone", "", 0, 11, "0.812", 406, "0.790", "0.456789", "0.500000", 0],
-                    ['transfer, "odd" name', 2, 1, 22, "", "", "", "", "", 1]]
+    assert rows == [
+        ["standalone", "", 0, 11, "0.812", 406, "0.790", "0.456789", "0.500000", 0],
+        ['transfer, "odd" name', 2, 1, 22, "", "", "", "", "", 1],
+    ]
     files.write_scores(tmp_path / "scores.csv", rows)
     assert (tmp_path / "scores.csv").read_text() == SCORES_CSV
 
@@ -97,17 +105,40 @@ def test_scores_read_back_as_the_runs_records(tmp_path):
     (tmp_path / "scores.csv").write_text(SCORES_CSV)
     read = files.read_scores(tmp_path / "scores.csv")
     assert read == [
-        {"arm": "standalone", "source_index": None, "repeat": 0, "seed": 11, "test_accuracy": 0.812,
-         "test_correct": 406, "train_accuracy": 0.79, "final_loss": 0.456789, "test_loss": 0.5, "diverged": False},
-        {"arm": 'transfer, "odd" name', "source_index": 2, "repeat": 1, "seed": 22, "test_accuracy": None,
-         "test_correct": None, "train_accuracy": None, "final_loss": None, "test_loss": None, "diverged": True}]
+        {
+            "arm": "standalone",
+            "source_index": None,
+            "repeat": 0,
+            "seed": 11,
+            "test_accuracy": 0.812,
+            "test_correct": 406,
+            "train_accuracy": 0.79,
+            "final_loss": 0.456789,
+            "test_loss": 0.5,
+            "diverged": False,
+        },
+        {
+            "arm": 'transfer, "odd" name',
+            "source_index": 2,
+            "repeat": 1,
+            "seed": 22,
+            "test_accuracy": None,
+            "test_correct": None,
+            "train_accuracy": None,
+            "final_loss": None,
+            "test_loss": None,
+            "diverged": True,
+        },
+    ]
     assert read == RunResult(REPLICAS, FINAL, {}).records()
 
 
 def test_scores_cut_short_or_without_a_column_are_one_line_errors(tmp_path):
     path = tmp_path / "scores.csv"
     path.write_text(SCORES_CSV.rsplit(",", 3)[0] + "\n")  # the last row lost its last three fields
-    with pytest.raises(ResultsError, match=r"scores.csv line 3 is not a whole row \(the file was cut short or edited\)$"):
+    with pytest.raises(
+        ResultsError, match=r"scores.csv line 3 is not a whole row \(the file was cut short or edited\)$"
+    ):
         files.read_scores(path)
     path.write_text(SCORES_CSV.replace(",seed,", ",sead,", 1))
     with pytest.raises(ResultsError, match=r"scores.csv lacks columns seed$"):
@@ -115,19 +146,23 @@ def test_scores_cut_short_or_without_a_column_are_one_line_errors(tmp_path):
 
 
 def test_curves_are_written_to_five_digits_with_missing_values_empty(tmp_path):
-    history = {key: np.array([[0.3, 0.5, 0.8123456], [0.31, np.nan, np.inf]]) + k
-               for k, key in enumerate(files.CURVE_KEYS)}
+    history = {
+        key: np.array([[0.3, 0.5, 0.8123456], [0.31, np.nan, np.inf]]) + k for k, key in enumerate(files.CURVE_KEYS)
+    }
     files.write_curves(tmp_path / "curves", REPLICAS, history)
     assert sorted(p.name for p in (tmp_path / "curves").iterdir()) == [f"{k}.csv" for k in sorted(files.CURVE_KEYS)]
     text = (tmp_path / "curves" / "train_loss.csv").read_text()  # the first key: k = 0
-    assert text == ("arm,source_index,repeat,epoch_0,epoch_1,epoch_2\n"
-                    "standalone,,0,0.3,0.5,0.81235\n"
-                    '"transfer, ""odd"" name",2,1,0.31,,\n')
+    assert text == (
+        "arm,source_index,repeat,epoch_0,epoch_1,epoch_2\n"
+        "standalone,,0,0.3,0.5,0.81235\n"
+        '"transfer, ""odd"" name",2,1,0.31,,\n'
+    )
     assert (tmp_path / "curves" / "test_accuracy.csv").read_text().splitlines()[1] == "standalone,,0,3.3,3.5,3.8123"
     last = {0: 0.81235, 1: 1.8123, 2: 2.8123, 3: 3.8123}  # five significant digits
     for k, key in enumerate(files.CURVE_KEYS):  # read back to those digits, NaN where a value was missing
-        np.testing.assert_array_equal(files.read_curve(tmp_path / "curves", key),
-                                      [[0.3 + k, 0.5 + k, last[k]], [0.31 + k, np.nan, np.nan]])
+        np.testing.assert_array_equal(
+            files.read_curve(tmp_path / "curves", key), [[0.3 + k, 0.5 + k, last[k]], [0.31 + k, np.nan, np.nan]]
+        )
 
 
 def test_a_curve_without_runs_reads_as_an_empty_array(tmp_path):
@@ -141,17 +176,23 @@ def test_a_curve_without_runs_reads_as_an_empty_array(tmp_path):
 class FrozenClock(datetime):
     @classmethod
     def now(cls, tz=None):
-        return datetime(2024, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+        return datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def test_new_run_dirs_are_named_by_kind_and_second_and_start_incomplete(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "datetime", FrozenClock)
     made = [files.new_run_dir(tmp_path / "results", kind) for kind in ("compare", "compare", "sweep", "compare")]
-    assert [p.name for p in made] == ["compare-20240102-030405", "compare-20240102-030405-1", "sweep-20240102-030405",
-                                      "compare-20240102-030405-2"]
+    assert [p.name for p in made] == [
+        "compare-20240102-030405",
+        "compare-20240102-030405-1",
+        "sweep-20240102-030405",
+        "compare-20240102-030405-2",
+    ]
     for path in made:
         assert [p.name for p in path.iterdir()] == [files.INCOMPLETE]
-        assert (path / "INCOMPLETE").read_text() == "this run has not finished (it is running, was interrupted, or failed)\n"
+        assert (
+            path / "INCOMPLETE"
+        ).read_text() == "this run has not finished (it is running, was interrupted, or failed)\n"
     files.mark_complete(made[0])
     files.mark_complete(made[0])  # twice is harmless
     assert list(made[0].iterdir()) == []
@@ -161,10 +202,14 @@ def test_a_run_dir_must_be_complete_and_hold_scores(tmp_path):
     run = tmp_path / "compare-1"
     run.mkdir()
     (run / files.INCOMPLETE).write_text("")
-    with pytest.raises(ResultsError, match=re.escape(f"{run} is an incomplete run (interrupted or failed); re-run `compare`")):
+    with pytest.raises(
+        ResultsError, match=re.escape(f"{run} is an incomplete run (interrupted or failed); re-run `compare`")
+    ):
         files.require_complete_run(run)
     files.mark_complete(run)
-    with pytest.raises(ResultsError, match=re.escape(f"{run} is not a run directory of `blobs-transfer compare` (no scores.csv)")):
+    with pytest.raises(
+        ResultsError, match=re.escape(f"{run} is not a run directory of `blobs-transfer compare` (no scores.csv)")
+    ):
         files.require_complete_run(run)
     (run / "scores.csv").write_text(SCORES_CSV)
     assert files.require_complete_run(str(run)) == run
@@ -214,8 +259,9 @@ def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
     """save_figures forks children to draw on every core: the files are byte for byte save_figure's. Run in a
     fresh interpreter, because in this test process TensorFlow may be loaded and then save_figures rightly
     draws one by one, which would compare that path with itself."""
-    done = subprocess.run([sys.executable, "-c", PARALLEL_FIGURES, str(tmp_path)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", PARALLEL_FIGURES, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2"]  # two processes drew: the parallel path was taken
     for k in range(3):
@@ -254,9 +300,25 @@ def test_full_disk_is_one_line_and_leaves_the_run_incomplete(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-m", "blobs_transfer", "compare", "--repeats", "2", "--epochs", "2",
-                           "--results-dir", str(results)], capture_output=True, text=True, env=env,
-                          preexec_fn=limit, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "blobs_transfer",
+            "compare",
+            "--repeats",
+            "2",
+            "--epochs",
+            "2",
+            "--results-dir",
+            str(results),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=limit,
+        timeout=300,
+    )
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.strip().splitlines() if line.startswith("Error")]
     assert len(lines) == 1 and "cannot write" in lines[0] and "File too large" in lines[0], done.stderr
@@ -272,8 +334,28 @@ def test_curves_as_written_are_the_curves_read_back(tmp_path):
     equal to the bit, over every magnitude a curve can hold (accuracies, losses from tiny to diverging), the
     powers of ten and the halfway cases around them, and non-finite values."""
     rng = np.random.default_rng(7)
-    special = [1e-9, 0.0, -0.0, 1.0, 0.1, 1e-3, 9.99995, 0.999995, 99999.5, 123456.0, 1e-9, 5e-13, np.nan, np.inf, -np.inf,
-               0.786, 1.5, 2.5, 0.00012345, 3.0e7]
+    special = [
+        1e-9,
+        0.0,
+        -0.0,
+        1.0,
+        0.1,
+        1e-3,
+        9.99995,
+        0.999995,
+        99999.5,
+        123456.0,
+        1e-9,
+        5e-13,
+        np.nan,
+        np.inf,
+        -np.inf,
+        0.786,
+        1.5,
+        2.5,
+        0.00012345,
+        3.0e7,
+    ]
     values = np.concatenate([rng.random(3000), 10 ** rng.uniform(-13, 8, 3000), -rng.random(105), special])
     values = values.astype(np.float32)[: len(values) // 7 * 7].reshape(-1, 7)  # runs x epochs, as the engines give
     replicas = [Replica(Arm("standalone"), None, r, r) for r in range(values.shape[0])]

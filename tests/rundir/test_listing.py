@@ -24,8 +24,20 @@ def run(*args, code=0):
 
 def test_runs_lists_complete_and_incomplete_runs(folder):
     lines = run("runs", folder["results"]).output.splitlines()
-    assert lines[0].split() == ["kind", "started", "(UTC)", "config", "arms", "or", "cells", "source", "models", "status",
-                                "verdicts", "directory"]
+    assert lines[0].split() == [
+        "kind",
+        "started",
+        "(UTC)",
+        "config",
+        "arms",
+        "or",
+        "cells",
+        "source",
+        "models",
+        "status",
+        "verdicts",
+        "directory",
+    ]
     rows = {line.split()[-1]: line for line in lines[2:]}
     # oldest first (the half sweep's time comes from its name); not fit-..., not source/
     assert list(rows) == [folder[k].name for k in ("half", "compare", "sweep", "broken")]
@@ -45,17 +57,29 @@ def test_runs_json_has_the_verdicts_of_every_cell(folder):
     listed = {e["name"]: e for e in json.loads(run("runs", folder["results"], "--json").output)}
     assert len(listed) == 4
     sweep = listed[folder["sweep"].name]
-    expected = [json.loads((folder["sweep"] / "cells" / c / "summary.json").read_text())["comparisons"][0]["verdict"]
-                for c in ("0000", "0001")]
+    expected = [
+        json.loads((folder["sweep"] / "cells" / c / "summary.json").read_text())["comparisons"][0]["verdict"]
+        for c in ("0000", "0001")
+    ]
     counts = {v: expected.count(v) for v in expected}
     assert sweep["verdicts"] == {"transfer fixed=1": counts}
-    assert (sweep["cells"], sweep["cells_done"], sweep["complete"], sweep["axes"]) == (2, 2, True, {"target.n_train": [20, 50]})
+    assert (sweep["cells"], sweep["cells_done"], sweep["complete"], sweep["axes"]) == (
+        2,
+        2,
+        True,
+        {"target.n_train": [20, 50]},
+    )
     assert listed[folder["half"].name]["cells_done"] == 1
     compare = listed[folder["compare"].name]
-    assert compare["arms"] == ["standalone", "transfer fixed=1"] and compare["source_models"] == {"count": 2, "trained": True}
+    assert compare["arms"] == ["standalone", "transfer fixed=1"] and compare["source_models"] == {
+        "count": 2,
+        "trained": True,
+    }
     assert listed[folder["broken"].name]["complete"] is False and listed[folder["broken"].name]["verdicts"] == {}
 
 
 def test_runs_on_a_missing_or_empty_folder(tmp_path):
     assert run("runs", tmp_path).output == f"No compare runs or sweeps in {tmp_path}\n"
-    assert run("runs", tmp_path / "nope", code=2).output == f"Error: results folder {tmp_path / 'nope'} does not exist\n"
+    assert (
+        run("runs", tmp_path / "nope", code=2).output == f"Error: results folder {tmp_path / 'nope'} does not exist\n"
+    )

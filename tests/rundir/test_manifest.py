@@ -31,8 +31,10 @@ def test_manifest_lists_every_file_with_its_hash_and_the_planned_counts(tiny_run
         data = (tiny_run / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
     # standalone and three transfer arms, 2 repeats each (one saved source model)
-    assert manifest["plan"] == {"runs": 8, "runs_per_arm": {"standalone": 2, "transfer fixed=0": 2,
-                                                           "transfer fixed=1": 2, "transfer fixed=2": 2}}
+    assert manifest["plan"] == {
+        "runs": 8,
+        "runs_per_arm": {"standalone": 2, "transfer fixed=0": 2, "transfer fixed=1": 2, "transfer fixed=2": 2},
+    }
     assert study.verify_run(tiny_run, derived=True) == manifest
 
 
@@ -95,19 +97,23 @@ def test_a_manifest_lists_each_file_with_its_role_size_and_hash(sealed):
     folder, body = sealed
     assert list(body) == ["format", "index", "plan", "files", "checksum"]
     assert (body["format"], body["index"], body["plan"]) == (1, 1, {"runs": 2})
-    assert body["files"] == {"a.csv": {"role": "data", "bytes": 3, "sha256": ABC_SHA256},
-                             "fig/b.png": {"role": "derived", "bytes": 3,
-                                           "sha256": hashlib.sha256(b"png").hexdigest()}}
+    assert body["files"] == {
+        "a.csv": {"role": "data", "bytes": 3, "sha256": ABC_SHA256},
+        "fig/b.png": {"role": "derived", "bytes": 3, "sha256": hashlib.sha256(b"png").hexdigest()},
+    }
     assert json.loads((folder / "manifest.json").read_text()) == body == integrity.read_manifest(folder)
     assert integrity.verify(folder) == body and integrity.verify(folder, derived=True) == body
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"abd", "differs from the manifest (same size, different SHA-256: changed in place)"),
-    (b"ab", "is 2 bytes where the manifest records 3 (cut short)"),
-    (b"abcd", "is 4 bytes where the manifest records 3 (grown)"),
-    (None, "is missing"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"abd", "differs from the manifest (same size, different SHA-256: changed in place)"),
+        (b"ab", "is 2 bytes where the manifest records 3 (cut short)"),
+        (b"abcd", "is 4 bytes where the manifest records 3 (grown)"),
+        (None, "is missing"),
+    ],
+)
 def test_a_damaged_data_file_is_named_with_what_is_wrong_and_the_remedy(sealed, content, problem):
     folder, _ = sealed
     if content is None:
@@ -125,18 +131,26 @@ def test_a_damaged_derived_file_matters_only_to_a_reader_of_derived_files(sealed
     assert integrity.verify(folder) == body
     with pytest.raises(DamagedRunError) as info:
         integrity.verify(folder, derived=True, remedy="; not this one")
-    assert str(info.value) == (f"{folder / 'fig' / 'b.png'} differs from the manifest (same size, different SHA-256: "
-                               "changed in place); `blobs-transfer report` rebuilds it")
+    assert str(info.value) == (
+        f"{folder / 'fig' / 'b.png'} differs from the manifest (same size, different SHA-256: "
+        "changed in place); `blobs-transfer report` rebuilds it"
+    )
     refreshed = integrity.refresh(folder, body)  # what report does after rebuilding it
     assert refreshed["files"]["fig/b.png"]["sha256"] == hashlib.sha256(b"PNG").hexdigest()
     assert integrity.verify(folder, derived=True) == refreshed == integrity.read_manifest(folder)
 
 
-@pytest.mark.parametrize("edit, problem", [
-    (lambda text: text.replace('"runs": 2', '"runs": 3'), "is damaged: its content does not match its own checksum"),
-    (lambda text: text[: len(text) // 2], "is damaged: it is not valid JSON"),
-    (lambda text: "[1, 2]", "is damaged: it is not a JSON object"),
-])
+@pytest.mark.parametrize(
+    "edit, problem",
+    [
+        (
+            lambda text: text.replace('"runs": 2', '"runs": 3'),
+            "is damaged: its content does not match its own checksum",
+        ),
+        (lambda text: text[: len(text) // 2], "is damaged: it is not valid JSON"),
+        (lambda text: "[1, 2]", "is damaged: it is not a JSON object"),
+    ],
+)
 def test_a_damaged_manifest_is_named_as_itself(sealed, edit, problem):
     folder, _ = sealed
     path = folder / "manifest.json"
@@ -159,10 +173,12 @@ def test_row_counts_against_the_plan_in_one_line():
     planned = {"standalone": 2, "transfer fixed=0": 2, "transfer fixed=1": 1}
     assert integrity.count_problem("runs.csv", dict(planned), planned) is None
     assert integrity.count_problem("runs.csv", {"standalone": 2, "transfer fixed=0": 1, "odd": 3}, planned) == (
-        "runs.csv has 6 runs where the plan has 5 (transfer fixed=0 1 of 2, transfer fixed=1 0 of 1, odd 3 not planned)")
+        "runs.csv has 6 runs where the plan has 5 (transfer fixed=0 1 of 2, transfer fixed=1 0 of 1, odd 3 not planned)"
+    )
     many = {f"arm {i}": 1 for i in range(6)}
-    assert integrity.count_problem("x", {}, many) == ("x has 0 runs where the plan has 6 (arm 0 0 of 1, arm 1 0 of 1, "
-                                                      "arm 2 0 of 1, arm 3 0 of 1, ...)")
+    assert integrity.count_problem("x", {}, many) == (
+        "x has 0 runs where the plan has 6 (arm 0 0 of 1, arm 1 0 of 1, arm 2 0 of 1, arm 3 0 of 1, ...)"
+    )
 
 
 def test_the_writer_lock_names_its_holder_and_goes_with_it(tmp_path):
@@ -171,8 +187,9 @@ def test_the_writer_lock_names_its_holder_and_goes_with_it(tmp_path):
         assert holder.startswith(f"process {os.getpid()} on {socket.gethostname()} (since ")
         with pytest.raises(ResultsError) as info, integrity.writer_lock(tmp_path, "sweep"):
             pass
-        assert str(info.value) == (f"{tmp_path} is in use by {holder.strip()}: one sweep writer at a time; wait for "
-                                   "it to finish or stop it")
+        assert str(info.value) == (
+            f"{tmp_path} is in use by {holder.strip()}: one sweep writer at a time; wait for it to finish or stop it"
+        )
     assert not (tmp_path / integrity.LOCK).exists()
     with integrity.writer_lock(tmp_path):  # free again
         pass

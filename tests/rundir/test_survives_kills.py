@@ -45,18 +45,38 @@ def killed(where: tuple[str, str, int, str], *args) -> subprocess.CompletedProce
     """Run the CLI in a child that SIGKILLs itself at the nth call of module.name (before or after it)."""
     module, name, nth, when = where
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run([sys.executable, "-c", KILLER, module, name, str(nth), when, *map(str, args)],
-                          capture_output=True, text=True, env=env, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, module, name, str(nth), when, *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert done.returncode == -signal.SIGKILL, (done.returncode, done.stderr)
     return done
 
 
 COMPARE_KILLS = {  # where, and a file the run has then and one it has not yet
-    "during training": (("blobs_transfer.cli.common", "ProgressBars.__call__", 2, "before"), "config.toml", "scores.csv"),
-    "during the statistics": (("blobs_transfer.stats.summary", "summarise", 1, "before"), "curves/test_loss.csv", "summary.json"),
-    "while drawing the figures": (("blobs_transfer.rundir.files", "save_figure", 2, "before"), "boxplot.png", "curves.png"),
-    "after the manifest, before marked complete": (("blobs_transfer.rundir.files", "mark_complete", 1, "before"),
-                                                   "manifest.json", None),
+    "during training": (
+        ("blobs_transfer.cli.common", "ProgressBars.__call__", 2, "before"),
+        "config.toml",
+        "scores.csv",
+    ),
+    "during the statistics": (
+        ("blobs_transfer.stats.summary", "summarise", 1, "before"),
+        "curves/test_loss.csv",
+        "summary.json",
+    ),
+    "while drawing the figures": (
+        ("blobs_transfer.rundir.files", "save_figure", 2, "before"),
+        "boxplot.png",
+        "curves.png",
+    ),
+    "after the manifest, before marked complete": (
+        ("blobs_transfer.rundir.files", "mark_complete", 1, "before"),
+        "manifest.json",
+        None,
+    ),
 }
 
 
@@ -117,8 +137,23 @@ def test_sigterm_marks_run_incomplete_and_keeps_earlier_runs(default_study, tmp_
     before = {p: p.read_bytes() for p in default_study.rglob("*") if p.is_file()}
     existing = set(folder.glob("compare-*"))
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "blobs_transfer", "compare", "--repeats", "300", "--epochs", "300",
-                             "--results-dir", str(folder)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "blobs_transfer",
+            "compare",
+            "--repeats",
+            "300",
+            "--epochs",
+            "300",
+            "--results-dir",
+            str(folder),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.time() + 120
     new = set()
     while time.time() < deadline and not new:
@@ -145,8 +180,12 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, small_sweep):
     config = write(tmp_path, SMALL.format(epochs=3))
     results = tmp_path / "results"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "blobs_transfer", "sweep", "--config", str(config),
-                             "--results-dir", str(results)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "blobs_transfer", "sweep", "--config", str(config), "--results-dir", str(results)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.time() + 180
     while time.time() < deadline and not list(results.glob("sweep-*/cells/0000/cell.json")):
         time.sleep(0.05)

@@ -37,25 +37,40 @@ def test_sweep_directory_files_and_columns(small_sweep):
     assert list(runs[0]) == ["target.n_train", "target.similarity_t", *RUN_COLUMNS]
     # per cell: standalone 2 runs + 3 transfer arms x 2 sources x 2 repeats
     assert len(runs) == 4 * (2 + 3 * 2 * 2)
-    assert {(r["target.n_train"], r["target.similarity_t"]) for r in runs} == {("20", "0.0"), ("20", "1.0"), ("100", "0.0"), ("100", "1.0")}
+    assert {(r["target.n_train"], r["target.similarity_t"]) for r in runs} == {
+        ("20", "0.0"),
+        ("20", "1.0"),
+        ("100", "0.0"),
+        ("100", "1.0"),
+    }
     for r in runs:
         assert int(r["test_correct"]) == round(float(r["test_accuracy"]) * 500)
     cells = read_csv(small_sweep / "cells.csv")
-    assert list(cells[0]) == ["target.n_train", "target.similarity_t", "arm", *CELL_STATS, *COMPARISON_STATS,
-                              *BEST_STATS]
+    assert list(cells[0]) == [
+        "target.n_train",
+        "target.similarity_t",
+        "arm",
+        *CELL_STATS,
+        *COMPARISON_STATS,
+        *BEST_STATS,
+    ]
     assert len(cells) == 4 * 4
     for row in cells:
         if row["arm"] != "standalone":
             assert float(row["diff_ci_low"]) <= float(row["diff_mean"]) <= float(row["diff_ci_high"])
             assert 0 <= float(row["a12"]) <= 1 and row["verdict"] in ("better", "worse", "no evidence")
     for k in range(0, len(cells), 4):  # per cell: the best arm has the highest mean; P(best) sums to 1
-        rows = cells[k:k + 4]
+        rows = cells[k : k + 4]
         best = max(rows, key=lambda r: float(r["mean"]))
         assert {r["cell_best_arm"] for r in rows} == {best["arm"]}
         assert {r["cell_best_p"] for r in rows} == {best["p_best"]}
         assert sum(float(r["p_best"]) for r in rows) == pytest.approx(1.0, abs=1e-5)
-    for name in ("benefit_target.n_train.png", "benefit_target.similarity_t.png", "heatmap_transfer_fixed1.png",
-                 "best_arm.png"):
+    for name in (
+        "benefit_target.n_train.png",
+        "benefit_target.similarity_t.png",
+        "heatmap_transfer_fixed1.png",
+        "best_arm.png",
+    ):
         assert (small_sweep / name).read_bytes().startswith(PNG)
     assert "<img" in (small_sweep / "report.html").read_text()
     meta = json.loads((small_sweep / "metadata.json").read_text())
@@ -94,14 +109,18 @@ def test_a_damaged_cell_marker_is_named_by_verify(sweep_copy, how):
         study.verify_run(sweep_copy)
 
 
-@pytest.mark.parametrize("name, how", [("runs.csv", "truncated"), ("summary.json", "one byte changed"),
-                                       ("config.toml", "missing")])
+@pytest.mark.parametrize(
+    "name, how", [("runs.csv", "truncated"), ("summary.json", "one byte changed"), ("config.toml", "missing")]
+)
 def test_resume_trains_a_damaged_cell_again_and_ends_identical(sweep_copy, reference_sweep, sweep_config, name, how):
     """The issue's case: cells/0002/runs.csv cut short was counted as done and its rows were lost."""
     damage(sweep_copy / "cells" / "0002" / name, how)
     result = invoke("sweep", "--config", sweep_config, "--resume", sweep_copy)
     assert result.exit_code == 0, result.output
-    assert f"Cell 2 (target.n_train=100, target.similarity_t=0.0) is damaged, training it again: {sweep_copy}/cells/0002/{name}" in result.output
+    assert (
+        "Cell 2 (target.n_train=100, target.similarity_t=0.0) is damaged, training it again: "
+        f"{sweep_copy}/cells/0002/{name}" in result.output
+    )
     assert "3 of 4 cells already done" in result.output
     assert_same_tables(sweep_copy, reference_sweep)
 
@@ -132,27 +151,72 @@ def test_resume_refuses_another_sweep(tmp_path, small_sweep):
 
 ONE_EACH = {"study": {"repeats": 1, "source_repeats": 1}}  # standalone 1 run, 3 transfer arms 1 run each
 RECORDS = [
-    {"arm": "standalone", "source_index": None, "repeat": 0, "seed": 11, "test_accuracy": 0.31, "test_correct": 155,
-     "diverged": False},
-    {"arm": "transfer fixed=0", "source_index": 0, "repeat": 0, "seed": 12, "test_accuracy": 0.5, "test_correct": 250,
-     "diverged": False},
-    {"arm": "transfer fixed=1", "source_index": 0, "repeat": 0, "seed": 13, "test_accuracy": None,
-     "test_correct": None, "diverged": True},
-    {"arm": "transfer fixed=2", "source_index": 0, "repeat": 0, "seed": 14, "test_accuracy": 0.8, "test_correct": 400,
-     "diverged": False},
+    {
+        "arm": "standalone",
+        "source_index": None,
+        "repeat": 0,
+        "seed": 11,
+        "test_accuracy": 0.31,
+        "test_correct": 155,
+        "diverged": False,
+    },
+    {
+        "arm": "transfer fixed=0",
+        "source_index": 0,
+        "repeat": 0,
+        "seed": 12,
+        "test_accuracy": 0.5,
+        "test_correct": 250,
+        "diverged": False,
+    },
+    {
+        "arm": "transfer fixed=1",
+        "source_index": 0,
+        "repeat": 0,
+        "seed": 13,
+        "test_accuracy": None,
+        "test_correct": None,
+        "diverged": True,
+    },
+    {
+        "arm": "transfer fixed=2",
+        "source_index": 0,
+        "repeat": 0,
+        "seed": 14,
+        "test_accuracy": 0.8,
+        "test_correct": 400,
+        "diverged": False,
+    },
 ]
-RUNS_CSV = ("arm,source_index,repeat,seed,test_accuracy,test_correct\n"
-            "standalone,,0,11,0.310,155\n"
-            "transfer fixed=0,0,0,12,0.500,250\n"
-            "transfer fixed=1,0,0,13,,\n"
-            "transfer fixed=2,0,0,14,0.800,400\n")
+RUNS_CSV = (
+    "arm,source_index,repeat,seed,test_accuracy,test_correct\n"
+    "standalone,,0,11,0.310,155\n"
+    "transfer fixed=0,0,0,12,0.500,250\n"
+    "transfer fixed=1,0,0,13,,\n"
+    "transfer fixed=2,0,0,14,0.800,400\n"
+)
 CELL_SUMMARY = {
-    "arms": [{"arm": "standalone", "n": 1, "n_sources": None, "mean": 0.31, "ci_low": 0.2, "ci_high": 0.4},
-             {"arm": "transfer fixed=0", "n": 1, "n_sources": 1, "mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}],
-    "comparisons": [{"arm": "transfer fixed=0", "diff_mean": 0.19, "diff_ci_low": 0.1, "diff_ci_high": 0.3,
-                     "a12": 0.75, "a12_ci_low": 0.6, "a12_ci_high": 0.9, "verdict": "better"}],
-    "best": {"best_arm": "transfer fixed=0", "p_best": 0.9, "p_best_by_arm": {"standalone": 0.1,
-                                                                            "transfer fixed=0": 0.9}},
+    "arms": [
+        {"arm": "standalone", "n": 1, "n_sources": None, "mean": 0.31, "ci_low": 0.2, "ci_high": 0.4},
+        {"arm": "transfer fixed=0", "n": 1, "n_sources": 1, "mean": 0.5, "ci_low": 0.4, "ci_high": 0.6},
+    ],
+    "comparisons": [
+        {
+            "arm": "transfer fixed=0",
+            "diff_mean": 0.19,
+            "diff_ci_low": 0.1,
+            "diff_ci_high": 0.3,
+            "a12": 0.75,
+            "a12_ci_low": 0.6,
+            "a12_ci_high": 0.9,
+            "verdict": "better",
+        }
+    ],
+    "best": {
+        "best_arm": "transfer fixed=0",
+        "p_best": 0.9,
+        "p_best_by_arm": {"standalone": 0.1, "transfer fixed=0": 0.9},
+    },
 }
 
 
@@ -170,15 +234,21 @@ def test_a_cell_is_a_numbered_folder_of_its_files_marked_done_last(written):
     cell = grid.cells()[1]
     assert sweep_dir.cell_dir(folder, cell) == folder / "cells" / "0001"
     assert sweep_dir.cell_dir(folder, Cell(123, ())) == folder / "cells" / "0123"
-    assert sorted(p.name for p in (folder / "cells" / "0001").iterdir()) == ["cell.json", "config.toml", "runs.csv",
-                                                                            "summary.json"]
+    assert sorted(p.name for p in (folder / "cells" / "0001").iterdir()) == [
+        "cell.json",
+        "config.toml",
+        "runs.csv",
+        "summary.json",
+    ]
     assert (folder / "cells" / "0001" / "runs.csv").read_text() == RUNS_CSV  # accuracies to three decimals
     assert json.loads((folder / "cells" / "0001" / "summary.json").read_text()) == CELL_SUMMARY
     assert load_config(folder / "cells" / "0001" / "config.toml") == grid.config_of(cell)
     marker = json.loads((folder / "cells" / "0001" / DONE).read_text())
     assert (marker["index"], marker["values"], marker["networks"]) == (1, {"target.n_train": 100}, 4)
-    assert marker["plan"] == {"networks": 4, "runs_per_arm": {"standalone": 1, "transfer fixed=0": 1,
-                                                              "transfer fixed=1": 1, "transfer fixed=2": 1}}
+    assert marker["plan"] == {
+        "networks": 4,
+        "runs_per_arm": {"standalone": 1, "transfer fixed=0": 1, "transfer fixed=1": 1, "transfer fixed=2": 1},
+    }
     assert list(marker["files"]) == list(CELL_DATA)
     assert [sweep_dir.finished(folder, c) for c in grid.cells()] == [True, True]
     (folder / "cells" / "0000" / DONE).unlink()
@@ -192,13 +262,17 @@ def test_cell_damage_of_an_intact_a_changed_and_a_pre_manifest_cell(written):
     runs = (cell / "runs.csv").read_text()
     (cell / "runs.csv").write_text(runs.replace("0.310,155", "0.312,156"))
     assert sweep_dir.cell_damage(cell, remedy="; again") == (
-        f"{cell / 'runs.csv'} differs from the manifest (same size, different SHA-256: changed in place); again", False)
+        f"{cell / 'runs.csv'} differs from the manifest (same size, different SHA-256: changed in place); again",
+        False,
+    )
     # as written before cells verified themselves: a done marker without a file table, so only row counts
     (cell / DONE).write_text(json.dumps({"index": 0, "values": {"target.n_train": 20}, "networks": 4}))
     assert sweep_dir.cell_damage(cell) == (None, False)
     (cell / "runs.csv").write_text("".join(runs.splitlines(keepends=True)[:-1]))  # the last run lost
     assert sweep_dir.cell_damage(cell, grid.config_of(grid.cells()[0]), remedy="; again") == (
-        f"{cell / 'runs.csv'} has 3 runs where the plan has 4 (transfer fixed=2 0 of 1); again", False)
+        f"{cell / 'runs.csv'} has 3 runs where the plan has 4 (transfer fixed=2 0 of 1); again",
+        False,
+    )
     (cell / "summary.json").write_text("{")
     problem, verified = sweep_dir.cell_damage(cell, remedy="; again")
     assert problem.startswith(f"{cell} cannot be read: ") and problem.endswith("; again") and not verified
@@ -211,8 +285,26 @@ def test_the_tables_are_assembled_from_the_cells_in_grid_order(written):
     assert runs == [[20, *row] for row in rows] + [[100, *row] for row in rows]
     assert table[:2] == [
         [20, "standalone", 1, "", "0.31", "0.2", "0.4", "", "", "", "", "", "", "", "0.1", "transfer fixed=0", "0.9"],
-        [20, "transfer fixed=0", 1, 1, "0.5", "0.4", "0.6", "0.19", "0.1", "0.3", "0.75", "0.6", "0.9", "better", "0.9",
-         "transfer fixed=0", "0.9"]]
+        [
+            20,
+            "transfer fixed=0",
+            1,
+            1,
+            "0.5",
+            "0.4",
+            "0.6",
+            "0.19",
+            "0.1",
+            "0.3",
+            "0.75",
+            "0.6",
+            "0.9",
+            "better",
+            "0.9",
+            "transfer fixed=0",
+            "0.9",
+        ],
+    ]
     assert [row[0] for row in table] == [20, 20, 100, 100]
     assert len(table[0]) == 2 + len(CELL_STATS) + len(COMPARISON_STATS) + len(BEST_STATS)
     assert [s["cell"] for s in summaries] == grid.cells() and summaries[0]["summary"] == CELL_SUMMARY

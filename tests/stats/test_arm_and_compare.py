@@ -44,15 +44,29 @@ def test_describe_hand_computed():
     # q3 at position 2.25 -> 0.9 + 0.25*0.1 = 0.925, iqr 0.125;
     # iqm drops one value per end: mean(0.8, 0.9) = 0.85.
     d = stats.describe([0.8, 0.8, 0.9, 1.0], seed=1, n_resamples=FAST)
-    expected = dict(
-        mean=0.875, std=math.sqrt(0.0275 / 3), median=0.85, q1=0.8, q3=0.925, iqr=0.125, iqm=0.85
-    )
+    expected = dict(mean=0.875, std=math.sqrt(0.0275 / 3), median=0.85, q1=0.8, q3=0.925, iqr=0.125, iqm=0.85)
     for key, value in expected.items():
         assert d[key] == pytest.approx(value, abs=1e-12), key
     assert (d["n"], d["min"], d["max"]) == (4, 0.8, 1.0)
     assert d["min"] <= d["ci_low"] < d["mean"] < d["ci_high"] <= d["max"]
-    assert list(d) == ["n", "mean", "std", "median", "q1", "q3", "iqr", "iqm", "min", "max", "ci_low", "ci_high",
-                       "n_sources", "icc", "design_effect", "n_effective"]
+    assert list(d) == [
+        "n",
+        "mean",
+        "std",
+        "median",
+        "q1",
+        "q3",
+        "iqr",
+        "iqm",
+        "min",
+        "max",
+        "ci_low",
+        "ci_high",
+        "n_sources",
+        "icc",
+        "design_effect",
+        "n_effective",
+    ]
     # runs given as independent (no groups): design effect 1, every run counts
     assert (d["n_sources"], d["icc"], d["design_effect"], d["n_effective"]) == (None, None, 1.0, 4.0)
     assert_json_clean(d)
@@ -387,7 +401,6 @@ def test_rank_arms_per_group():
 
 def test_import_pulls_in_no_tensorflow_or_matplotlib():
     code = (
-        "import blobs_transfer.stats, sys; "
-        "assert 'tensorflow' not in sys.modules and 'matplotlib' not in sys.modules"
+        "import blobs_transfer.stats, sys; assert 'tensorflow' not in sys.modules and 'matplotlib' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

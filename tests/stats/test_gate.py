@@ -35,7 +35,11 @@ def test_finding_se_of_constant_sources_against_a_constant_baseline():
 
 def test_finding_se_is_seeded():
     rng = np.random.default_rng(3)
-    arm, base, groups = rng.integers(380, 420, 30) / N_TEST, rng.integers(385, 425, 40) / N_TEST, np.repeat(np.arange(6), 5)
+    arm, base, groups = (
+        rng.integers(380, 420, 30) / N_TEST,
+        rng.integers(385, 425, 40) / N_TEST,
+        np.repeat(np.arange(6), 5),
+    )
     assert gate.finding_se(arm, groups, base, seed=4) == gate.finding_se(arm, groups, base, seed=4)
     assert gate.finding_se(arm, groups, base, seed=4) != gate.finding_se(arm, groups, base, seed=5)
 
@@ -52,15 +56,32 @@ def study(shift_arm=0, shift_base=0, seed=0):
 
 def summary_of(correct, groups):
     """The parts of a run's summary that `gate.check` reads: each arm's statistics and the comparisons."""
-    arms = [{"arm": name, "n": int(c.size), "n_diverged": 0, **{k: float(v) for k, v in gate.statistics_of(c / N_TEST).items()}}
-            for name, c in correct.items()]
-    comparisons = compare_arms({k: v / N_TEST for k, v in correct.items()}, correct, "standalone", seed=0,
-                               groups=groups, n_test=N_TEST, n_resamples=200)
+    arms = [
+        {
+            "arm": name,
+            "n": int(c.size),
+            "n_diverged": 0,
+            **{k: float(v) for k, v in gate.statistics_of(c / N_TEST).items()},
+        }
+        for name, c in correct.items()
+    ]
+    comparisons = compare_arms(
+        {k: v / N_TEST for k, v in correct.items()},
+        correct,
+        "standalone",
+        seed=0,
+        groups=groups,
+        n_test=N_TEST,
+        n_resamples=200,
+    )
     return {"arms": arms, "comparisons": comparisons}
 
 
 def baseline_of(correct, groups):
-    arms = [{"arm": name, "n_diverged": 0, "accuracy": c / N_TEST, "groups": groups.get(name)} for name, c in correct.items()]
+    arms = [
+        {"arm": name, "n_diverged": 0, "accuracy": c / N_TEST, "groups": groups.get(name)}
+        for name, c in correct.items()
+    ]
     comparisons = summary_of(correct, groups)["comparisons"]
     return gate.make_baseline(arms, n_test=N_TEST, run={}, source="hand-made", seed=0, comparisons=comparisons)
 
@@ -74,7 +95,9 @@ def test_the_baseline_holds_each_finding_with_its_band():
     for key in gate.FINDINGS:
         band = finding[key]
         assert band["value"] == comparison[key]
-        assert band["tolerance"] == round(max(gate.Z_BAND * math.sqrt(2) * band["se"], 0.004 if key == "diff_mean" else 0.01), 4)
+        assert band["tolerance"] == round(
+            max(gate.Z_BAND * math.sqrt(2) * band["se"], 0.004 if key == "diff_mean" else 0.01), 4
+        )
         assert "two-stage bootstrap over 40 source models and a bootstrap of the 80 standalone runs" in band["why"]
     assert "findings" in baseline["about"] and "no evidence" in baseline["about"]
 
@@ -87,8 +110,10 @@ def test_opposite_shifts_inside_each_arms_band_fail_the_findings():
     rows_of = lambda shifted: {(r["arm"], r["statistic"]): r for r in gate.check(summary_of(*shifted), baseline)}  # noqa: E731
     assert all(r["ok"] for r in rows_of(study()).values())  # the baseline's own run
     # each arm shifted by 90% of the narrower of its mean and median bands, in test rows (a shift leaves the std)
-    arm_rows, base_rows = (int(0.9 * N_TEST * min(baseline["arms"][a][s]["tolerance"] for s in ("mean", "median")))
-                           for a in ("transfer", "standalone"))
+    arm_rows, base_rows = (
+        int(0.9 * N_TEST * min(baseline["arms"][a][s]["tolerance"] for s in ("mean", "median")))
+        for a in ("transfer", "standalone")
+    )
     rows = rows_of(study(shift_arm=arm_rows, shift_base=-base_rows))
     assert arm_rows > 0 and base_rows > 0
     moved = [key for key, r in rows.items() if key[1] in gate.STATISTICS and not r["ok"]]
@@ -98,19 +123,26 @@ def test_opposite_shifts_inside_each_arms_band_fail_the_findings():
 
 
 def verdict_rows(was, now):
-    baseline = {"arms": {}, "findings": {"t": {"against": "s", "verdict": was,
-                                               **{k: {"value": 0.5, "tolerance": 0.1} for k in gate.FINDINGS}}}}
+    baseline = {
+        "arms": {},
+        "findings": {
+            "t": {"against": "s", "verdict": was, **{k: {"value": 0.5, "tolerance": 0.1} for k in gate.FINDINGS}}
+        },
+    }
     summary = {"arms": [], "comparisons": [{"arm": "t", "baseline": "s", "diff_mean": 0.5, "a12": 0.5, "verdict": now}]}
     return gate.check(summary, baseline)
 
 
-@pytest.mark.parametrize("was, now, ok, note", [
-    ("worse", "worse", True, None),
-    ("worse", "better", False, None),
-    ("better", "worse", False, None),
-    ("worse", "no evidence", True, "worse -> no evidence"),
-    ("no evidence", "better", True, "no evidence -> better"),
-])
+@pytest.mark.parametrize(
+    "was, now, ok, note",
+    [
+        ("worse", "worse", True, None),
+        ("worse", "better", False, None),
+        ("better", "worse", False, None),
+        ("worse", "no evidence", True, "worse -> no evidence"),
+        ("no evidence", "better", True, "no evidence -> better"),
+    ],
+)
 def test_a_verdict_fails_only_when_it_flips_between_better_and_worse(was, now, ok, note):
     rows = verdict_rows(was, now)
     assert [r["statistic"] for r in rows] == ["mean - s", "P(> s)", "verdict"]

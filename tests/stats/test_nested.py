@@ -115,8 +115,9 @@ def test_describe_rejects_groups_of_the_wrong_length():
 def test_clustered_test_with_one_run_per_source_is_brunner_munzel():
     rng = np.random.default_rng(3)
     arm, base = rng.integers(390, 420, 25), rng.integers(385, 415, 30)
-    result = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=0, groups=np.arange(25),
-                                       n_resamples=999)
+    result = stats.compare_to_baseline(
+        arm / N_TEST, base / N_TEST, arm, base, seed=0, groups=np.arange(25), n_resamples=999
+    )
     assert result["verdict_test"] == stats.NESTED_VERDICT
     assert result["verdict_p"] == pytest.approx(st.brunnermunzel(arm, base).pvalue, rel=1e-12)
     assert (result["n_sources"], result["design_effect"], result["n_effective"]) == (25, 1.0, 25.0)
@@ -126,12 +127,14 @@ def test_nested_row_keys_and_their_tests():
     rng = np.random.default_rng(4)
     arm, groups = nested_counts(rng, 6, 5, 0.9)
     base = rng.integers(380, 420, 40)
-    r = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=2, groups=groups, n_test=N_TEST,
-                                  n_resamples=999)
+    r = stats.compare_to_baseline(
+        arm / N_TEST, base / N_TEST, arm, base, seed=2, groups=groups, n_test=N_TEST, n_resamples=999
+    )
     means = np.array([arm[groups == s].mean() for s in range(6)]) / N_TEST
     assert r["welch_p"] == pytest.approx(st.ttest_ind(means, base / N_TEST, equal_var=False).pvalue)
-    assert r["mwu_p"] == stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=2,
-                                                   n_resamples=9)["mwu_p"]  # pooled, descriptive only
+    assert (
+        r["mwu_p"] == stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=2, n_resamples=9)["mwu_p"]
+    )  # pooled, descriptive only
     wins = sum((x > y) + 0.5 * (x == y) for x in arm for y in base) / (arm.size * base.size)
     assert r["a12"] == pytest.approx(wins)
     assert r["diff_ci_low"] < r["diff_mean"] < r["diff_ci_high"]
@@ -149,8 +152,7 @@ def test_complete_separation_falls_back_to_sources_as_units():
     arm = np.repeat(rng.integers(450, 470, 10), 4)
     groups = np.repeat(np.arange(10), 4)
     base = rng.integers(380, 420, 30)
-    r = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=0, groups=groups,
-                                  n_resamples=999)
+    r = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=0, groups=groups, n_resamples=999)
     means = np.array([arm[groups == s].mean() for s in range(10)])
     expected = st.mannwhitneyu(means, base, method="asymptotic", use_continuity=True).pvalue
     assert r["a12"] == 1.0 and r["verdict_p"] == pytest.approx(expected)
@@ -168,8 +170,7 @@ def test_compare_arms_single_source_arms_keep_every_number():
     correct = {"standalone": base, "nested": nested, "single": single}
     accuracies = {k: v / N_TEST for k, v in correct.items()}
     groups = {"nested": nested_groups, "single": np.zeros(30, int)}
-    rows = stats.compare_arms(accuracies, correct, "standalone", seed=0, n_resamples=999, n_test=N_TEST,
-                              groups=groups)
+    rows = stats.compare_arms(accuracies, correct, "standalone", seed=0, n_resamples=999, n_test=N_TEST, groups=groups)
     plain = stats.compare_arms(accuracies, correct, "standalone", seed=0, n_resamples=999)
     by, plain_by = {r["arm"]: r for r in rows}, {r["arm"]: r for r in plain}
     assert by["nested"]["verdict_test"] == stats.NESTED_VERDICT and by["nested"]["n_sources"] == 6
@@ -177,8 +178,20 @@ def test_compare_arms_single_source_arms_keep_every_number():
     assert by["single"]["verdict_test"] == stats.MWU_VERDICT == "Mann-Whitney U (tie-corrected, on correct counts)"
     assert by["single"]["verdict_p"] == by["single"]["mwu_p"] and by["single"]["n_sources"] == 1
     # the single-source arm's comparison is the independent one, number for number
-    for key in ("diff_mean", "diff_ci_low", "diff_ci_high", "a12", "a12_ci_low", "a12_ci_high", "cliffs_delta",
-                "hedges_g", "welch_p", "mwu_p", "n_arm", "n_baseline"):
+    for key in (
+        "diff_mean",
+        "diff_ci_low",
+        "diff_ci_high",
+        "a12",
+        "a12_ci_low",
+        "a12_ci_high",
+        "cliffs_delta",
+        "hedges_g",
+        "welch_p",
+        "mwu_p",
+        "n_arm",
+        "n_baseline",
+    ):
         assert by["single"][key] == plain_by["single"][key], key
     assert [r["verdict_p_holm"] for r in rows] == stats.holm([r["verdict_p"] for r in rows])
     for key in ("welch_p", "mwu_p"):
@@ -193,8 +206,14 @@ def test_nested_verdict_follows_a12():
     better, groups = nested_counts(rng, 12, 5, 0.9, mean=0.86, sd=0.02)
     worse, _ = nested_counts(rng, 12, 5, 0.9, mean=0.74, sd=0.02)
     correct = {"standalone": base, "better": better, "worse": worse}
-    rows = stats.compare_arms({k: v / N_TEST for k, v in correct.items()}, correct, "standalone", seed=1,
-                              groups={"better": groups, "worse": groups}, n_resamples=999)
+    rows = stats.compare_arms(
+        {k: v / N_TEST for k, v in correct.items()},
+        correct,
+        "standalone",
+        seed=1,
+        groups={"better": groups, "worse": groups},
+        n_resamples=999,
+    )
     assert [(r["verdict"], r["a12"] > 0.5) for r in rows] == [("better", True), ("worse", False)]
     assert all(r["verdict_p_holm"] < 0.05 for r in rows)
 
@@ -207,7 +226,9 @@ def test_nested_results_are_reproducible_and_unbalanced_sources_work():
     args = (counts / N_TEST, base / N_TEST, counts, base)
     first = stats.compare_to_baseline(*args, seed=4, groups=groups, n_resamples=999)
     assert stats.compare_to_baseline(*args, seed=4, groups=groups, n_resamples=999) == first
-    assert stats.compare_to_baseline(*args, seed=5, groups=groups, n_resamples=999)["diff_ci_low"] != first["diff_ci_low"]
+    assert (
+        stats.compare_to_baseline(*args, seed=5, groups=groups, n_resamples=999)["diff_ci_low"] != first["diff_ci_low"]
+    )
     d = stats.describe(counts / N_TEST, seed=4, groups=groups, n_resamples=999)
     m = (9 + 144 + 64) / 23
     assert d["design_effect"] == pytest.approx(1 + (m - 1) * d["icc"])
@@ -242,10 +263,14 @@ def test_nested_verdict_and_ci_hold_where_pooled_fails(icc, k):
     pooled = np.zeros(2)
     for i in range(STUDIES):
         arm, base, groups = simulated_study(rng, k, icc)
-        r = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=i, groups=groups,
-                                      n_test=N_TEST, n_resamples=SIM_RESAMPLES)
-        hits += [r["verdict_p"] < 0.05, r["diff_ci_low"] <= 0 <= r["diff_ci_high"],
-                 r["a12_ci_low"] <= 0.5 <= r["a12_ci_high"]]
+        r = stats.compare_to_baseline(
+            arm / N_TEST, base / N_TEST, arm, base, seed=i, groups=groups, n_test=N_TEST, n_resamples=SIM_RESAMPLES
+        )
+        hits += [
+            r["verdict_p"] < 0.05,
+            r["diff_ci_low"] <= 0 <= r["diff_ci_high"],
+            r["a12_ci_low"] <= 0.5 <= r["a12_ci_high"],
+        ]
         if icc == 0.97 and i < POOLED_STUDIES:
             p = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=i, n_resamples=499)
             pooled += [p["verdict_p"] < 0.05, p["diff_ci_low"] <= 0 <= p["diff_ci_high"]]
@@ -337,7 +362,11 @@ def test_scalable_edge_cases(monkeypatch):
     assert stats.describe([0.8] * 50, seed=0)["ci_low"] == 0.8
     r = stats.compare_to_baseline([0.9] * 20, [0.8] * 20, [450] * 20, [400] * 20, seed=0)
     assert (r["diff_ci_low"], r["diff_ci_high"], r["a12_ci_low"], r["a12_ci_high"]) == (
-        pytest.approx(0.1), pytest.approx(0.1), 1.0, 1.0)
+        pytest.approx(0.1),
+        pytest.approx(0.1),
+        1.0,
+        1.0,
+    )
     d = stats.describe([0.8, 0.9], seed=0)  # two runs: a (crude) interval inside the data
     assert 0.8 <= d["ci_low"] <= d["ci_high"] <= 0.9
 
@@ -383,8 +412,9 @@ def test_curve_band_nested_is_the_t_interval_on_source_means():
     # runs as independent (no groups, or one source model: conditional on it): sd .1291, t_{3} 3.18245 -> .2054
     for groups in (None, [7, 7, 7, 7]):
         pooled = stats.curve_band(curves, groups=groups)
-        np.testing.assert_allclose(pooled["high"] - pooled["mean"], [3.18244631 * math.sqrt(0.05 / 3) / 2] * 2,
-                                   rtol=1e-7)
+        np.testing.assert_allclose(
+            pooled["high"] - pooled["mean"], [3.18244631 * math.sqrt(0.05 / 3) / 2] * 2, rtol=1e-7
+        )
     assert stats.curve_band(curves)["n_sources"] is None and stats.curve_band(curves, groups=[7] * 4)["n_sources"] == 1
 
 

@@ -95,7 +95,8 @@ def test_the_difference_to_a_reference_score_is_paired():
     low, high = out["poor"]["rho_diff_ci"]
     assert low < out["poor"]["rho_diff"] < high < 0  # paired: far narrower than the two rho intervals
     assert high - low < (out["poor"]["rho_ci"][1] - out["poor"]["rho_ci"][0]) + (
-        out["good"]["rho_ci"][1] - out["good"]["rho_ci"][0])
+        out["good"]["rho_ci"][1] - out["good"]["rho_ci"][0]
+    )
     assert "rho_diff" not in R.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=50)["poor"]
 
 
@@ -106,8 +107,9 @@ def test_the_resamples_are_named_by_arm_and_repeat_exactly():
     assert a == R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
     assert a != R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=1", n_resamples=100)
     # the scores share their resamples: adding a score leaves another's numbers as they were
-    both = R.agreement({"q": q, "noise": np.arange(q.size)}, labels, acc, groups, seed=7, arm="transfer fixed=0",
-                       n_resamples=100)
+    both = R.agreement(
+        {"q": q, "noise": np.arange(q.size)}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100
+    )
     assert both["q"] == a["q"]
 
 

@@ -45,8 +45,11 @@ def test_sources_are_the_unit_not_runs():
 def test_one_arm_clearly_best():
     rng = np.random.default_rng(3)
     groups = np.repeat(np.arange(20), 5)
-    arms = {"standalone": rng.normal(0.6, 0.05, 100), "good": np.repeat(rng.normal(0.85, 0.03, 20), 5),
-            "bad": np.repeat(rng.normal(0.5, 0.03, 20), 5)}
+    arms = {
+        "standalone": rng.normal(0.6, 0.05, 100),
+        "good": np.repeat(rng.normal(0.85, 0.03, 20), 5),
+        "bad": np.repeat(rng.normal(0.5, 0.03, 20), 5),
+    }
     out = best_arm(arms, {"good": groups, "bad": groups}, seed=4)
     assert out["best_arm"] == "good" and out["p_best"] == 1.0
     assert out["p_best_by_arm"] == {"standalone": 0.0, "good": 1.0, "bad": 0.0}
@@ -82,8 +85,9 @@ def test_an_arm_missing_a_source_and_seeds():
     assert first == p_best(arms, groups, seed=9, n_resamples=2000)
     assert first != p_best(arms, groups, seed=10, n_resamples=2000)
     assert sum(first.values()) == pytest.approx(1.0)
-    partial = p_best({"A": [0.9, 0.9], "B": [0.5, 0.5]}, {"A": np.array([0, 0]), "B": np.array([1, 1])},
-                     seed=11, n_resamples=B)
+    partial = p_best(
+        {"A": [0.9, 0.9], "B": [0.5, 0.5]}, {"A": np.array([0, 0]), "B": np.array([1, 1])}, seed=11, n_resamples=B
+    )
     # A has a mean only when source 0 is drawn (3/4 of the resamples), and then it is best; else B is
     assert within_mc(partial["A"], 0.75)
 

@@ -36,8 +36,12 @@ def layout(values):
 
 def hists(sample, n_resamples, seed, **kwargs):
     """(B, D) histograms of n_resamples resamples of `sample`, and their totals (B,)."""
-    out = resample(lambda d: np.column_stack([d.hist(), d.totals]), n_resamples,
-                   Stream(sample, np.random.default_rng(seed)), **kwargs)
+    out = resample(
+        lambda d: np.column_stack([d.hist(), d.totals]),
+        n_resamples,
+        Stream(sample, np.random.default_rng(seed)),
+        **kwargs,
+    )
     return out[:, :-1], out[:, -1]
 
 
@@ -180,8 +184,13 @@ def test_chunking_two_streams_gives_the_same_numbers():
     arm, base = Sample(ia, ga.size, np.repeat(np.arange(5), 4)), Sample(ib, gb.size)
 
     def run(cells):
-        return resample(lambda da, db: np.stack([da.sums(ga) / da.totals, db.sums(gb) / db.totals], axis=1), 97,
-                        Stream(arm, np.random.default_rng(1)), Stream(base, np.random.default_rng(2)), chunk_cells=cells)
+        return resample(
+            lambda da, db: np.stack([da.sums(ga) / da.totals, db.sums(gb) / db.totals], axis=1),
+            97,
+            Stream(arm, np.random.default_rng(1)),
+            Stream(base, np.random.default_rng(2)),
+            chunk_cells=cells,
+        )
 
     assert np.array_equal(run(1), run(1 << 30))
 
@@ -255,19 +264,26 @@ def test_reordering_arms_changes_no_gate_band():
 def test_reordering_arms_changes_no_p_best_or_comparison():
     rng = np.random.default_rng(9)
     groups = np.repeat(np.arange(5), 4)
-    correct = {"standalone": rng.integers(380, 420, 20), "a": rng.integers(385, 425, 20), "b": rng.integers(380, 430, 20)}
+    correct = {
+        "standalone": rng.integers(380, 420, 20),
+        "a": rng.integers(385, 425, 20),
+        "b": rng.integers(380, 430, 20),
+    }
     accuracies = {k: v / 500 for k, v in correct.items()}
     g = {"a": groups, "b": groups}
     forward = ranking.p_best(accuracies, g, seed=3, n_resamples=500)
     backward = ranking.p_best(dict(reversed(list(accuracies.items()))), g, seed=3, n_resamples=500)
     assert forward == backward
     rows = stats.compare_arms(accuracies, correct, "standalone", seed=3, groups=g, n_resamples=499)
-    swapped = stats.compare_arms({k: accuracies[k] for k in ("standalone", "b", "a")}, correct, "standalone", seed=3,
-                                 groups=g, n_resamples=499)
+    swapped = stats.compare_arms(
+        {k: accuracies[k] for k in ("standalone", "b", "a")}, correct, "standalone", seed=3, groups=g, n_resamples=499
+    )
     by_arm = {r["arm"]: r for r in swapped}
     for row in rows:
-        assert (row["diff_ci_low"], row["a12_ci_high"]) == (by_arm[row["arm"]]["diff_ci_low"],
-                                                           by_arm[row["arm"]]["a12_ci_high"])
+        assert (row["diff_ci_low"], row["a12_ci_high"]) == (
+            by_arm[row["arm"]]["diff_ci_low"],
+            by_arm[row["arm"]]["a12_ci_high"],
+        )
 
 
 # ----------------------------------------------------------------------------- the numbers stay

@@ -84,8 +84,9 @@ def test_evidence_is_the_gaussian_marginal_likelihood():
     t = (y == 1).astype(float)
     for alpha, beta in ((1.0, 1.0), (0.3, 5.0), (20.0, 0.7)):
         cov = np.eye(40) / beta + f @ f.T / alpha
-        assert T.evidence(t, f, alpha, beta) == pytest.approx(multivariate_normal(np.zeros(40), cov).logpdf(t) / 40,
-                                                             rel=1e-10)
+        assert T.evidence(t, f, alpha, beta) == pytest.approx(
+            multivariate_normal(np.zeros(40), cov).logpdf(t) / 40, rel=1e-10
+        )
 
 
 def test_logme_maximises_the_evidence():
@@ -95,8 +96,12 @@ def test_logme_maximises_the_evidence():
     f, y = features_and_labels(5, n=120, d=4)
     t = (y == 2).astype(float)
     value, alpha, beta = T.maximise_evidence(t, f)
-    best = minimize(lambda p: -T.evidence(t, f, np.exp(p[0]), np.exp(p[1])), [0.0, 0.0], method="Nelder-Mead",
-                    options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000})
+    best = minimize(
+        lambda p: -T.evidence(t, f, np.exp(p[0]), np.exp(p[1])),
+        [0.0, 0.0],
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000},
+    )
     assert value == pytest.approx(-best.fun, abs=1e-9)
     assert value >= -best.fun - 1e-12
     assert (alpha, beta) == pytest.approx(tuple(np.exp(best.x)), rel=1e-3)

@@ -14,9 +14,9 @@ from blobs_transfer.train import run as experiment
 def test_budget_sweep_trains_its_source_models_once(monkeypatch):
     """Two cells over target.epochs: one source training (with the source's 3 epochs), then each cell trains
     with its own epochs, from the very same source models."""
-    grid = sweep.sweep_from_dict({
-        "study": {"source_repeats": 2, "repeats": 1}, "training": {"epochs": 3},
-        "sweep": {"target.epochs": [1, 2]}})
+    grid = sweep.sweep_from_dict(
+        {"study": {"source_repeats": 2, "repeats": 1}, "training": {"epochs": 3}, "sweep": {"target.epochs": [1, 2]}}
+    )
     cells = grid.cells()
     assert len(schedule.batches(grid, cells)) == 2  # different target epochs never train together
     calls = []
@@ -28,7 +28,9 @@ def test_budget_sweep_trains_its_source_models_once(monkeypatch):
 
     monkeypatch.setattr(experiment, "train", recording_train)
     monkeypatch.setattr(sweep_cells, "_SOURCE_CACHE", {})
-    outputs = [sweep_cells.train_batch([grid.config_of(c) for c in batch])[0] for batch in schedule.batches(grid, cells)]
+    outputs = [
+        sweep_cells.train_batch([grid.config_of(c) for c in batch])[0] for batch in schedule.batches(grid, cells)
+    ]
     n_runs = 1 + 3 * 2 * 1  # standalone's 1 repeat, 3 transfer arms x 2 sources x 1 repeat
     assert calls == [(2, 3), (n_runs, 1), (n_runs, 2)]
     assert [o.test_accuracy_curves.shape for o in outputs] == [(n_runs, 2), (n_runs, 3)]

@@ -35,8 +35,11 @@ def test_bad_grid_is_one_line_before_anything_trains(tmp_path, name):
 def test_grid_is_every_combination_in_order(tmp_path):
     sweep = load_sweep(write(tmp_path, SMALL.format(epochs=2)))
     assert [c.values for c in sweep.cells()] == [
-        (("target.n_train", 20), ("target.similarity_t", 0.0)), (("target.n_train", 20), ("target.similarity_t", 1.0)),
-        (("target.n_train", 100), ("target.similarity_t", 0.0)), (("target.n_train", 100), ("target.similarity_t", 1.0))]
+        (("target.n_train", 20), ("target.similarity_t", 0.0)),
+        (("target.n_train", 20), ("target.similarity_t", 1.0)),
+        (("target.n_train", 100), ("target.similarity_t", 0.0)),
+        (("target.n_train", 100), ("target.similarity_t", 1.0)),
+    ]
     cfg = sweep.config_of(sweep.cells()[2])
     assert cfg.target_spec.n_train == 100 and cfg.target_spec.similarity_t == 0.0 and cfg.training.epochs == 2
 
@@ -45,12 +48,18 @@ def test_grid_is_every_combination_in_order(tmp_path):
 
 
 def test_cells_are_named_by_their_values_and_picklable():
-    grid = sweep_from_dict({"study": {"repeats": 3}, "sweep": {"target.n_train": [20, 100], "model.hidden_units": [[5, 5], [8, 4]]}})
+    grid = sweep_from_dict(
+        {"study": {"repeats": 3}, "sweep": {"target.n_train": [20, 100], "model.hidden_units": [[5, 5], [8, 4]]}}
+    )
     assert grid.keys == ["target.n_train", "model.hidden_units"]
     cells = grid.cells()
     assert [c.index for c in cells] == [0, 1, 2, 3]
     assert cells[1].name == "target.n_train=20, model.hidden_units=[8, 4]"
-    assert pickle.loads(pickle.dumps(cells[3])) == cells[3] == Cell(3, (("target.n_train", 100), ("model.hidden_units", [8, 4])))
+    assert (
+        pickle.loads(pickle.dumps(cells[3]))
+        == cells[3]
+        == Cell(3, (("target.n_train", 100), ("model.hidden_units", [8, 4])))
+    )
     cfg = grid.config_of(cells[3])
     assert (cfg.target_spec.n_train, cfg.model.hidden_units, cfg.study.repeats) == (100, (8, 4), 3)
 
@@ -63,20 +72,27 @@ def test_the_root_seed_is_the_configs_unless_given():
 
 
 def test_the_resolved_sweep_is_the_grid_then_the_base_config():
-    grid = sweep_from_dict({"training": {"epochs": 4}, "sweep": {"target.n_train": [20, 100],
-                                                                 "target.similarity_t": [0.0, 1.0]}})
+    grid = sweep_from_dict(
+        {"training": {"epochs": 4}, "sweep": {"target.n_train": [20, 100], "target.similarity_t": [0.0, 1.0]}}
+    )
     text = grid.to_toml()
     assert text.startswith('[sweep]\n"target.n_train" = [20, 100]\n"target.similarity_t" = [0.0, 1.0]\n\n')
     assert text == text.split("\n\n", 1)[0] + "\n\n" + to_toml(config_from_dict({"training": {"epochs": 4}}))
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"sweep": {"target.n_train": [10, 10]}}, "sweep: target.n_train lists a value twice"),
-    ({"sweep": {"target.n_train": [10, 0]}}, "sweep cell target.n_train=0: target.n_train must be 1 or more, got 0"),
-    ({"sweep": {"nowhere": [1]}}, "sweep: unknown key 'nowhere' (keys are section.key"),
-    ({"study": {"repeat": 1}, "sweep": {"target.n_train": [10]}}, "unknown key 'study.repeat'"),
-    ({"sweep": {}}, "a sweep config needs a [sweep] table with at least one key and its list of values"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"sweep": {"target.n_train": [10, 10]}}, "sweep: target.n_train lists a value twice"),
+        (
+            {"sweep": {"target.n_train": [10, 0]}},
+            "sweep cell target.n_train=0: target.n_train must be 1 or more, got 0",
+        ),
+        ({"sweep": {"nowhere": [1]}}, "sweep: unknown key 'nowhere' (keys are section.key"),
+        ({"study": {"repeat": 1}, "sweep": {"target.n_train": [10]}}, "unknown key 'study.repeat'"),
+        ({"sweep": {}}, "a sweep config needs a [sweep] table with at least one key and its list of values"),
+    ],
+)
 def test_a_bad_grid_is_one_config_error_naming_the_key(data, message):
     with pytest.raises(ConfigError) as info:
         sweep_from_dict(data)

@@ -71,13 +71,29 @@ def test_killed_worker_loses_nothing_and_scores_match_in_process(tmp_path, in_pr
     """A local cluster of two spawned workers; one is killed (SIGKILL) once the first cell is written: its
     cells run again, the sweep completes, and runs.csv is byte-identical to the in-process sweep's."""
     results = tmp_path / "results"
-    proc = subprocess.Popen([*EXE, "sweep", "--config", str(write(tmp_path, GRID.format(epochs=30))),
-                             "--results-dir", str(results), "--workers", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
+    proc = subprocess.Popen(
+        [
+            *EXE,
+            "sweep",
+            "--config",
+            str(write(tmp_path, GRID.format(epochs=30))),
+            "--results-dir",
+            str(results),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+        text=True,
+    )
     assert first_cell(results), "no cell finished"
     with paused(proc):
-        workers = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())]
+        workers = [
+            p
+            for p in psutil.Process(proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+        ]
         assert len(workers) >= 2, [p.cmdline() for p in workers]
         done_at_kill = len(list(results.glob("sweep-*/cells/*/cell.json")))
         os.kill(workers[0].pid, signal.SIGKILL)
@@ -99,15 +115,28 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = str(Path(sys.executable).with_name("dask"))
-    scheduler = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                  "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
-    worker = subprocess.Popen([dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    scheduler = subprocess.Popen(
+        [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
+    worker = subprocess.Popen(
+        [dask, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=ENV,
+    )
     try:
         results = tmp_path / "results"
         config = write(tmp_path, GRID.format(epochs=30))
-        proc = subprocess.Popen([*EXE, "sweep", "--config", str(config), "--results-dir", str(results),
-                                 "--scheduler", address], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV, text=True)
+        proc = subprocess.Popen(
+            [*EXE, "sweep", "--config", str(config), "--results-dir", str(results), "--scheduler", address],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=ENV,
+            text=True,
+        )
         assert first_cell(results), "no cell finished"
         with paused(proc):
             scheduler.kill()
@@ -132,10 +161,12 @@ def test_lost_scheduler_stops_with_one_line_and_resume_finishes(tmp_path, in_pro
 
 def test_scheduler_without_dask_says_how_to_install(tmp_path):
     config = write(tmp_path, GRID.format(epochs=2))
-    code = ("import sys; sys.modules['distributed'] = None\n"
-            "from blobs_transfer.cli import cli\n"
-            f"cli(['sweep', '--config', {str(config)!r}, '--results-dir', {str(tmp_path / 'r')!r},"
-            " '--scheduler', 'tcp://127.0.0.1:1'])\n")
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from blobs_transfer.cli import cli\n"
+        f"cli(['sweep', '--config', {str(config)!r}, '--results-dir', {str(tmp_path / 'r')!r},"
+        " '--scheduler', 'tcp://127.0.0.1:1'])\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=ENV, timeout=300)
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()

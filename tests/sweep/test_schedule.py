@@ -7,8 +7,9 @@ from blobs_transfer.train.plan import CHUNK_SIZE
 
 
 def test_sweep_batches_group_cells_that_can_train_together():
-    grid = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [20, 100, 30],
-                                                                 "target.similarity_t": [0.0, 1.0]}})
+    grid = sweep_from_dict(
+        {"study": {"repeats": 2}, "sweep": {"target.n_train": [20, 100, 30], "target.similarity_t": [0.0, 1.0]}}
+    )
     cells = grid.cells()
     # 20 and 30 rows are one minibatch each, 100 rows four: two batches, in grid order of their first cell
     assert [[c.index for c in b] for b in batches(grid, cells)] == [[0, 1, 4, 5], [2, 3]]
@@ -50,12 +51,18 @@ def test_the_keras_engine_trains_every_cell_alone():
 
 
 def test_cells_of_other_networks_or_batch_sizes_never_share_a_batch():
-    grid = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"model.hidden_units": [[5, 5], [4, 4], [5, 5, 5]],
-                                                               "training.batch_size": [32, 16]}})
+    grid = sweep_from_dict(
+        {
+            "study": {"repeats": 2},
+            "sweep": {"model.hidden_units": [[5, 5], [4, 4], [5, 5, 5]], "training.batch_size": [32, 16]},
+        }
+    )
     assert [[c.index for c in b] for b in batches(grid, grid.cells())] == [[0], [1], [2], [3], [4], [5]]
     # 100 rows in batches of 32 (cell 0) and 50 rows in batches of 16 (cell 3) are both 4 minibatches, but their
     # training settings differ; cells 0 and 2 share the batch size but not the minibatches (4 and 2): all alone
-    mixed = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [100, 50], "training.batch_size": [32, 16]}})
+    mixed = sweep_from_dict(
+        {"study": {"repeats": 2}, "sweep": {"target.n_train": [100, 50], "training.batch_size": [32, 16]}}
+    )
     assert [[c.index for c in b] for b in batches(mixed, mixed.cells())] == [[0], [1], [2], [3]]
     # and the same settings and minibatches share one: 100 and 120 rows are 4 minibatches of 32
     same = sweep_from_dict({"study": {"repeats": 2}, "sweep": {"target.n_train": [100, 50, 120]}})
@@ -66,5 +73,12 @@ def test_the_batch_limit_gives_each_worker_thread_about_two_batches():
     grid = sweep_from_dict({"study": {"repeats": 2, "source_repeats": 3}, "sweep": {"target.n_train": [10, 20, 30]}})
     cells = grid.cells()  # 3 cells of 2 + 3 x 3 x 2 = 20 replicas: 60 in all
     assert [batch_limit(grid, cells, slots) for slots in (0, 1, 2, 3, 7, 30, 31)] == [
-        CHUNK_SIZE, CHUNK_SIZE, 15, 10, 5, 1, 1]  # ceil(60 / (2 x slots)), at least 1
+        CHUNK_SIZE,
+        CHUNK_SIZE,
+        15,
+        10,
+        5,
+        1,
+        1,
+    ]  # ceil(60 / (2 x slots)), at least 1
     assert batch_limit(grid, cells[:1], slots=2) == 5

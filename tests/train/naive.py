@@ -51,7 +51,7 @@ def train(weights, trainable, x, y, orders, batch_size, optimizer):
     n_classes = w[-1][0].shape[1]
     for order in orders:
         for start in range(0, len(order), batch_size):
-            rows = order[start:start + batch_size]
+            rows = order[start : start + batch_size]
             _, grads = loss_and_grads(w, x[rows], y[rows], n_classes)
             t += 1
             for layer, g_layer in enumerate(grads):

@@ -144,9 +144,11 @@ SOURCE_PROBLEM = 1  # the default study's source 0, trained on Problem 1
 
 OPTIMIZERS = ("sgd", "momentum", "adam")  # the target's training.optimizer; one stored sample each
 DATA = Path(__file__).resolve().parents[1] / "data"
-REGENERATE = ("re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
-              "run tests/train/test_distribution.py with its slow tests and read the diff of "
-              "tests/data/keras_sample_*.json")
+REGENERATE = (
+    "re-run `.venv/bin/python benchmarks/make_keras_sample.py` (3-4 minutes), then check the new sample: "
+    "run tests/train/test_distribution.py with its slow tests and read the diff of "
+    "tests/data/keras_sample_*.json"
+)
 N_LIVE_PER_ARM = {"sgd": 3, "momentum": 1, "adam": 1}  # stored Keras fits re-run live per arm: the first,
 # middle and last seed for the tutorial's SGD, the first for the others (each fit costs 1-2.5 s of CI time)
 LOSS_RTOL = 1e-5
@@ -205,8 +207,11 @@ def version_mismatch(sample: dict) -> str | None:
     recorded = {name: sample["versions"].get(name) for name in installed}
     if installed == recorded:
         return None
-    return (f"the stored Keras sample of {sample['settings']['training']['optimizer']} was made with {recorded}, but {installed} is installed "
-            f"(the sample's other versions: {sample['versions']}): {REGENERATE}")
+    return (
+        f"the stored Keras sample of {sample['settings']['training']['optimizer']} was made with {recorded}, "
+        f"but {installed} is installed "
+        f"(the sample's other versions: {sample['versions']}): {REGENERATE}"
+    )
 
 
 def settings_mismatches(sample: dict, cfg, short_cfg, problem2, source_model) -> list[str]:
@@ -228,10 +233,15 @@ def settings_mismatches(sample: dict, cfg, short_cfg, problem2, source_model) ->
     for arm in ARMS:
         recorded, wanted = [r["seed"] for r in sample["runs"].get(arm, [])], seeds(KERAS, arm, N_KERAS[arm])
         if recorded != wanted:
-            differ = [i for i in range(max(len(recorded), len(wanted)))
-                      if i >= min(len(recorded), len(wanted)) or recorded[i] != wanted[i]]
-            problems.append(f"{arm}: the sample's seeds are not this test's at runs {differ[:5]}"
-                            f"{' ...' if len(differ) > 5 else ''} ({len(recorded)} recorded, {len(wanted)} wanted)")
+            differ = [
+                i
+                for i in range(max(len(recorded), len(wanted)))
+                if i >= min(len(recorded), len(wanted)) or recorded[i] != wanted[i]
+            ]
+            problems.append(
+                f"{arm}: the sample's seeds are not this test's at runs {differ[:5]}"
+                f"{' ...' if len(differ) > 5 else ''} ({len(recorded)} recorded, {len(wanted)} wanted)"
+            )
     src = s["source"]
     expect("source problem and index", (src["problem"], src["index"]), (SOURCE_PROBLEM, 0))
     expect("source seed", src["seed"], source_model.seed)
@@ -241,7 +251,8 @@ def settings_mismatches(sample: dict, cfg, short_cfg, problem2, source_model) ->
     live = source_model.weights
     if len(stored) != len(live) or any(
         a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=SOURCE_ATOL)
-        for s_layer, l_layer in zip(stored, live) for a, b in zip(s_layer, l_layer)
+        for s_layer, l_layer in zip(stored, live)
+        for a, b in zip(s_layer, l_layer)
     ):
         problems.append(f"source weights differ from the source model trained now by more than {SOURCE_ATOL}")
     return problems
@@ -268,22 +279,26 @@ def test_sample_counts_are_valid(sample, problem2):
 
 
 def live_indices(n: int, optimizer: str) -> list[int]:
-    return sorted({0, n // 2, n - 1})[:N_LIVE_PER_ARM[optimizer]]
+    return sorted({0, n // 2, n - 1})[: N_LIVE_PER_ARM[optimizer]]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("arm", ARMS)
 def test_live_keras_fits_reproduce_the_stored_sample(sample, cfg, short_cfg, problem2, source, arm, optimizer):
     stored = [sample["runs"][arm][i] for i in live_indices(N_KERAS[arm], optimizer)]
-    result = experiment.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]),
-                              engine="keras")
-    live = [{"seed": r["seed"], "test_correct": int(c), "train_loss": float(loss)}
-            for r, c, loss in zip(stored, result.final["test_correct"], result.final["train_loss"])]
-    message = (f"{arm}: live Keras fits {live} differ from the stored ones {stored} (sample made with "
-               f"{sample['versions']}): {REGENERATE}")
+    result = experiment.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]), engine="keras")
+    live = [
+        {"seed": r["seed"], "test_correct": int(c), "train_loss": float(loss)}
+        for r, c, loss in zip(stored, result.final["test_correct"], result.final["train_loss"])
+    ]
+    message = (
+        f"{arm}: live Keras fits {live} differ from the stored ones {stored} (sample made with "
+        f"{sample['versions']}): {REGENERATE}"
+    )
     assert [r["test_correct"] for r in live] == [r["test_correct"] for r in stored], message
-    np.testing.assert_allclose([r["train_loss"] for r in live], [r["train_loss"] for r in stored],
-                               rtol=LOSS_RTOL, atol=0, err_msg=message)
+    np.testing.assert_allclose(
+        [r["train_loss"] for r in live], [r["train_loss"] for r in stored], rtol=LOSS_RTOL, atol=0, err_msg=message
+    )
 
 
 @pytest.fixture(scope="module", params=sorted(BATCHED))

@@ -64,8 +64,15 @@ def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_re
     cfg = load_config(None, **RULES[rule])
     seed = 1234 + fixed
     if fixed:  # a frozen-layer case starts from a (briefly) trained source, as transfer does
-        source = get_weights(keras_batch_by_batch(load_config(None), problem1, arms.initial_weights(
-            cfg, cfg.arms[0], None, np.random.default_rng(7)), 0, epoch_orders(7, 3, 500)))
+        source = get_weights(
+            keras_batch_by_batch(
+                load_config(None),
+                problem1,
+                arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(7)),
+                0,
+                epoch_orders(7, 3, 500),
+            )
+        )
     else:
         source = None
     arm = Arm("a", weights="source", fixed=fixed) if fixed else cfg.arms[0]
@@ -73,11 +80,19 @@ def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_re
     orders = epoch_orders(seed, EPOCHS, 500)
     reference = keras_batch_by_batch(cfg, problem2, initial, fixed, orders)
     result = train_replicas(
-        problem2, arms.stack([initial]), np.array([arms.trainable_layers(cfg, arm)]), [seed],
-        epochs=EPOCHS, batch_size=32, optimizer=cfg.training.update_rule, orders=orders[None],
+        problem2,
+        arms.stack([initial]),
+        np.array([arms.trainable_layers(cfg, arm)]),
+        [seed],
+        epochs=EPOCHS,
+        batch_size=32,
+        optimizer=cfg.training.update_rule,
+        orders=orders[None],
     )
     ours = arms.unstack(result.weights, 0)
-    for (k_ref, b_ref), (k, b), (k0, b0), trainable in zip(get_weights(reference), ours, initial, arms.trainable_layers(cfg, arm)):
+    for (k_ref, b_ref), (k, b), (k0, b0), trainable in zip(
+        get_weights(reference), ours, initial, arms.trainable_layers(cfg, arm)
+    ):
         np.testing.assert_allclose(k, k_ref, atol=1e-5, rtol=0)
         np.testing.assert_allclose(b, b_ref, atol=1e-5, rtol=0)
         if not trainable:  # frozen: bit-identical to the start, in both engines
@@ -139,8 +154,9 @@ def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, 
     """A huge learning rate makes losses non-finite; frozen layers still never move."""
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2)])
     trainable = np.array([[False, True, True], [True, True, True]])
-    result = train_replicas(problem2, initial, trainable, [1, 2], epochs=3, batch_size=32,
-                            optimizer=Optimizer(learning_rate=1e6))
+    result = train_replicas(
+        problem2, initial, trainable, [1, 2], epochs=3, batch_size=32, optimizer=Optimizer(learning_rate=1e6)
+    )
     assert np.array_equal(result.weights[0][0][0], initial[0][0][0])
     assert not np.isfinite(result.final["train_loss"]).all()
 
@@ -148,15 +164,21 @@ def test_diverging_replica_keeps_frozen_layers_and_does_not_disturb_others(cfg, 
 def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine, optimizer=Optimizer()):
     initial = [arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in seeds]
     trainable = np.ones((len(seeds), 3), bool)
-    together = engine.train_replicas(problems, arms.stack(initial), trainable, seeds, epochs=epochs,
-                                     batch_size=32, optimizer=optimizer)
-    alone = [engine.train_replicas(p, arms.stack([w]), trainable[:1], [s], epochs=epochs, batch_size=32,
-                                   optimizer=optimizer) for p, w, s in zip(problems, initial, seeds)]
+    together = engine.train_replicas(
+        problems, arms.stack(initial), trainable, seeds, epochs=epochs, batch_size=32, optimizer=optimizer
+    )
+    alone = [
+        engine.train_replicas(p, arms.stack([w]), trainable[:1], [s], epochs=epochs, batch_size=32, optimizer=optimizer)
+        for p, w, s in zip(problems, initial, seeds)
+    ]
     return together, alone
 
 
-@pytest.mark.parametrize("rule", [Optimizer(), Optimizer("momentum", 0.01, momentum=0.9), Optimizer("adam", 0.001)],
-                         ids=["sgd", "momentum", "adam"])
+@pytest.mark.parametrize(
+    "rule",
+    [Optimizer(), Optimizer("momentum", 0.01, momentum=0.9), Optimizer("adam", 0.001)],
+    ids=["sgd", "momentum", "adam"],
+)
 @pytest.mark.parametrize("engine", [engine, engine_tf], ids=["numba", "tensorflow"])
 def test_replicas_on_different_problems_train_as_if_alone(cfg, engine, rule):
     """A replica with fewer minibatches than the others in its computation takes no step on the batches it

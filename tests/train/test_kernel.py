@@ -31,7 +31,9 @@ def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
 
     shapes = [(2, 7), (7, 4), (4, 6), (6, 3)]
     rng = np.random.default_rng(4)
-    initial = [(rng.uniform(-0.8, 0.8, (2, fi, fo)).astype(np.float32), np.zeros((2, fo), np.float32)) for fi, fo in shapes]
+    initial = [
+        (rng.uniform(-0.8, 0.8, (2, fi, fo)).astype(np.float32), np.zeros((2, fo), np.float32)) for fi, fo in shapes
+    ]
     orders = np.stack([result.epoch_orders(s, 3, 500) for s in (1, 2)])
     trainable = np.array([[True] * 4, [False, True, True, True]])
     kw = dict(epochs=3, batch_size=32, orders=orders)
@@ -65,8 +67,13 @@ np.save(sys.argv[2], np.concatenate([w.ravel() for layer in r.weights for w in l
 def _disabled(tmp_path, mode):
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "BLOBS_TRANSFER_KERNEL_DIR": str(tmp_path / "kernels")}
     out = tmp_path / f"{mode}.npy"
-    done = subprocess.run([sys.executable, "-W", "ignore", "-c", DISABLED, mode, str(out)], capture_output=True,
-                          text=True, env=env, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", DISABLED, mode, str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     return done, out
 
 
@@ -76,8 +83,14 @@ def test_without_jit_the_kernel_runs_as_python_and_tracebacks_reach_readable_cod
     done, out = _disabled(tmp_path, "ok")
     assert done.returncode == 0, done.stderr
     exec_globals = {"__name__": "jit"}
-    exec(compile(DISABLED.replace("sys.argv[1]", "'ok'").replace("sys.argv[2]", repr(str(tmp_path / "jit.npy"))),
-                 "jit", "exec"), exec_globals)
+    exec(
+        compile(
+            DISABLED.replace("sys.argv[1]", "'ok'").replace("sys.argv[2]", repr(str(tmp_path / "jit.npy"))),
+            "jit",
+            "exec",
+        ),
+        exec_globals,
+    )
     np.testing.assert_allclose(np.load(out), np.load(tmp_path / "jit.npy"), atol=1e-5, rtol=0)
     done, _ = _disabled(tmp_path, "bad")
     assert done.returncode != 0 and "IndexError" in done.stderr

@@ -13,13 +13,20 @@ from blobs_transfer.train import tensorflow_engine as engine_tf
 from blobs_transfer.train.result import epoch_orders
 from tests.train import naive
 
-RULES = [Optimizer(), Optimizer("momentum", 0.01, momentum=0.9), Optimizer("momentum", 0.02, momentum=0.5, nesterov=True),
-         Optimizer("adam", 0.001), Optimizer("adam", 0.01)]
+RULES = [
+    Optimizer(),
+    Optimizer("momentum", 0.01, momentum=0.9),
+    Optimizer("momentum", 0.02, momentum=0.5, nesterov=True),
+    Optimizer("adam", 0.001),
+    Optimizer("adam", 0.01),
+]
 IDS = ["sgd", "momentum", "nesterov", "adam", "adam-0.01"]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
-@pytest.mark.parametrize("train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"])
+@pytest.mark.parametrize(
+    "train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"]
+)
 def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
     """Four epochs from the same weights and row orders, one replica with a frozen first layer: every weight
     within 1e-5 of NumPy's, the frozen layer bit-identical."""
@@ -28,20 +35,32 @@ def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
     trainable = arms.trainable_layers(cfg, arm)
     orders = epoch_orders(8, 4, len(problem2.y_train))
     expected = naive.train(initial, trainable, problem2.x_train, problem2.y_train, orders, 32, rule)
-    result = train_replicas(problem2, arms.stack([initial]), np.array([trainable]), [8], epochs=4, batch_size=32,
-                            optimizer=rule, orders=orders[None])
-    for (k, b), (k_ref, b_ref), (k0, b0) in zip(arms.unstack(result.weights, 0), expected, initial):
+    result = train_replicas(
+        problem2,
+        arms.stack([initial]),
+        np.array([trainable]),
+        [8],
+        epochs=4,
+        batch_size=32,
+        optimizer=rule,
+        orders=orders[None],
+    )
+    for (k, b), (k_ref, b_ref), (_k0, _b0) in zip(arms.unstack(result.weights, 0), expected, initial):
         np.testing.assert_allclose(k, k_ref, atol=1e-5, rtol=0)
         np.testing.assert_allclose(b, b_ref, atol=1e-5, rtol=0)
-    assert np.array_equal(result.weights[0][0][0], initial[0][0]) and not np.array_equal(result.weights[1][0][0], initial[1][0])
+    assert np.array_equal(result.weights[0][0][0], initial[0][0]) and not np.array_equal(
+        result.weights[1][0][0], initial[1][0]
+    )
 
 
 def test_the_reference_gradients_are_the_finite_differences(cfg, problem2):
     """Central differences in float64 on a minibatch of 32 rows, for every parameter of every layer: relative
     error under 1e-6 (no ReLU sits at its kink for these weights and rows)."""
     rng = np.random.default_rng(3)
-    weights = [(k.astype(np.float64), b.astype(np.float64) + rng.normal(0, 0.1, b.shape))
-               for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(3)[0])]
+    weights = [
+        (k.astype(np.float64), b.astype(np.float64) + rng.normal(0, 0.1, b.shape))
+        for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(3)[0])
+    ]
     x, y = problem2.x_train[:32].astype(np.float64), problem2.y_train[:32]
     _, grads = naive.loss_and_grads(weights, x, y, 3)
     h = 1e-6
@@ -63,7 +82,10 @@ def test_the_reference_gradients_are_the_finite_differences(cfg, problem2):
 
 def test_a_finite_difference_check_can_fail(cfg, problem2):
     """The check above catches a wrong gradient: the softmax's gradient without the mean over rows."""
-    weights = [(k.astype(np.float64), b.astype(np.float64)) for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(3)[0])]
+    weights = [
+        (k.astype(np.float64), b.astype(np.float64))
+        for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(3)[0])
+    ]
     x, y = problem2.x_train[:32].astype(np.float64), problem2.y_train[:32]
     loss, grads = naive.loss_and_grads(weights, x, y, 3)
     k = weights[-1][0]
@@ -75,18 +97,30 @@ def test_a_finite_difference_check_can_fail(cfg, problem2):
     assert abs(grads[-1][0][0, 0] * len(x) - numeric) > 1e-3 * max(abs(numeric), 1e-3)
 
 
-@pytest.mark.parametrize("train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"])
+@pytest.mark.parametrize(
+    "train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"]
+)
 def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, train_replicas):
     """The engine's own gradient, read off one plain SGD step at learning rate 1 on one minibatch of all 500
     rows (w0 - w1 = g), against central differences of the float64 loss: within 2e-5 for every parameter. The
     biases are moved off zero: a row whose hidden units below are all dead would otherwise sit exactly at a
     ReLU's kink, where the difference quotient takes half the slope."""
     rng = np.random.default_rng(5)
-    initial = [(k, (b + rng.normal(0, 0.1, b.shape)).astype(np.float32))
-               for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(5)[0])]
+    initial = [
+        (k, (b + rng.normal(0, 0.1, b.shape)).astype(np.float32))
+        for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(5)[0])
+    ]
     x, y = problem2.x_train, problem2.y_train
-    result = train_replicas(problem2, arms.stack([initial]), np.ones((1, 3), bool), [5], epochs=1, batch_size=500,
-                            optimizer=Optimizer(learning_rate=1.0), orders=np.arange(500, dtype=np.int32)[None, None])
+    result = train_replicas(
+        problem2,
+        arms.stack([initial]),
+        np.ones((1, 3), bool),
+        [5],
+        epochs=1,
+        batch_size=500,
+        optimizer=Optimizer(learning_rate=1.0),
+        orders=np.arange(500, dtype=np.int32)[None, None],
+    )
     weights = [(k.astype(np.float64), b.astype(np.float64)) for k, b in initial]
     h = 1e-6
     for layer, ((k1, b1), (k0, b0)) in enumerate(zip(arms.unstack(result.weights, 0), initial)):

@@ -48,8 +48,11 @@ TINY = {"study": {"repeats": 2, "source_repeats": 3}}
 
 def independent_seed(name, source_index, repeat, root=0):
     """The seed scheme written out: numpy's SeedSequence of (root, arm stream 1, crc32(name), source, repeat)."""
-    return int(np.random.SeedSequence(root, spawn_key=(1, zlib.crc32(name.encode()), source_index or 0, repeat))
-               .generate_state(1)[0])
+    return int(
+        np.random.SeedSequence(
+            root, spawn_key=(1, zlib.crc32(name.encode()), source_index or 0, repeat)
+        ).generate_state(1)[0]
+    )
 
 
 def test_the_plan_of_a_tiny_config_arm_by_arm_source_by_source():
@@ -58,9 +61,14 @@ def test_the_plan_of_a_tiny_config_arm_by_arm_source_by_source():
     transfer = ["transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
     assert [(r.arm.name, r.source_index, r.repeat) for r in replicas] == (
         [("standalone", None, 0), ("standalone", None, 1)]
-        + [(arm, k, r) for arm in transfer for k in range(3) for r in range(2)])
-    assert plan.planned_runs(cfg) == {"standalone": 2, "transfer fixed=0": 6, "transfer fixed=1": 6,
-                                      "transfer fixed=2": 6}
+        + [(arm, k, r) for arm in transfer for k in range(3) for r in range(2)]
+    )
+    assert plan.planned_runs(cfg) == {
+        "standalone": 2,
+        "transfer fixed=0": 6,
+        "transfer fixed=1": 6,
+        "transfer fixed=2": 6,
+    }
     assert [r.seed for r in replicas] == [independent_seed(r.arm.name, r.source_index, r.repeat) for r in replicas]
     assert [r.seed for r in replicas[:3]] == [2784355650, 2910253699, 3083820757]
     assert len({r.seed for r in replicas}) == 20
@@ -69,9 +77,16 @@ def test_the_plan_of_a_tiny_config_arm_by_arm_source_by_source():
 
 def test_seeds_do_not_depend_on_the_other_arms_or_the_number_of_repeats():
     cfg = config_from_dict(TINY)
-    more_arms = config_from_dict({**TINY, "arms": [
-        {"name": "new first", "fixed": 1}, {"name": "standalone"},
-        {"name": "transfer fixed=2", "weights": "source", "fixed": 2}]})
+    more_arms = config_from_dict(
+        {
+            **TINY,
+            "arms": [
+                {"name": "new first", "fixed": 1},
+                {"name": "standalone"},
+                {"name": "transfer fixed=2", "weights": "source", "fixed": 2},
+            ],
+        }
+    )
     seed_of = {(r.arm.name, r.source_index, r.repeat): r.seed for r in plan.plan_replicas(cfg)}
     for r in plan.plan_replicas(more_arms):
         if r.arm.name != "new first":
@@ -102,39 +117,77 @@ def test_chunks_keep_each_architecture_and_number_of_minibatches_apart():
     # minibatches of 32 rows: 1, 4, 1, 16, 1, 4; the two wide networks are one more group
     assert plan.chunks(cfg, jobs, problems=problems) == [[0, 2, 4], [1, 5], [3], [6, 7]]
     assert plan.chunks(cfg, jobs, 2, problems=problems) == [[0, 2], [4], [1, 5], [3], [6, 7]]
-    assert plan.chunks(cfg, jobs, problems=problems, training=Training(batch_size=128)) == [[0, 1, 2, 4, 5],
-                                                                                          [3], [6, 7]]
+    assert plan.chunks(cfg, jobs, problems=problems, training=Training(batch_size=128)) == [
+        [0, 1, 2, 4, 5],
+        [3],
+        [6, 7],
+    ]
     assert plan.chunks(cfg, jobs) == [[0, 1, 2, 3, 4, 5], [6, 7]]  # without problems: by architecture only
 
 
 def test_sources_needed_put_the_studys_own_source_problem_first():
     assert plan.sources_needed(config_from_dict(TINY)) == [1]
     assert plan.sources_needed(config_from_dict({"arms": [{"name": "standalone"}]})) == []
-    reverse = config_from_dict({"study": {"source_problem": 2, "target_problem": 1}, "arms": [
-        {"name": "standalone"}, {"name": "from 1", "weights": "source", "source_problem": 1},
-        {"name": "from 2", "weights": "source"}]})
+    reverse = config_from_dict(
+        {
+            "study": {"source_problem": 2, "target_problem": 1},
+            "arms": [
+                {"name": "standalone"},
+                {"name": "from 1", "weights": "source", "source_problem": 1},
+                {"name": "from 2", "weights": "source"},
+            ],
+        }
+    )
     assert plan.sources_needed(reverse) == [2, 1]
 
 
 def test_a_runs_diverged_replicas_and_its_records():
     replicas = [plan.Replica(Arm("standalone"), None, 0, 7), plan.Replica(Arm("standalone"), None, 1, 8)]
-    final = {"test_accuracy": np.array([0.81234, 0.5]), "test_correct": np.array([406, 250]),
-             "train_accuracy": np.array([0.7, 0.5]), "train_loss": np.array([0.12345678, 1.0]),
-             "test_loss": np.array([0.2, np.nan])}
+    final = {
+        "test_accuracy": np.array([0.81234, 0.5]),
+        "test_correct": np.array([406, 250]),
+        "train_accuracy": np.array([0.7, 0.5]),
+        "train_loss": np.array([0.12345678, 1.0]),
+        "test_loss": np.array([0.2, np.nan]),
+    }
     result = plan.RunResult(replicas, final, {})
     assert result.diverged.tolist() == [False, True]  # a non-finite test loss is enough
     assert result.records() == [
-        {"arm": "standalone", "source_index": None, "repeat": 0, "seed": 7, "test_accuracy": 0.812,
-         "test_correct": 406, "train_accuracy": 0.7, "final_loss": 0.123457, "test_loss": 0.2, "diverged": False},
-        {"arm": "standalone", "source_index": None, "repeat": 1, "seed": 8, "test_accuracy": None,
-         "test_correct": None, "train_accuracy": None, "final_loss": None, "test_loss": None, "diverged": True}]
+        {
+            "arm": "standalone",
+            "source_index": None,
+            "repeat": 0,
+            "seed": 7,
+            "test_accuracy": 0.812,
+            "test_correct": 406,
+            "train_accuracy": 0.7,
+            "final_loss": 0.123457,
+            "test_loss": 0.2,
+            "diverged": False,
+        },
+        {
+            "arm": "standalone",
+            "source_index": None,
+            "repeat": 1,
+            "seed": 8,
+            "test_accuracy": None,
+            "test_correct": None,
+            "train_accuracy": None,
+            "final_loss": None,
+            "test_loss": None,
+            "diverged": True,
+        },
+    ]
 
 
 def test_source_provenance_names_each_problem_its_seeds_and_its_file():
     cfg = config_from_dict({"target": {"n_train": 100}})
-    one = [plan.SourceModel(cfg.source_spec, [], 5, "results/source/problem1.keras"),
-           plan.SourceModel(cfg.source_spec, [], 6)]
+    one = [
+        plan.SourceModel(cfg.source_spec, [], 5, "results/source/problem1.keras"),
+        plan.SourceModel(cfg.source_spec, [], 6),
+    ]
     bnb = [plan.SourceModel(cfg.target_spec, [], None)]
     assert plan.source_provenance(cfg, {cfg.source_spec: one, cfg.target_spec: bnb}) == {
         "problem1": {"problem": "Problem 1", "seeds": [5, 6], "path": "results/source/problem1.keras"},
-        "problem2-n_train=100": {"problem": "Problem 2 (n_train=100)", "seeds": [None]}}
+        "problem2-n_train=100": {"problem": "Problem 2 (n_train=100)", "seeds": [None]},
+    }

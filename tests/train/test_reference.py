@@ -36,8 +36,9 @@ def _first_batches(cfg, problem, seed, epochs):
     """Rows of the first minibatch of every epoch, as the reference engine's model.fit sees them."""
     short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=epochs))
     model = build_mlp(short)
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"],
-                  run_eagerly=True)
+    model.compile(
+        loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"], run_eagerly=True
+    )
     seen, original = [], model.train_step
 
     def recording_step(data):

@@ -45,8 +45,19 @@ def test_chunked_training_is_bit_for_bit_the_same(monkeypatch):
 
 
 def test_cells_trained_together_equal_each_comparison_alone(monkeypatch):
-    cfgs = [load_config(None, **{"study.repeats": 3, "study.source_repeats": 2, "training.epochs": 3,
-                                 "target.n_train": n, "target.similarity_t": t}) for n, t in ((100, 0.0), (100, 1.0), (20, 0.5))]
+    cfgs = [
+        load_config(
+            None,
+            **{
+                "study.repeats": 3,
+                "study.source_repeats": 2,
+                "training.epochs": 3,
+                "target.n_train": n,
+                "target.similarity_t": t,
+            },
+        )
+        for n, t in ((100, 0.0), (100, 1.0), (20, 0.5))
+    ]
     sources = []
     for cfg in cfgs:
         models, _ = experiment.train_sources(cfg, 1, 2)
@@ -71,11 +82,17 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
     Column 0 of the history is measured before any training, so with every layer copied it is the source
     model's own test loss on the target problem.
     """
-    cfg = config_from_dict({"training": {"epochs": 1}, "study": {"repeats": 1}, "arms": [
-        {"name": "standalone"},
-        {"name": "from A", "weights": "source"},
-        {"name": "from B", "weights": "source", "source_problem": 2},
-    ]})
+    cfg = config_from_dict(
+        {
+            "training": {"epochs": 1},
+            "study": {"repeats": 1},
+            "arms": [
+                {"name": "standalone"},
+                {"name": "from A", "weights": "source"},
+                {"name": "from B", "weights": "source", "source_problem": 2},
+            ],
+        }
+    )
     assert plan.sources_needed(cfg) == [1, 2]
     rng = np.random.default_rng(5)
     a = arms.initial_weights(cfg, Arm("standalone"), None, rng)
@@ -91,8 +108,10 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
         log_p = h - np.log(np.exp(h).sum(1, keepdims=True))
         return -np.mean(log_p[np.arange(len(h)), problem2.y_test])
 
-    sources = {cfg.source_spec: [plan.SourceModel(cfg.source_spec, a, None)],
-               cfg.target_spec: [plan.SourceModel(cfg.target_spec, b, None)]}
+    sources = {
+        cfg.source_spec: [plan.SourceModel(cfg.source_spec, a, None)],
+        cfg.target_spec: [plan.SourceModel(cfg.target_spec, b, None)],
+    }
     run = experiment.run_comparison(cfg, sources)
     by_arm = {rep.arm.name: i for i, rep in enumerate(run.replicas)}
     assert run.history["test_loss"][by_arm["from A"], 0] == pytest.approx(test_loss(a), rel=1e-4)

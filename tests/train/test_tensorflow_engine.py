@@ -15,8 +15,12 @@ from blobs_transfer.train import update
 def test_the_compiled_step_is_reused_across_calls(cfg, problem2, rule):
     """Reused, and reset: the weights, and the optimizer's state and step count (fresh for every training)."""
     initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(s)[0]) for s in (1, 2)])
-    run = lambda: engine_tf.train_replicas(problem2, initial, np.ones((2, 3), bool), [1, 2], epochs=2, batch_size=32,
-                                           optimizer=rule)
+
+    def run():
+        return engine_tf.train_replicas(
+            problem2, initial, np.ones((2, 3), bool), [1, 2], epochs=2, batch_size=32, optimizer=rule
+        )
+
     first = run()
     step = engine_tf._step_for(initial, update.settings(rule)[0])
     traces = step.run_epoch.experimental_get_tracing_count()
