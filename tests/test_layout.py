@@ -1,5 +1,6 @@
 """The package's layout is its architecture: imports run one way down the pipeline, none hides in a function,
-no module grows past one job's size, and the package map in `blobs_transfer/__init__.py` is complete.
+and the package map in `blobs_transfer/__init__.py` is complete. Module size is a signal, not a rule: there is no
+line cap (a module is split by meaning, never to fit a number).
 
 Read with `ast` from the source files, so nothing is imported and nothing can hide behind an import error.
 """
@@ -36,7 +37,6 @@ FOUNDATION = {"errors": 0, "seeds": 1, "config": 2}  # errors < seeds < config: 
 # the package's own modules that import TensorFlow when they are imported (the tensorflow and keras engines and
 # the .keras writer): a local import of those is a TensorFlow import.
 HEAVY = {"tensorflow", "keras", "mlflow", "dask", "distributed", "matplotlib", "scipy"}
-MAX_LINES = 420  # "about 400"
 
 
 def modules() -> dict[str, Path]:
@@ -174,15 +174,6 @@ def test_no_function_local_imports_but_heavy_optional_ones():
             if is_local and target.split(".")[0] not in HEAVY and target not in heavy_modules:
                 local.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {target}")
     assert not local, "\n".join(local)
-
-
-def test_no_module_is_too_long():
-    long = {
-        str(p.relative_to(PACKAGE.parent)): n
-        for p in modules().values()
-        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES
-    }
-    assert not long, long
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
