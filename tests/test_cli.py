@@ -60,8 +60,9 @@ def results(results_dir, tiny_run):
 
 
 @pytest.fixture(scope="module")
-def gate(gate_study):
-    return gate_study
+def gate(tiny_run, tiny_baseline):
+    """A finished run and its own baseline: check's outputs, not the gate study's bands (render/test_gate.py)."""
+    return {"reference": tiny_run, "baseline": tiny_baseline, "arms": 4}
 
 
 def test_every_command_has_help():

@@ -125,9 +125,9 @@ def test_report_rebuilds_summary_exactly(trained):
     assert "Standalone" in out
 
 
-def test_report_reproduces_summary_without_tensorflow(default_study, tmp_path):
+def test_report_reproduces_summary_without_tensorflow(tiny_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(default_study, run)
+    shutil.copytree(tiny_run, run)
     original = (run / "summary.json").read_bytes()
     (run / "summary.json").unlink()
     code = (

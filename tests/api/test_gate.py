@@ -206,6 +206,7 @@ def test_tensorflow_gate_passes_at_other_seeds(gate_study, tmp_path, seed):
     assert "OK: all 29 checks within their bands" in result.output
 
 
+@pytest.mark.slow
 def test_tensorflow_gate_fails_on_a_doctored_run(gate_study, tmp_path):
     """The session's TensorFlow-engine run at seed 0 passes; a copy with transfer fixed=1 lowered by 10 test
     rows in every run (0.02) fails, naming that arm's P against standalone and no other arm."""

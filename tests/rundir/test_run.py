@@ -69,9 +69,8 @@ def test_an_unfinished_run_is_incomplete_not_damaged(run_copy):
     assert "incomplete run" in one_error_line(invoke("report", run_copy))
 
 
-def test_report_and_check_refuse_incomplete_run(default_study, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(default_study, run)
+def test_report_and_check_refuse_incomplete_run(run_copy):
+    run = run_copy
     (run / "INCOMPLETE").write_text("")
     for args in (["report", run], ["check", run, "--baseline", BASELINE]):
         result = invoke(*args)
