@@ -97,6 +97,7 @@ def test_same_seed_same_scores(trained):
     assert (a / "scores.csv").read_bytes() != (c / "scores.csv").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numba", "tensorflow", "keras"])
 def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path).exit_code == 0
@@ -116,6 +117,7 @@ def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert {json.loads((r / "metadata.json").read_text())["engine"] for r in runs} == {engine}
 
 
+@pytest.mark.slow
 def test_report_rebuilds_summary_exactly(trained):
     _, run_dir = compare(trained)
     before = (run_dir / "summary.json").read_bytes()
@@ -125,6 +127,7 @@ def test_report_rebuilds_summary_exactly(trained):
     assert "Standalone" in out
 
 
+@pytest.mark.slow
 def test_report_reproduces_summary_without_tensorflow(tiny_run, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(tiny_run, run)

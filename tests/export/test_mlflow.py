@@ -64,6 +64,7 @@ def curve_means(run_dir, arm):
     return np.array([[float(v) for v in r[3:]] for r in rows if r[0] == arm]).mean(axis=0)
 
 
+@pytest.mark.slow
 def test_compare_run_reads_back_with_params_metrics_steps_and_files(folder, store):
     uri, client, outputs = store
     assert outputs["compare"].splitlines()[1] == f"Open them with: mlflow ui --backend-store-uri {uri}"
