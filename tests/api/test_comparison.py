@@ -88,6 +88,7 @@ def test_compare_writes_every_artefact(trained):
     assert not (run_dir / "INCOMPLETE").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_scores(trained):
     _, a = compare(trained, "--seed", 5)
     _, b = compare(trained, "--seed", 5)
@@ -143,6 +144,7 @@ def test_report_reproduces_summary_without_tensorflow(tiny_run, tmp_path):
     assert (run / "summary.json").read_bytes() == original
 
 
+@pytest.mark.slow
 def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
     """lr = 1e6 blows runs up (those whose ReLUs do not all die first): the run finishes, says so, and
     shows no accuracy for them."""
@@ -178,6 +180,7 @@ def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
     assert "nan" not in (run_dir / "summary.json").read_text().lower()
 
 
+@pytest.mark.slow
 def test_summary_in_memory_equals_the_one_written(tmp_path):
     cfg = load_config(None, **{"study.repeats": 3, "training.epochs": 3, "study.source_repeats": 2})
     sources = study.source_models(cfg, tmp_path)

@@ -125,6 +125,7 @@ def test_baseline_records_the_settings_that_change_the_numbers(tiny_baseline):
     assert "study.seed" not in recorded and "study.engine" not in recorded  # other draws, same study
 
 
+@pytest.mark.slow
 def test_check_of_another_study_is_exit_2_naming_the_keys(results_dir, tiny_baseline):
     other = invoke("compare", "--repeats", 3, "--epochs", 2, "--seed", 5, "--results-dir", results_dir)
     run = Path(other.output.strip().splitlines()[-1])
@@ -138,6 +139,7 @@ def test_check_of_another_study_is_exit_2_naming_the_keys(results_dir, tiny_base
     assert any(r["statistic"] == "n" and not r["ok"] for r in rows)
 
 
+@pytest.mark.slow
 def test_check_of_the_same_study_at_another_seed_is_compared(results_dir, tiny_run, tiny_baseline):
     result = invoke("compare", *TINY[:-1], 6, "--results-dir", results_dir)
     run = Path(result.output.strip().splitlines()[-1])

@@ -139,6 +139,7 @@ def test_exporting_again_adds_nothing(folder, store):
     assert after == before
 
 
+@pytest.mark.slow
 def test_an_interrupted_export_is_replaced_not_duplicated(folder, store, tmp_path):
     from mlflow.tracking import MlflowClient
 
@@ -153,6 +154,7 @@ def test_an_interrupted_export_is_replaced_not_duplicated(folder, store, tmp_pat
     assert second.data.tags[DONE_TAG] == "yes" and second.data.tags[SOURCE_TAG] == first.data.tags[SOURCE_TAG]
 
 
+@pytest.mark.slow
 def test_default_store_is_sqlite_beside_the_results(folder, tmp_path):
     results = tmp_path / "results"
     results.mkdir()
