@@ -5,8 +5,8 @@ points, 3 classes, 2 features, cluster_std 2.0, the first 500 rows to train on a
 MLP 2-5-5-3 (ReLU hidden layers initialised he_uniform, a softmax output), plain SGD on categorical
 cross-entropy with learning rate 0.01, batch size 32 and 100 epochs, and four arms compared over 30 repeats on
 Problem 2: a standalone model, and transfer from one model trained on Problem 1 with 0, 1 or 2 hidden layers
-frozen. Each field's type is its annotation, which `typecheck` enforces on values read from TOML; `validate` the
-rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config` is made.
+frozen. Each field's type is its annotation, which `typecheck` enforces on values read from TOML; `validate` checks
+the rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config` is made.
 
 May import: `blobs_transfer.errors`, `config.optimizer` and the standard library.
 """
