@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from blobs_transfer import stats
+from blobs_transfer import atomic, stats
 from blobs_transfer.api import transferability as transfer
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, phase
 from blobs_transfer.api.sources import load_source_model, source_models, write_history
@@ -20,7 +20,7 @@ from blobs_transfer.errors import StudyError
 from blobs_transfer.render import plots, report
 from blobs_transfer.rundir import files as results
 from blobs_transfer.rundir import manifest as integrity
-from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
+from blobs_transfer.rundir.files import ensure_writable, write_json
 from blobs_transfer.rundir.run import RUN_DATA, run_summary, seal_run
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.train import run as training
@@ -111,7 +111,7 @@ def write_run(
 ) -> Path:
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = results.new_run_dir(results_dir, "compare")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
     transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
     _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
@@ -172,7 +172,7 @@ def compare(
         cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
     )
     run_dir = results.new_run_dir(results_dir, "compare")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
@@ -203,7 +203,7 @@ def fit(
     sources = {cfg.source_spec: [load_source_model(source, cfg)]} if source else {}
     ensure_writable(results_dir)
     run_dir = results.new_run_dir(results_dir, "fit")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
     result = training.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
     seed_used = result.replicas[0].seed
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
@@ -305,11 +305,11 @@ def _render(
         except (OSError, ValueError):
             meta = {}
     title, about = report.title_of(summary, meta.get("command")), report.about_line(meta)
-    atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
+    atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
     figures = {**_figures(cfg, summary, scores, curves), **transfer.figures(run_dir, summary)}
     results.save_figures({run_dir / name: figure for name, figure in figures.items()})
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
-    atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
+    atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
 
 
 def terminal_report(summary: dict[str, Any]) -> str:

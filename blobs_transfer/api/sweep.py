@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blobs_transfer import atomic
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import report
 from blobs_transfer.render import sweep as sweep_report
 from blobs_transfer.rundir import files as results
 from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir import sweep_dir as sweepdir
-from blobs_transfer.rundir.files import atomic_write_text, write_csv, write_json
+from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.sweep import cells as sweep_cells
 from blobs_transfer.sweep import runners as cluster
 from blobs_transfer.sweep import schedule
@@ -149,7 +150,7 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
         axes={k: list(v) for k, v in sweep.axes},
     )
     title = sweep_report.sweep_title(sweep, len(summaries), meta["command"])
-    atomic_write_text(sweep_dir / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
+    atomic.write_text(sweep_dir / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
     write_json(sweep_dir / "metadata.json", meta)
     integrity.write_manifest(
         sweep_dir,

@@ -21,21 +21,23 @@ from typing import Any
 
 import numpy as np
 
+from blobs_transfer import atomic
 from blobs_transfer.api.sources import load_source_model
 from blobs_transfer.config import Config, ProblemSpec
 from blobs_transfer.errors import ResultsError, SourceModelError
 from blobs_transfer.model.arms import Weights
+from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
 from blobs_transfer.render import transferability as words
 from blobs_transfer.rundir import sweep_dir as sweepdir
-from blobs_transfer.rundir.files import cannot_write, write_csv, write_json
+from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.rundir.run import verify_run
 from blobs_transfer.stats import rank_agreement
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.stats.common import opt_float
-from blobs_transfer.stats.transferability import SCORES, all_scores, mlp_outputs
+from blobs_transfer.stats.transferability import SCORES, all_scores
 from blobs_transfer.sweep.cells import cell_sources
 from blobs_transfer.sweep.grid import load_sweep
 from blobs_transfer.train.plan import Sources
@@ -111,7 +113,7 @@ def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: S
         try:
             write_weights(path, cfg, w)
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise atomic.cannot_write(path, exc) from None
         write_json(
             path.with_suffix(".json"),
             {"source_index": index, "seed": seed, "problem": cfg.study.source_problem, "root_seed": cfg.study.seed},

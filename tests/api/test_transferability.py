@@ -14,6 +14,7 @@ from blobs_transfer import api as study
 from blobs_transfer.api import transferability as transfer
 from blobs_transfer.config import load_config
 from blobs_transfer.errors import DamagedRunError
+from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import read_weights
 from blobs_transfer.rundir.files import read_scores
 from blobs_transfer.stats.transferability import SCORES
@@ -202,7 +203,6 @@ def test_rank_sources_on_a_sweep_scores_every_target_and_ranks_the_targets(small
 def test_keras_loads_the_saved_source_models(scored):
     """The .keras files are written without TensorFlow; Keras loads them to the same weights and outputs."""
     from blobs_transfer.model.keras_model import load_source
-    from blobs_transfer.stats.transferability import mlp_outputs
 
     path = scored["run"] / "source_models" / "source_001.keras"
     model = load_source(path, scored["cfg"])

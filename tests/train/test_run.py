@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from blobs_transfer.config import Arm, config_from_dict, load_config
-from blobs_transfer.model import arms
+from blobs_transfer.model import arms, forward
 from blobs_transfer.seeds import replica_rngs
 from blobs_transfer.train import engine, plan
 from blobs_transfer.train import run as experiment
@@ -99,11 +99,7 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
     b = [(k * 1.5, b + 0.1) for k, b in arms.initial_weights(cfg, Arm("standalone"), None, rng)]
 
     def test_loss(w):
-        h = problem2.x_test.astype(np.float64)
-        for i, (k, bias) in enumerate(w):
-            h = h @ k + bias
-            if i < len(w) - 1:
-                h = np.maximum(h, 0)
+        h = forward.features_and_logits(w, problem2.x_test)[1]
         h -= h.max(1, keepdims=True)
         log_p = h - np.log(np.exp(h).sum(1, keepdims=True))
         return -np.mean(log_p[np.arange(len(h)), problem2.y_test])
