@@ -34,7 +34,7 @@ from blobs_transfer.render import transferability as words
 from blobs_transfer.rundir import sweep_dir as sweepdir
 from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.rundir.run import verify_run
-from blobs_transfer.stats import rank_agreement
+from blobs_transfer.stats import nested, rank_agreement
 from blobs_transfer.stats import summary as analysis
 from blobs_transfer.stats.common import opt_float
 from blobs_transfer.stats.transferability import SCORES, all_scores
@@ -77,7 +77,7 @@ def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     for arm in transfer_arms(cfg):
         out[arm] = {}
         if len(by_arm[arm]["accuracy"]):
-            labels, means = rank_agreement.realised_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
+            labels, means = nested.source_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
             out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
     return out
 

@@ -65,7 +65,7 @@ def clustered_brunner_munzel(a_correct: np.ndarray, groups: np.ndarray, b_correc
         return {"a12": a12, "se": se, "df": df, "p": float(2.0 * st.t.sf(abs(t), df))}
     if a12 == 0.5:
         return {"a12": a12, "se": 0.0, "df": None, "p": 1.0}
-    means = source_means(a_correct.astype(float), groups)
+    _, means = source_means(a_correct.astype(float), groups)
     return {"a12": a12, "se": 0.0, "df": None, "p": mwu_p(means, b_correct.astype(float))}
 
 
@@ -143,7 +143,7 @@ def compare_nested(a, b, a_correct, b_correct, groups, *, seed, confidence, n_re
         "a12_ci_high": opt_float(a12_high),
         "cliffs_delta": 2.0 * a12 - 1.0,
         "hedges_g": hedges_g(a, b),
-        "welch_p": welch_p(source_means(a, groups), b),
+        "welch_p": welch_p(source_means(a, groups)[1], b),
         "mwu_p": mwu_p(a_correct, b_correct),
         "n_arm": int(n),
         "n_baseline": int(m),
