@@ -2,7 +2,7 @@
 
 The source model is the unit of replication: a transfer arm's K x R runs share K starting points, and with an
 intra-class correlation (ICC) about 0.97 they carry about K independent observations. These are the numbers
-that say so, without resampling (the resampled intervals are in `means` and `compare_nested`).
+that say so, without resampling (the resampled intervals are in `arm` and `compare`).
 Shapes: N runs, K sources.
 """
 
