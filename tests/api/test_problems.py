@@ -2,7 +2,7 @@
 
 import hashlib
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
 from tests.helpers import PNG, read_csv, run
 
@@ -27,6 +27,6 @@ def test_generate_writes_splits_and_figure(tmp_path):
 
 
 def test_default_csvs_are_the_tutorials(tmp_path):
-    folder = study.generate(load_config(), tmp_path)
+    folder = api.generate(load_config(), tmp_path)
     for name, digest in TUTORIAL_CSVS.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name

@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from blobs_transfer import api as study
-from blobs_transfer.api import transferability as transfer
+from blobs_transfer import api
+from blobs_transfer.api import transferability
 from blobs_transfer.config import load_config
 from blobs_transfer.errors import DamagedRunError
 from blobs_transfer.model.forward import mlp_outputs
@@ -28,10 +28,10 @@ ARMS = ["transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
 def scored(tmp_path_factory):
     """A compare run of 4 source models (3 epochs, 2 repeats), written from memory, with its sources."""
     folder = tmp_path_factory.mktemp("transferability")
-    cfg = load_config(None, **{"study.repeats": 2, "training.epochs": 3, "study.source_repeats": K, "study.seed": 3})
-    sources = study.source_models(cfg, folder)
-    result = study.run_comparison(cfg, sources)
-    run_dir = study.write_run(cfg, result, folder, sources=sources)
+    cfg = load_config(None, **{"api.repeats": 2, "training.epochs": 3, "api.source_repeats": K, "api.seed": 3})
+    sources = api.source_models(cfg, folder)
+    result = api.run_comparison(cfg, sources)
+    run_dir = api.write_run(cfg, result, folder, sources=sources)
     return {"cfg": cfg, "sources": sources[cfg.source_spec], "run": run_dir}
 
 
@@ -52,7 +52,7 @@ def test_the_table_has_a_row_per_source_model_with_every_score_and_the_truth(sco
                 x["test_accuracy"] for x in records if x["arm"] == arm and x["source_index"] == int(r["source_index"])
             ]
             assert float(r[arm]) == pytest.approx(np.mean(mine), abs=5e-7)
-    expect = transfer.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
+    expect = transferability.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
     for r, e in zip(rows, expect):
         assert [float(r[s]) for s in SCORES] == pytest.approx([e[s] for s in SCORES], rel=1e-8)
         assert 0.0 <= float(r["source_accuracy"]) <= 1.0 and 0.0 <= float(r["probe_accuracy"]) <= 1.0
@@ -65,7 +65,7 @@ def test_every_source_model_is_saved_with_its_index_and_seed(scored):
         for (k, b), (k0, b0) in zip(weights, model.weights):
             assert np.array_equal(k, k0) and np.array_equal(b, b0)
         assert json.loads(path.with_suffix(".json").read_text())["seed"] == model.seed
-        assert study.load_source_model(path, scored["cfg"]).seed == model.seed
+        assert api.load_source_model(path, scored["cfg"]).seed == model.seed
 
 
 def test_the_summary_and_report_say_how_well_each_score_ranked_them(scored):
@@ -90,15 +90,15 @@ def test_report_rebuilds_the_same_summary_and_the_run_verifies(scored, tmp_path)
     run = tmp_path / "run"
     shutil.copytree(scored["run"], run)
     before = (run / "summary.json").read_text()
-    study.report_run(run)
+    api.report_run(run)
     assert (run / "summary.json").read_text() == before
-    manifest = study.verify_run(run)
+    manifest = api.verify_run(run)
     assert {"transferability.csv", "source_models/source_003.keras"} <= {
         name for name, entry in manifest["files"].items() if entry["role"] == "data"
     }
     (run / "source_models" / "source_002.keras").write_bytes(b"not a model")
     with pytest.raises(DamagedRunError, match="source_002.keras"):
-        study.verify_run(run)
+        api.verify_run(run)
 
 
 def test_a_run_from_one_source_model_has_no_table(tiny_run):
