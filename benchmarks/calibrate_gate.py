@@ -61,7 +61,7 @@ def main() -> None:
         for name, change in CHANGES.items():
             for seed in range(1, args.seeds + 1):
                 overrides = change if isinstance(change, dict) else {}
-                cfg = api.load_config(args.config, **{"api.seed": seed, "api.engine": args.engine, **overrides})
+                cfg = api.load_config(args.config, **{"study.seed": seed, "study.engine": args.engine, **overrides})
                 if change == "unfreeze":  # arms keep their names, so the gate compares them with the frozen ones
                     cfg = dataclasses.replace(
                         cfg, arms=tuple(dataclasses.replace(a, fixed=0) if a.uses_source else a for a in cfg.arms)

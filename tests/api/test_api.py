@@ -30,7 +30,7 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
 
 
 def test_progress_is_a_callback():
-    cfg = load_config(None, **{"api.repeats": 2, "training.epochs": 4, "api.source_repeats": 2})
+    cfg = load_config(None, **{"study.repeats": 2, "training.epochs": 4, "study.source_repeats": 2})
     calls = []
     sources = api.source_models(cfg, progress=lambda label, n, total: calls.append((label, n, total)))
     api.run_comparison(cfg, sources, progress=lambda label, n, total: calls.append((label, n, total)))

@@ -176,7 +176,7 @@ def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
 
 
 def test_summary_in_memory_equals_the_one_written(tmp_path):
-    cfg = load_config(None, **{"api.repeats": 3, "training.epochs": 3, "api.source_repeats": 2})
+    cfg = load_config(None, **{"study.repeats": 3, "training.epochs": 3, "study.source_repeats": 2})
     sources = api.source_models(cfg, tmp_path)
     result = api.run_comparison(cfg, sources)
     run_dir = api.write_run(cfg, result, tmp_path, sources=sources)

@@ -134,16 +134,18 @@ def test_each_committed_baseline_is_of_the_gate_study_on_its_engine(engine, path
 
 def test_baseline_records_the_settings_that_change_the_numbers(tiny_baseline):
     recorded = json.loads(tiny_baseline.read_text())["study"]
-    assert recorded["training.epochs"] == 3 and recorded["api.repeats"] == 2
+    assert recorded["training.epochs"] == 3 and recorded["study.repeats"] == 2
     assert recorded["arms[1].name"] == "transfer fixed=0" and recorded["arms[1].fixed"] == 0
-    assert "api.seed" not in recorded and "api.engine" not in recorded  # other draws, same study
+    assert "study.seed" not in recorded and "study.engine" not in recorded  # other draws, same study
 
 
 def test_check_of_another_study_is_exit_2_naming_the_keys(results_dir, tiny_baseline):
     other = invoke("compare", "--repeats", 3, "--epochs", 2, "--seed", 5, "--results-dir", results_dir)
     run = Path(other.output.strip().splitlines()[-1])
     line = one_error_line(invoke("check", run, "--baseline", tiny_baseline))
-    assert "another study" in line and "training.epochs 2 (baseline 3)" in line and "api.repeats 3 (baseline 2)" in line
+    assert (
+        "another study" in line and "training.epochs 2 (baseline 3)" in line and "study.repeats 3 (baseline 2)" in line
+    )
     with pytest.raises(OtherStudyError):
         api.check(run, tiny_baseline)
     rows = api.check(run, tiny_baseline, require_same_study=False)  # what calibrate_gate.py measures
@@ -171,7 +173,7 @@ def test_check_against_a_baseline_without_its_study_compares_its_run_table(tmp_p
     (tmp_path / "baseline.json").write_text(json.dumps(baseline))
     result = invoke("check", run, "--baseline", tmp_path / "baseline.json")
     line = one_error_line(result)
-    assert "api.source_repeats 1 (baseline 200)" in line and "api.repeats 30 (baseline 1)" in line
+    assert "study.source_repeats 1 (baseline 200)" in line and "study.repeats 30 (baseline 1)" in line
     assert sum(line.startswith("Warning:") for line in result.output.splitlines()) == 2  # no manifest; partial study
 
 

@@ -28,7 +28,7 @@ ARMS = ["transfer fixed=0", "transfer fixed=1", "transfer fixed=2"]
 def scored(tmp_path_factory):
     """A compare run of 4 source models (3 epochs, 2 repeats), written from memory, with its sources."""
     folder = tmp_path_factory.mktemp("transferability")
-    cfg = load_config(None, **{"api.repeats": 2, "training.epochs": 3, "api.source_repeats": K, "api.seed": 3})
+    cfg = load_config(None, **{"study.repeats": 2, "training.epochs": 3, "study.source_repeats": K, "study.seed": 3})
     sources = api.source_models(cfg, folder)
     result = api.run_comparison(cfg, sources)
     run_dir = api.write_run(cfg, result, folder, sources=sources)
