@@ -1,7 +1,7 @@
 """The regression gate: a run's per-arm statistics against a committed baseline, within stated bands.
 
-Pure functions, no TensorFlow, no files. A band says how far a statistic may move before the gate calls it a
-change, and each band records why it is that wide.
+Pure functions, no TensorFlow, no files, no words: `render.gate` formats the rows as tables. A band says how far
+a statistic may move before the gate calls it a change, and each band records why it is that wide.
 
 Why the bands are what they are. With the same seed, library versions and platform, a run reproduces its
 baseline exactly, so any band passes. What the bands must tolerate is a run whose repeats and source models are
