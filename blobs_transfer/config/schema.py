@@ -18,8 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from blobs_transfer.config.optimizer import Optimizer
-from blobs_transfer.config.optimizer import resolve as resolve_optimizer
+from blobs_transfer.config.optimizer import Optimizer, resolve
 from blobs_transfer.errors import ConfigError
 
 
@@ -138,7 +137,7 @@ class Training:
 
     def rule(self, where: str = "training") -> Optimizer:
         """The update rule these settings name (`where` names the table in an error)."""
-        return resolve_optimizer(where, self.optimizer, self.learning_rate, self.momentum, self.nesterov)
+        return resolve(where, self.optimizer, self.learning_rate, self.momentum, self.nesterov)
 
     update_rule = property(rule)
 
