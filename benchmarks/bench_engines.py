@@ -10,7 +10,7 @@ What it measures (see benchmarks/README.md):
 
 1. The same comparison (4 arms x REPEATS x EPOCHS on Problem 2, transfer arms from one source model trained
    once, untimed) with engine="vectorized" (all repeats batched) and engine="keras" (one model.fit per repeat),
-   training time against training time: `experiment.run_comparison` only. Python/TF import and the source model
+   training time against training time: `run.run_comparison` only. Python/TF import and the source model
    are excluded; the vectorised engine's one-off tf.function tracing and XLA compile are included.
 2. The vectorised engine's training time and peak memory at 30, 100, 300 and 1000 repeats per arm, each size in
    a fresh subprocess (this script with --single N) so peaks do not accumulate.
@@ -120,10 +120,10 @@ def make_config(repeats: int, epochs: int, engine: str):
 
 def train_source(epochs: int):
     """One source model on Problem 1 (untimed setup), with the vectorised engine; {problem: [weights]}."""
-    from blobs_transfer.train import run as experiment
+    from blobs_transfer.train import run
 
     cfg = make_config(1, epochs, "vectorized")
-    models, result = experiment.train_sources(cfg, cfg.study.source_problem, 1)
+    models, result = run.train_sources(cfg, cfg.study.source_problem, 1)
     return {cfg.source_spec: models}, models[0].seed, float(result.final["test_accuracy"][0])
 
 
@@ -138,11 +138,11 @@ class EpochClock:
 
 
 def timed_comparison(cfg, sources):
-    from blobs_transfer.train import run as experiment
+    from blobs_transfer.train import run
 
     clock = EpochClock()
     t0 = time.perf_counter()
-    result = experiment.run_comparison(cfg, sources, progress=clock)
+    result = run.run_comparison(cfg, sources, progress=clock)
     t1 = time.perf_counter()
     return result, t1 - t0, t0, t1, clock.stamps
 
@@ -217,7 +217,7 @@ def header(args) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from blobs_transfer.train import engine as engine_mod
+    from blobs_transfer.train.engine import JIT
 
     try:
         affinity = len(os.sched_getaffinity(0))
@@ -233,7 +233,7 @@ def header(args) -> None:
     print(f"gpu           {', '.join(g.name for g in gpus) if gpus else 'none visible to TensorFlow'}")
     print(f"python        {platform.python_version()}  ({sys.executable})")
     print(f"tensorflow    {tf.__version__}   keras {keras.__version__}   numpy {np.__version__}")
-    print(f"engine.JIT    {engine_mod.JIT}")
+    print(f"engine.JIT    {JIT}")
     print(f"study         4 arms x {args.repeats} repeats x {args.epochs} epochs on Problem 2, one source model")
     print(f"load average  {load_average()}  (at start)")
     if (args.repeats, args.epochs) != (DEFAULT_REPEATS, DEFAULT_EPOCHS):

@@ -1,7 +1,7 @@
 """The default (Numba) engine and `--engine tensorflow` side by side, and the ratios (a benchmark, not a test).
 
 1. Training throughput: the tutorial's four arms, N networks in all (default 20,000), 100 epochs on Problem 2,
-   transfer arms from one source model, each engine in a fresh process timing `experiment.train` only (the
+   transfer arms from one source model, each engine in a fresh process timing `run.train` only (the
    Numba kernel's disk cache warm; TensorFlow's tracing and XLA compile included, as a user pays them).
 2. Whole commands from the shell under `/usr/bin/time -v` (wall time, peak RSS), one engine after the other:
    `compare --repeats 30`, `compare --repeats 5000` and `sweep --config configs/sweep.toml`, in a temporary
@@ -43,7 +43,7 @@ TRAIN_TARGET = (1000.0, 5.0)  # networks/s of the Numba engine, ratio to TensorF
 
 CHILD = """
 import json, sys, time
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run
 from blobs_transfer.train import plan
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem
@@ -52,12 +52,12 @@ if engine == "tensorflow":
     from blobs_transfer.model.backend import import_tensorflow
     import_tensorflow()
 cfg = Config()
-(source,), _ = experiment.train_sources(cfg, 1, 1)  # untimed, and it warms the engine's compiled code
+(source,), _ = run.train_sources(cfg, 1, 1)  # untimed, and it warms the engine's compiled code
 jobs = [(arm, source.weights if arm.uses_source else None, 10_000 + i)
         for i in range(n) for arm in [cfg.arms[i % len(cfg.arms)]]]
 problem = make_problem(cfg.target_spec)
 start = time.perf_counter()
-result = experiment.train(cfg, problem, jobs, engine=engine)
+result = run.train(cfg, problem, jobs, engine=engine)
 seconds = time.perf_counter() - start
 print(json.dumps({"seconds": seconds, "mean_accuracy": float(result.final["test_accuracy"].mean())}))
 """

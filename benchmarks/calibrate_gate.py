@@ -30,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blobs_transfer import api as study  # noqa: E402
+from blobs_transfer import api  # noqa: E402
 from blobs_transfer.cli import quiet_tensorflow  # noqa: E402
 
 CHANGES = {
@@ -61,13 +61,13 @@ def main() -> None:
         for name, change in CHANGES.items():
             for seed in range(1, args.seeds + 1):
                 overrides = change if isinstance(change, dict) else {}
-                cfg = study.load_config(args.config, **{"study.seed": seed, "study.engine": args.engine, **overrides})
+                cfg = api.load_config(args.config, **{"study.seed": seed, "study.engine": args.engine, **overrides})
                 if change == "unfreeze":  # arms keep their names, so the gate compares them with the frozen ones
                     cfg = dataclasses.replace(
                         cfg, arms=tuple(dataclasses.replace(a, fixed=0) if a.uses_source else a for a in cfg.arms)
                     )
-                done = study.compare(cfg, Path(tmp) / f"{len(outcomes)}")
-                rows = study.check(done.run_dir, baseline, require_same_study=False)  # the changes are other studies
+                done = api.compare(cfg, Path(tmp) / f"{len(outcomes)}")
+                rows = api.check(done.run_dir, baseline, require_same_study=False)  # the changes are other studies
                 moved = [r for r in rows if not r["ok"]]
                 outcomes.append(
                     {

@@ -48,7 +48,7 @@ import numpy as np
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import derive_seed
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run
 
 # The test's settings (tests/train/test_distribution.py checks that the sample records these same values).
 EPOCHS = 20
@@ -110,16 +110,14 @@ def make(optimizer: str) -> None:
     cfg = Config()
     short_cfg = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=EPOCHS, optimizer=optimizer))
     problem2 = make_problem(cfg.catalogue_spec(TARGET_PROBLEM))
-    models, _ = experiment.train_sources(cfg, SOURCE_PROBLEM, 1)  # the default study's source 0
+    models, _ = run.train_sources(cfg, SOURCE_PROBLEM, 1)  # the default study's source 0
     source = models[0].weights
 
     start = time.perf_counter()
     halves = [(arm, part) for arm in ARMS for part in np.array_split(seeds(KERAS, arm, N_KERAS[arm]), 2)]
     with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [
-            pool.submit(
-                experiment.train, short_cfg, problem2, jobs(cfg, arm, source, [int(s) for s in part]), engine="keras"
-            )
+            pool.submit(run.train, short_cfg, problem2, jobs(cfg, arm, source, [int(s) for s in part]), engine="keras")
             for arm, part in halves
         ]
         finals = [f.result().final for f in futures]

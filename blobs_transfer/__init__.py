@@ -4,19 +4,20 @@ The package follows the pipeline, bottom to top; a module imports only from its 
 it in this list (tests/test_layout.py checks it):
 
 errors        the expected failures, one hierarchy of one-line messages
+atomic        every file written whole under a temporary name, then renamed into place
 seeds         every seed derived by name from one root seed
 config/       the one typed, frozen config whose defaults are the tutorial's protocol (`schema`), the update
               rule it names (`optimizer`), its one type check (`typecheck`), TOML in (`load`) and out (`write`)
 problems      the synthetic make_blobs problems, as specs and arrays
-model/        the network: each arm's starting weights (`arms`), `.keras` files read (`keras_file`) and written
-              (`keras_model`), TensorFlow imported quietly (`backend`)
+model/        the network: each arm's starting weights (`arms`), its NumPy `forward` pass, `.keras` files read
+              (`keras_file`) and written (`keras_model`), TensorFlow imported quietly (`backend`)
 train/        training: the plan of replicas and seeds (`plan`), the engines (Numba: `engine` + `loop` +
               `update` + `kernel` + `fastmath` + `orders`; `tensorflow_engine`; the Keras `reference` loop),
               `run`, `result`
 stats/        the statistics: pure numpy/scipy, one resampling core over (source model, run) (see its map)
 sweep/        a grid of comparisons (`grid`), batched (`schedule`), trained (`cells`), in this process or on Dask
               (`runners`)
-rundir/       results on disk: atomic `files`, a `manifest`, a compare `run`'s and a `sweep_dir`'s directory,
+rundir/       results on disk: the `files` a user opens, a `manifest`, a compare `run`'s and a `sweep_dir`'s directory,
               the `listing` of runs
 render/       words and pictures from the numbers: `findings`, `report`, `plots`, the `sweep` report, `gate`
               outputs for CI

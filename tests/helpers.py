@@ -127,12 +127,12 @@ PROBLEM = {"truncated": "cut short", "one byte changed": "changed in place", "mi
 
 
 def assert_same_tables(sweep_dir, reference):
-    from blobs_transfer import api as study
+    from blobs_transfer import api
 
     for table in TABLES:
         assert (sweep_dir / table).read_bytes() == (reference / table).read_bytes(), table
     assert not (sweep_dir / "INCOMPLETE").exists()
-    study.verify_run(sweep_dir, derived=True)
+    api.verify_run(sweep_dir, derived=True)
 
 
 # --- a hand-made summary ----------------------------------------------------------------------------

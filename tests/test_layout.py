@@ -17,6 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "blobs_transfer"
 # The pipeline, bottom first: a module may import its own stage and the stages below it, never one above.
 STAGES = [
     "errors",
+    "atomic",
     "seeds",
     "config",
     "problems",
@@ -31,7 +32,7 @@ STAGES = [
     "cli",
     "__main__",
 ]
-FOUNDATION = {"errors": 0, "seeds": 1, "config": 2}  # errors < seeds < config: each imports only those below it
+FOUNDATION = {"errors": 0, "atomic": 1, "seeds": 2, "config": 3}  # each imports only those below it
 
 # Function-local imports are allowed only for heavy optional libraries that start-up must not pay for, and for
 # the package's own modules that import TensorFlow when they are imported (the tensorflow and keras engines and

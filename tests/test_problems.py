@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
 from blobs_transfer.problems import centres, make_problem, one_hot
 
@@ -65,7 +65,7 @@ TARGET_OVERRIDES = {"n_train": 100, "cluster_std": 1.0, "similarity_t": 0.5}
 def test_target_changes_leave_source_and_test_split(key, cfg, problem2):
     changed = load_config(None, **{f"target.{key}": TARGET_OVERRIDES[key]})
     assert changed.source_spec == cfg.source_spec  # the same source problem, so the same saved source model
-    assert study.default_source_path(changed, "r", changed.source_spec) == study.default_source_path(
+    assert api.default_source_path(changed, "r", changed.source_spec) == api.default_source_path(
         cfg, "r", cfg.source_spec
     )
     target = make_problem(changed.target_spec)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from blobs_transfer import atomic
 from blobs_transfer.config import Config
-from blobs_transfer.model.backend import import_tensorflow as quiet_import
-from blobs_transfer.rundir.files import atomic_write_text
+from blobs_transfer.model import backend
 from blobs_transfer.train import engine
 
 Progress = Callable[[str, int, int], None]  # (phase label, epochs just completed, total epochs of the phase)
@@ -20,7 +20,7 @@ def phase(progress: Progress | None, label: str, total: int) -> Callable[[int], 
 
 def import_tensorflow() -> None:
     """TensorFlow and Keras, imported quietly (only the tensorflow and keras engines and saving need them)."""
-    quiet_import()
+    backend.import_tensorflow()
 
 
 def prepare_engine(cfg: Config, threads: int | None = None) -> None:
@@ -34,4 +34,4 @@ def prepare_engine(cfg: Config, threads: int | None = None) -> None:
 
 def write_text(path: str | Path, text: str) -> None:
     """A text file written atomically (a report for CI, say): one line and exit 2 if the disk fails."""
-    atomic_write_text(Path(path), text)
+    atomic.write_text(Path(path), text)

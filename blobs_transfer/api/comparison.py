@@ -9,21 +9,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from blobs_transfer import stats
-from blobs_transfer.api import transferability as transfer
+from blobs_transfer import atomic
+from blobs_transfer.api import transferability
 from blobs_transfer.api.common import DEFAULT_RESULTS, Progress, phase
 from blobs_transfer.api.sources import load_source_model, source_models, write_history
 from blobs_transfer.config import Arm, Config, to_toml
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import plots, report
-from blobs_transfer.rundir import files as results
-from blobs_transfer.rundir import manifest as integrity
-from blobs_transfer.rundir.files import atomic_write_text, ensure_writable, write_json
+from blobs_transfer.rundir import files, manifest
+from blobs_transfer.rundir.files import ensure_writable, write_json
 from blobs_transfer.rundir.run import RUN_DATA, run_summary, seal_run
-from blobs_transfer.stats import summary as analysis
-from blobs_transfer.train import run as training
+from blobs_transfer.stats import summary
+from blobs_transfer.train import run
 from blobs_transfer.train.plan import (
     RunResult,
     Sources,
@@ -37,12 +34,12 @@ def run_comparison(cfg: Config, sources: Sources, *, progress: Progress | None =
     """Train every repeat of every arm on the target problem; results as arrays, in `plan_replicas` order."""
 
     total = epochs_of_work(cfg)
-    return training.run_comparison(cfg, sources, progress=phase(progress, "training", total))
+    return run.run_comparison(cfg, sources, progress=phase(progress, "training", total))
 
 
 def summarise(cfg: Config, result: RunResult, sources: Sources | None = None) -> dict[str, Any]:
     """The statistics of an in-memory result: the same dict `compare` writes as summary.json."""
-    return analysis.summarise(
+    return summary.summarise(
         cfg, result.records(), result.history["test_accuracy"].astype(float), source_provenance(cfg, sources or {})
     )
 
@@ -64,19 +61,19 @@ def _write_run_files(
     run is sealed and marked complete last. timings: {"started": perf_counter at the command's start,
     "training_seconds": ...} for a command; None for a result written from a notebook."""
     started = time.perf_counter()
-    about = results.run_metadata()  # the report's header and metadata.json say the same command, time and commit
-    results.write_scores(run_dir / "scores.csv", results.score_rows(result.replicas, result.final, result.diverged))
+    about = files.run_metadata()  # the report's header and metadata.json say the same command, time and commit
+    files.write_scores(run_dir / "scores.csv", files.score_rows(result.replicas, result.final, result.diverged))
     # The statistics are those of the files: records() are scores.csv's rows as read back, curve_as_written
     # the curves as read back (both tested), so `report` on the finished run gives the very same summary. The
     # curves' text is written by a child process meanwhile (a second of work at 20,000 runs).
-    with results.in_child(lambda: results.write_curves(run_dir / "curves", result.replicas, result.history)):
+    with files.in_child(lambda: files.write_curves(run_dir / "curves", result.replicas, result.history)):
         scores = result.records()
         curves = {
-            k: results.curve_as_written(result.history[k])
+            k: files.curve_as_written(result.history[k])
             for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
         }
-        summary = analysis.summarise(cfg, scores, curves["test_accuracy"], provenance)
-        _render(run_dir, cfg, scores, curves, summary, about)
+        statistics = summary.summarise(cfg, scores, curves["test_accuracy"], provenance)
+        _render(run_dir, cfg, scores, curves, statistics, about)
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
@@ -101,18 +98,18 @@ def _write_run_files(
             "source_models": provenance,
         },
     )
-    seal_run(run_dir, cfg, (*RUN_DATA, *transfer.data_files(run_dir)))
-    results.mark_complete(run_dir)
-    return summary
+    seal_run(run_dir, cfg, (*RUN_DATA, *transferability.data_files(run_dir)))
+    files.mark_complete(run_dir)
+    return statistics
 
 
 def write_run(
     cfg: Config, result: RunResult, results_dir: str | Path = DEFAULT_RESULTS, *, sources: Sources | None = None
 ) -> Path:
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
-    run_dir = results.new_run_dir(results_dir, "compare")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    run_dir = files.new_run_dir(results_dir, "compare")
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
+    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
     _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
 
@@ -123,7 +120,7 @@ def _provenance(cfg: Config, sources: Sources, results_dir: str | Path) -> dict[
     out = source_provenance(cfg, sources)
     for entry in out.values():
         if entry.get("path"):
-            entry["path"] = results.portable_path(entry["path"], results_dir)
+            entry["path"] = files.portable_path(entry["path"], results_dir)
     return out
 
 
@@ -171,20 +168,20 @@ def compare(
     sources = source_models(
         cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
     )
-    run_dir = results.new_run_dir(results_dir, "compare")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
+    run_dir = files.new_run_dir(results_dir, "compare")
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
-    transfer.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
-    summary = _write_run_files(
+    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    statistics = _write_run_files(
         cfg,
         result,
         run_dir,
         _provenance(cfg, sources, results_dir),
         {"started": started, "training_seconds": train_seconds},
     )
-    return Comparison(run_dir, summary, result)
+    return Comparison(run_dir, statistics, result)
 
 
 def fit(
@@ -202,114 +199,70 @@ def fit(
     cfg = replace(cfg, arms=(arm,), study=replace(cfg.study, baseline=arm.name, repeats=1, source_repeats=1))
     sources = {cfg.source_spec: [load_source_model(source, cfg)]} if source else {}
     ensure_writable(results_dir)
-    run_dir = results.new_run_dir(results_dir, "fit")
-    atomic_write_text(run_dir / "config.toml", to_toml(cfg))
-    result = training.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
+    run_dir = files.new_run_dir(results_dir, "fit")
+    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
+    result = run.run_comparison(cfg, sources, progress=phase(progress, arm.name, cfg.target_training.epochs))
     seed_used = result.replicas[0].seed
     title = f"{arm.name} on {cfg.describe_problem(cfg.target_spec)} (seed {seed_used})"
     write_history(run_dir, "fit", result.history, title)
     write_json(
         run_dir / "metadata.json",
-        results.run_metadata(
+        files.run_metadata(
             arm=arm.name,
-            source=results.portable_path(source, results_dir) if source else None,
+            source=files.portable_path(source, results_dir) if source else None,
             seed=seed_used,
             root_seed=cfg.study.seed,
             train_accuracy=float(result.final["train_accuracy"][0]),
             test_accuracy=float(result.final["test_accuracy"][0]),
         ),
     )
-    integrity.write_manifest(
+    manifest.write_manifest(
         run_dir,
         ["config.toml", "fit_history.csv", "metadata.json"],
         derived=["fit_learning_curves.png"],
         plan={"runs": 1},
     )
-    results.mark_complete(run_dir)
+    files.mark_complete(run_dir)
     return run_dir, result
-
-
-def _figures(cfg: Config, summary: dict[str, Any], scores, curves) -> dict[str, Any]:
-    """The run's figures (name -> matplotlib Figure), drawn from its scores and curves."""
-    by_arm = analysis.arm_accuracies(cfg, scores)
-    names = [a["arm"] for a in summary["arms"] if a["n"]]
-    sources = report.sources_phrase(summary)
-    title = f"Test accuracy on {summary['run']['target']}, {cfg.study.repeats} repeats per arm" + (
-        f"\n{sources}" if sources else ""
-    )
-    # bands at the source-model level for arms whose runs come from K > 1 source models (cluster-robust SE)
-    bands = {
-        key: {
-            n: stats.curve_band(
-                curves[key][by_arm[n]["rows"]], groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None
-            )
-            for n in names
-        }
-        for key in ("test_accuracy", "test_loss")
-    }
-    means = {n: {k: curves[k][by_arm[n]["rows"]].mean(axis=0) for k in curves} for n in names}
-    figures = {
-        "boxplot.png": plots.boxplot_figure(names, [by_arm[n]["accuracy"] for n in names], title, seed=cfg.study.seed),
-        "forest.png": plots.forest_figure(summary["comparisons"], cfg.study.baseline, subtitle=sources),
-        "curves.png": plots.curves_figure(
-            bands["test_accuracy"],
-            bands["test_loss"],
-            "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
-            + (f"\n{sources}" if sources else ""),
-        ),
-        "train_test.png": plots.train_test_figure(
-            means, "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)"
-        ),
-    }
-    nested = [n for n in names if by_arm[n]["uses_source"]]
-    if cfg.study.source_repeats > 1 and nested and cfg.study.baseline in names:
-        k = cfg.study.source_repeats
-        per_source = np.full((k, len(nested)), np.nan)
-        for a, n in enumerate(nested):
-            for g in range(k):
-                runs = by_arm[n]["accuracy"][by_arm[n]["source_index"] == g]
-                per_source[g, a] = runs.mean() if len(runs) else np.nan
-        figures["sources.png"] = plots.source_means_figure(
-            nested,
-            per_source,
-            cfg.study.baseline,
-            by_arm[cfg.study.baseline]["accuracy"],
-            f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
-            "score (lines join one source model's means)",
-        )
-    return figures
 
 
 def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[str, Any]:
     """Recompute a run's summary.json, summary.md, figures and report.html from its files; returns the summary."""
     run_dir = Path(run_dir)
-    cfg, scores, curves, summary = run_summary(run_dir, require_complete=require_complete)
-    _render(run_dir, cfg, scores, curves, summary)
-    manifest = integrity.read_manifest(run_dir) if require_complete else None
-    if manifest is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
-        integrity.refresh(run_dir, manifest)
-    return summary
+    cfg, scores, curves, statistics = run_summary(run_dir, require_complete=require_complete)
+    _render(run_dir, cfg, scores, curves, statistics)
+    sealed = manifest.read_manifest(run_dir) if require_complete else None
+    if sealed is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
+        manifest.refresh(run_dir, sealed)
+    return statistics
 
 
 def _render(
-    run_dir: Path, cfg: Config, scores, curves, summary: dict[str, Any], meta: dict[str, Any] | None = None
+    run_dir: Path, cfg: Config, scores, curves, statistics: dict[str, Any], meta: dict[str, Any] | None = None
 ) -> None:
     """summary.json, summary.md, the figures and report.html of a run, from its statistics and files; meta: what
     made the run (metadata.json's, which `report` reads back when it rebuilds a finished run)."""
-    transfer.add_to_summary(run_dir, cfg, scores, summary)  # K >= 3 source models: how well each score ranked them
-    write_json(run_dir / "summary.json", summary)
-    blocks = report.sections(summary)
+    transferability.add_to_summary(run_dir, cfg, scores, statistics)  # K >= 3 sources: how each score ranked them
+    write_json(run_dir / "summary.json", statistics)
+    blocks = report.sections(statistics)
     if meta is None:
         try:
             meta = json.loads((run_dir / "metadata.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             meta = {}
-    title, about = report.title_of(summary, meta.get("command")), report.about_line(meta)
-    atomic_write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
-    figures = {**_figures(cfg, summary, scores, curves), **transfer.figures(run_dir, summary)}
-    results.save_figures({run_dir / name: figure for name, figure in figures.items()})
+    title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
+    atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
+    drawn = plots.run_figures(
+        summary.figure_numbers(cfg, statistics, scores, curves),
+        statistics,
+        baseline=cfg.study.baseline,
+        repeats=cfg.study.repeats,
+        seed=cfg.study.seed,
+    )
+    figures = {**drawn, **transferability.figures(run_dir, statistics)}
+    files.save_figures({run_dir / name: figure for name, figure in figures.items()})
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
-    atomic_write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
+    atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
 
 
 def terminal_report(summary: dict[str, Any]) -> str:

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from blobs_transfer.config import config_to_dict
-from blobs_transfer.errors import OtherStudyError
-from blobs_transfer.render import gate as gate_report
+from blobs_transfer.errors import OtherStudyError, UnverifiedRunWarning
+from blobs_transfer.render.gate import difference, gate_table, junit_xml, markdown
 from blobs_transfer.render.report import format_table
-from blobs_transfer.rundir import manifest as integrity
 from blobs_transfer.rundir.files import write_json
 from blobs_transfer.rundir.run import read_baseline, run_summary
 from blobs_transfer.stats import gate
-from blobs_transfer.stats import summary as analysis
+from blobs_transfer.stats.summary import arm_accuracies
 
 
 def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study: bool = True) -> list[dict[str, Any]]:
@@ -30,12 +29,15 @@ def check(run_dir: str | Path, baseline_file: str | Path, *, require_same_study:
     baseline = read_baseline(baseline_file)
     cfg, _, _, summary = run_summary(run_dir)
     if require_same_study:
-        differ, complete = gate.study_differences(baseline, gate.study_settings(config_to_dict(cfg)), summary["run"])
+        differences, complete = gate.study_differences(
+            baseline, gate.study_settings(config_to_dict(cfg)), summary["run"]
+        )
+        differ = [difference(*d) for d in differences]
         if not complete:
             warnings.warn(
                 f"{baseline_file} records only the target, source, repeats and epochs of its study (written "
                 "before baselines recorded their config): only those are compared",
-                integrity.UnverifiedRunWarning,
+                UnverifiedRunWarning,
                 stacklevel=2,
             )
         if differ:
@@ -48,7 +50,7 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
     """A regression baseline (per-arm statistics and findings with tolerance bands) from a finished run."""
 
     cfg, scores, _, summary = run_summary(run_dir)
-    by_arm = analysis.arm_accuracies(cfg, scores)
+    by_arm = arm_accuracies(cfg, scores)
     arms = [
         {
             "arm": a["arm"],
@@ -76,12 +78,12 @@ def write_baseline(run_dir: str | Path, out: str | Path) -> Path:
 
 def gate_text(rows: list[dict[str, Any]]) -> str:
     """The gate's rows as the terminal table `check` prints."""
-    return format_table(*gate.gate_table(rows))
+    return format_table(*gate_table(rows))
 
 
 def gate_document(
     rows: list[dict[str, Any]], baseline: dict[str, Any], kind: str, *, run: str, baseline_file: str
 ) -> str:
     """The gate's rows as a CI document: kind "junit" (JUnit XML) or "markdown" (a job summary)."""
-    render = {"junit": gate_report.junit_xml, "markdown": gate_report.markdown}[kind]
+    render = {"junit": junit_xml, "markdown": markdown}[kind]
     return render(rows, baseline, run=run, baseline_file=baseline_file)

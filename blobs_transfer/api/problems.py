@@ -11,6 +11,7 @@ from blobs_transfer.api.common import DEFAULT_RESULTS
 from blobs_transfer.api.sources import default_source_path
 from blobs_transfer.config import Arm, Config
 from blobs_transfer.model.arms import Weights, unstack
+from blobs_transfer.model.forward import predict_classes
 from blobs_transfer.model.keras_file import load_source_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import plots
@@ -54,17 +55,6 @@ def generate(cfg: Config, results_dir: str | Path = DEFAULT_RESULTS) -> Path:
     if source.exists() and cfg.problems.n_features == 2:
         save_figure(decision_regions(cfg, load_source_weights(source, cfg)), folder / "decision_regions.png")
     return folder
-
-
-def predict_classes(weights: Weights, x: np.ndarray) -> np.ndarray:
-    """The network's class for each row of x (n, features): ReLU hidden layers, then the output layer's argmax
-    (the softmax does not change which output is largest)."""
-    h = np.asarray(x, np.float64)
-    for i, (kernel, bias) in enumerate(weights):
-        h = h @ kernel + bias
-        if i < len(weights) - 1:
-            h = np.maximum(h, 0.0)
-    return h.argmax(axis=1)
 
 
 def decision_regions(cfg: Config, source: Weights):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from blobs_transfer.export import mlflow as tracking
+from blobs_transfer.export import mlflow
 from blobs_transfer.render.report import format_table
 from blobs_transfer.rundir import listing
 from blobs_transfer.rundir.run import verify_run
@@ -28,9 +28,9 @@ def runs_table(found: list[dict[str, Any]]) -> str:
 
 def export_mlflow(folder: str | Path, *, tracking_uri: str | None = None, experiment: str = "blobs-transfer"):
     """Export a finished, verified compare run or sweep to MLflow (needs the mlflow extra)."""
-    return tracking.export(folder, tracking_uri=tracking_uri, experiment=experiment)
+    return mlflow.export(folder, tracking_uri=tracking_uri, experiment=experiment)
 
 
 def mlflow_hint(tracking_uri: str) -> str:
     """How to open the MLflow UI on that store."""
-    return tracking.open_hint(tracking_uri)
+    return mlflow.open_hint(tracking_uri)

@@ -14,14 +14,14 @@ from blobs_transfer.config import Config, ProblemSpec
 from blobs_transfer.errors import SourceModelError
 from blobs_transfer.model.keras_file import load_source_weights
 from blobs_transfer.render import plots
-from blobs_transfer.rundir import files as results
+from blobs_transfer.rundir import files
 from blobs_transfer.rundir.files import (
     ensure_writable,
     save_figure,
     write_csv,
     write_json,
 )
-from blobs_transfer.train import run as training
+from blobs_transfer.train import run
 from blobs_transfer.train.plan import SourceModel, Sources, sources_needed
 
 
@@ -34,9 +34,9 @@ def default_source_path(cfg: Config, results_dir: str | Path, spec: ProblemSpec)
 def write_history(folder: Path, stem: str, history: dict[str, np.ndarray], title: str) -> None:
     """A single run's per-epoch history as CSV and its learning-curve figure."""
     n = history["train_loss"].shape[1]
-    rows = ([e, *(f"{history[k][0, e]:.6f}" for k in results.CURVE_KEYS)] for e in range(n))
-    write_csv(folder / f"{stem}_history.csv", ["epoch", *results.CURVE_KEYS], rows)
-    single = {k: history[k][0] for k in results.CURVE_KEYS}
+    rows = ([e, *(f"{history[k][0, e]:.6f}" for k in files.CURVE_KEYS)] for e in range(n))
+    write_csv(folder / f"{stem}_history.csv", ["epoch", *files.CURVE_KEYS], rows)
+    single = {k: history[k][0] for k in files.CURVE_KEYS}
     save_figure(plots.learning_curves_figure(single, title), folder / f"{stem}_learning_curves.png")
 
 
@@ -56,7 +56,7 @@ def train_source(
     spec = cfg.spec_of_problem(problem)
     out = Path(out) if out else default_source_path(cfg, results_dir, spec)
     ensure_writable(out.parent)
-    (model,), result = training.train_sources(
+    (model,), result = run.train_sources(
         cfg, problem, 1, progress=phase(progress, f"source on {cfg.describe_problem(spec)}", cfg.source_training.epochs)
     )
     save_model(model_from_weights(cfg, model.weights), out)
@@ -65,7 +65,7 @@ def train_source(
     )
     write_json(
         out.parent / f"{out.stem}.json",
-        results.run_metadata(
+        files.run_metadata(
             problem=problem,
             spec=asdict(spec),
             seed=model.seed,
@@ -127,7 +127,7 @@ def source_models(
             out[spec] = [load_source_model(path, cfg, spec)]
         else:
             count, epochs = cfg.study.source_repeats, cfg.source_training.epochs
-            out[spec], _ = training.train_sources(
+            out[spec], _ = run.train_sources(
                 cfg,
                 number,
                 count,

@@ -9,16 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from blobs_transfer import atomic
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import report
-from blobs_transfer.render import sweep as sweep_report
-from blobs_transfer.rundir import files as results
-from blobs_transfer.rundir import manifest as integrity
-from blobs_transfer.rundir import sweep_dir as sweepdir
-from blobs_transfer.rundir.files import atomic_write_text, write_csv, write_json
-from blobs_transfer.sweep import cells as sweep_cells
-from blobs_transfer.sweep import runners as cluster
-from blobs_transfer.sweep import schedule
+from blobs_transfer.render.sweep import sweep_figures, sweep_sections, sweep_title
+from blobs_transfer.rundir import files, manifest, sweep_dir
+from blobs_transfer.rundir.files import write_csv, write_json
+from blobs_transfer.sweep import cells, runners, schedule
 from blobs_transfer.sweep.grid import Sweep
 from blobs_transfer.sweep.runners import ClusterError
 
@@ -38,8 +35,8 @@ class CellError(StudyError):
 
 def _runner(scheduler: str | None, workers: int | None):
     if scheduler or workers:
-        return cluster.dask_runner(scheduler, workers)
-    return contextlib.nullcontext(cluster.Runner(cluster.in_process))
+        return runners.dask_runner(scheduler, workers)
+    return contextlib.nullcontext(runners.Runner(runners.in_process))
 
 
 def run_sweep(
@@ -59,13 +56,13 @@ def run_sweep(
     `workers` processes started here. One process at a time writes a sweep folder: a second refuses in one line.
     """
     with contextlib.ExitStack() as held:
-        sweep_dir = sweepdir.open_sweep_dir(sweep, results_dir, resume, held)
-        return _run_cells(sweep, sweep_dir, scheduler, workers, progress, notify)
+        folder = sweep_dir.open_sweep_dir(sweep, results_dir, resume, held)
+        return _run_cells(sweep, folder, scheduler, workers, progress, notify)
 
 
 def _run_cells(
     sweep: Sweep,
-    sweep_dir: Path,
+    folder: Path,
     scheduler: str | None,
     workers: int | None,
     progress: Callable[[str, int, int], None] | None,
@@ -73,74 +70,74 @@ def _run_cells(
 ) -> SweepOutcome:
     """Verify the finished cells, train the others (and any damaged one again), then write the tables."""
     started = time.perf_counter()
-    cells = sweep.cells()
+    every_cell = sweep.cells()
     todo, unverified = [], 0
-    for c in cells:
-        if sweepdir.finished(sweep_dir, c):
-            damage, verified = sweepdir.cell_damage(sweepdir.cell_dir(sweep_dir, c), sweep.config_of(c))
+    for c in every_cell:
+        if sweep_dir.finished(folder, c):
+            damage, verified = sweep_dir.cell_damage(sweep_dir.cell_dir(folder, c), sweep.config_of(c))
             if not damage:
                 unverified += not verified
                 continue
             if notify:
                 notify(f"Cell {c.index} ({c.name}) is damaged, training it again: {damage}")
-            (sweepdir.cell_dir(sweep_dir, c) / sweepdir.DONE).unlink()
+            (sweep_dir.cell_dir(folder, c) / sweep_dir.DONE).unlink()
         todo.append(c)
     if notify and unverified:
         notify(
             f"Warning: {unverified} finished cells were written before cells verified themselves: kept with only "
             "their row counts checked."
         )
-    if notify and len(todo) < len(cells):
-        notify(f"Resuming {sweep_dir}: {len(cells) - len(todo)} of {len(cells)} cells already done.")
+    if notify and len(todo) < len(every_cell):
+        notify(f"Resuming {folder}: {len(every_cell) - len(todo)} of {len(every_cell)} cells already done.")
     failures = []
     with _runner(scheduler, workers) as runner:
         limit = schedule.batch_limit(sweep, todo, runner.slots)
         tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in schedule.batches(sweep, todo, limit)]
         try:
-            for batch, outputs in runner.run(sweep_cells.train_batch, tasks):
+            for batch, outputs in runner.run(cells.train_batch, tasks):
                 if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
                     outputs = [outputs] * len(batch)
                 for cell, output in zip(batch, outputs):
                     if isinstance(output, Exception):
                         failures.append((cell, output))
                         if notify:
-                            notify(f"cell {cell.index} ({cell.name}) failed: {cluster.one_line(output)}")
+                            notify(f"cell {cell.index} ({cell.name}) failed: {runners.one_line(output)}")
                     else:
                         cfg = sweep.config_of(cell)
-                        sweepdir.write_cell(sweep_dir, cell, cfg, output.records, sweep_cells.analyse_cell(cfg, output))
+                        sweep_dir.write_cell(folder, cell, cfg, output.records, cells.analyse_cell(cfg, output))
                     if progress:
                         progress("cells", 1, len(todo))
         except ClusterError as exc:
             raise ClusterError(
-                f"{exc}; the finished cells are kept in {sweep_dir}: finish it with --resume {sweep_dir}"
+                f"{exc}; the finished cells are kept in {folder}: finish it with --resume {folder}"
             ) from None
     if failures:
         cell, exc = failures[0]
         raise CellError(
             f"{len(failures)} of {len(todo)} cells failed, first cell {cell.index} ({cell.name}): "
-            f"{cluster.one_line(exc)}; the other cells are kept in {sweep_dir} "
-            f"(--resume {sweep_dir} runs the failed ones again)"
+            f"{runners.one_line(exc)}; the other cells are kept in {folder} "
+            f"(--resume {folder} runs the failed ones again)"
         )
-    meta, blocks = write_tables(sweep, sweep_dir, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
-    results.mark_complete(sweep_dir)
-    return SweepOutcome(sweep_dir, blocks, meta)
+    meta, blocks = write_tables(sweep, folder, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
+    files.mark_complete(folder)
+    return SweepOutcome(folder, blocks, meta)
 
 
-def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_cells: int):
+def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cells: int):
     """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files."""
     keys = sweep.keys
-    runs, table, summaries = sweepdir.cell_rows(sweep, sweep_dir)
-    write_csv(sweep_dir / "runs.csv", [*keys, *sweepdir.RUN_COLUMNS], runs)
+    runs, table, summaries = sweep_dir.cell_rows(sweep, folder)
+    write_csv(folder / "runs.csv", [*keys, *sweep_dir.RUN_COLUMNS], runs)
     write_csv(
-        sweep_dir / "cells.csv",
-        [*keys, "arm", *sweepdir.CELL_STATS, *sweepdir.COMPARISON_STATS, *sweepdir.BEST_STATS],
+        folder / "cells.csv",
+        [*keys, "arm", *sweep_dir.CELL_STATS, *sweep_dir.COMPARISON_STATS, *sweep_dir.BEST_STATS],
         table,
     )
-    figures = sweep_report.sweep_figures(sweep, summaries)
-    results.save_figures({sweep_dir / name: fig for name, fig in figures.items()})
-    pngs = {name: (sweep_dir / name).read_bytes() for name in figures}
-    blocks = sweep_report.sweep_sections(sweep, summaries, list(figures))
-    meta = results.run_metadata(
+    figures = sweep_figures(sweep, summaries)
+    files.save_figures({folder / name: fig for name, fig in figures.items()})
+    pngs = {name: (folder / name).read_bytes() for name in figures}
+    blocks = sweep_sections(sweep, summaries, list(figures))
+    meta = files.run_metadata(
         root_seed=sweep.seed,
         cells=len(summaries),
         trained_cells=trained_cells,
@@ -148,11 +145,11 @@ def write_tables(sweep: Sweep, sweep_dir: Path, *, wall_seconds: float, trained_
         wall_seconds=round(wall_seconds, 3),
         axes={k: list(v) for k, v in sweep.axes},
     )
-    title = sweep_report.sweep_title(sweep, len(summaries), meta["command"])
-    atomic_write_text(sweep_dir / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
-    write_json(sweep_dir / "metadata.json", meta)
-    integrity.write_manifest(
-        sweep_dir,
+    title = sweep_title(sweep, len(summaries), meta["command"])
+    atomic.write_text(folder / "report.html", report.html(blocks, title, pngs, report.about_line(meta)))
+    write_json(folder / "metadata.json", meta)
+    manifest.write_manifest(
+        folder,
         ["sweep.toml", "runs.csv", "cells.csv", "metadata.json"],
         derived=[*figures, "report.html"],
         plan={"cells": len(summaries), "networks": len(runs)},

@@ -21,21 +21,23 @@ from typing import Any
 
 import numpy as np
 
+from blobs_transfer import atomic
 from blobs_transfer.api.sources import load_source_model
 from blobs_transfer.config import Config, ProblemSpec
 from blobs_transfer.errors import ResultsError, SourceModelError
 from blobs_transfer.model.arms import Weights
+from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
-from blobs_transfer.render import transferability as words
-from blobs_transfer.rundir import sweep_dir as sweepdir
-from blobs_transfer.rundir.files import cannot_write, write_csv, write_json
+from blobs_transfer.render.transferability import ranking_table, scores_figure, sweep_tables
+from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.rundir.run import verify_run
-from blobs_transfer.stats import rank_agreement
-from blobs_transfer.stats import summary as analysis
+from blobs_transfer.rundir.sweep_dir import read_cell
+from blobs_transfer.stats import nested, rank_agreement
 from blobs_transfer.stats.common import opt_float
-from blobs_transfer.stats.transferability import SCORES, all_scores, mlp_outputs
+from blobs_transfer.stats.summary import arm_accuracies
+from blobs_transfer.stats.transferability import SCORES, all_scores
 from blobs_transfer.sweep.cells import cell_sources
 from blobs_transfer.sweep.grid import load_sweep
 from blobs_transfer.train.plan import Sources
@@ -70,12 +72,12 @@ def transfer_arms(cfg: Config) -> list[str]:
 
 def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[int, float]]:
     """Per transfer arm: source index -> mean test accuracy of its finished runs (diverged runs left out)."""
-    by_arm = analysis.arm_accuracies(cfg, records)
+    by_arm = arm_accuracies(cfg, records)
     out = {}
     for arm in transfer_arms(cfg):
         out[arm] = {}
         if len(by_arm[arm]["accuracy"]):
-            labels, means = rank_agreement.realised_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
+            labels, means = nested.source_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
             out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
     return out
 
@@ -111,7 +113,7 @@ def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: S
         try:
             write_weights(path, cfg, w)
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise atomic.cannot_write(path, exc) from None
         write_json(
             path.with_suffix(".json"),
             {"source_index": index, "seed": seed, "problem": cfg.study.source_problem, "root_seed": cfg.study.seed},
@@ -154,7 +156,7 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         return
     table = read_table(Path(run_dir) / CSV_NAME)
     labels = table["source_index"]
-    by_arm = analysis.arm_accuracies(cfg, records)
+    by_arm = arm_accuracies(cfg, records)
     arms = {}
     for arm in transfer_arms(cfg):
         data = by_arm[arm]
@@ -189,9 +191,7 @@ def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
     table = read_table(Path(run_dir) / CSV_NAME)
     arms = list(summary["transferability"]["arms"])
     return {
-        FIGURE: words.scores_figure(
-            {s: table[s] for s in SCORES}, {a: table[a] for a in arms}, summary["transferability"]
-        )
+        FIGURE: scores_figure({s: table[s] for s in SCORES}, {a: table[a] for a in arms}, summary["transferability"])
     }
 
 
@@ -254,7 +254,7 @@ def rank_sources(cfg: Config, paths: Sequence[str | Path], out: str | Path | Non
 
 def ranking_text(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """rank-sources' terminal output: the table of scores and which source each score picks."""
-    intro, scores, picks = words.ranking_table(rows, SCORES, cfg.describe_problem(cfg.target_spec))
+    intro, scores, picks = ranking_table(rows, SCORES, cfg.describe_problem(cfg.target_spec))
     return "\n".join([intro, report.format_table(*scores), "", *picks])
 
 
@@ -287,7 +287,7 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
         arms = transfer_arms(cfg)
         models = cell_sources(cfg)[cfg.source_spec]
         scores = score_models(cfg, [m.weights for m in models])
-        rows, summary = sweepdir.read_cell(sweep_path, cell)
+        rows, summary = read_cell(sweep_path, cell)
         truth = _cell_truth(rows, arms)
         columns = {s: np.array([r[s] for r in scores]) for s in SCORES}
         agreement = {}
@@ -342,5 +342,5 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
 
 def sweep_text(result: dict[str, Any]) -> str:
     """rank-sources' output for a sweep: per cell and arm the best-ranking score, and the targets ranked."""
-    intro, (header, body), targets = words.sweep_tables(result)
+    intro, (header, body), targets = sweep_tables(result)
     return "\n".join([intro, report.format_table(header, body), "", *targets])

@@ -5,8 +5,8 @@ points, 3 classes, 2 features, cluster_std 2.0, the first 500 rows to train on a
 MLP 2-5-5-3 (ReLU hidden layers initialised he_uniform, a softmax output), plain SGD on categorical
 cross-entropy with learning rate 0.01, batch size 32 and 100 epochs, and four arms compared over 30 repeats on
 Problem 2: a standalone model, and transfer from one model trained on Problem 1 with 0, 1 or 2 hidden layers
-frozen. Each field's type is its annotation, which `typecheck` enforces on values read from TOML; `validate` the
-rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config` is made.
+frozen. Each field's type is its annotation, which `typecheck` enforces on values read from TOML; `validate` checks
+the rules a type cannot say (positive sizes, known names, arms that fit the model) whenever a `Config` is made.
 
 May import: `blobs_transfer.errors`, `config.optimizer` and the standard library.
 """
@@ -18,8 +18,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from blobs_transfer.config.optimizer import Optimizer
-from blobs_transfer.config.optimizer import resolve as resolve_optimizer
+from blobs_transfer.config.optimizer import Optimizer, resolve
 from blobs_transfer.errors import ConfigError
 
 
@@ -138,7 +137,7 @@ class Training:
 
     def rule(self, where: str = "training") -> Optimizer:
         """The update rule these settings name (`where` names the table in an error)."""
-        return resolve_optimizer(where, self.optimizer, self.learning_rate, self.momentum, self.nesterov)
+        return resolve(where, self.optimizer, self.learning_rate, self.momentum, self.nesterov)
 
     update_rule = property(rule)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from blobs_transfer import atomic
 from blobs_transfer.config import Config
 from blobs_transfer.errors import SourceModelError
 from blobs_transfer.model.arms import Weights
@@ -198,7 +199,6 @@ def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
             group.attrs["name"] = layer["config"]["name"]
             group.create_dataset("0", data=np.asarray(kernel, np.float32), track_times=False)
             group.create_dataset("1", data=np.asarray(bias, np.float32), track_times=False)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     # the members dated 1980-01-01 (as Keras dates them) and no save date: the same weights give the same bytes
     members = {
@@ -206,7 +206,6 @@ def write_weights(path: str | Path, cfg: Config, weights: Weights) -> None:
         "config.json": json.dumps(config),
         "model.weights.h5": buffer.getvalue(),
     }
-    with zipfile.ZipFile(tmp, "w") as archive:
+    with atomic.replacing(path) as tmp, zipfile.ZipFile(tmp, "w") as archive:
         for name, data in members.items():
             archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
-    tmp.replace(path)

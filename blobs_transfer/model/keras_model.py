@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from blobs_transfer import atomic
 from blobs_transfer.model.backend import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402
 
 from blobs_transfer.config import Arm, Config, Optimizer  # noqa: E402
-from blobs_transfer.errors import ResultsError, SourceModelError  # noqa: E402
+from blobs_transfer.errors import SourceModelError  # noqa: E402
 from blobs_transfer.model.arms import Weights  # noqa: E402
 from blobs_transfer.model.keras_file import check_file  # noqa: E402
 
@@ -77,14 +78,9 @@ def model_from_weights(cfg: Config, weights: Weights, arm: Arm | None = None) ->
 
 def save_model(model: keras.Model, path: Path) -> None:
     """Save in the native `.keras` format, atomically: a partly written file never replaces a good one."""
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    try:
+    with atomic.replacing(path, suffix=".keras") as tmp:  # Keras saves only to a name ending in .keras
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(tmp)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ResultsError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def load_source(path: Path, cfg: Config) -> keras.Model:

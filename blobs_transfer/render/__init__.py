@@ -5,8 +5,9 @@ and never imports TensorFlow.
 
 - `findings`: every sentence about a run's or a sweep's verdicts, generated from its numbers.
 - `report`: a summary's sections rendered for the terminal, Markdown and HTML.
-- `plots`: the figures, drawn from arrays on matplotlib Figures (no pyplot state).
+- `plots`: the figures, drawn from arrays on matplotlib Figures (no pyplot state), and a compare run's set of them.
 - `sweep`: a sweep's sections, per-cell tables and figures over the swept axes.
-- `gate`: the regression gate's verdict as JUnit XML and Markdown for CI.
+- `gate`: the regression gate's verdict as the terminal's table, JUnit XML and Markdown for CI, and a study's
+  differences in words.
 - `transferability`: which source model will transfer: the report's section on the scores and their figure.
 """

@@ -1,7 +1,7 @@
 """The gate's verdict in the formats CI systems display: JUnit XML (test reporters) and Markdown (job summaries).
 
 Pure: rows of `gate.check` and the baseline they were checked against in, text out; no files, no TensorFlow.
-Both renderers draw their numbers from `gate.gate_table`, so they say what the terminal table says. Each
+Both renderers draw their numbers from `gate_table`, the terminal's table, so they say what it says. Each
 statistic, and each finding of an arm against the baseline arm (difference of means, P(arm beats it),
 verdict), is one JUnit test case, and a moved one fails with the band's stated reason, because a band
 calibrated on the source-model level is what a reader of a red CI job needs to judge it. A verdict that
@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from typing import Any
 
 from blobs_transfer.render.report import markdown_table
-from blobs_transfer.stats.gate import changed, gate_table
+from blobs_transfer.stats.gate import UNSET, changed
 
 EXACT_WHY = "counts of runs must match the baseline exactly"
 MISSING_WHY = "the baseline has this arm; the run does not"
@@ -23,6 +23,34 @@ VERDICT_WHY = (
     'a verdict may not flip between "better" and "worse"; a move to or from "no evidence" passes, '
     "reported as changed (the difference and P bands guard the finding itself)"
 )
+
+
+def gate_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
+    """The gate's rows as a table (header, rows of text): baseline, this run, the change, the tolerance, the result."""
+
+    def f(v):
+        return "n/a" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
+
+    header = ["arm", "statistic", "baseline", "this run", "change", "tolerance", "result"]
+    out = []
+    for r in rows:
+        numbers = all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in ("value", "baseline"))
+        change = f"{r['value'] - r['baseline']:+.4g}" if numbers else (r.get("note") or "")
+        tolerance = (
+            "no flip" if r.get("finding") == "verdict" else "exact" if r["tolerance"] == 0 else f(r["tolerance"])
+        )
+        result = "MOVED" if not r["ok"] else ("changed" if r.get("note") else "ok")
+        out.append([r["arm"], r["statistic"], f(r["baseline"]), f(r["value"]), change, tolerance, result])
+    return header, out
+
+
+def difference(key: str, run_value: Any, baseline_value: Any) -> str:
+    """One setting in which a run differs from a baseline's study (`stats.gate.study_differences`), in words."""
+
+    def show(v):
+        return "unset" if v is UNSET else repr(v)
+
+    return f"{key} {show(run_value)} (baseline {show(baseline_value)})"
 
 
 def band_reason(row: dict[str, Any], baseline: dict[str, Any]) -> str:

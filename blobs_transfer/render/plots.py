@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from blobs_transfer.render.findings import sources_phrase
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -485,3 +487,39 @@ def best_arm_figure(
         fontsize=10,
     )
     return fig
+
+
+def run_figures(
+    numbers: dict[str, Any], summary: dict[str, Any], *, baseline: str, repeats: int, seed: int
+) -> dict[str, Figure]:
+    """A compare run's figures (file name -> Figure) from `stats.summary.figure_numbers` and its summary."""
+    names, sources = numbers["names"], sources_phrase(summary)
+    title = f"Test accuracy on {summary['run']['target']}, {repeats} repeats per arm" + (
+        f"\n{sources}" if sources else ""
+    )
+    figures = {
+        "boxplot.png": boxplot_figure(names, numbers["accuracies"], title, seed=seed),
+        "forest.png": forest_figure(summary["comparisons"], baseline, subtitle=sources),
+        "curves.png": curves_figure(
+            numbers["bands"]["test_accuracy"],
+            numbers["bands"]["test_loss"],
+            "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
+            + (f"\n{sources}" if sources else ""),
+        ),
+        "train_test.png": train_test_figure(
+            numbers["means"],
+            "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)",
+        ),
+    }
+    per_source = numbers["sources"]
+    if per_source is not None:
+        k = per_source["means"].shape[0]
+        figures["sources.png"] = source_means_figure(
+            per_source["arms"],
+            per_source["means"],
+            baseline,
+            per_source["baseline"],
+            f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
+            "score (lines join one source model's means)",
+        )
+    return figures

@@ -1,9 +1,9 @@
-"""Results on disk: run directories, atomic writes, and the CSV/JSON/TOML files a user opens.
+"""Results on disk: run directories and the CSV/JSON/TOML files a user opens.
 
 The only module (with the CLI) that touches the filesystem. Never imports TensorFlow, so `report` and
-`check` stay fast. Every file is written to a temporary name and renamed into place, so a crash or Ctrl-C
-never leaves a half-written file under a real name; a run directory holds an INCOMPLETE marker until the
-run has finished.
+`check` stay fast. Every file is written by `blobs_transfer.atomic` (to a temporary name, then renamed into place),
+so a crash or Ctrl-C never leaves a half-written file under a real name; a run directory holds an INCOMPLETE
+marker until the run has finished.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from blobs_transfer import atomic
 from blobs_transfer.errors import ResultsError
 
 INCOMPLETE = "INCOMPLETE"
@@ -46,36 +47,8 @@ CURVE_KEYS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 # --- writing ----------------------------------------------------------------------------------
 
 
-def cannot_write(path: Path, exc: OSError) -> ResultsError:
-    """A failed write (a full disk, a lost permission, a file too large) as one line naming the file."""
-    return ResultsError(f"cannot write {path}: {exc.strerror or exc}")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary name, then rename: a failed write never leaves a damaged file under a real name."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise cannot_write(path, exc) from None
-    finally:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
 def write_json(path: Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    atomic.write_text(path, json.dumps(obj, indent=2, allow_nan=False) + "\n")
 
 
 def save_figure(fig, path: Path, dpi: int = 120) -> None:
@@ -83,7 +56,7 @@ def save_figure(fig, path: Path, dpi: int = 120) -> None:
     buf = io.BytesIO()
     # zlib level 1: a third of the encoding time of the default 6, for files about 20% larger
     fig.savefig(buf, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
-    atomic_write_bytes(path, buf.getvalue())
+    atomic.write_bytes(path, buf.getvalue())
 
 
 def fork_workers(n_tasks: int) -> int:
@@ -120,7 +93,7 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
-    atomic_write_text(path, buf.getvalue())
+    atomic.write_text(path, buf.getvalue())
 
 
 def ensure_writable(folder: Path) -> Path:
@@ -148,7 +121,7 @@ def new_run_dir(results_dir: Path, kind: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise atomic.cannot_write(path, exc) from None
         return path
     raise ResultsError(f"cannot find a free run directory name in {results_dir}")
 
@@ -234,7 +207,7 @@ def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None
     try:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
-        raise cannot_write(folder, exc) from None
+        raise atomic.cannot_write(folder, exc) from None
     n_epochs = history["test_accuracy"].shape[1]
     header = ",".join(["arm", "source_index", "repeat", *(f"epoch_{e}" for e in range(n_epochs))])
     keys = io.StringIO()
@@ -247,7 +220,7 @@ def write_curves(folder: Path, replicas, history: dict[str, np.ndarray]) -> None
         values = history[key].astype(float)
         values[~np.isfinite(values)] = np.nan
         lines = [prefix + (fmt % tuple(row)).replace(",nan", ",") for prefix, row in zip(prefixes, values.tolist())]
-        atomic_write_text(folder / f"{key}.csv", "\n".join([header, *lines]) + "\n")
+        atomic.write_text(folder / f"{key}.csv", "\n".join([header, *lines]) + "\n")
 
 
 def curve_as_written(values: np.ndarray) -> np.ndarray:

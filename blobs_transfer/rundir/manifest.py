@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from blobs_transfer import atomic
 from blobs_transfer.errors import DamagedRunError, ResultsError, UnverifiedRunWarning
-from blobs_transfer.rundir.files import cannot_write, write_json
+from blobs_transfer.rundir.files import write_json
 
 try:
     import fcntl
@@ -220,7 +221,7 @@ def writer_lock(folder: str | Path, what: str = "folder") -> Iterator[None]:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise cannot_write(path, exc) from None
+            raise atomic.cannot_write(path, exc) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

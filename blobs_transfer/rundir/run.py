@@ -15,24 +15,23 @@ import numpy as np
 
 from blobs_transfer.config import Config, load_config
 from blobs_transfer.errors import DamagedRunError, ResultsError
-from blobs_transfer.rundir import files as results
-from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.rundir import files, manifest
 from blobs_transfer.rundir.sweep_dir import verify_sweep
-from blobs_transfer.stats import summary as analysis
+from blobs_transfer.stats import summary
 from blobs_transfer.train.plan import planned_runs
 
-RUN_DATA = ("config.toml", "scores.csv", *(f"curves/{k}.csv" for k in results.CURVE_KEYS), "metadata.json")
+RUN_DATA = ("config.toml", "scores.csv", *(f"curves/{k}.csv" for k in files.CURVE_KEYS), "metadata.json")
 RERUN = "; restore the run from a copy or re-run `compare`"
 
 
 def seal_run(run_dir: Path, cfg: Config, data: tuple[str, ...] = RUN_DATA) -> None:
     """Write the run's manifest: its data files, every other file as derived, and the planned row counts."""
-    skip = {*data, integrity.MANIFEST, results.INCOMPLETE}
+    skip = {*data, manifest.MANIFEST, files.INCOMPLETE}
     derived = sorted(
         p.name for p in run_dir.iterdir() if p.is_file() and p.name not in skip and not p.name.startswith(".")
     )
     planned = planned_runs(cfg)
-    integrity.write_manifest(
+    manifest.write_manifest(
         run_dir, data, derived=derived, plan={"runs": sum(planned.values()), "runs_per_arm": planned}
     )
 
@@ -48,16 +47,16 @@ def verify_run(run_dir: str | Path, *, derived: bool = False) -> dict[str, Any] 
     run_dir = Path(run_dir)
     if (run_dir / "sweep.toml").is_file():
         return verify_sweep(run_dir, derived=derived)
-    manifest = _verify_files(run_dir, derived=derived)
-    if manifest is None and (run_dir / "scores.csv").is_file():
+    sealed = _verify_files(run_dir, derived=derived)
+    if sealed is None and (run_dir / "scores.csv").is_file():
         load_run(run_dir, require_complete=False)  # a legacy run: at least its row counts must match its plan
-    return manifest
+    return sealed
 
 
 def _verify_files(run_dir: Path, *, derived: bool = False) -> dict[str, Any] | None:
-    if not (run_dir / integrity.MANIFEST).is_file() or (run_dir / results.INCOMPLETE).exists():
-        results.require_complete_run(run_dir)  # incomplete, or not a run at all: say that, not "no manifest"
-    return integrity.verify(run_dir, derived=derived, remedy=RERUN)
+    if not (run_dir / manifest.MANIFEST).is_file() or (run_dir / files.INCOMPLETE).exists():
+        files.require_complete_run(run_dir)  # incomplete, or not a run at all: say that, not "no manifest"
+    return manifest.verify(run_dir, derived=derived, remedy=RERUN)
 
 
 def load_run(
@@ -70,9 +69,9 @@ def load_run(
         _verify_files(run_dir)
     try:
         cfg = load_config(run_dir / "config.toml")
-        scores = results.read_scores(run_dir / "scores.csv")
+        scores = files.read_scores(run_dir / "scores.csv")
         curves = {
-            k: results.read_curve(run_dir / "curves", k)
+            k: files.read_curve(run_dir / "curves", k)
             for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
         }
     except (OSError, ValueError, KeyError) as exc:
@@ -82,7 +81,7 @@ def load_run(
     found: dict[str, int] = {}
     for row in scores:
         found[row["arm"]] = found.get(row["arm"], 0) + 1
-    problem = integrity.count_problem(str(run_dir / "scores.csv"), found, planned_runs(cfg))
+    problem = manifest.count_problem(str(run_dir / "scores.csv"), found, planned_runs(cfg))
     if problem:
         raise DamagedRunError(f"{problem}{RERUN}")
     for key, curve in curves.items():
@@ -100,8 +99,7 @@ def run_summary(run_dir: str | Path, *, require_complete: bool = True):
         meta = json.loads((Path(run_dir) / "metadata.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         meta = {}
-    summary = analysis.summarise(cfg, scores, curves["test_accuracy"], meta.get("source_models"))
-    return cfg, scores, curves, summary
+    return cfg, scores, curves, summary.summarise(cfg, scores, curves["test_accuracy"], meta.get("source_models"))
 
 
 def read_baseline(path: str | Path) -> dict[str, Any]:

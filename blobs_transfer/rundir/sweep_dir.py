@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from blobs_transfer import atomic
 from blobs_transfer.config import Config, ConfigError, load_config, to_toml
 from blobs_transfer.errors import (
     DamagedRunError,
@@ -24,7 +25,7 @@ from blobs_transfer.errors import (
     UnverifiedRunWarning,
 )
 from blobs_transfer.rundir import files, manifest
-from blobs_transfer.rundir.files import atomic_write_text, write_csv, write_json
+from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.sweep.grid import Cell, Sweep
 from blobs_transfer.train.plan import planned_runs
 
@@ -52,8 +53,8 @@ def write_cell(sweep_dir: Path, cell: Cell, cfg: Config, records, summary) -> No
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise files.cannot_write(folder, exc) from None
-    atomic_write_text(folder / "config.toml", to_toml(cfg))
+        raise atomic.cannot_write(folder, exc) from None
+    atomic.write_text(folder / "config.toml", to_toml(cfg))
     write_csv(folder / "runs.csv", RUN_COLUMNS, ([_csv(r[c], c) for c in RUN_COLUMNS] for r in records))
     write_json(folder / "summary.json", summary)
     planned = planned_runs(cfg)
@@ -155,7 +156,7 @@ def open_sweep_dir(
         files.ensure_writable(results_dir)
         sweep_dir = files.new_run_dir(results_dir, "sweep")
         held.enter_context(manifest.writer_lock(sweep_dir, "sweep"))
-        atomic_write_text(sweep_dir / "sweep.toml", sweep.to_toml())
+        atomic.write_text(sweep_dir / "sweep.toml", sweep.to_toml())
     return sweep_dir
 
 

@@ -30,12 +30,11 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``bootstrap``: intervals from resamples of independent samples (scipy's exact path, BCa, percentile);
 - ``nested``: runs nested in source models in closed form (cluster SE, design effect, variance components,
   best arm per source);
-- ``means``: the CI of one sample's mean (BCa for independent runs, two-stage t interval for nested ones);
-- ``arm``: one arm's summary (:func:`describe`);
-- ``effects``: effect sizes and tests both comparisons report (Hedges' g, Welch, Mann-Whitney, A12);
-- ``compare_independent`` and ``compare_nested``: an arm of independent runs, or of runs nested in K > 1
-  sources, against the baseline;
-- ``compare``: the comparison of every arm, Holm across arms and the verdict;
+- ``arm``: one arm on its own (:func:`describe`), and the CI of a mean at the unit of replication it rests on
+  (BCa for independent runs, a two-stage t interval for nested ones; the benefits of transfer use it too);
+- ``effects``: effect sizes and tests both designs of a comparison report (Hedges' g, Welch, Mann-Whitney, A12);
+- ``compare``: an arm against the baseline, in the design of its runs (independent runs, or runs nested in
+  K > 1 sources), and every arm against it: Holm across arms and the verdict;
 - ``curves``: learning-curve bands and the benefits of transfer;
 - ``ranking``: P(best) of each arm;
 - ``gate``: the regression gate: the bands of the per-arm statistics and of the findings (each arm against the
@@ -55,7 +54,7 @@ Shapes: R = repeats of an arm, E = training epochs, N = number of runs, G (or K)
 
 from __future__ import annotations
 
-from blobs_transfer.stats.arm import binomial_se, describe, nested_describe
+from blobs_transfer.stats.arm import binomial_se, describe, nested_describe, nested_mean_ci
 from blobs_transfer.stats.compare import (
     MWU_VERDICT,
     NESTED_VERDICT,
@@ -70,7 +69,6 @@ from blobs_transfer.stats.curves import (
     curve_band,
     transfer_benefits,
 )
-from blobs_transfer.stats.means import nested_mean_ci
 from blobs_transfer.stats.nested import (
     cluster_se,
     design_effect,

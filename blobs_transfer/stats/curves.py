@@ -1,7 +1,7 @@
 """Learning curves: per-epoch bands for the curve figure and Torrey & Shavlik's benefits of transfer.
 
 The bands of runs nested in K > 1 source models use the cluster-robust SE of the resampling core's design
-(`resample.cluster_variance`, as `nested.cluster_se` does), the benefits' CIs the CI of a mean (`means`).
+(`resample.cluster_variance`, as `nested.cluster_se` does), the benefits' CIs the CI of a mean (`arm`).
 Shapes: R runs, E epochs (curves have E + 1 columns when column 0 is the accuracy before training).
 """
 
@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
+from blobs_transfer.stats.arm import mean_ci, nested_mean_ci
 from blobs_transfer.stats.common import as_groups, check_confidence, st
-from blobs_transfer.stats.means import mean_ci, nested_mean_ci
 from blobs_transfer.stats.resample import cluster_variance
 
 # Tolerance when comparing accuracies that are multiples of 1/500 with 0.95 * final accuracy:

@@ -1,7 +1,7 @@
 """The regression gate: a run's per-arm statistics against a committed baseline, within stated bands.
 
-Pure functions, no TensorFlow, no files. A band says how far a statistic may move before the gate calls it a
-change, and each band records why it is that wide.
+Pure functions, no TensorFlow, no files, no words: `render.gate` formats the rows as tables. A band says how far
+a statistic may move before the gate calls it a change, and each band records why it is that wide.
 
 Why the bands are what they are. With the same seed, library versions and platform, a run reproduces its
 baseline exactly, so any band passes. What the bands must tolerate is a run whose repeats and source models are
@@ -232,25 +232,27 @@ def study_settings(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in flat.items() if k not in NOT_THE_STUDY}
 
 
+UNSET = object()  # what `study_differences` gives for a setting one side does not have (None is a value)
+
+
 def study_differences(
     baseline: dict[str, Any], settings: dict[str, Any], run: dict[str, Any]
-) -> tuple[list[str], bool]:
-    """(the settings in which a run differs from the baseline's study, as "key: run value, baseline value" in
-    key order; whether the baseline recorded its whole study). settings: the run's `study_settings`; run:
-    its summary's "run" table, compared instead for a baseline written before baselines recorded their study."""
+) -> tuple[list[tuple[str, Any, Any]], bool]:
+    """(the settings in which a run differs from the baseline's study, as (key, run value, baseline value) in
+    key order, a value `UNSET` where that side lacks the key; whether the baseline recorded its whole study).
+    settings: the run's `study_settings`; run: its summary's "run" table, compared instead for a baseline written
+    before baselines recorded their study. `render.gate.difference` words a difference."""
     if "study" in baseline:
         theirs, ours, complete = baseline["study"], settings, True
     else:
         theirs = {LEGACY_RUN_KEYS[k]: v for k, v in baseline.get("run", {}).items() if k in LEGACY_RUN_KEYS}
         ours = {LEGACY_RUN_KEYS[k]: run.get(k) for k in baseline.get("run", {}) if k in LEGACY_RUN_KEYS}
         complete = False
-    missing = object()
     out = []
     for key in sorted(set(theirs) | set(ours)):
-        a, b = ours.get(key, missing), theirs.get(key, missing)
+        a, b = ours.get(key, UNSET), theirs.get(key, UNSET)
         if a != b:
-            show = lambda v: "unset" if v is missing else repr(v)  # noqa: E731
-            out.append(f"{key} {show(a)} (baseline {show(b)})")
+            out.append((key, a, b))
     return out, complete
 
 
@@ -307,20 +309,3 @@ def _row(arm, statistic, baseline, value, tolerance, ok, *, finding=None, note=N
 def changed(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows that passed with a note: verdicts that moved to or from "no evidence"."""
     return [r for r in rows if r["ok"] and r.get("note")]
-
-
-def gate_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    def f(v):
-        return "n/a" if v is None else (f"{v:.4f}" if isinstance(v, float) else str(v))
-
-    header = ["arm", "statistic", "baseline", "this run", "change", "tolerance", "result"]
-    out = []
-    for r in rows:
-        numbers = all(isinstance(r[k], (int, float)) and not isinstance(r[k], bool) for k in ("value", "baseline"))
-        change = f"{r['value'] - r['baseline']:+.4g}" if numbers else (r.get("note") or "")
-        tolerance = (
-            "no flip" if r.get("finding") == "verdict" else "exact" if r["tolerance"] == 0 else f(r["tolerance"])
-        )
-        result = "MOVED" if not r["ok"] else ("changed" if r.get("note") else "ok")
-        out.append([r["arm"], r["statistic"], f(r["baseline"]), f(r["value"]), change, tolerance, result])
-    return header, out

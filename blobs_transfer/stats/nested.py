@@ -2,7 +2,7 @@
 
 The source model is the unit of replication: a transfer arm's K x R runs share K starting points, and with an
 intra-class correlation (ICC) about 0.97 they carry about K independent observations. These are the numbers
-that say so, without resampling (the resampled intervals are in `means` and `compare_nested`).
+that say so, without resampling (the resampled intervals are in `arm` and `compare`).
 Shapes: N runs, K sources.
 """
 
@@ -17,16 +17,17 @@ from blobs_transfer.stats.common import (
     as_1d,
     as_groups,
     exact_mean,
-    source_index,
     sum_sq,
 )
 from blobs_transfer.stats.resample import cluster_variance
 
 
-def source_means(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Mean of each source's runs, shape (K,), sources in sorted label order."""
-    source = source_index(groups)
-    return np.bincount(source, weights=values) / np.bincount(source)
+def source_means(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(labels (K,) sorted, means (K,)): the mean of each source model's runs (its realised mean, where values
+    are accuracies); values, groups (N,). The one place the study averages runs per source."""
+    labels, source = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)
+    sums = np.bincount(source, weights=np.asarray(values, dtype=float).reshape(-1), minlength=labels.size)
+    return labels, sums / np.bincount(source, minlength=labels.size)
 
 
 def cluster_se(values, groups) -> float | None:

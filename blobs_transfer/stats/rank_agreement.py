@@ -35,16 +35,10 @@ import numpy as np
 
 from blobs_transfer.seeds import statistic_rng
 from blobs_transfer.stats.common import opt_float
+from blobs_transfer.stats.nested import source_means
 from blobs_transfer.stats.resample import Draw, Sample, Stream, resample
 
 TOP_SHARE = 0.1
-
-
-def realised_means(accuracy: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(labels (K,) sorted, means (K,)): each source model's mean accuracy over its runs. accuracy, groups (N,)."""
-    labels, source = np.unique(np.asarray(groups).reshape(-1), return_inverse=True)
-    sums = np.bincount(source, weights=np.asarray(accuracy, dtype=float).reshape(-1), minlength=labels.size)
-    return labels, sums / np.bincount(source, minlength=labels.size)
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -166,7 +160,7 @@ def agreement(
     labels = np.asarray(labels).reshape(-1)
     accuracy = np.asarray(accuracy, dtype=float).reshape(-1)
     groups = np.asarray(groups).reshape(-1)
-    present, means = realised_means(accuracy, groups)
+    present, means = source_means(accuracy, groups)
     position = {int(label): i for i, label in enumerate(labels)}
     if present.size < 3 or any(int(g) not in position for g in present):
         raise ValueError("agreement needs runs from at least 3 source models, each with a score")

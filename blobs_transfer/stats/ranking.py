@@ -1,6 +1,6 @@
 """Which arm is best, and how sure are we: the probability that each arm has the highest mean.
 
-The uncertainty is that of `means.nested_mean_ci`: the source model is the unit of replication. One resample
+The uncertainty is that of `arm.nested_mean_ci`: the source model is the unit of replication. One resample
 draws K source models with replacement, then each drawn source's runs with replacement, and takes each arm's
 mean over the runs drawn (the ratio estimator, as `nested_mean_ci`'s point estimate); an arm without source
 models (the standalone arm) gets a plain bootstrap of its runs. Both come from the resampling core. P(best)

@@ -18,7 +18,7 @@ from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import ranking
 from blobs_transfer.stats.arm import binomial_se, describe
 from blobs_transfer.stats.compare import compare_arms
-from blobs_transfer.stats.curves import transfer_benefits
+from blobs_transfer.stats.curves import curve_band, transfer_benefits
 from blobs_transfer.stats.nested import rank_arms_per_group, variance_components
 
 
@@ -165,3 +165,42 @@ def best_arm(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, Any] |
     return ranking.best_arm(
         {n: d["accuracy"] for n, d in usable.items()}, groups, pools=pools, seed=cfg.study.seed
     )  # streams seeded by ("best arm", ...) from the root seed
+
+
+def figure_numbers(
+    cfg: Config, summary: dict[str, Any], records: Sequence[dict[str, Any]], curves: dict[str, np.ndarray]
+) -> dict[str, Any]:
+    """What a run's figures draw, computed here so `render` only draws: per arm with finished runs (summary
+    order), its accuracies, its test accuracy and loss bands (at the source-model level for an arm whose runs
+    come from source models: cluster-robust SE) and its mean curve per epoch of every curve; and, for a study of
+    K > 1 source models with the baseline arm among them, each source model's mean per source-using arm
+    (`sources`: arms, means (K, arms) with NaN where a source has no finished run, the baseline's accuracies).
+    curves: key -> (N, epochs + 1), rows in records order."""
+    by_arm = arm_accuracies(cfg, records)
+    names = [a["arm"] for a in summary["arms"] if a["n"]]
+    bands = {
+        key: {
+            n: curve_band(
+                curves[key][by_arm[n]["rows"]], groups=by_arm[n]["source_index"] if by_arm[n]["uses_source"] else None
+            )
+            for n in names
+        }
+        for key in ("test_accuracy", "test_loss")
+    }
+    out = {
+        "names": names,
+        "accuracies": [by_arm[n]["accuracy"] for n in names],
+        "bands": bands,
+        "means": {n: {k: curves[k][by_arm[n]["rows"]].mean(axis=0) for k in curves} for n in names},
+        "sources": None,
+    }
+    nested = [n for n in names if by_arm[n]["uses_source"]]
+    if cfg.study.source_repeats > 1 and nested and cfg.study.baseline in names:
+        k = cfg.study.source_repeats
+        per_source = np.full((k, len(nested)), np.nan)
+        for a, n in enumerate(nested):
+            for g in range(k):
+                runs = by_arm[n]["accuracy"][by_arm[n]["source_index"] == g]
+                per_source[g, a] = runs.mean() if len(runs) else np.nan
+        out["sources"] = {"arms": nested, "means": per_source, "baseline": by_arm[cfg.study.baseline]["accuracy"]}
+    return out

@@ -25,7 +25,7 @@ Every score is computed from a source model's outputs on the target's *training*
   the training split (standardised features, L2 penalty 1/2 ||W||^2, scikit-learn's default C = 1; fitted by
   Newton's method, to scikit-learn's probabilities within 1e-5).
 
-`mlp_outputs` runs a source model's dense layers forward (ReLU hidden, softmax output) to give both inputs.
+`model.forward.mlp_outputs` runs a source model forward to give both inputs.
 
 Shapes: n target rows, D features (last hidden layer's units), Z source classes, C target classes.
 """
@@ -41,19 +41,6 @@ SCORES = ("leep", "nce", "logme", "h_score", "source_accuracy", "probe_accuracy"
 LOGME_TOL = 1e-10
 LOGME_MAX_STEPS = 10_000
 RESIDUAL_FLOOR = 1e-12  # of t^T t: the least squared residual LogME's fixed point works with
-
-
-def mlp_outputs(weights: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(features (n, D), probs (n, Z)) of a dense network on inputs x (n, F): the last hidden layer's ReLU
-    outputs and the output layer's softmax, in float64. weights: (kernel (fan_in, fan_out), bias) per layer."""
-    h = np.asarray(x, dtype=np.float64)
-    for kernel, bias in weights[:-1]:
-        h = np.maximum(h @ np.asarray(kernel, np.float64) + np.asarray(bias, np.float64), 0.0)
-    kernel, bias = weights[-1]
-    logits = h @ np.asarray(kernel, np.float64) + np.asarray(bias, np.float64)
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return h, e / e.sum(axis=1, keepdims=True)
 
 
 def _labels(labels, n: int) -> tuple[np.ndarray, int]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from blobs_transfer.config import Config
-from blobs_transfer.stats import summary as analysis
+from blobs_transfer.stats import summary
 from blobs_transfer.train.plan import source_provenance, sources_needed
 from blobs_transfer.train.run import run_comparisons, train_sources
 
@@ -94,6 +94,6 @@ def train_batch(cfgs: list[Config]) -> list[CellOutput | Exception]:
 
 def analyse_cell(cfg: Config, output: CellOutput) -> dict[str, Any]:
     """A cell's summary: the same nested statistics `compare` computes, and which arm is best."""
-    summary = analysis.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
-    summary["best"] = analysis.best_arm(cfg, output.records)
-    return summary
+    statistics = summary.summarise(cfg, output.records, output.test_accuracy_curves.astype(float), output.source_models)
+    statistics["best"] = summary.best_arm(cfg, output.records)
+    return statistics

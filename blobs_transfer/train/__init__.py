@@ -1,6 +1,6 @@
 """Training: R replicas of the MLP trained together by the chosen engine, from a plan that fixes every seed.
 
-May import: errors, seeds, config, problems, model.
+May import: errors, atomic, seeds, config, problems, model.
 
 - `plan`: which replicas (arm, source index, repeat, seed) a comparison trains, and in which batches; pure.
 - `run`: the comparison trained by the chosen engine, as plain arrays (`train`, `train_sources`,

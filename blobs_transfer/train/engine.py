@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from blobs_transfer import atomic
 from blobs_transfer.config import Optimizer
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
@@ -134,9 +135,7 @@ def compiled_kernel(shapes: list[tuple[int, int]]):
         path = folder / f"{name}.py"
         text = kernel.kernel_source(list(key), _source_digest())
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)  # atomic: another process never imports half a file
+            atomic.write_text(path, text)  # another process never imports half a file
         spec = importlib.util.spec_from_file_location(f"blobs_transfer.train._kernels.{name}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

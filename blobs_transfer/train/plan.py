@@ -16,7 +16,7 @@ import numpy as np
 
 from blobs_transfer import seeds
 from blobs_transfer.config import Arm, Config, ProblemSpec, Training
-from blobs_transfer.model import arms as arms_mod
+from blobs_transfer.model import arms
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
 
@@ -130,7 +130,7 @@ def chunks(
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, (arm, _, _) in enumerate(jobs):
         n_batches = -(-problems[i].x_train.shape[0] // batch_size) if problems else 0
-        groups[(tuple(arms_mod.layer_shapes(cfg, arm)), n_batches)].append(i)
+        groups[(tuple(arms.layer_shapes(cfg, arm)), n_batches)].append(i)
     out = []
     for indices in groups.values():
         parts = -(-len(indices) // size)

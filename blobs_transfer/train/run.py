@@ -11,11 +11,11 @@ from dataclasses import replace
 
 import numpy as np
 
+import blobs_transfer.train.engine  # by its full name: `engine` is train's argument, the engine's name
 from blobs_transfer.config import Arm, Config, Training
-from blobs_transfer.model import arms as arms_mod
+from blobs_transfer.model import arms
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem, make_problem
-from blobs_transfer.train import engine as engine_mod
 from blobs_transfer.train.plan import (
     Progress,
     RunResult,
@@ -52,7 +52,7 @@ def train(
             train_replicas,  # imports TensorFlow
         )
     else:
-        train_replicas = engine_mod.train_replicas
+        train_replicas = blobs_transfer.train.engine.train_replicas
 
     training = training or cfg.target_training
     problems = problem if isinstance(problem, list) else [problem] * len(jobs)
@@ -70,15 +70,15 @@ def train(
         initial, trainable, seeds = [], [], []
         for i in indices:
             arm, source, seed = jobs[i]
-            init_rng, _ = arms_mod.replica_rngs(seed)
-            initial.append(arms_mod.initial_weights(cfg, arm, source, init_rng))
-            trainable.append(arms_mod.trainable_layers(cfg, arm))
+            init_rng, _ = arms.replica_rngs(seed)
+            initial.append(arms.initial_weights(cfg, arm, source, init_rng))
+            trainable.append(arms.trainable_layers(cfg, arm))
             seeds.append(seed)
         shared = len({id(problems[i]) for i in indices}) == 1
         results.append(
             train_replicas(
                 problems[indices[0]] if shared else [problems[i] for i in indices],
-                arms_mod.stack(initial),
+                arms.stack(initial),
                 np.array(trainable),
                 seeds,
                 epochs=training.epochs,
@@ -124,7 +124,7 @@ def train_sources(
     result = train(
         cfg, make_problem(spec), jobs, engine=cfg.study.engine, training=cfg.source_training, progress=progress
     )
-    models = [SourceModel(spec, arms_mod.unstack(result.weights, k), s) for k, s in enumerate(seeds_used)]
+    models = [SourceModel(spec, arms.unstack(result.weights, k), s) for k, s in enumerate(seeds_used)]
     return models, result
 
 

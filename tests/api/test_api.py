@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
 from tests.helpers import ROOT
 
@@ -35,8 +35,8 @@ def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
 def test_progress_is_a_callback():
     cfg = load_config(None, **{"study.repeats": 2, "training.epochs": 4, "study.source_repeats": 2})
     calls = []
-    sources = study.source_models(cfg, progress=lambda label, n, total: calls.append((label, n, total)))
-    study.run_comparison(cfg, sources, progress=lambda label, n, total: calls.append((label, n, total)))
+    sources = api.source_models(cfg, progress=lambda label, n, total: calls.append((label, n, total)))
+    api.run_comparison(cfg, sources, progress=lambda label, n, total: calls.append((label, n, total)))
     phases = {}
     for label, n, total in calls:
         phases.setdefault(label, [0, total])[0] += n

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
 from tests.helpers import PNG, invoke, last_line_dir, read_csv, run
 
@@ -183,14 +183,14 @@ def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
 @pytest.mark.slow
 def test_summary_in_memory_equals_the_one_written(tmp_path):
     cfg = load_config(None, **{"study.repeats": 3, "training.epochs": 3, "study.source_repeats": 2})
-    sources = study.source_models(cfg, tmp_path)
-    result = study.run_comparison(cfg, sources)
-    run_dir = study.write_run(cfg, result, tmp_path, sources=sources)
-    in_memory = study.summarise(cfg, result)
-    cfg2, scores, curves = study.load_run(run_dir)
+    sources = api.source_models(cfg, tmp_path)
+    result = api.run_comparison(cfg, sources)
+    run_dir = api.write_run(cfg, result, tmp_path, sources=sources)
+    in_memory = api.summarise(cfg, result)
+    cfg2, scores, curves = api.load_run(run_dir)
     assert cfg2 == cfg
     assert result.records() == scores
-    from blobs_transfer.stats import summary as analysis
+    from blobs_transfer.stats.summary import summarise
 
-    on_disk = analysis.summarise(cfg2, scores, curves["test_accuracy"])
+    on_disk = summarise(cfg2, scores, curves["test_accuracy"])
     assert in_memory["arms"] == on_disk["arms"] and in_memory["comparisons"] == on_disk["comparisons"]

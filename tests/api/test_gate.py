@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import config_to_dict, load_config
 from blobs_transfer.errors import OtherStudyError
 from blobs_transfer.rundir import run as rundir_run
@@ -66,7 +66,7 @@ def test_gate_catches_an_injected_change(gate_runs):
         and "another study" in result.output
         and "training.epochs 50 (baseline 100)" in result.output
     )
-    rows = study.check(gate_runs["epochs halved"], BASELINE, require_same_study=False)
+    rows = api.check(gate_runs["epochs halved"], BASELINE, require_same_study=False)
     assert any(not r["ok"] for r in rows)
 
 
@@ -134,8 +134,8 @@ def test_check_of_another_study_is_exit_2_naming_the_keys(results_dir, tiny_base
         "another study" in line and "training.epochs 2 (baseline 3)" in line and "study.repeats 3 (baseline 2)" in line
     )
     with pytest.raises(OtherStudyError):
-        study.check(run, tiny_baseline)
-    rows = study.check(run, tiny_baseline, require_same_study=False)  # what calibrate_gate.py measures
+        api.check(run, tiny_baseline)
+    rows = api.check(run, tiny_baseline, require_same_study=False)  # what calibrate_gate.py measures
     assert any(r["statistic"] == "n" and not r["ok"] for r in rows)
 
 
@@ -152,7 +152,7 @@ def test_check_of_the_same_study_at_another_seed_is_compared(results_dir, tiny_r
 def test_check_against_a_baseline_without_its_study_compares_its_run_table(tmp_path):
     """The issue's case: an ordinary one-source run against the committed gate baseline (as written before
     baselines recorded their study, and the run before manifests) was '16 of 20 checks moved'; it is the
-    wrong study."""
+    wrong api."""
     run = tmp_path / "example"
     shutil.copytree(ROOT / "results" / "example", run)
     (run / "manifest.json").unlink()

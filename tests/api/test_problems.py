@@ -2,9 +2,7 @@
 
 import hashlib
 
-import numpy as np
-
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
 from tests.helpers import PNG, read_csv, run
 
@@ -29,16 +27,6 @@ def test_generate_writes_splits_and_figure(tmp_path):
 
 
 def test_default_csvs_are_the_tutorials(tmp_path):
-    folder = study.generate(load_config(), tmp_path)
+    folder = api.generate(load_config(), tmp_path)
     for name, digest in TUTORIAL_CSVS.items():
         assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == digest, name
-
-
-def test_predict_classes_is_the_networks_forward_pass():
-    """ReLU hidden layer, then the output's argmax, on hand-made weights whose answer is known."""
-    from blobs_transfer.api.problems import predict_classes
-
-    hidden = (np.array([[1.0, -1.0], [0.0, 0.0]]), np.array([0.0, 0.0]))  # h = relu(x1), relu(-x1)
-    output = (np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), np.array([0.0, 0.0, 0.5]))
-    x = np.array([[2.0, 9.0], [-2.0, 9.0], [0.1, 0.0]])
-    np.testing.assert_array_equal(predict_classes([hidden, output], x), [0, 1, 2])

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
 from blobs_transfer.rundir.sweep_dir import RUN_COLUMNS
-from blobs_transfer.sweep import cells as sweep_cells
+from blobs_transfer.sweep import cells
 from tests.helpers import GRID, invoke, read_csv, write
 
 
@@ -44,14 +44,14 @@ def in_process(in_process_sweep):
 
 @pytest.mark.slow
 def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, in_process):
-    real = sweep_cells.train_cells
+    real = cells.train_cells
 
     def failing(cfgs):  # cell 3 shares its batch with cell 2, which must still finish
         if any(cfg.target.n_train == 50 and cfg.target.similarity_t == 1.0 for cfg in cfgs):
             raise ValueError("injected failure")
         return real(cfgs)
 
-    monkeypatch.setattr(sweep_cells, "train_cells", failing)
+    monkeypatch.setattr(cells, "train_cells", failing)
     config = write(tmp_path, GRID.format(epochs=30))
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--results-dir", str(tmp_path / "r")])
     assert result.exit_code == 2
@@ -66,7 +66,7 @@ def test_a_cell_that_raises_is_named_and_the_others_stay(tmp_path, monkeypatch, 
         "0004",
         "0005",
     ]
-    monkeypatch.setattr(sweep_cells, "train_cells", real)
+    monkeypatch.setattr(cells, "train_cells", real)
     result = CliRunner().invoke(cli, ["sweep", "--config", str(config), "--resume", str(sweep_dir)])
     assert result.exit_code == 0, result.output
     assert (sweep_dir / "runs.csv").read_bytes() == (in_process / "runs.csv").read_bytes()

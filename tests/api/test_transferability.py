@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from blobs_transfer import api as study
-from blobs_transfer.api import transferability as transfer
+from blobs_transfer import api
+from blobs_transfer.api import transferability
 from blobs_transfer.config import load_config
 from blobs_transfer.errors import DamagedRunError
+from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import read_weights
 from blobs_transfer.rundir.files import read_scores
 from blobs_transfer.stats.transferability import SCORES
@@ -28,9 +29,9 @@ def scored(tmp_path_factory):
     """A compare run of 4 source models (3 epochs, 2 repeats), written from memory, with its sources."""
     folder = tmp_path_factory.mktemp("transferability")
     cfg = load_config(None, **{"study.repeats": 2, "training.epochs": 3, "study.source_repeats": K, "study.seed": 3})
-    sources = study.source_models(cfg, folder)
-    result = study.run_comparison(cfg, sources)
-    run_dir = study.write_run(cfg, result, folder, sources=sources)
+    sources = api.source_models(cfg, folder)
+    result = api.run_comparison(cfg, sources)
+    run_dir = api.write_run(cfg, result, folder, sources=sources)
     return {"cfg": cfg, "sources": sources[cfg.source_spec], "run": run_dir}
 
 
@@ -51,7 +52,7 @@ def test_the_table_has_a_row_per_source_model_with_every_score_and_the_truth(sco
                 x["test_accuracy"] for x in records if x["arm"] == arm and x["source_index"] == int(r["source_index"])
             ]
             assert float(r[arm]) == pytest.approx(np.mean(mine), abs=5e-7)
-    expect = transfer.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
+    expect = transferability.score_models(scored["cfg"], [m.weights for m in scored["sources"]])
     for r, e in zip(rows, expect):
         assert [float(r[s]) for s in SCORES] == pytest.approx([e[s] for s in SCORES], rel=1e-8)
         assert 0.0 <= float(r["source_accuracy"]) <= 1.0 and 0.0 <= float(r["probe_accuracy"]) <= 1.0
@@ -64,7 +65,7 @@ def test_every_source_model_is_saved_with_its_index_and_seed(scored):
         for (k, b), (k0, b0) in zip(weights, model.weights):
             assert np.array_equal(k, k0) and np.array_equal(b, b0)
         assert json.loads(path.with_suffix(".json").read_text())["seed"] == model.seed
-        assert study.load_source_model(path, scored["cfg"]).seed == model.seed
+        assert api.load_source_model(path, scored["cfg"]).seed == model.seed
 
 
 def test_the_summary_and_report_say_how_well_each_score_ranked_them(scored):
@@ -90,15 +91,15 @@ def test_report_rebuilds_the_same_summary_and_the_run_verifies(scored, tmp_path)
     run = tmp_path / "run"
     shutil.copytree(scored["run"], run)
     before = (run / "summary.json").read_text()
-    study.report_run(run)
+    api.report_run(run)
     assert (run / "summary.json").read_text() == before
-    manifest = study.verify_run(run)
+    manifest = api.verify_run(run)
     assert {"transferability.csv", "source_models/source_003.keras"} <= {
         name for name, entry in manifest["files"].items() if entry["role"] == "data"
     }
     (run / "source_models" / "source_002.keras").write_bytes(b"not a model")
     with pytest.raises(DamagedRunError, match="source_002.keras"):
-        study.verify_run(run)
+        api.verify_run(run)
 
 
 def test_a_run_from_one_source_model_has_no_table(tiny_run):
@@ -203,7 +204,6 @@ def test_rank_sources_on_a_sweep_scores_every_target_and_ranks_the_targets(small
 def test_keras_loads_the_saved_source_models(scored):
     """The .keras files are written without TensorFlow; Keras loads them to the same weights and outputs."""
     from blobs_transfer.model.keras_model import load_source
-    from blobs_transfer.stats.transferability import mlp_outputs
 
     path = scored["run"] / "source_models" / "source_001.keras"
     model = load_source(path, scored["cfg"])

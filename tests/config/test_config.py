@@ -111,12 +111,11 @@ def test_arm_properties(cfg):
 
 
 @pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
-def test_config_modules_are_small_say_their_job_and_import_only_the_bottom(path):
+def test_config_modules_say_their_job_and_import_only_the_bottom(path):
     """Config sits at the bottom of the pipeline: the standard library, tomli-w, `errors` and itself; every
     import at the top of its module; no citation of a file outside the repository."""
     text = path.read_text(encoding="utf-8")
     tree = ast.parse(text)
-    assert len(text.splitlines()) <= 400
     doc = ast.get_docstring(tree)
     assert doc and "May import:" in doc and ".md" not in doc
     imported = []

@@ -4,7 +4,7 @@
 import pytest
 
 from blobs_transfer.config import ConfigError, Training, config_from_dict
-from blobs_transfer.sweep import cells as sweep_cells
+from blobs_transfer.sweep import cells
 from blobs_transfer.train import plan
 
 TUTORIAL = Training(batch_size=32, epochs=100)
@@ -23,7 +23,7 @@ def test_overrides_resolve_per_side(cfg):
     other = config_from_dict(
         {"target": {"epochs": 200, "n_train": 50}, "source": {"learning_rate": 0.1}, "training": {"batch_size": 16}}
     )
-    assert sweep_cells.source_key(c, 1) == sweep_cells.source_key(other, 1)
+    assert cells.source_key(c, 1) == cells.source_key(other, 1)
     assert plan.training_key(c) != plan.training_key(other)
     assert config_from_dict({"source": {"epochs": 7}}).target_training == TUTORIAL
 

@@ -186,8 +186,8 @@ def test_only_export_mlflow_imports_mlflow(folder):
         import sys
         from click.testing import CliRunner
         from blobs_transfer import cli
-        from blobs_transfer.export import mlflow as tracking
-        from blobs_transfer.rundir import listing as runs
+        import blobs_transfer.export.mlflow
+        import blobs_transfer.rundir.listing
         for args in (["runs", {str(folder["results"])!r}], ["export-mlflow", "--help"], ["check", "--help"]):
             assert CliRunner().invoke(cli.cli, args).exit_code == 0, args
         print(sorted(m for m in ("mlflow", "tensorflow") if m in sys.modules))

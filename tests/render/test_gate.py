@@ -19,8 +19,9 @@ from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
 from blobs_transfer.config import load_config
-from blobs_transfer.render import gate as gate_report
-from blobs_transfer.rundir import run as rundir_run
+from blobs_transfer.render.gate import difference, gate_table, junit_xml, markdown
+from blobs_transfer.rundir.run import seal_run
+from blobs_transfer.stats.gate import UNSET
 from tests.helpers import BASELINE, ROOT
 
 SCRIPT = "bash docs/ci/gate.sh"
@@ -86,9 +87,9 @@ def test_gate_script_passes_on_the_gate_study_on_both_engines(gate):
             "transfer fixed=2 P(> standalone)",
             "transfer fixed=2 verdict",
         }
-        markdown = (out / engine / "summary.md").read_text()
-        assert markdown.startswith(f"## blobs-transfer regression gate: {engine} engine")
-        assert f"**OK**: all {n} checks" in markdown and markdown.count("| ok |") == n
+        summary_md = (out / engine / "summary.md").read_text()
+        assert summary_md.startswith(f"## blobs-transfer regression gate: {engine} engine")
+        assert f"**OK**: all {n} checks" in summary_md and summary_md.count("| ok |") == n
         assert (out / engine / "report.html").read_text().startswith("<!doctype html>")
         run = json.loads((out / engine / "compare.json").read_text())  # compare --json, which the script reads
         assert (
@@ -117,7 +118,7 @@ def doctored(gate):
         writer.writerows(rows)
     # as if the run itself had made these numbers: its manifest vouches for them (an edit after the run is
     # refused before any band is looked at, tests/rundir/test_run.py)
-    rundir_run.seal_run(run, load_config(run / "config.toml"))
+    seal_run(run, load_config(run / "config.toml"))
     return run
 
 
@@ -193,12 +194,12 @@ def test_a_changed_verdict_passes_and_says_so_in_junit_and_markdown():
         "run": {"engine": "tensorflow"},
         "arms": {"standalone": {"mean": {"why": "W"}}},
     }
-    xml = ET.fromstring(gate_report.junit_xml(rows, baseline, run="r", baseline_file="b.json").encode())
+    xml = ET.fromstring(junit_xml(rows, baseline, run="r", baseline_file="b.json").encode())
     assert xml.get("failures") == "0"
     verdict = next(c for c in xml.iter("testcase") if c.get("name") == "transfer fixed=1 verdict")
     assert "changed, not a failure: worse -> no evidence" in verdict.find("system-out").text
     assert 'may not flip between "better" and "worse"' in verdict.find("system-out").text
-    md = gate_report.markdown(rows, baseline, run="r", baseline_file="b.json")
+    md = markdown(rows, baseline, run="r", baseline_file="b.json")
     assert md.startswith("## blobs-transfer regression gate: tensorflow engine")
     assert (
         "**OK**: all 2 checks within their bands. Changed, not failures (a verdict to or from no evidence): "
@@ -206,3 +207,27 @@ def test_a_changed_verdict_passes_and_says_so_in_junit_and_markdown():
     )
     assert md.index("| transfer fixed=1 | verdict |") < md.index("| standalone | mean |")  # changed before ok
     assert "| no flip | changed |" in md
+
+
+@pytest.mark.parametrize(
+    "ok, note, result", [(True, None, "ok"), (True, "worse -> no evidence", "changed"), (False, None, "MOVED")]
+)
+def test_the_table_shows_a_verdict_as_no_flip_and_its_result(ok, note, result):
+    row = {
+        "arm": "t",
+        "statistic": "verdict",
+        "baseline": "worse",
+        "value": "better" if not ok else "no evidence",
+        "tolerance": None,
+        "ok": ok,
+        "finding": "verdict",
+        "note": note,
+    }
+    header, table = gate_table([row])
+    assert table[0][header.index("tolerance")] == "no flip" and table[0][header.index("result")] == result
+    assert table[0][header.index("change")] == (note or "")
+
+
+def test_a_difference_of_studies_names_the_key_and_both_values():
+    assert difference("study.repeats", 3, 30) == "study.repeats 3 (baseline 30)"
+    assert difference("target.n_train", UNSET, None) == "target.n_train unset (baseline None)"

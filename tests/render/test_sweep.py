@@ -1,7 +1,7 @@
 """A sweep's report (blobs_transfer.render.sweep): it leads with its finding and its heatmaps, and a long
 per-cell table folds under its title."""
 
-from blobs_transfer.render import sweep as sweep_report
+from blobs_transfer.render import sweep
 from blobs_transfer.rundir import sweep_dir
 from blobs_transfer.sweep.grid import load_sweep
 
@@ -28,14 +28,14 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
 
     grid = load_sweep(small_sweep / "sweep.toml")
     _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
-    blocks = sweep_report.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
+    blocks = sweep.sweep_sections(grid, summaries * 3, ["heatmap_transfer_fixed0.png"])  # 36 rows: folded
     table = next(b for b in blocks if b.title == "Each arm against the baseline, cell by cell")
     assert table.folded and "<details>" in report.html(blocks, "t", {})
 
 
 def test_sweep_title_names_its_config_and_axes_in_words(small_sweep):
     grid = load_sweep(small_sweep / "sweep.toml")
-    assert sweep_report.sweep_title(grid, 4, "blobs-transfer sweep --config tiny.toml --results-dir out") == (
+    assert sweep.sweep_title(grid, 4, "blobs-transfer sweep --config tiny.toml --results-dir out") == (
         "tiny.toml (sweep): 4 cells over target training rows x similarity t to the source"
     )
-    assert sweep_report.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")
+    assert sweep.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")

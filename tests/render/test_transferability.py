@@ -5,8 +5,7 @@ import copy
 
 import numpy as np
 
-from blobs_transfer.render import report
-from blobs_transfer.render import transferability as words
+from blobs_transfer.render import report, transferability
 from blobs_transfer.stats.transferability import SCORES
 from tests import helpers
 
@@ -45,18 +44,18 @@ def block():
 
 def test_the_finding_names_the_best_score_and_sets_it_against_the_best_baseline():
     b = block()
-    assert words.arm_finding("transfer fixed=0", b["arms"]["transfer fixed=0"]) == (
+    assert transferability.arm_finding("transfer fixed=0", b["arms"]["transfer fixed=0"]) == (
         "For transfer fixed=0 the best-ranking score is LogME (rho 0.62 [0.41, 0.78]); the best plain baseline, "
         "logistic probe, has rho 0.35 [0.12, 0.55] (the intervals overlap)."
     )
-    assert words.arm_finding("transfer fixed=2", b["arms"]["transfer fixed=2"]) == (
+    assert transferability.arm_finding("transfer fixed=2", b["arms"]["transfer fixed=2"]) == (
         "For transfer fixed=2 the best-ranking score is logistic probe (rho 0.90 [0.80, 0.95]), a plain baseline: "
         "the best literature score, LogME, has rho 0.62 [0.41, 0.78]."
     )
     apart = {**b["arms"]["transfer fixed=0"], "logme": row(0.8, 0.6, 0.9)}
-    assert "(below its interval)" in words.arm_finding("a", apart)
+    assert "(below its interval)" in transferability.arm_finding("a", apart)
     none = {s: row(None, None, None) for s in SCORES}
-    assert words.arm_finding("a", none) == "For a no score has a defined rank correlation."
+    assert transferability.arm_finding("a", none) == "For a no score has a defined rank correlation."
 
 
 def test_with_a_reference_the_finding_gives_the_paired_difference():
@@ -64,22 +63,22 @@ def test_with_a_reference_the_finding_gives_the_paired_difference():
     for _name, r in arm.items():
         r["rho_diff"], r["rho_diff_ci"] = (None, [None, None]) if r["rho"] is None else (r["rho"] - 0.35, [-0.1, 0.2])
     arm["logme"]["rho_diff_ci"] = [0.05, 0.45]
-    assert words.arm_finding("a", arm, "probe_accuracy") == (
+    assert transferability.arm_finding("a", arm, "probe_accuracy") == (
         "For a the best-ranking score is LogME (rho 0.62 [0.41, 0.78]); its rho minus the logistic probe's: "
         "+0.27 [0.05, 0.45], above 0."
     )
     arm["probe_accuracy"]["rho"] = 0.9
-    assert words.arm_finding("a", arm, "probe_accuracy").endswith(
+    assert transferability.arm_finding("a", arm, "probe_accuracy").endswith(
         "a plain baseline: the best literature score, LogME, has rho 0.62 [0.41, 0.78] (its rho minus the logistic "
         "probe's: +0.27 [0.05, 0.45], above 0)."
     )
-    header, rows = words.table({**block(), "arms": {"a": arm}, "reference": "probe_accuracy"})
+    header, rows = transferability.table({**block(), "arms": {"a": arm}, "reference": "probe_accuracy"})
     assert header[3] == "rho minus logistic probe's [95% CI]"
     assert rows[2][3] == "+0.27 [0.05, 0.45]" and rows[5][3] == ""
 
 
 def test_the_table_has_a_row_per_arm_and_score():
-    header, rows = words.table(block())
+    header, rows = transferability.table(block())
     assert header[0:2] == ["arm", "score"] and "top pick in best 10%" in header
     assert len(rows) == 2 * len(SCORES)
     assert rows[2] == ["transfer fixed=0", "LogME", "0.62 [0.41, 0.78]", "0.62 [0.41, 0.78]", "1.0", "1.00", "0.50"]
@@ -105,7 +104,7 @@ def test_the_report_says_it_in_every_rendering_and_only_with_the_numbers():
 def test_the_figure_has_a_panel_per_score_and_arm():
     k = 10
     rng = np.random.default_rng(0)
-    fig = words.scores_figure(
+    fig = transferability.scores_figure(
         {s: rng.normal(size=k) for s in SCORES},
         {"transfer fixed=0": rng.normal(size=k), "transfer fixed=2": rng.normal(size=k)},
         block(),
@@ -123,7 +122,7 @@ def test_the_docs_quote_the_committed_results():
     docs = (helpers.ROOT / "docs" / "predictions.md").read_text()
     summary = json.loads((helpers.ROOT / "results" / "headline" / "summary.json").read_text())
     b = summary["transferability"]
-    assert " ".join(words.arm_finding(a, r, b["reference"]) for a, r in b["arms"].items()) in docs
-    assert report.markdown_table(*words.table(b)) in docs
+    assert " ".join(transferability.arm_finding(a, r, b["reference"]) for a, r in b["arms"].items()) in docs
+    assert report.markdown_table(*transferability.table(b)) in docs
     targets = json.loads((helpers.ROOT / "results" / "targets" / "transferability.json").read_text())
-    assert report.markdown_table(*words.targets_table(targets)) in docs
+    assert report.markdown_table(*transferability.targets_table(targets)) in docs

@@ -1,8 +1,7 @@
-"""Results on disk (blobs_transfer.rundir.files): atomic writes, scores and curves written and read back, run
+"""Results on disk (blobs_transfer.rundir.files): scores and curves written and read back, run
 directories and their INCOMPLETE marker, figures drawn in parallel, and a full disk as one line. Hand-made
 inputs with known answers, in tmp_path."""
 
-import errno
 import json
 import os
 import re
@@ -16,6 +15,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from blobs_transfer import atomic
 from blobs_transfer.cli import cli
 from blobs_transfer.config import Arm
 from blobs_transfer.errors import ResultsError
@@ -38,44 +38,6 @@ SCORES_CSV = (
     "standalone,,0,11,0.812,406,0.790,0.456789,0.500000,0\n"
     '"transfer, ""odd"" name",2,1,22,,,,,,1\n'
 )
-
-
-# --- atomic writes --------------------------------------------------------------------------------
-
-
-def test_an_atomic_write_leaves_the_file_and_nothing_else(tmp_path):
-    path = tmp_path / "a.bin"
-    files.atomic_write_bytes(path, b"\x00one")
-    files.atomic_write_text(tmp_path / "b.txt", "twó\n")
-    assert path.read_bytes() == b"\x00one" and (tmp_path / "b.txt").read_bytes() == "twó\n".encode()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]  # no temporary file left
-
-
-def test_an_atomic_write_replaces_the_file_whole(tmp_path):
-    """A reader that opened the file before the write still reads the whole old file: the new one is another
-    file renamed over the name, never the old one rewritten in place."""
-    path = tmp_path / "scores.csv"
-    path.write_text("old\n")
-    inode = path.stat().st_ino
-    with open(path) as reader:
-        files.atomic_write_text(path, "new\n")
-        assert reader.read() == "old\n"
-    assert path.read_text() == "new\n" and path.stat().st_ino != inode
-    assert [p.name for p in tmp_path.iterdir()] == ["scores.csv"]
-
-
-def test_a_failed_write_is_one_line_and_keeps_the_old_file(tmp_path, monkeypatch):
-    path = tmp_path / "summary.json"
-    path.write_text("old\n")
-
-    def full_disk(fd):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(ResultsError) as info:
-        files.atomic_write_text(path, "new\n")
-    assert str(info.value) == f"cannot write {path}: No space left on device"
-    assert path.read_text() == "old\n" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
 
 
 def test_json_is_indented_and_never_nan(tmp_path):
@@ -371,7 +333,7 @@ def test_curves_as_written_are_the_curves_read_back(tmp_path):
 def test_work_in_a_child_is_done_and_a_failed_child_is_redone_here(tmp_path, monkeypatch):
     monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
     target = tmp_path / "written.txt"
-    with files.in_child(lambda: files.atomic_write_text(target, "done")):
+    with files.in_child(lambda: atomic.write_text(target, "done")):
         pass
     assert target.read_text() == "done"
     calls = []
@@ -380,7 +342,7 @@ def test_work_in_a_child_is_done_and_a_failed_child_is_redone_here(tmp_path, mon
         calls.append(os.getpid())
         if os.getpid() != parent:
             raise OSError("disk full")
-        files.atomic_write_text(target, "again")
+        atomic.write_text(target, "again")
 
     parent = os.getpid()
     with files.in_child(fails_in_the_child):

@@ -13,9 +13,9 @@ import warnings
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.errors import DamagedRunError, ResultsError, UnverifiedRunWarning
-from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.rundir import manifest
 from blobs_transfer.rundir import run as rundir_run
 from tests.helpers import assert_same_tables, damage, invoke, one_error_line
 
@@ -23,19 +23,19 @@ RUN_DATA = list(rundir_run.RUN_DATA)
 
 
 def test_manifest_lists_every_file_with_its_hash_and_the_planned_counts(tiny_run):
-    manifest = json.loads((tiny_run / "manifest.json").read_text())
+    written = json.loads((tiny_run / "manifest.json").read_text())
     files = {str(p.relative_to(tiny_run)) for p in tiny_run.rglob("*") if p.is_file()} - {"manifest.json"}
-    assert set(manifest["files"]) == files
-    assert [k for k, v in manifest["files"].items() if v["role"] == "data"] == RUN_DATA
-    for name, entry in manifest["files"].items():
+    assert set(written["files"]) == files
+    assert [k for k, v in written["files"].items() if v["role"] == "data"] == RUN_DATA
+    for name, entry in written["files"].items():
         data = (tiny_run / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(data).hexdigest() and entry["bytes"] == len(data)
     # standalone and three transfer arms, 2 repeats each (one saved source model)
-    assert manifest["plan"] == {
+    assert written["plan"] == {
         "runs": 8,
         "runs_per_arm": {"standalone": 2, "transfer fixed=0": 2, "transfer fixed=1": 2, "transfer fixed=2": 2},
     }
-    assert study.verify_run(tiny_run, derived=True) == manifest
+    assert api.verify_run(tiny_run, derived=True) == written
 
 
 @pytest.mark.parametrize("how", ["truncated", "one byte changed"])
@@ -61,15 +61,15 @@ def test_one_writer_per_sweep_folder_and_a_killed_writer_does_not_block(sweep_co
         assert holder.stdout.readline().strip() == "locked"
         line = one_error_line(invoke("sweep", "--config", sweep_config, "--resume", sweep_copy))
         assert f"is in use by process {holder.pid} on " in line and "one sweep writer at a time" in line
-        with pytest.raises(ResultsError, match="in use"), integrity.writer_lock(sweep_copy):
+        with pytest.raises(ResultsError, match="in use"), manifest.writer_lock(sweep_copy):
             pass
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=30)
-    assert (sweep_copy / integrity.LOCK).exists()  # left behind by the killed holder, and no obstacle
+    assert (sweep_copy / manifest.LOCK).exists()  # left behind by the killed holder, and no obstacle
     result = invoke("sweep", "--config", sweep_config, "--resume", sweep_copy)
     assert result.exit_code == 0, result.output
-    assert not (sweep_copy / integrity.LOCK).exists()
+    assert not (sweep_copy / manifest.LOCK).exists()
     assert_same_tables(sweep_copy, reference_sweep)
 
 
@@ -84,13 +84,13 @@ def sealed(tmp_path):
     (tmp_path / "a.csv").write_bytes(b"abc")
     (tmp_path / "fig").mkdir()
     (tmp_path / "fig" / "b.png").write_bytes(b"png")
-    body = integrity.write_manifest(tmp_path, ["a.csv"], derived=["fig/b.png"], plan={"runs": 2}, extra={"index": 1})
+    body = manifest.write_manifest(tmp_path, ["a.csv"], derived=["fig/b.png"], plan={"runs": 2}, extra={"index": 1})
     return tmp_path, body
 
 
 def test_a_file_digest_is_its_sha256_and_size(tmp_path):
     (tmp_path / "abc").write_bytes(b"abc")
-    assert integrity.file_digest(tmp_path / "abc") == (ABC_SHA256, 3)
+    assert manifest.file_digest(tmp_path / "abc") == (ABC_SHA256, 3)
     assert hashlib.sha256(b"abc").hexdigest() == ABC_SHA256
 
 
@@ -102,8 +102,8 @@ def test_a_manifest_lists_each_file_with_its_role_size_and_hash(sealed):
         "a.csv": {"role": "data", "bytes": 3, "sha256": ABC_SHA256},
         "fig/b.png": {"role": "derived", "bytes": 3, "sha256": hashlib.sha256(b"png").hexdigest()},
     }
-    assert json.loads((folder / "manifest.json").read_text()) == body == integrity.read_manifest(folder)
-    assert integrity.verify(folder) == body and integrity.verify(folder, derived=True) == body
+    assert json.loads((folder / "manifest.json").read_text()) == body == manifest.read_manifest(folder)
+    assert manifest.verify(folder) == body and manifest.verify(folder, derived=True) == body
 
 
 @pytest.mark.parametrize(
@@ -122,23 +122,23 @@ def test_a_damaged_data_file_is_named_with_what_is_wrong_and_the_remedy(sealed, 
     else:
         (folder / "a.csv").write_bytes(content)
     with pytest.raises(DamagedRunError) as info:
-        integrity.verify(folder, remedy="; re-run it")
+        manifest.verify(folder, remedy="; re-run it")
     assert str(info.value) == f"{folder / 'a.csv'} {problem}; re-run it"
 
 
 def test_a_damaged_derived_file_matters_only_to_a_reader_of_derived_files(sealed):
     folder, body = sealed
     (folder / "fig" / "b.png").write_bytes(b"PNG")
-    assert integrity.verify(folder) == body
+    assert manifest.verify(folder) == body
     with pytest.raises(DamagedRunError) as info:
-        integrity.verify(folder, derived=True, remedy="; not this one")
+        manifest.verify(folder, derived=True, remedy="; not this one")
     assert str(info.value) == (
         f"{folder / 'fig' / 'b.png'} differs from the manifest (same size, different SHA-256: "
         "changed in place); `blobs-transfer report` rebuilds it"
     )
-    refreshed = integrity.refresh(folder, body)  # what report does after rebuilding it
+    refreshed = manifest.refresh(folder, body)  # what report does after rebuilding it
     assert refreshed["files"]["fig/b.png"]["sha256"] == hashlib.sha256(b"PNG").hexdigest()
-    assert integrity.verify(folder, derived=True) == refreshed == integrity.read_manifest(folder)
+    assert manifest.verify(folder, derived=True) == refreshed == manifest.read_manifest(folder)
 
 
 @pytest.mark.parametrize(
@@ -157,40 +157,40 @@ def test_a_damaged_manifest_is_named_as_itself(sealed, edit, problem):
     path = folder / "manifest.json"
     path.write_text(edit(path.read_text()))
     with pytest.raises(DamagedRunError, match="^" + re.escape(f"{path} {problem}")):
-        integrity.verify(folder)
+        manifest.verify(folder)
 
 
 def test_a_folder_without_a_manifest_is_read_unverified(tmp_path):
     with pytest.warns(UnverifiedRunWarning, match="has no manifest"):
-        assert integrity.verify(tmp_path) is None
+        assert manifest.verify(tmp_path) is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert integrity.verify(tmp_path, warn=False) is None
+        assert manifest.verify(tmp_path, warn=False) is None
     (tmp_path / "cell.json").write_text(json.dumps({"index": 0, "values": {}, "networks": 8}))  # a legacy marker
-    assert integrity.read_manifest(tmp_path, "cell.json") is None
+    assert manifest.read_manifest(tmp_path, "cell.json") is None
 
 
 def test_row_counts_against_the_plan_in_one_line():
     planned = {"standalone": 2, "transfer fixed=0": 2, "transfer fixed=1": 1}
-    assert integrity.count_problem("runs.csv", dict(planned), planned) is None
-    assert integrity.count_problem("runs.csv", {"standalone": 2, "transfer fixed=0": 1, "odd": 3}, planned) == (
+    assert manifest.count_problem("runs.csv", dict(planned), planned) is None
+    assert manifest.count_problem("runs.csv", {"standalone": 2, "transfer fixed=0": 1, "odd": 3}, planned) == (
         "runs.csv has 6 runs where the plan has 5 (transfer fixed=0 1 of 2, transfer fixed=1 0 of 1, odd 3 not planned)"
     )
     many = {f"arm {i}": 1 for i in range(6)}
-    assert integrity.count_problem("x", {}, many) == (
+    assert manifest.count_problem("x", {}, many) == (
         "x has 0 runs where the plan has 6 (arm 0 0 of 1, arm 1 0 of 1, arm 2 0 of 1, arm 3 0 of 1, ...)"
     )
 
 
 def test_the_writer_lock_names_its_holder_and_goes_with_it(tmp_path):
-    with integrity.writer_lock(tmp_path, "sweep"):
-        holder = (tmp_path / integrity.LOCK).read_text()
+    with manifest.writer_lock(tmp_path, "sweep"):
+        holder = (tmp_path / manifest.LOCK).read_text()
         assert holder.startswith(f"process {os.getpid()} on {socket.gethostname()} (since ")
-        with pytest.raises(ResultsError) as info, integrity.writer_lock(tmp_path, "sweep"):
+        with pytest.raises(ResultsError) as info, manifest.writer_lock(tmp_path, "sweep"):
             pass
         assert str(info.value) == (
             f"{tmp_path} is in use by {holder.strip()}: one sweep writer at a time; wait for it to finish or stop it"
         )
-    assert not (tmp_path / integrity.LOCK).exists()
-    with integrity.writer_lock(tmp_path):  # free again
+    assert not (tmp_path / manifest.LOCK).exists()
+    with manifest.writer_lock(tmp_path):  # free again
         pass

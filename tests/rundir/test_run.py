@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.errors import DamagedRunError
-from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.rundir import manifest
 from blobs_transfer.rundir import run as rundir_run
 from tests.helpers import (
     BASELINE,
@@ -42,7 +42,7 @@ def test_every_damaged_data_file_is_one_line_from_report_and_check(run_copy, tin
         assert str(run_copy / name) in line and PROBLEM[how] in line, line
     assert snapshot(run_copy) == before  # refused before anything was rewritten
     with pytest.raises(DamagedRunError, match=PROBLEM[how]):
-        study.verify_run(run_copy)
+        api.verify_run(run_copy)
 
 
 def test_verify_command_names_a_damaged_file_and_passes_an_intact_run(run_copy):
@@ -57,12 +57,12 @@ def test_verify_command_names_a_damaged_file_and_passes_an_intact_run(run_copy):
 def test_damaged_summary_is_named_for_an_exporter_and_rebuilt_by_report(run_copy):
     original = (run_copy / "summary.json").read_bytes()
     damage(run_copy / "summary.json", "one byte changed")
-    study.verify_run(run_copy)  # report and check need only the data files
+    api.verify_run(run_copy)  # report and check need only the data files
     with pytest.raises(DamagedRunError, match=r"summary.json differs .* `blobs-transfer report` rebuilds it"):
-        study.verify_run(run_copy, derived=True)
+        api.verify_run(run_copy, derived=True)
     assert invoke("report", run_copy).exit_code == 0
     assert (run_copy / "summary.json").read_bytes() == original
-    study.verify_run(run_copy, derived=True)
+    api.verify_run(run_copy, derived=True)
 
 
 def test_an_unfinished_run_is_incomplete_not_damaged(run_copy):
@@ -82,14 +82,14 @@ def test_report_and_check_refuse_incomplete_run(run_copy):
 def test_committed_run_verifies_and_a_pre_manifest_run_is_read_with_one_warning_line(tmp_path):
     run = tmp_path / "example"
     shutil.copytree(ROOT / "results" / "example", run)
-    assert study.verify_run(run, derived=True)["files"]  # the committed example is sealed, every file intact
+    assert api.verify_run(run, derived=True)["files"]  # the committed example is sealed, every file intact
     (run / "manifest.json").unlink()  # as a run written before manifests
     result = invoke("report", run)
     assert result.exit_code == 0, result.output
     warning = [line for line in result.output.splitlines() if line.startswith("Warning:")]
     assert len(warning) == 1 and "no manifest" in warning[0]
-    with pytest.warns(integrity.UnverifiedRunWarning):
-        assert study.verify_run(run) is None
+    with pytest.warns(manifest.UnverifiedRunWarning):
+        assert api.verify_run(run) is None
 
 
 def test_pre_manifest_run_with_rows_lost_is_refused_by_its_plan(run_copy, tiny_baseline):

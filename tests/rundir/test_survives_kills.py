@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.errors import ResultsError
 from blobs_transfer.rundir.sweep_dir import DONE
 from tests.helpers import SWEEP as SMALL
@@ -92,7 +92,7 @@ def test_compare_killed_then_rerun_gives_identical_tables(results_dir, tiny_run,
     for args in (["report", run], ["check", run, "--baseline", tiny_baseline]):
         assert "incomplete run" in one_error_line(invoke(*args))
     with pytest.raises(ResultsError, match="incomplete"):
-        study.verify_run(run)
+        api.verify_run(run)
     shutil.rmtree(run)
     again = invoke("compare", *TINY, "--results-dir", results_dir)
     rerun = Path(again.output.strip().splitlines()[-1])
@@ -123,7 +123,7 @@ def test_sweep_killed_then_resumed_gives_identical_tables(sweep_config, referenc
     if point == "during the tables":
         assert (sweep_dir / "cells.csv").exists()
     with pytest.raises(ResultsError, match="unfinished sweep"):
-        study.verify_run(sweep_dir)
+        api.verify_run(sweep_dir)
     result = invoke("sweep", "--config", sweep_config, "--resume", sweep_dir)
     assert result.exit_code == 0, result.output
     assert "is damaged" not in result.output  # an interrupted cell is unfinished, never mistaken for done

@@ -5,10 +5,9 @@ import json
 
 import pytest
 
-from blobs_transfer import api as study
+from blobs_transfer import api
 from blobs_transfer.config import load_config
-from blobs_transfer.errors import DamagedRunError
-from blobs_transfer.rundir import manifest as integrity
+from blobs_transfer.errors import DamagedRunError, UnverifiedRunWarning
 from blobs_transfer.rundir import sweep_dir
 from blobs_transfer.rundir.sweep_dir import (
     BEST_STATS,
@@ -98,7 +97,7 @@ def test_every_cell_has_a_manifest_with_its_planned_networks(reference_sweep):
 def test_every_damaged_sweep_file_is_named_by_verify(sweep_copy, name, how):
     damage(sweep_copy / name, how)
     with pytest.raises(DamagedRunError, match=PROBLEM[how]) as caught:
-        study.verify_run(sweep_copy)
+        api.verify_run(sweep_copy)
     assert str(sweep_copy / name) in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -106,7 +105,7 @@ def test_every_damaged_sweep_file_is_named_by_verify(sweep_copy, name, how):
 def test_a_damaged_cell_marker_is_named_by_verify(sweep_copy, how):
     damage(sweep_copy / "cells" / "0001" / DONE, how)
     with pytest.raises(DamagedRunError, match="cells/0001/cell.json (is damaged|is missing)"):
-        study.verify_run(sweep_copy)
+        api.verify_run(sweep_copy)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +138,7 @@ def test_resume_of_pre_manifest_cells_warns_and_retrains_one_with_rows_lost(swee
     assert "Cell 1 (target.n_train=20, target.similarity_t=1.0) is damaged" in result.output
     assert "10 runs where the plan has 14" in result.output
     assert "Warning: 3 finished cells were written before cells verified themselves" in result.output
-    with pytest.warns(integrity.UnverifiedRunWarning, match="3 cells without a manifest"):
+    with pytest.warns(UnverifiedRunWarning, match="3 cells without a manifest"):
         assert_same_tables(sweep_copy, reference_sweep)
 
 

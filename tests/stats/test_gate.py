@@ -149,9 +149,6 @@ def test_a_verdict_fails_only_when_it_flips_between_better_and_worse(was, now, o
     verdict = rows[-1]
     assert (verdict["ok"], verdict["note"]) == (ok, note)
     assert gate.changed(rows) == ([verdict] if note else [])
-    header, table = gate.gate_table(rows)
-    assert table[-1][header.index("tolerance")] == "no flip"
-    assert table[-1][header.index("result")] == ("changed" if note else "ok" if ok else "MOVED")
 
 
 def test_a_missing_comparison_fails_and_an_old_baseline_checks_only_the_arms():

@@ -18,7 +18,7 @@ import pytest
 from scipy import stats as st
 
 from blobs_transfer import stats
-from blobs_transfer.stats import bootstrap
+from blobs_transfer.stats import bootstrap, nested
 from tests.helpers import assert_json_clean
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -516,3 +516,8 @@ def test_nested_curve_bands_cover_every_epoch_where_pooled_fail():
             count += (band["low"] <= truth) & (truth <= band["high"])
     assert np.all((0.93 <= hits / STUDIES) & (hits / STUDIES <= 0.97)), hits / STUDIES
     assert np.all(pooled / STUDIES < 0.70), pooled / STUDIES
+
+
+def test_source_means_are_each_source_models_mean_in_label_order():
+    labels, means = nested.source_means(np.array([0.5, 0.7, 0.9, 0.1]), np.array([3, 3, 1, 1]))
+    assert labels.tolist() == [1, 3] and means == pytest.approx([0.5, 0.6])

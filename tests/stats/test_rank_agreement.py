@@ -6,6 +6,7 @@ import pytest
 from scipy.stats import spearmanr, weightedtau
 
 from blobs_transfer.stats import rank_agreement as R
+from blobs_transfer.stats.nested import source_means
 from blobs_transfer.stats.resample import Sample, Stream, resample
 
 
@@ -55,14 +56,9 @@ def test_top_pick_hits_by_hand():
     assert R.top_pick_hits(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y, share=0.2)[0] == 1.0
 
 
-def test_realised_means():
-    labels, means = R.realised_means(np.array([0.5, 0.7, 0.9, 0.1]), np.array([3, 3, 1, 1]))
-    assert labels.tolist() == [1, 3] and means == pytest.approx([0.5, 0.6])
-
-
 def test_a_score_that_is_the_truth_and_one_that_is_its_opposite():
     q, acc, groups = nested(2)
-    labels, means = R.realised_means(acc, groups)
+    labels, means = source_means(acc, groups)
     out = R.agreement({"truth": means, "opposite": -means}, labels, acc, groups, seed=0, arm="a", n_resamples=200)
     truth, opposite = out["truth"], out["opposite"]
     assert truth["rho"] == pytest.approx(1.0) and truth["tau"] == pytest.approx(1.0)
@@ -74,7 +70,7 @@ def test_a_score_that_is_the_truth_and_one_that_is_its_opposite():
 
 def test_point_estimates_are_scipys_and_the_cis_cover_them():
     q, acc, groups = nested(3)
-    labels, means = R.realised_means(acc, groups)
+    labels, means = source_means(acc, groups)
     score = q + np.random.default_rng(4).normal(size=q.size)  # informative, noisy
     row = R.agreement({"s": score}, labels, acc, groups, seed=5, arm="a", n_resamples=300)["s"]
     assert row["rho"] == pytest.approx(spearmanr(score, means).statistic, rel=1e-12)
@@ -85,7 +81,7 @@ def test_point_estimates_are_scipys_and_the_cis_cover_them():
 
 def test_the_difference_to_a_reference_score_is_paired():
     q, acc, groups = nested(9)
-    labels, means = R.realised_means(acc, groups)
+    labels, means = source_means(acc, groups)
     rng = np.random.default_rng(10)
     scores = {"good": q + 0.3 * rng.normal(size=q.size), "poor": q + 3 * rng.normal(size=q.size)}
     scores["good again"] = scores["good"] * 2 + 1  # the same ranking
@@ -102,7 +98,7 @@ def test_the_difference_to_a_reference_score_is_paired():
 
 def test_the_resamples_are_named_by_arm_and_repeat_exactly():
     q, acc, groups = nested(6)
-    labels, _ = R.realised_means(acc, groups)
+    labels, _ = source_means(acc, groups)
     a = R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
     assert a == R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
     assert a != R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=1", n_resamples=100)

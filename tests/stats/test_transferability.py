@@ -210,14 +210,3 @@ def test_probe_accuracy_by_cross_validation():
     assert T.probe_accuracy(separable, y) == 1.0
     chance = T.probe_accuracy(np.random.default_rng(15).normal(size=(200, 3)), y)
     assert 0.15 < chance < 0.55 and T.probe_accuracy(f, y) > chance + 0.1
-
-
-def test_mlp_outputs_runs_the_network_forward():
-    w = [(np.array([[1.0, -1.0]]), np.array([0.0, 0.5])), (np.array([[2.0, 0.0], [0.0, 1.0]]), np.zeros(2))]
-    features, probs = T.mlp_outputs(w, np.array([[1.0], [-2.0]]))
-    assert features.tolist() == [[1.0, 0.0], [0.0, 2.5]]  # ReLU of [1, -0.5] and [-2, 2.5]
-    assert probs[0] == pytest.approx(np.exp([2.0, 0.0]) / np.exp([2.0, 0.0]).sum())
-    x = np.random.default_rng(16).normal(size=(30, 1))
-    features, probs = T.mlp_outputs(w, x)
-    scores = T.all_scores(features, probs, (x[:, 0] > 0).astype(int))
-    assert set(scores) == set(T.SCORES) and all(np.isfinite(v) for v in scores.values())

@@ -128,7 +128,7 @@ import pytest
 from scipy import stats
 
 from blobs_transfer.seeds import derive_seed
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run
 
 EPOCHS = 20
 N_VECTORIZED = 2000
@@ -180,7 +180,7 @@ def short_cfg(cfg, optimizer):
 @pytest.fixture(scope="module")
 def source_model(cfg):
     """One source model for both engines: the default study's source 0 (full 100 epochs, default engine)."""
-    models, _ = experiment.train_sources(cfg, SOURCE_PROBLEM, 1)
+    models, _ = run.train_sources(cfg, SOURCE_PROBLEM, 1)
     return models[0]
 
 
@@ -286,7 +286,7 @@ def live_indices(n: int, optimizer: str) -> list[int]:
 @pytest.mark.parametrize("arm", ARMS)
 def test_live_keras_fits_reproduce_the_stored_sample(sample, cfg, short_cfg, problem2, source, arm, optimizer):
     stored = [sample["runs"][arm][i] for i in live_indices(N_KERAS[arm], optimizer)]
-    result = experiment.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]), engine="keras")
+    result = run.train(short_cfg, problem2, jobs(cfg, arm, source, [r["seed"] for r in stored]), engine="keras")
     live = [
         {"seed": r["seed"], "test_correct": int(c), "train_loss": float(loss)}
         for r, c, loss in zip(stored, result.final["test_correct"], result.final["train_loss"])
@@ -306,7 +306,7 @@ def vectorized_counts(request, cfg, short_cfg, source, problem2):
     """Test-correct counts of N_VECTORIZED runs per arm of one batched engine, all arms in one computation."""
     stream = BATCHED[request.param]
     all_jobs = [job for arm in ARMS for job in jobs(cfg, arm, source, seeds(stream, arm, N_VECTORIZED))]
-    result = experiment.train(short_cfg, problem2, all_jobs, engine=request.param)
+    result = run.train(short_cfg, problem2, all_jobs, engine=request.param)
     assert not np.any(~np.isfinite(result.final["train_loss"])), "a vectorised run diverged"
     counts = result.final["test_correct"]
     return {arm: counts[i * N_VECTORIZED : (i + 1) * N_VECTORIZED] for i, arm in enumerate(ARMS)}

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from blobs_transfer.config import Arm, Optimizer, load_config
-from blobs_transfer.model import arms
+from blobs_transfer.model import arms, forward
 from blobs_transfer.model.keras_model import (
     build_mlp,
     compile_model,
@@ -119,18 +119,9 @@ def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_re
             assert np.array_equal(k_ref, k0) and np.array_equal(b_ref, b0)
         else:
             assert not np.array_equal(k, k0)
-    ours_pred = np.argmax(_logits(ours, problem2.x_test), 1)
+    ours_pred = forward.predict_classes(ours, problem2.x_test)
     assert np.array_equal(ref_pred, ours_pred)
     assert result.final["test_correct"][0] == int(np.sum(ref_pred == problem2.y_test))
-
-
-def _logits(weights, x):
-    h = x
-    for i, (k, b) in enumerate(weights):
-        h = h @ k + b
-        if i < len(weights) - 1:
-            h = np.maximum(h, 0)
-    return h
 
 
 def test_replicas_are_independent(cfg, problem2, train_replicas):
@@ -161,7 +152,7 @@ def test_history_shapes_and_start_column(cfg, problem2, train_replicas):
         assert curve.shape == (3, 5), key
         assert np.isfinite(curve).all()
     # column 0 is before training: it is what the untrained weights score on the test split
-    start = np.argmax(_logits(arms.unstack(initial, 0), problem2.x_test), 1)
+    start = forward.predict_classes(arms.unstack(initial, 0), problem2.x_test)
     assert result.history["test_accuracy"][0, 0] == pytest.approx(np.mean(start == problem2.y_test))
     # the last column is the final evaluation
     np.testing.assert_allclose(result.history["test_accuracy"][:, -1], result.final["test_accuracy"], atol=1e-7)
@@ -266,7 +257,7 @@ def test_kernel_folder_falls_back_to_a_per_user_cache(monkeypatch, tmp_path):
 
 CHILD = """
 import numpy as np
-from blobs_transfer.model import arms
+from blobs_transfer.model import arms, forward
 from blobs_transfer.train import engine
 from blobs_transfer.config import Config
 from blobs_transfer.problems import make_problem

@@ -12,7 +12,7 @@ from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
 from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import run as experiment
+from blobs_transfer.train import run
 from blobs_transfer.train.reference import fit_keras
 from tests.helpers import STATS, dyadic_source
 
@@ -68,7 +68,7 @@ def test_keras_engine_starts_from_the_same_draws(cfg, problem2):
     arm = replace(STATS, fixed=2)
     c = replace(cfg, arms=(Arm("standalone"), arm), training=replace(cfg.training, epochs=1))
     source = dyadic_source(cfg, 0)
-    result = experiment.train(c, problem2, [(arm, source, 13)], engine="keras")
+    result = run.train(c, problem2, [(arm, source, 13)], engine="keras")
     start = arms.initial_weights(c, arm, source, replica_rngs(13)[0])
     end = arms.unstack(result.weights, 0)
     for i in (0, 1):  # frozen: still the drawn weights after training
