@@ -1,14 +1,27 @@
 """The numbers the README and docs/ quote from committed results, generated from those results.
 
-Every quoted span sits between `<!-- n:KEY -->` and `<!-- /n -->` (invisible on GitHub); KEY names one function
-below, which computes the span's text from the files under results/ (and sentences through
-`blobs_transfer.render.findings`, the one place words about verdicts come from). After a result is regenerated:
+Every quoted span sits between `<!-- n:KEY -->` and `<!-- /n -->` (invisible on GitHub). KEY either names one
+function below (NUMBERS), which computes the span's text from the files under results/ (and sentences through
+`blobs_transfer.render.findings`, the one place words about verdicts come from), or names one field of one
+committed result (`field`):
 
-    .venv/bin/python benchmarks/docs_numbers.py           # every span the new results invalidate (exit 1 if any)
+    sweep/10/0.25/transfer_fixed=0/diff    results/sweep/cells.csv, the row with the axes 10 and 0.25 (in the
+                                           order of its columns) and arm "transfer fixed=0": "+0.163 [0.125, 0.202]"
+    budget/5/10/standalone/mean            the same in results/budget/cells.csv: "0.403"
+    headline/arm/standalone/std            results/headline/summary.json, "arms", that arm's std
+    sources/cmp/transfer_fixed=2/diff_mean+   ... "comparisons", signed
+    example/source/test_accuracy           results/example/source/problem1.json
+
+A field is printed with 3 decimals, signed when the key ends in "+"; `diff` is the difference of means with its
+CI ("+0.163 [0.125, 0.202]"), `diff+` the same with signed CI ends ("+0.163 [+0.125, +0.202]"). Every number with
+3 decimals in the README and docs/ sits in such a span, or in `<!-- not a committed result -->...<!-- /not -->`
+(a timing, a simulation, a run that is not committed, the tutorial's published numbers): tests/test_docs.py fails
+on a number outside both, and on any span that differs from what its result gives. After a result is regenerated:
+
+    .venv/bin/python benchmarks/docs_numbers.py           # every span the new results invalidate, every
+                                                          # number in no span (exit 1 if any)
     .venv/bin/python benchmarks/docs_numbers.py --write   # rewrite them (benchmarks/regenerate_results.sh does)
 
-tests/test_docs.py fails on any span that differs from what its result gives, and on any `mean [low, high]`
-interval in the README or docs/ that no committed result holds.
 """
 
 from __future__ import annotations
@@ -32,7 +45,10 @@ from blobs_transfer.render import findings  # noqa: E402
 
 RESULTS = ROOT / "results"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-SPAN = re.compile(r"<!-- n:(?P<key>[\w.-]+) -->(?P<body>.*?)<!-- /n -->", re.S)
+SPAN = re.compile(r"<!-- n:(?P<key>[\w.=+/-]+) -->(?P<body>.*?)<!-- /n -->", re.S)
+# numbers the docs quote from elsewhere (a timing, a run that is not committed, the tutorial's published numbers)
+NOT_COMMITTED = re.compile(r"<!-- not a committed result(?:: [^>]*)? -->.*?<!-- /not -->", re.S)
+THREE = re.compile(r"(?<![\w.])[+-]?\d+\.\d{3}(?!\d)")  # a number with 3 decimals: 0.760, +0.073, -0.002
 
 
 def summary(run: str) -> dict:
@@ -202,6 +218,70 @@ def sweep_borderline() -> str:
     return f"{n} of the sweep's {len(rows)} comparisons"
 
 
+def example_printed() -> str:
+    """What `compare` prints for results/example/, the tutorial's way (a code block: no spans inside it)."""
+    from blobs_transfer.render.report import tutorial_lines
+
+    return block("```\n" + "\n".join(tutorial_lines(summary("example"))) + "\n```")
+
+
+def sweep_diff_table() -> str:
+    """docs/sweeps.md: transfer fixed=1 minus standalone per cell of results/sweep/, signed CI ends."""
+    rows = cells("sweep")
+    ns = list(dict.fromkeys(r["target.n_train"] for r in rows))
+    ts = list(dict.fromkeys(r["target.similarity_t"] for r in rows))
+    names = {ts[0]: "0 (source's centres)", ts[-1]: "1 (Problem 2)"}
+    out = [
+        "| target rows \\ similarity t | " + " | ".join(names.get(t, f"{float(t):g}") for t in ts) + " |",
+        "|---|" + "---|" * len(ts),
+    ]
+    for n in ns:
+        out.append(f"| {n} | " + " | ".join(field(f"sweep/{n}/{t}/transfer_fixed=1/diff+") for t in ts) + " |")
+    return block("\n".join(out))
+
+
+def optimizer_table() -> str:
+    """docs/predictions.md: results/optimizer/ per optimizer and train size (tests/test_optimizer_answer.py reads
+    the table between its two comments)."""
+    rows = cells("optimizer")
+    out = [
+        "<!-- optimizer table: checked against results/optimizer/cells.csv by tests/test_optimizer_answer.py -->",
+        "| optimizer | train rows | standalone mean | transfer fixed=0 | transfer fixed=1 | transfer fixed=2 "
+        "| best arm (P(best)) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for o, n in dict.fromkeys((r["target.optimizer"], r["target.n_train"]) for r in rows):
+        s = cell_row("optimizer", [o, n, "standalone"])
+        arms = [cell_row("optimizer", [o, n, f"transfer_fixed={i}"]) for i in range(3)]
+        out.append(
+            f"| {o} | {n} | {s['mean']:.3f} | "
+            + " | ".join(
+                f"{field(f'optimizer/{o}/{n}/transfer_fixed={i}/diff')} {a['verdict']}" for i, a in enumerate(arms)
+            )
+            + f" | {s['cell_best_arm']} ({s['cell_best_p']:.2f}) |"
+        )
+    out.append("<!-- end of optimizer table -->")
+    return block("\n".join(out))
+
+
+def adam_slow() -> str:
+    """Standalone's mean under Adam with the fewest rows (tests/test_optimizer_answer.py reads this phrase)."""
+    rows = cells("optimizer")
+    n = min((r["target.n_train"] for r in rows), key=int)
+    return f"standalone reaches only {field(f'optimizer/adam/{n}/standalone/mean')}"
+
+
+def control_verdicts() -> str:
+    """docs/predictions.md: the weight-statistics control's verdicts over results/transfusion/'s cells."""
+    rows = [r for r in cells("transfusion") if r["arm"].startswith("weight stats")]
+    n = {v: sum(r["verdict"] == v for r in rows) for v in ("better", "worse")}
+    top = max(float(r["diff_mean"]) for r in rows)
+    return (
+        f'The control is "better" in {n["better"]} of {len(rows)} cells (worse in {n["worse"]}, largest mean '
+        f"difference {top:+.3f})"
+    )
+
+
 def runs_listing() -> str:
     from blobs_transfer import api
 
@@ -306,6 +386,52 @@ def sources_fold() -> str:
     return f"about {float(f'{ratio:.1g}'):.0f}-fold"
 
 
+# --- one field of one committed result -------------------------------------------------------------------
+
+
+def arm_of(slug: str) -> str:
+    return slug.replace("_", " ")
+
+
+def cell_row(run: str, where: list[str]) -> dict:
+    """The row of results/RUN/cells.csv with these axis values (in column order) and this arm, the last of where."""
+    rows = cells(run)
+    axes = list(rows[0])[: list(rows[0]).index("arm")]
+    if len(where) != len(axes) + 1:
+        raise KeyError(f"{run}: give {axes} and an arm, not {where}")
+    found = [r for r in rows if [r[a] for a in axes] == where[:-1] and r["arm"] == arm_of(where[-1])]
+    if len(found) != 1:
+        raise KeyError(f"{run}: {len(found)} rows for {where}")
+    return {k: float(v) if re.fullmatch(r"[+-]?[\d.e+-]+", v) else v for k, v in found[0].items()}
+
+
+def record(run: str, where: list[str]) -> dict:
+    """The dict that a key's middle part names in results/RUN."""
+    if where[0] == "source":
+        return json.loads((RESULTS / run / "source" / "problem1.json").read_text())
+    if where[0] in ("arm", "cmp") and (RESULTS / run / "summary.json").exists():
+        (slug,) = where[1:]
+        return next(a for a in summary(run)["arms" if where[0] == "arm" else "comparisons"] if a["arm"] == arm_of(slug))
+    return cell_row(run, where)
+
+
+def field(key: str) -> str:
+    """The text of a key that names one field of one committed result (see the module's docstring)."""
+    run, *where, name = key.split("/")
+    signed = name.endswith("+")
+    name = name.rstrip("+")
+    r = record(run, where)
+    f = "+.3f" if signed else ".3f"
+    if name == "diff":
+        return f"{r['diff_mean']:+.3f} [{r['diff_ci_low']:{f}}, {r['diff_ci_high']:{f}}]"
+    return f"{r[name]:{f}}"
+
+
+def generate(key: str) -> str:
+    """A span's text: its function's, or its field's."""
+    return NUMBERS[key]() if key in NUMBERS else field(key)
+
+
 NUMBERS = {
     "sources-fold": sources_fold,
     "sources-table": sources_table,
@@ -320,6 +446,11 @@ NUMBERS = {
     "sweep-rate": sweep_rate,
     "sweep-borderline": sweep_borderline,
     "runs-listing": runs_listing,
+    "example-printed": example_printed,
+    "sweep-diff-table": sweep_diff_table,
+    "optimizer-table": optimizer_table,
+    "adam-slow": adam_slow,
+    "control-verdicts": control_verdicts,
 }
 
 
@@ -332,9 +463,24 @@ def stale() -> list[tuple[Path, str, str, str]]:
     """(page, key, written, generated) of every span whose text is not what its result gives now."""
     out = []
     for page, key, body in spans():
-        new = NUMBERS[key]() if key in NUMBERS else f"(no function for {key})"
+        try:
+            new = generate(key)
+        except (KeyError, ValueError, StopIteration, OSError) as e:
+            new = f"(no result for {key}: {e!r})"
         if body != new:
             out.append((page, key, body, new))
+    return out
+
+
+def unbound() -> list[tuple[Path, int, str]]:
+    """(page, line, number) of every number with 3 decimals outside both a span and a not-committed mark."""
+    out = []
+    for page in PAGES:
+        text = page.read_text()
+        keep = NOT_COMMITTED.sub(
+            lambda m: re.sub(r"[^\n]", " ", m[0]), SPAN.sub(lambda m: re.sub(r"[^\n]", " ", m[0]), text)
+        )
+        out += [(page, keep.count("\n", 0, m.start()) + 1, m[0]) for m in THREE.finditer(keep)]
     return out
 
 
@@ -342,7 +488,7 @@ def write() -> int:
     changed = 0
     for page in PAGES:
         text = page.read_text()
-        new = SPAN.sub(lambda m: f"<!-- n:{m['key']} -->{NUMBERS[m['key']]()}<!-- /n -->", text)
+        new = SPAN.sub(lambda m: f"<!-- n:{m['key']} -->{generate(m['key'])}<!-- /n -->", text)
         if new != text:
             page.write_text(new)
             changed += 1
@@ -359,7 +505,12 @@ def main() -> int:
     found = stale()
     for page, key, body, new in found:
         print(f"{page.relative_to(ROOT)}: {key}: {body.strip()[:80]!r} -> {new.strip()[:80]!r}")
-    return 1 if found else 0
+    free = unbound()
+    for page, line, number in free:
+        print(
+            f"{page.relative_to(ROOT)}:{line}: {number} is in no span (give it a key) and not marked as not committed"
+        )
+    return 1 if found or free else 0
 
 
 if __name__ == "__main__":

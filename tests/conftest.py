@@ -2,8 +2,11 @@
 several test modules read, each made once a session (a test that changes one works on its own copy).
 
 - `gate_study`: the gate study (configs/gate.toml) at seed 0 on the Numba and the TensorFlow engine, run by
-  docs/ci/gate.sh as the CI jobs run it (tests/render/test_gate.py, tests/api/test_gate.py, tests/test_cli.py).
-- `default_study`: the full default study as the README runs it (tests/api, tests/rundir).
+  docs/ci/gate.sh as the CI jobs run it (slow tests only: tests/render/test_gate.py, tests/api/test_gate.py).
+- `default_study`: the full default study as the README runs it (slow tests only: tests/rundir).
+
+No test outside `-m slow` may use `gate_study`, `default_study` or `in_process_sweep` (the inner loop must stay
+about a minute): a test that needs a run uses the tiny ones below.
 - `results_dir`, `tiny_run`, `tiny_baseline`: a 2-epoch source model, a tiny compare run beside it and that
   run's baseline (tests/rundir, tests/api, tests/test_cli.py); `run_copy` copies the run for one test.
 - `sweep_config`, `small_sweep`: a 2 x 2 sweep of 3 epochs (tests/rundir, tests/render, tests/api);
@@ -30,6 +33,16 @@ import pytest  # noqa: E402
 from blobs_transfer.config import Config, to_toml  # noqa: E402
 from blobs_transfer.problems import make_problem  # noqa: E402
 from tests.helpers import BASELINE, GRID, ROOT, SWEEP, TINY, invoke, last_line_dir  # noqa: E402
+
+WHOLE_STUDIES = {"gate_study", "default_study", "in_process_sweep"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The rule above, checked at collection: a test that uses a whole study, even through another fixture, is
+    marked slow."""
+    wrong = [i.nodeid for i in items if WHOLE_STUDIES & set(i.fixturenames) and not i.get_closest_marker("slow")]
+    if wrong:
+        raise pytest.UsageError(f"mark these slow or give them a tiny run: they use a whole study: {wrong}")
 
 
 @pytest.fixture(scope="session")

@@ -60,8 +60,9 @@ def results(results_dir, tiny_run):
 
 
 @pytest.fixture(scope="module")
-def gate(gate_study):
-    return gate_study
+def gate(tiny_run, tiny_baseline):
+    """A finished run and its own baseline: check's outputs, not the gate study's bands (render/test_gate.py)."""
+    return {"reference": tiny_run, "baseline": tiny_baseline, "arms": 4}
 
 
 def test_every_command_has_help():
@@ -359,6 +360,7 @@ def test_check_reads_results_baseline_json_by_default(tiny_run, tiny_baseline, t
     assert result.exit_code == 0 and "within their bands of results/baseline.json" in result.output, result.output
 
 
+@pytest.mark.slow
 def test_compare_fit_and_sweep_print_one_json_object(results, tmp_path):
     out = tmp_path / "out"
     compare = invoke("compare", "--repeats", 2, "--epochs", 2, "--results-dir", results, "--json")

@@ -5,6 +5,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from blobs_transfer import api
 from blobs_transfer.config import load_config
 from tests.helpers import ROOT
@@ -17,6 +19,7 @@ def readme_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_readme_python_example_runs_as_written(tmp_path, monkeypatch, capsys):
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     monkeypatch.chdir(tmp_path)

@@ -88,6 +88,7 @@ def test_compare_writes_every_artefact(trained):
     assert not (run_dir / "INCOMPLETE").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_scores(trained):
     _, a = compare(trained, "--seed", 5)
     _, b = compare(trained, "--seed", 5)
@@ -97,6 +98,7 @@ def test_same_seed_same_scores(trained):
     assert (a / "scores.csv").read_bytes() != (c / "scores.csv").read_bytes()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numba", "tensorflow", "keras"])
 def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path).exit_code == 0
@@ -116,6 +118,7 @@ def test_same_seed_byte_identical_scores_with_either_engine(tmp_path, engine):
     assert {json.loads((r / "metadata.json").read_text())["engine"] for r in runs} == {engine}
 
 
+@pytest.mark.slow
 def test_report_rebuilds_summary_exactly(trained):
     _, run_dir = compare(trained)
     before = (run_dir / "summary.json").read_bytes()
@@ -125,9 +128,10 @@ def test_report_rebuilds_summary_exactly(trained):
     assert "Standalone" in out
 
 
-def test_report_reproduces_summary_without_tensorflow(default_study, tmp_path):
+@pytest.mark.slow
+def test_report_reproduces_summary_without_tensorflow(tiny_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(default_study, run)
+    shutil.copytree(tiny_run, run)
     original = (run / "summary.json").read_bytes()
     (run / "summary.json").unlink()
     code = (
@@ -140,6 +144,7 @@ def test_report_reproduces_summary_without_tensorflow(default_study, tmp_path):
     assert (run / "summary.json").read_bytes() == original
 
 
+@pytest.mark.slow
 def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
     """lr = 1e6 blows runs up (those whose ReLUs do not all die first): the run finishes, says so, and
     shows no accuracy for them."""
@@ -175,6 +180,7 @@ def test_diverging_learning_rate_is_counted_not_scored(results, tmp_path):
     assert "nan" not in (run_dir / "summary.json").read_text().lower()
 
 
+@pytest.mark.slow
 def test_summary_in_memory_equals_the_one_written(tmp_path):
     cfg = load_config(None, **{"study.repeats": 3, "training.epochs": 3, "study.source_repeats": 2})
     sources = api.source_models(cfg, tmp_path)

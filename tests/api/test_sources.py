@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import keras
+import pytest
 from click.testing import CliRunner
 
 from blobs_transfer.cli import cli
@@ -39,12 +40,14 @@ def test_compare_without_source_model_says_how_to_make_one(tmp_path):
     assert not any(tmp_path.glob("compare-*"))
 
 
+@pytest.mark.slow
 def test_compare_can_train_the_missing_source(tmp_path):
     run("compare", "--repeats", 2, "--epochs", 2, "--results-dir", tmp_path, "--train-source")
     assert (tmp_path / "source" / "problem1.keras").exists()
     assert (tmp_path / "source" / "problem1_history.csv").exists()  # the same files as train-source writes
 
 
+@pytest.mark.slow
 def test_yosinski_config_runs_through_the_cli(tmp_path):
     def run(*args):
         result = CliRunner().invoke(cli, [str(a) for a in args])

@@ -13,6 +13,7 @@ from blobs_transfer.sweep import cells
 from tests.helpers import GRID, invoke, read_csv, write
 
 
+@pytest.mark.slow
 def test_one_cell_sweep_equals_compare(tmp_path):
     base = "[study]\nsource_repeats = 2\nrepeats = 3\nseed = 4\n[training]\nepochs = 4\n[target]\nn_train = 50\n"
     compare = invoke("compare", "--config", write(tmp_path, base, "c.toml"), "--results-dir", tmp_path / "c")

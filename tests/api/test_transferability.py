@@ -84,6 +84,7 @@ def test_the_summary_and_report_say_how_well_each_score_ranked_them(scored):
     assert "transferability.png" in (scored["run"] / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_report_rebuilds_the_same_summary_and_the_run_verifies(scored, tmp_path):
     import shutil
 

@@ -64,6 +64,7 @@ def curve_means(run_dir, arm):
     return np.array([[float(v) for v in r[3:]] for r in rows if r[0] == arm]).mean(axis=0)
 
 
+@pytest.mark.slow
 def test_compare_run_reads_back_with_params_metrics_steps_and_files(folder, store):
     uri, client, outputs = store
     assert outputs["compare"].splitlines()[1] == f"Open them with: mlflow ui --backend-store-uri {uri}"
@@ -138,6 +139,7 @@ def test_exporting_again_adds_nothing(folder, store):
     assert after == before
 
 
+@pytest.mark.slow
 def test_an_interrupted_export_is_replaced_not_duplicated(folder, store, tmp_path):
     from mlflow.tracking import MlflowClient
 
@@ -152,6 +154,7 @@ def test_an_interrupted_export_is_replaced_not_duplicated(folder, store, tmp_pat
     assert second.data.tags[DONE_TAG] == "yes" and second.data.tags[SOURCE_TAG] == first.data.tags[SOURCE_TAG]
 
 
+@pytest.mark.slow
 def test_default_store_is_sqlite_beside_the_results(folder, tmp_path):
     results = tmp_path / "results"
     results.mkdir()

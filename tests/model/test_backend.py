@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 CHILD = """
 import os, sys
 from blobs_transfer.model.backend import import_tensorflow
@@ -18,6 +20,7 @@ print(os.environ["TF_CPP_MIN_LOG_LEVEL"], os.environ["KERAS_BACKEND"], "keras" i
 """
 
 
+@pytest.mark.slow
 def test_tensorflow_is_imported_without_a_word_on_stderr():
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERAS_BACKEND")}
     done = subprocess.run([sys.executable, "-c", CHILD], capture_output=True, text=True, env=env, timeout=300)

@@ -107,6 +107,7 @@ assert not bad, f"{{bad}} imported"
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["compare", "fit", "sweep"])
 def test_the_default_engine_never_imports_tensorflow(saved, tmp_path, command):
     (tmp_path / "source").mkdir()

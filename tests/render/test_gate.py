@@ -67,6 +67,7 @@ def test_gitlab_job_reports_junit_and_keeps_the_outputs():
     assert job["artifacts"]["paths"] == ["gate/"] and job["artifacts"]["when"] == "always"
 
 
+@pytest.mark.slow
 def test_gate_script_passes_on_the_gate_study_on_both_engines(gate):
     done, out = gate["done"], gate["out"]
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
@@ -121,6 +122,7 @@ def doctored(gate):
     return run
 
 
+@pytest.mark.slow
 def test_doctored_run_fails_its_moved_statistics_with_their_bands(gate, doctored, tmp_path):
     junit, md = tmp_path / "junit.xml", tmp_path / "summary.md"
     result = CliRunner().invoke(

@@ -217,6 +217,7 @@ print(used)
 """
 
 
+@pytest.mark.slow
 def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
     """save_figures forks children to draw on every core: the files are byte for byte save_figure's. Run in a
     fresh interpreter, because in this test process TensorFlow may be loaded and then save_figures rightly
@@ -248,6 +249,7 @@ def test_figures_are_drawn_in_one_process_where_a_fork_is_unsafe(monkeypatch):
 # --- a full disk ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_full_disk_is_one_line_and_leaves_the_run_incomplete(tmp_path):
     """A real write failure: the file-size limit (RLIMIT_FSIZE) makes the kernel refuse writes past 40 kB,
     as a full disk would, so the first figure fails after the scores were written."""

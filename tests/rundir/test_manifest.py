@@ -54,6 +54,7 @@ with writer_lock(sys.argv[1], "sweep"):
 """
 
 
+@pytest.mark.slow
 def test_one_writer_per_sweep_folder_and_a_killed_writer_does_not_block(sweep_copy, reference_sweep, sweep_config):
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(sweep_copy)], stdout=subprocess.PIPE, text=True)
     try:

@@ -24,6 +24,7 @@ from tests.helpers import (
 RUN_DATA = list(rundir_run.RUN_DATA)
 
 
+@pytest.mark.slow
 def test_report_of_an_intact_run_keeps_it_verified(run_copy):
     before = snapshot(run_copy)
     result = invoke("report", run_copy)
@@ -69,15 +70,15 @@ def test_an_unfinished_run_is_incomplete_not_damaged(run_copy):
     assert "incomplete run" in one_error_line(invoke("report", run_copy))
 
 
-def test_report_and_check_refuse_incomplete_run(default_study, tmp_path):
-    run = tmp_path / "run"
-    shutil.copytree(default_study, run)
+def test_report_and_check_refuse_incomplete_run(run_copy):
+    run = run_copy
     (run / "INCOMPLETE").write_text("")
     for args in (["report", run], ["check", run, "--baseline", BASELINE]):
         result = invoke(*args)
         assert result.exit_code == 2 and "incomplete" in result.output
 
 
+@pytest.mark.slow
 def test_committed_run_verifies_and_a_pre_manifest_run_is_read_with_one_warning_line(tmp_path):
     run = tmp_path / "example"
     shutil.copytree(ROOT / "results" / "example", run)

@@ -111,6 +111,7 @@ def test_a_damaged_cell_marker_is_named_by_verify(sweep_copy, how):
 @pytest.mark.parametrize(
     "name, how", [("runs.csv", "truncated"), ("summary.json", "one byte changed"), ("config.toml", "missing")]
 )
+@pytest.mark.slow
 def test_resume_trains_a_damaged_cell_again_and_ends_identical(sweep_copy, reference_sweep, sweep_config, name, how):
     """The issue's case: cells/0002/runs.csv cut short was counted as done and its rows were lost."""
     damage(sweep_copy / "cells" / "0002" / name, how)
@@ -124,6 +125,7 @@ def test_resume_trains_a_damaged_cell_again_and_ends_identical(sweep_copy, refer
     assert_same_tables(sweep_copy, reference_sweep)
 
 
+@pytest.mark.slow
 def test_resume_of_pre_manifest_cells_warns_and_retrains_one_with_rows_lost(sweep_copy, reference_sweep, sweep_config):
     for k in range(4):  # cells as written before manifests: a done marker without a file table
         marker = sweep_copy / "cells" / f"{k:04d}" / DONE

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
@@ -24,6 +25,7 @@ def test_frozen_layers_stay_bit_identical(cfg, problem2):
         assert np.array_equal(k0, k[0]) == (i < 2) and np.array_equal(b0, b[0]) == (i < 2)
 
 
+@pytest.mark.slow
 def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
     """Another architecture gets its own generated kernel: 2 -> 7 -> 4 -> 6 -> 3, against TensorFlow's engine
     on the same orders."""
@@ -77,6 +79,7 @@ def _disabled(tmp_path, mode):
     return done, out
 
 
+@pytest.mark.slow
 def test_without_jit_the_kernel_runs_as_python_and_tracebacks_reach_readable_code(tmp_path):
     """NUMBA_DISABLE_JIT=1: the same training (Adam) runs as plain Python, to the JIT's result up to FMA
     round-off; and an error inside the loop is reported from train/loop.py, not from generated code."""

@@ -25,7 +25,9 @@ IDS = ["sgd", "momentum", "nesterov", "adam", "adam-0.01"]
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 @pytest.mark.parametrize(
-    "train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"]
+    "train_replicas",
+    [engine.train_replicas, pytest.param(engine_tf.train_replicas, marks=pytest.mark.slow)],
+    ids=["numba", "tensorflow"],
 )
 def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
     """Four epochs from the same weights and row orders, one replica with a frozen first layer: every weight
@@ -98,7 +100,9 @@ def test_a_finite_difference_check_can_fail(cfg, problem2):
 
 
 @pytest.mark.parametrize(
-    "train_replicas", [engine.train_replicas, engine_tf.train_replicas], ids=["numba", "tensorflow"]
+    "train_replicas",
+    [engine.train_replicas, pytest.param(engine_tf.train_replicas, marks=pytest.mark.slow)],
+    ids=["numba", "tensorflow"],
 )
 def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, train_replicas):
     """The engine's own gradient, read off one plain SGD step at learning rate 1 on one minibatch of all 500

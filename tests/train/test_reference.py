@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import keras
 import numpy as np
+import pytest
 
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
@@ -16,6 +17,7 @@ from blobs_transfer.train.reference import fit_keras
 from tests.helpers import STATS, dyadic_source
 
 
+@pytest.mark.slow
 def test_frozen_layers_bit_identical_after_fit(cfg, problem2):
     """The reference engine (model.fit) leaves frozen layers exactly as they were."""
     short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=3))
@@ -50,6 +52,7 @@ def _first_batches(cfg, problem, seed, epochs):
     return [seen[i] for i in range(0, len(seen), 16)]  # 16 minibatches per epoch
 
 
+@pytest.mark.slow
 def test_reference_engine_reshuffles_every_epoch_reproducibly(cfg, problem2):
     """Regression: fit(x, y, shuffle=True) after set_random_seed replays one row order in every epoch."""
     first = _first_batches(cfg, problem2, seed=5, epochs=3)
@@ -59,6 +62,7 @@ def test_reference_engine_reshuffles_every_epoch_reproducibly(cfg, problem2):
     assert all(np.array_equal(a, b) for a, b in zip(first, again))
 
 
+@pytest.mark.slow
 def test_keras_engine_starts_from_the_same_draws(cfg, problem2):
     """The reference loop sets the copied layers to the very draws the vectorised engine starts from."""
     arm = replace(STATS, fixed=2)

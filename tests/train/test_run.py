@@ -114,6 +114,7 @@ def test_each_arm_starts_from_its_own_source_problem(problem2):
     assert [compared.replicas[by_arm[n]].source_index for n in ("standalone", "from A", "from B")] == [None, 0, 0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", ["numba", "keras"])
 def test_each_engine_trains_each_side_with_its_epochs(engine, problem2):
     c = config_from_dict({"training": {"epochs": 2}, "target": {"epochs": 1}, "study": {"engine": engine}})

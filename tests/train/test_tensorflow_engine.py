@@ -11,6 +11,7 @@ from blobs_transfer.train import tensorflow_engine as engine_tf
 from blobs_transfer.train import update
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rule", [Optimizer(), Optimizer("adam", 0.001)], ids=["sgd", "adam"])
 def test_the_compiled_step_is_reused_across_calls(cfg, problem2, rule):
     """Reused, and reset: the weights, and the optimizer's state and step count (fresh for every training)."""
