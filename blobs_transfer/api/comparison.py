@@ -237,6 +237,20 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     return statistics
 
 
+def rescore_run(run_dir: str | Path) -> dict[str, Any]:
+    """Score a finished run's saved source models again with the current scores: transferability.csv from its
+    source_models/ and scores.csv (nothing is trained again, so its runs stay byte for byte), then its summaries,
+    figures and report rebuilt (`report_run`) and the manifest re-hashed. Returns the summary."""
+    run_dir = Path(run_dir)
+    cfg, scores = run_summary(run_dir)[:2]
+    models = [load_source_model(p, cfg) for p in transferability.source_files([run_dir])]
+    transferability.write_table(run_dir, cfg, models, scores)
+    sealed = manifest.read_manifest(run_dir)
+    if sealed is not None:
+        manifest.refresh(run_dir, sealed, role="data")
+    return report_run(run_dir)
+
+
 def _render(
     run_dir: Path, cfg: Config, scores, curves, statistics: dict[str, Any], meta: dict[str, Any] | None = None
 ) -> None:

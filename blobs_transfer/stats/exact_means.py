@@ -52,6 +52,16 @@ def resampled_means(weights: np.ndarray, onehot: np.ndarray, correct: np.ndarray
         return sums / totals
 
 
+def whole_counts(accuracy: np.ndarray, n_test: int) -> np.ndarray:
+    """Accuracies (N,) that are counts out of n_test, as those counts (N,) int64 (each within 1e-6 of a whole
+    number of rows, else ValueError: they are not counts out of n_test)."""
+    scaled = np.asarray(accuracy, dtype=np.float64).reshape(-1) * n_test
+    counts = np.rint(scaled)
+    if scaled.size and np.max(np.abs(scaled - counts)) > 1e-6:
+        raise ValueError(f"accuracies are not whole counts out of n_test = {n_test}")
+    return counts.astype(np.int64)
+
+
 def _counts(values, name: str) -> np.ndarray:
     """values (N,) as int64, checked to be whole and non-negative."""
     arr = np.asarray(values).reshape(-1)
