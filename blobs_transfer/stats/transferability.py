@@ -66,8 +66,6 @@ points, T targets (one per class).
 from __future__ import annotations
 
 import numpy as np
-from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 # the first six are the scores of every transferability.csv written before issue 34 (a reader needs only them)
 SCORES = (
@@ -407,6 +405,10 @@ def nleep(
     caller derives by name from the study's root seed), on one thread. features (n, D), labels (n,)."""
     f = np.asarray(features, dtype=np.float64)
     y, c = _all_classes(labels, f.shape[0])
+    # scikit-learn is imported here, not at the top: it would add seconds to every command's start-up
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
     # one thread: the same k-means start on every machine, and no oversubscription (on 2 busy cores its OpenMP
     # threads made one fit 30x slower)
     with threadpool_limits(limits=1):
