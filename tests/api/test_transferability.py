@@ -258,3 +258,30 @@ def test_the_headline_rho_and_tau_are_scipys_recomputed_from_its_table():
         for score, row in by_score.items():
             assert row["rho"] == pytest.approx(spearmanr(table[score], table[arm]).statistic, abs=1e-12), (arm, score)
             assert row["tau"] == pytest.approx(weightedtau(table[score], table[arm]).statistic, abs=1e-12), (arm, score)
+
+
+def test_rescoring_a_run_rebuilds_its_table_and_keeps_its_runs(scored, tmp_path):
+    """api.rescore_run on a copy whose table has only the first six scores (as before issue 34): the table comes
+    back as the run wrote it, scores.csv is untouched, and the run verifies."""
+    import shutil
+
+    from blobs_transfer.rundir import manifest
+    from blobs_transfer.stats.transferability import FIRST_SCORES
+
+    run = tmp_path / "run"
+    shutil.copytree(scored["run"], run)
+    written = (run / "transferability.csv").read_text()
+    runs_before = (run / "scores.csv").read_bytes()
+    rows = table_rows(run)
+    keep = ["source_index", "source_seed", *FIRST_SCORES, *ARMS]
+    with open(run / "transferability.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, keep)
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in keep} for r in rows)
+    manifest.refresh(run, manifest.read_manifest(run), role="data")  # sealed so, as a run written before
+    assert transferability.scores_in(transferability.read_table(run / "transferability.csv")) == list(FIRST_SCORES)
+    summary = api.rescore_run(run)
+    assert (run / "transferability.csv").read_text() == written
+    assert (run / "scores.csv").read_bytes() == runs_before
+    assert summary["transferability"]["scores"] == list(SCORES)
+    api.verify_run(run)
