@@ -109,7 +109,8 @@ def write_run(
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = files.new_run_dir(results_dir, "compare")
     atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    # K >= 2: the .keras files, and the scores where cfg.scores_sources
+    transferability.write_source_files(run_dir, cfg, sources, result.records())
     _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
 
@@ -173,7 +174,8 @@ def compare(
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
-    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    # K >= 2: the .keras files, and the scores where cfg.scores_sources
+    transferability.write_source_files(run_dir, cfg, sources, result.records())
     statistics = _write_run_files(
         cfg,
         result,
