@@ -24,7 +24,7 @@ train-source     `train_source`
 fit              `fit`
 compare          `compare`
 sweep            `run_sweep` (of `load_sweep`)
-report           `report_run`
+report           `report_run` (and `rescore_run`: a finished run's saved source models scored again)
 check            `check`
 baseline         `write_baseline`
 verify           `verify`
@@ -40,6 +40,7 @@ from blobs_transfer.api.comparison import (
     estimated_peak_gib,
     fit,
     report_run,
+    rescore_run,
     run_comparison,
     sections_text,
     summarise,
@@ -70,6 +71,7 @@ __all__ = [
     "estimated_peak_gib",
     "fit",
     "report_run",
+    "rescore_run",
     "run_comparison",
     "summarise",
     "terminal_report",

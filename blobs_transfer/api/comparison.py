@@ -109,7 +109,8 @@ def write_run(
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = files.new_run_dir(results_dir, "compare")
     atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    # K >= 2: the .keras files, and the scores where cfg.scores_sources
+    transferability.write_source_files(run_dir, cfg, sources, result.records())
     _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
     return run_dir
 
@@ -173,7 +174,8 @@ def compare(
     train_started = time.perf_counter()
     result = run_comparison(cfg, sources, progress=progress)
     train_seconds = time.perf_counter() - train_started
-    transferability.write_source_files(run_dir, cfg, sources, result.records())  # K >= 2: scores and .keras files
+    # K >= 2: the .keras files, and the scores where cfg.scores_sources
+    transferability.write_source_files(run_dir, cfg, sources, result.records())
     statistics = _write_run_files(
         cfg,
         result,
@@ -235,6 +237,20 @@ def report_run(run_dir: str | Path, *, require_complete: bool = True) -> dict[st
     if sealed is not None:  # the rebuilt summaries and figures are what the manifest now vouches for
         manifest.refresh(run_dir, sealed)
     return statistics
+
+
+def rescore_run(run_dir: str | Path) -> dict[str, Any]:
+    """Score a finished run's saved source models again with the current scores: transferability.csv from its
+    source_models/ and scores.csv (nothing is trained again, so its runs stay byte for byte), then its summaries,
+    figures and report rebuilt (`report_run`) and the manifest re-hashed. Returns the summary."""
+    run_dir = Path(run_dir)
+    cfg, scores = run_summary(run_dir)[:2]
+    models = [load_source_model(p, cfg) for p in transferability.source_files([run_dir])]
+    transferability.write_table(run_dir, cfg, models, scores)
+    sealed = manifest.read_manifest(run_dir)
+    if sealed is not None:
+        manifest.refresh(run_dir, sealed, role="data")
+    return report_run(run_dir)
 
 
 def _render(

@@ -1,9 +1,11 @@
 """Which source model will transfer: transferability scores of source models, and how well they ranked them.
 
-A `compare` run with K >= 2 source models writes `transferability.csv` (one row per source model: its index
-and seed, every score of `stats.transferability.SCORES` on the target's training split, and per transfer arm
-the source's realised mean test accuracy) and saves each source model as `source_models/source_NNN.keras`
-(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one. The
+A `compare` run with K >= 2 source models saves each source model as `source_models/source_NNN.keras`
+(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one; where it
+scores them (`[study] score_sources`, by default with K >= 3) it writes `transferability.csv` (one row per source
+model: its index and seed, every score of `stats.transferability.SCORES` on the target's training split, and per
+transfer arm the source's realised mean test accuracy, an exact fraction of its correct counts, so that equal
+means are equal in the table and in every statistic computed from it). The
 run's summary then says, per transfer arm and score, how well the score ranked the sources
 (`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
 source models on a target problem before any target training; like every reader here it reads `.keras` files
@@ -34,10 +36,11 @@ from blobs_transfer.render.transferability import ranking_table, scores_figure, 
 from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.rundir.run import verify_run
 from blobs_transfer.rundir.sweep_dir import read_cell
-from blobs_transfer.stats import nested, rank_agreement
+from blobs_transfer.seeds import statistic_seed
+from blobs_transfer.stats import exact_means, rank_agreement
 from blobs_transfer.stats.common import opt_float
 from blobs_transfer.stats.summary import arm_accuracies
-from blobs_transfer.stats.transferability import SCORES, all_scores
+from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, all_scores
 from blobs_transfer.sweep.cells import cell_sources
 from blobs_transfer.sweep.grid import load_sweep
 from blobs_transfer.train.plan import Sources
@@ -47,6 +50,7 @@ MODELS = "source_models"
 FIGURE = "transferability.png"
 N_RESAMPLES = 1000  # two-stage resamples per transfer arm for the CIs of rho and tau
 MIN_SOURCES = 3  # a rank correlation of fewer source models says nothing
+NLEEP_SEED = "nleep"  # the name of N-LEEP's mixture's seed (`seeds.statistic_seed` of the study's root seed)
 REFERENCE = "probe_accuracy"  # every score's rho is also given as a paired difference to the plain probe's
 
 
@@ -56,12 +60,14 @@ def model_file(index: int) -> str:
 
 
 def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
-    """Every score of every source model (in order) on the training split of `spec` (default: the target)."""
+    """Every score of every source model (in order) on the training split of `spec` (default: the target).
+    N-LEEP's mixture starts from the seed named "nleep" of the study's root seed, the same for every source."""
     problem = make_problem(spec or cfg.target_spec)
+    seed = statistic_seed(cfg.study.seed, NLEEP_SEED)
     out = []
     for w in weights:
         features, probs = mlp_outputs(w, problem.x_train)
-        out.append(all_scores(features, probs, problem.y_train))
+        out.append(all_scores(features, probs, problem.y_train, seed))
     return out
 
 
@@ -71,22 +77,34 @@ def transfer_arms(cfg: Config) -> list[str]:
 
 
 def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, dict[int, float]]:
-    """Per transfer arm: source index -> mean test accuracy of its finished runs (diverged runs left out)."""
+    """Per transfer arm: source index -> mean test accuracy of its finished runs (diverged runs left out), their
+    summed correct counts over their summed test rows (`exact_means`: equal fractions, equal means)."""
     by_arm = arm_accuracies(cfg, records)
     out = {}
     for arm in transfer_arms(cfg):
         out[arm] = {}
         if len(by_arm[arm]["accuracy"]):
-            labels, means = nested.source_means(by_arm[arm]["accuracy"], by_arm[arm]["source_index"])
+            labels, means = exact_means.realised_means(
+                by_arm[arm]["correct"], cfg.target_spec.n_test, by_arm[arm]["source_index"]
+            )
             out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
     return out
 
 
 def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, records: Sequence[dict[str, Any]]) -> None:
-    """transferability.csv and the source models' .keras files of a run with K >= 2 source models (else nothing)."""
+    """The source models' .keras files of a run with K >= 2 source models (else nothing), and transferability.csv
+    where the run scores them (`Config.scores_sources`)."""
     models = (sources or {}).get(cfg.source_spec, [])
     if len(models) < 2 or not transfer_arms(cfg):
         return
+    save_models(run_dir, cfg, [m.weights for m in models], [m.seed for m in models])
+    if cfg.scores_sources:
+        write_table(run_dir, cfg, models, records)
+
+
+def write_table(run_dir: Path, cfg: Config, models: Sequence[Any], records: Sequence[dict[str, Any]]) -> None:
+    """transferability.csv: every score of each source model (with .weights and .seed, in index order) and its
+    realised mean per transfer arm from the run's records (scores.csv rows)."""
     scores = score_models(cfg, [m.weights for m in models])
     truth = realised_means(cfg, records)
     arms = transfer_arms(cfg)
@@ -102,7 +120,6 @@ def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, reco
             ]
         )
     write_csv(run_dir / CSV_NAME, ["source_index", "source_seed", *SCORES, *arms], rows)
-    save_models(run_dir, cfg, [m.weights for m in models], [m.seed for m in models])
 
 
 def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: Sequence[int | None]) -> None:
@@ -122,18 +139,17 @@ def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: S
 
 def data_files(run_dir: Path) -> tuple[str, ...]:
     """The run-relative names of what `write_source_files` wrote (data a run's manifest vouches for)."""
-    if not (run_dir / CSV_NAME).is_file():
-        return ()
     models = sorted(
         p.relative_to(run_dir).as_posix()
         for p in (run_dir / MODELS).glob("source_*.*")
         if p.suffix in (".keras", ".json")
     )
-    return (CSV_NAME, *models)
+    return ((CSV_NAME,) if (run_dir / CSV_NAME).is_file() else ()) + tuple(models)
 
 
 def read_table(path: Path) -> dict[str, np.ndarray]:
-    """transferability.csv as columns: source_index (K,) int, every score and arm (K,) float (NaN where empty)."""
+    """transferability.csv as columns: source_index (K,) int, every score and arm (K,) float (NaN where empty). A
+    table written before issue 34 has only the first six scores (`FIRST_SCORES`), which is all a reader needs."""
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
@@ -143,10 +159,15 @@ def read_table(path: Path) -> dict[str, np.ndarray]:
                 columns[name] = np.array([float(r[name]) if r[name] != "" else np.nan for r in rows])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ResultsError(f"{path} cannot be read as a transferability table: {exc}") from None
-    missing = [s for s in SCORES if s not in columns]
+    missing = [s for s in FIRST_SCORES if s not in columns]
     if missing:
         raise ResultsError(f"{path} lacks the score columns {', '.join(missing)}")
     return columns
+
+
+def scores_in(table: dict[str, np.ndarray]) -> list[str]:
+    """The scores of `SCORES` that a transferability table has, in that order."""
+    return [s for s in SCORES if s in table]
 
 
 def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]], summary: dict[str, Any]) -> None:
@@ -156,6 +177,7 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         return
     table = read_table(Path(run_dir) / CSV_NAME)
     labels = table["source_index"]
+    names = scores_in(table)
     by_arm = arm_accuracies(cfg, records)
     arms = {}
     for arm in transfer_arms(cfg):
@@ -163,7 +185,7 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         if np.unique(data["source_index"]).size < MIN_SOURCES:
             continue
         arms[arm] = rank_agreement.agreement(
-            {s: table[s] for s in SCORES},
+            {s: table[s] for s in names},
             labels,
             data["accuracy"],
             data["source_index"],
@@ -171,11 +193,12 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
             arm=arm,
             n_resamples=N_RESAMPLES,
             reference=REFERENCE,
+            n_test=cfg.target_spec.n_test,
         )
     if arms:
         summary["transferability"] = {
             "n_sources": int(labels.size),
-            "scores": list(SCORES),
+            "scores": names,
             "arms": arms,
             "n_resamples": N_RESAMPLES,
             "top_share": rank_agreement.TOP_SHARE,
@@ -191,7 +214,9 @@ def figures(run_dir: Path, summary: dict[str, Any]) -> dict[str, Any]:
     table = read_table(Path(run_dir) / CSV_NAME)
     arms = list(summary["transferability"]["arms"])
     return {
-        FIGURE: scores_figure({s: table[s] for s in SCORES}, {a: table[a] for a in arms}, summary["transferability"])
+        FIGURE: scores_figure(
+            {s: table[s] for s in scores_in(table)}, {a: table[a] for a in arms}, summary["transferability"]
+        )
     }
 
 
@@ -261,13 +286,16 @@ def ranking_text(cfg: Config, rows: list[dict[str, Any]]) -> str:
 # --- a sweep: every cell's target, and the targets ranked --------------------------------------------------
 
 
-def _cell_truth(rows: list[list[str]], arms: Sequence[str]) -> dict[str, dict[int, float]]:
-    """A cell's runs.csv rows (arm, source_index, repeat, seed, test_accuracy, ...) -> per arm, source -> mean."""
-    out: dict[str, dict[int, list[float]]] = {a: {} for a in arms}
-    for arm, source, _, _, accuracy, *_ in rows:
-        if arm in out and source != "" and accuracy != "":
-            out[arm].setdefault(int(source), []).append(float(accuracy))
-    return {a: {k: float(np.mean(v)) for k, v in by.items()} for a, by in out.items()}
+def _cell_truth(rows: list[list[str]], arms: Sequence[str], n_test: int) -> dict[str, dict[int, float]]:
+    """A cell's runs.csv rows (arm, source_index, repeat, seed, test_accuracy, test_correct, ...) -> per arm,
+    source -> mean, its summed correct counts over its summed test rows (`exact_means`)."""
+    out: dict[str, dict[int, float]] = {a: {} for a in arms}
+    for arm in arms:
+        mine = [r for r in rows if r[0] == arm and r[1] != "" and r[4] != ""]
+        if mine:
+            labels, means = exact_means.realised_means([int(r[5]) for r in mine], n_test, [int(r[1]) for r in mine])
+            out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
+    return out
 
 
 def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[str, Any]:
@@ -288,7 +316,7 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
         models = cell_sources(cfg)[cfg.source_spec]
         scores = score_models(cfg, [m.weights for m in models])
         rows, summary = read_cell(sweep_path, cell)
-        truth = _cell_truth(rows, arms)
+        truth = _cell_truth(rows, arms, cfg.target_spec.n_test)
         columns = {s: np.array([r[s] for r in scores]) for s in SCORES}
         agreement = {}
         for arm in arms:
@@ -305,6 +333,7 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
                     arm=arm,
                     n_resamples=N_RESAMPLES,
                     reference=REFERENCE,
+                    n_test=cfg.target_spec.n_test,
                 )
         benefit = {c["arm"]: c for c in summary["comparisons"] if c["arm"] in arms}
         cells.append(

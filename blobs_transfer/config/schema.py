@@ -198,6 +198,9 @@ class Study:
     baseline: str = "standalone"
     engine: str = "numba"  # all repeats batched on the CPU; "tensorflow": the same batched, on TensorFlow (a GPU
     # if it has one); "keras": the reference loop, one model.fit per repeat
+    # score the source models (transferability.csv, the report's transferability section): true or false; unset,
+    # a compare scores them when it has 3 or more (`Config.scores_sources`). Scoring changes no run.
+    score_sources: bool | None = None
 
     def __post_init__(self) -> None:
         if self.engine in ENGINE_ALIASES:  # configs and runs written before the Numba engine
@@ -228,6 +231,14 @@ class Config:
     @property
     def n_classes(self) -> int:
         return self.problems.centers
+
+    @property
+    def scores_sources(self) -> bool:
+        """Whether a compare scores its source models: `[study] score_sources` where set, else with K >= 3 of them
+        (a rank correlation of fewer says nothing)."""
+        if self.study.score_sources is not None:
+            return self.study.score_sources
+        return self.study.source_repeats >= 3
 
     def repeats_of(self, arm: Arm) -> int:
         """Repeats of an arm per source model (the arm's own `repeats`, else the study's)."""

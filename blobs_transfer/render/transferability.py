@@ -19,7 +19,8 @@ from blobs_transfer.render.plots import arm_colour, new_figure
 from blobs_transfer.stats.transferability import SCORES
 
 FIGURE = "transferability.png"
-BASELINES = ("source_accuracy", "probe_accuracy")  # the plain scores a skeptic asks for
+# the plain scores a skeptic asks for (the rest are the literature's)
+BASELINES = ("source_accuracy", "probe_accuracy", "knn_accuracy", "probe_log_loss")
 LABELS = {
     "leep": "LEEP",
     "nce": "NCE",
@@ -27,6 +28,12 @@ LABELS = {
     "h_score": "H-score (shrunk)",
     "source_accuracy": "source accuracy",
     "probe_accuracy": "logistic probe",
+    "h_score_plain": "H-score (plain)",
+    "transrate": "TransRate",
+    "gbc": "GBC",
+    "nleep": "N-LEEP",
+    "knn_accuracy": "k-NN accuracy",
+    "probe_log_loss": "probe log-loss",
 }
 NOTE = (
     "rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
@@ -181,12 +188,18 @@ def ranking_table(rows: Sequence[dict[str, Any]], names: Sequence[str], target: 
     return intro, (header, body), picks
 
 
+def _names(by_score: Mapping[str, Any]) -> list[str]:
+    """The scores of `SCORES` that a result holds, in that order (results written before issue 34 hold six)."""
+    return [s for s in SCORES if s in by_score]
+
+
 def sweep_tables(result: dict[str, Any]):
     """rank-sources' output for a sweep (`api.transferability.rank_sweep`'s result) as (intro line, (header, body)
     with one row per cell and transfer arm: its benefit and each score's rho over the cell's source models,
     lines on how each score's mean over the sources ranks the targets by their benefit)."""
     keys, cells = result["keys"], result["cells"]
-    header = [*keys, "arm", "benefit [95% CI]", *(f"rho {LABELS.get(s, s)}" for s in SCORES)]
+    names = _names(cells[0]["scores"]) if cells else []
+    header = [*keys, "arm", "benefit [95% CI]", *(f"rho {LABELS.get(s, s)}" for s in names)]
     body = []
     for cell in cells:
         for arm, rows in cell["agreement"].items():
@@ -196,7 +209,7 @@ def sweep_tables(result: dict[str, Any]):
                     *(fmt(cell["values"][k]) for k in keys),
                     arm,
                     f"{fmt(b.get('diff_mean'))} [{fmt(b.get('diff_ci_low'))}, {fmt(b.get('diff_ci_high'))}]",
-                    *(fmt(rows[s]["rho"], 2) for s in SCORES),
+                    *(fmt(rows[s]["rho"], 2) for s in names),
                 ]
             )
     intro = (
@@ -208,11 +221,12 @@ def sweep_tables(result: dict[str, Any]):
         "benefit of transfer:"
     ]
     for arm, by_score in result["targets"].items():
-        lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in SCORES))
+        lines.append(f"  {arm}: " + ", ".join(f"{LABELS.get(s, s)} {fmt(by_score[s], 2)}" for s in _names(by_score)))
     return intro, (header, body), lines
 
 
 def targets_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """Per transfer arm, each score's Spearman rho across a sweep's targets (`rank_sweep`'s "targets")."""
-    header = ["arm", *(LABELS.get(s, s).replace(" (shrunk)", "") for s in SCORES)]
-    return header, [[arm, *(fmt(by_score[s], 2) for s in SCORES)] for arm, by_score in result["targets"].items()]
+    names = _names(next(iter(result["targets"].values()), {}))
+    header = ["arm", *(LABELS.get(s, s).replace(" (shrunk)", "") for s in names)]
+    return header, [[arm, *(fmt(by_score[s], 2) for s in names)] for arm, by_score in result["targets"].items()]

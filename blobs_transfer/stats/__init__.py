@@ -39,14 +39,17 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``ranking``: P(best) of each arm;
 - ``gate``: the regression gate: the bands of the per-arm statistics and of the findings (each arm against the
   baseline arm), and the check;
-- ``transferability``: transferability scores of a source model on a target (LEEP, NCE, LogME, H-score, the
-  source's own accuracy, a logistic probe), from its outputs and features, before any target training;
+- ``transferability``: transferability scores of a source model on a target (LEEP, NCE, LogME at the global
+  maximum of its evidence, the shrunk and the plain H-score, TransRate, GBC, N-LEEP, the source's own accuracy,
+  k-NN accuracy, a logistic probe's accuracy and log-loss), from its outputs and features, before any target
+  training;
+- ``exact_means``: realised means from exact integer counts, in a resample too, so that equal means tie;
 - ``rank_agreement``: how well a score ranks source models by their realised means (Spearman, weighted
   Kendall tau, their two-stage CIs, the top pick);
 - ``summary``: a run's whole summary from its records (the only module that reads a config).
 
-Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate`, `summary`, `transferability` and
-`rank_agreement` by module.
+Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate`, `summary`, `transferability`,
+`exact_means` and `rank_agreement` by module.
 
 Shapes: R = repeats of an arm, E = training epochs, N = number of runs, G (or K) = number of groups
 (source models), D = number of distinct values of a sample, B = bootstrap resamples.

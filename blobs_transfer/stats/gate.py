@@ -208,7 +208,7 @@ def make_baseline(
 # A baseline guards one study: every setting that changes the numbers, except those the bands exist to tolerate,
 # another root seed (other draws of the same distributions) and another engine (the same training, computed
 # another way). Paths are never part of a config.
-NOT_THE_STUDY = ("study.seed", "study.engine")
+NOT_THE_STUDY = ("study.seed", "study.engine", "study.score_sources")  # the last changes no run, only what is written
 # What a baseline written before it recorded its study still tells: its "run" table, as config keys.
 LEGACY_RUN_KEYS = {
     "target": "target",

@@ -35,6 +35,7 @@ import numpy as np
 
 from blobs_transfer.seeds import statistic_rng
 from blobs_transfer.stats.common import opt_float
+from blobs_transfer.stats.exact_means import realised_means, resampled_means, whole_counts
 from blobs_transfer.stats.nested import source_means
 from blobs_transfer.stats.resample import Draw, Sample, Stream, resample
 
@@ -123,14 +124,18 @@ def top_pick_hits(x: np.ndarray, y: np.ndarray, share: float = TOP_SHARE) -> np.
     return np.sum(top & (y >= cut), axis=-1) / np.sum(top, axis=-1)
 
 
-def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.ndarray):
+def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.ndarray, n_test: int | None = None):
     """A chunk's drawn sources, each as often as drawn: (src (b, K) source positions, means (b, K_sources) of
-    each source's pooled drawn runs). onehot (N, K) the runs' sources, accuracy (N,), sizes (K,) runs per source."""
+    each source's pooled drawn runs). onehot (N, K) the runs' sources, accuracy (N,) (whole counts of correct
+    rows where n_test is given: the means are then exact fractions, `exact_means`), sizes (K,) runs per source."""
     hist = draw.hist()  # (b, N): how often each run was drawn
     counts = hist @ onehot
-    sums = hist @ (onehot * accuracy[:, None])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = sums / counts
+    if n_test is None:
+        sums = hist @ (onehot * accuracy[:, None])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = sums / counts
+    else:
+        means = resampled_means(hist, onehot, accuracy, n_test)
     times = np.rint(counts / sizes).astype(np.int64)  # a drawn source brings all its runs' worth of draws
     b, k = times.shape
     src = np.repeat(np.tile(np.arange(k), b), times.reshape(-1)).reshape(b, k)
@@ -149,6 +154,7 @@ def agreement(
     confidence: float = 0.95,
     top_share: float = TOP_SHARE,
     reference: str | None = None,
+    n_test: int | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Per score (dict order): rho, tau, their CIs, and the top pick's rank, hit and hit rate (see the module);
     with `reference` (a score's name) also ``rho_diff``, rho minus the reference score's rho, and its CI from the
@@ -156,11 +162,18 @@ def agreement(
 
     scores[s]: (K_all,) one value per source label in `labels` (K_all,); accuracy, groups (N,): the arm's
     finished runs and their source labels (every label in groups must be in labels). seed: the study's root
-    seed; the resamples come from `statistic_rng(seed, "transferability", arm)`."""
+    seed; the resamples come from `statistic_rng(seed, "transferability", arm)`. n_test: the test rows of a run,
+    where each accuracy is a count out of them: the realised means are then exact fractions, in the point
+    estimates and in every resample, so that equal means tie (`exact_means`; averaged as floats, 1219 correct
+    of 1500 in two ways gives two different means)."""
     labels = np.asarray(labels).reshape(-1)
     accuracy = np.asarray(accuracy, dtype=float).reshape(-1)
     groups = np.asarray(groups).reshape(-1)
-    present, means = source_means(accuracy, groups)
+    if n_test is None:
+        present, means = source_means(accuracy, groups)
+    else:
+        accuracy = whole_counts(accuracy, n_test)
+        present, means = realised_means(accuracy, n_test, groups)
     position = {int(label): i for i, label in enumerate(labels)}
     if present.size < 3 or any(int(g) not in position for g in present):
         raise ValueError("agreement needs runs from at least 3 source models, each with a score")
@@ -174,7 +187,7 @@ def agreement(
     sizes = onehot.sum(axis=0)
 
     def statistic(draw: Draw) -> np.ndarray:
-        src, m = _expanded(draw, onehot, accuracy, sizes)
+        src, m = _expanded(draw, onehot, accuracy, sizes, n_test)
         y = np.take_along_axis(m, src, axis=1)
         out = np.empty((src.shape[0], 3 * len(names)))
         for j in range(len(names)):

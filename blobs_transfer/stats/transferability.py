@@ -1,46 +1,105 @@
 """Transferability scores: how well a source model should transfer to a target, before any target training.
 
-One function per score, as the literature writes it; pure numpy, no files.
-Every score is computed from a source model's outputs on the target's *training* split: the source softmax
-`probs` (n, Z) over its Z source classes, or its last hidden layer's features (n, D), and the target labels
-`labels` (n,) in 0..C-1. Higher is better for every score.
+One function per score, as the literature writes it; pure numpy (N-LEEP's mixture: scikit-learn), no files, no
+draws (N-LEEP's one random quantity, the mixture's start, takes a seed the caller derives by name). Every score
+is computed from a source model's outputs on the target's *training* split: the source softmax `probs` (n, Z)
+over its Z source classes, or its last hidden layer's features (n, D), and the target labels `labels` (n,) in
+0..C-1. Higher is better for every score (so `probe_log_loss` is the *negated* log-loss). Each was compared with
+its authors' code on random arrays and the headline's 100 source models (issue 34's note has the numbers):
 
 - `leep` (Nguyen et al., ICML 2020, "LEEP: A new measure to evaluate transferability of learned
   representations"): the log-likelihood of the target labels under the source's softmax followed by the
-  empirical conditional P(y | z).
+  empirical conditional P(y | z). Equals thuml/LogME's LEEP.py and tllib's `log_expected_empirical_prediction`.
 - `nce` (Tran et al., ICCV 2019, "Transferability and hardness of supervised classification tasks"): minus
-  the conditional entropy H(Y | Z) of the target label given the source's predicted class.
+  the conditional entropy H(Y | Z) of the target label given the source's predicted class. Equals thuml/LogME's
+  NCE.py and tllib's `negative_conditional_entropy`.
 - `logme` (You et al., ICML 2021, "LogME: practical assessment of pre-trained models for transfer learning"):
-  the maximised log marginal likelihood (evidence) per row of a Bayesian linear regression of each one-hot
-  target column on the features, averaged over classes. The log-determinant is summed over *all* D eigenvalues
-  of F^T F: thuml/LogME's fixed-point variant sums over the nonzero ones only while keeping D/2 log(alpha),
-  which adds log(alpha) / (2n) per zero eigenvalue (their issue #23) and so rewards a dead ReLU unit. Summed over
-  all D, a dead unit adds exactly nothing (its prior's log alpha cancels its log-determinant term).
+  the log marginal likelihood (evidence) per row of a Bayesian linear regression of each one-hot target column
+  on the features, at its *global* maximum over (alpha, beta), averaged over classes. For a fixed lambda =
+  alpha / beta the best beta is n / E(lambda), so the evidence is a function of lambda alone
+  (`profile_evidence`), searched on a log grid and refined, with lambda -> infinity (the features-free model) a
+  candidate. MacKay's fixed point from alpha = beta = 1 (thuml/LogME, tllib; `fixed_point_evidence`) stops at
+  the local maximum whose basin holds the start, which for 3 of the headline's 100 source models is the lower
+  one (by up to 0.047); elsewhere the two agree to 1e-12, and with thuml/LogME to its stopping rule (3e-4). The
+  log-determinant is summed over *all* D eigenvalues of F^T F: thuml/LogME's fixed-point variant sums over the
+  nonzero ones only while keeping D/2 log(alpha), which adds log(alpha) / (2n) per zero eigenvalue (their issue
+  #23) and so rewards a dead ReLU unit. Summed over all D, a dead unit adds exactly nothing.
 - `h_score` (Bao et al., ICIP 2019; with Ledoit-Wolf shrinkage, Ibrahim et al., ICLR 2022, "Newer is not always
   better: rethinking transferability metrics, their peculiarities, stability and performance"):
-  tr(Sigma_alpha^-1 (1 - alpha) Sigma_g), Sigma_g the covariance of the class-conditional feature means.
+  tr(Sigma_alpha^-1 (1 - alpha) Sigma_g), Sigma_g the covariance of the class-conditional feature means. tllib's
+  `regularized_h_score` is this times n / (n - 1) (it divides Sigma_g by n - 1).
+- `h_score_plain` (Bao et al., ICIP 2019, "An information-theoretic approach to transferability in task transfer
+  learning"): the same without shrinkage, tr(cov(f)^+ cov(E[f | y])); equals tllib's `h_score`.
+- `transrate` (Huang et al., ICML 2022, "Frustratingly easy transferability estimation"): R(Z) - (1/C) sum_c
+  R(Z_c), the coding rate R(Z) = 1/2 log det(I + Z^T Z / (n_Z eps)) with eps = `TRANSRATE_EPS` = 1e-4 (the
+  authors' value), on features standardised first (each unit to mean 0 and SD 1; a dead unit stays 0) so that a
+  unit's scale does not matter. tllib's `transrate` (the authors' code) only centres; on standardised features
+  it equals this.
+- `gbc` (Pandy et al., CVPR 2022, "Transferability estimation using Bhattacharyya class separability"): minus the
+  sum over ordered class pairs of the Bhattacharyya coefficient of per-class diagonal Gaussians (variances
+  floored at `GBC_VARIANCE_FLOOR` = 1e-4), as google-research `stable_transfer/transferability/gbc.py`'s
+  "diagonal" type, which it equals. Their "spherical" type (their default) counts the log-determinant term once
+  instead of D times; `gbc(..., covariance="spherical")` uses the paper's D times.
+- `nleep` (Li et al., CVPR 2021, "Ranking neural checkpoints"): LEEP with the source's softmax replaced by the
+  posterior of a Gaussian mixture of 5 C components fitted to the features (scikit-learn's GaussianMixture,
+  full covariances, its defaults, one thread), as google-research `stable_transfer/transferability/nleep.py`
+  (which hands LEEP float32 posteriors: 2e-9 apart); the paper's PCA before the mixture is left out (D is a
+  handful of units here).
+- `knn_accuracy`: the cross-validated accuracy of a k-nearest-neighbour vote (k = `KNN_NEIGHBOURS` = 5,
+  Euclidean, on features standardised with the training folds' mean and SD, the probe's folds); equals
+  scikit-learn's KNeighborsClassifier(5, algorithm="brute") wherever no two distances tie at the k-th place.
 - `source_accuracy`: the source model's own accuracy on the target rows, its output layer as transferred
   (class k read as class k), which is what transfer fixed=0 starts from.
 - `probe_accuracy`: a multinomial logistic-regression probe on the frozen features, k-fold cross-validated on
   the training split (standardised features, L2 penalty 1/2 ||W||^2, scikit-learn's default C = 1; fitted by
   Newton's method, to scikit-learn's probabilities within 1e-5).
+- `probe_log_loss`: minus the cross-validated log-loss of the same probe (the same folds and fits); equals minus
+  scikit-learn's `log_loss` of `cross_val_predict` with LogisticRegression(C=1) to 1e-8. Unlike the accuracy (49
+  distinct values over the headline's 100 source models) it tells apart probes equally often right.
 
 `model.forward.mlp_outputs` runs a source model forward to give both inputs.
 
-Shapes: n target rows, D features (last hidden layer's units), Z source classes, C target classes.
+Shapes: n target rows, D features (last hidden layer's units), Z source classes, C target classes, G grid
+points, T targets (one per class).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-SCORES = ("leep", "nce", "logme", "h_score", "source_accuracy", "probe_accuracy")
+# the first six are the scores of every transferability.csv written before issue 34 (a reader needs only them)
+SCORES = (
+    "leep",
+    "nce",
+    "logme",
+    "h_score",
+    "source_accuracy",
+    "probe_accuracy",
+    "h_score_plain",
+    "transrate",
+    "gbc",
+    "nleep",
+    "knn_accuracy",
+    "probe_log_loss",
+)
+FIRST_SCORES = SCORES[:6]
 
-# The fixed point of LogME's evidence maximisation stops when alpha / beta moves by less than this, relatively
-# (the reference stops at 1e-2 or 1e-3 after at most 11 steps; here it runs to convergence).
-LOGME_TOL = 1e-10
+TRANSRATE_EPS = 1e-4  # the distortion of the coding rate, the authors' value
+GBC_VARIANCE_FLOOR = 1e-4  # a class's variance of a unit is at least this (a unit constant within a class)
+NLEEP_COMPONENTS_PER_CLASS = 5  # the mixture has 5 C components, as Li et al.
+KNN_NEIGHBOURS = 5
+FOLDS = 5  # the probes' folds: consecutive blocks of the (already shuffled) training rows
+
+# LogME's search over lambda = alpha / beta: a log10 grid from LOGME_MARGIN decades below the smallest nonzero
+# eigenvalue of F^T F to LOGME_MARGIN above the largest, LOGME_PER_DECADE points a decade, then LOGME_ROUNDS rounds
+# of a LOGME_FINE-point grid over the best point's two neighbouring cells (each round narrows the bracket 32-fold).
+LOGME_MARGIN = 8.0
+LOGME_PER_DECADE = 10
+LOGME_FINE = 65
+LOGME_ROUNDS = 7
+LOGME_TOL = 1e-12  # the fixed point stops when lambda moves by less than this, relatively
 LOGME_MAX_STEPS = 10_000
-RESIDUAL_FLOOR = 1e-12  # of t^T t: the least squared residual LogME's fixed point works with
+RESIDUAL_FLOOR = 1e-12  # of t^T t: the least E(lambda) (features that fit the target exactly, n <= D)
 
 
 def _labels(labels, n: int) -> tuple[np.ndarray, int]:
@@ -50,6 +109,14 @@ def _labels(labels, n: int) -> tuple[np.ndarray, int]:
     if y.size == 0 or y.min() < 0:
         raise ValueError("labels must be non-negative class indices")
     return y.astype(np.int64), int(y.max()) + 1
+
+
+def _all_classes(labels, n: int) -> tuple[np.ndarray, int]:
+    """`_labels`, with every class 0..C-1 present (the scores that fit something per class need each)."""
+    y, c = _labels(labels, n)
+    if np.any(np.bincount(y, minlength=c) == 0):
+        raise ValueError("every class 0..C-1 needs at least one row")
+    return y, c
 
 
 def leep(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -83,6 +150,9 @@ def nce(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(np.sum(joint[nonzero] * np.log((joint / np.where(p_z > 0, p_z, 1.0))[nonzero])))
 
 
+# --- LogME at the global maximum of its evidence ---
+
+
 def evidence(target: np.ndarray, features: np.ndarray, alpha: float, beta: float) -> float:
     """log p(t | F, alpha, beta) / n for the model t = F w + noise, w ~ N(0, I / alpha), noise ~ N(0, I / beta):
 
@@ -93,68 +163,126 @@ def evidence(target: np.ndarray, features: np.ndarray, alpha: float, beta: float
     f = np.asarray(features, dtype=np.float64)
     t = np.asarray(target, dtype=np.float64)
     sigma, vectors = np.linalg.eigh(f.T @ f)
-    return _evidence(np.maximum(sigma, 0.0), vectors.T @ (f.T @ t), float(t @ t), t.size, alpha, beta)[0]
+    return _evidence_at(np.maximum(sigma, 0.0), vectors.T @ (f.T @ t), float(t @ t), t.size, alpha, beta)
 
 
-def _evidence(sigma: np.ndarray, z: np.ndarray, tt: float, n: int, alpha: float, beta: float):
-    """(evidence / n, gamma, m^T m, ||F m - t||^2) in the eigenbasis of F^T F: eigenvalues sigma (D,), z = V^T F^T t
-    (D,), tt = t^T t."""
+def _evidence_at(sigma: np.ndarray, z: np.ndarray, tt: float, n: int, alpha: float, beta: float) -> float:
+    """The evidence / n at (alpha, beta) in the eigenbasis of F^T F: eigenvalues sigma (D,), z = V^T F^T t (D,),
+    tt = t^T t (the residual floored at RESIDUAL_FLOOR t^T t, as `profile_evidence`)."""
     w = beta * z / (alpha + beta * sigma)  # m in the eigenbasis
-    mm = float(w @ w)
-    # floored: features that fit the target exactly (n <= D) would send beta, and the evidence, to infinity
     residual = max(tt - 2.0 * float(w @ z) + float(sigma @ (w * w)), RESIDUAL_FLOOR * tt)
-    gamma = float(np.sum(beta * sigma / (alpha + beta * sigma)))
-    d = sigma.size
     value = (
         n * np.log(beta)
-        + d * np.log(alpha)
+        + sigma.size * np.log(alpha)
         - n * np.log(2 * np.pi)
         - beta * residual
-        - alpha * mm
+        - alpha * float(w @ w)
         - np.sum(np.log(alpha + beta * sigma))
-    ) / 2.0
-    return float(value / n), gamma, mm, residual
+    )
+    return float(value / (2.0 * n))
+
+
+def _eigen(target: np.ndarray, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(sigma (D,) eigenvalues of F^T F, z (T, D) = V^T F^T t per target, tt (T,) = t^T t, n) of targets (n, T)."""
+    f = np.asarray(features, dtype=np.float64)
+    t = np.asarray(target, dtype=np.float64).reshape(f.shape[0], -1)
+    sigma, vectors = np.linalg.eigh(f.T @ f)
+    return np.maximum(sigma, 0.0), (vectors.T @ (f.T @ t)).T, np.sum(t * t, axis=0), f.shape[0]
+
+
+def profile_evidence(lam: np.ndarray, sigma: np.ndarray, z: np.ndarray, tt: np.ndarray, n: int) -> np.ndarray:
+    """The evidence per row maximised over beta at alpha = lambda beta, for lambda (T, G) and targets z (T, D), tt
+    (T,) in the eigenbasis of F^T F (eigenvalues sigma (D,)): with E(lambda) = t^T t - sum_j z_j^2 / (sigma_j +
+    lambda) (the residual plus lambda m^T m) the best beta is n / E, and
+
+        1/2 (log(n / E) - 1 - log 2 pi) - 1/(2n) sum_j log(1 + sigma_j / lambda)   (T, G).
+
+    A zero eigenvalue (a dead unit) adds nothing; lambda -> infinity gives the features-free model's
+    1/2 (log(n / t^T t) - 1 - log 2 pi)."""
+    lam = np.asarray(lam, dtype=np.float64)[..., None]  # (T, G, 1)
+    fit = np.sum(z[:, None, :] ** 2 / (sigma + lam), axis=-1)
+    e = np.maximum(tt[:, None] - fit, RESIDUAL_FLOOR * tt[:, None])
+    return 0.5 * (np.log(n / e) - 1.0 - np.log(2 * np.pi)) - np.sum(np.log1p(sigma / lam), axis=-1) / (2.0 * n)
+
+
+def _global_maxima(sigma: np.ndarray, z: np.ndarray, tt: np.ndarray, n: int):
+    """(evidence (T,), alpha (T,), beta (T,)) at each target's global maximum (see `maximise_evidence`)."""
+    if np.any(tt == 0.0):
+        raise ValueError("LogME needs a target that is not all zero (a class with no rows)")
+    limit = 0.5 * (np.log(n / tt) - 1.0 - np.log(2 * np.pi))
+    live = sigma > 0
+    best_value, best_lam = limit.copy(), np.full(tt.shape, np.inf)
+    if np.any(live):
+        lo = np.log10(sigma[live].min()) - LOGME_MARGIN
+        hi = np.log10(sigma[live].max()) + LOGME_MARGIN
+        grid = np.linspace(lo, hi, int(np.ceil((hi - lo) * LOGME_PER_DECADE)) + 1)
+        values = profile_evidence(np.broadcast_to(10.0**grid, (tt.size, grid.size)), sigma, z, tt, n)
+        at = np.argmax(values, axis=1)
+        step = grid[1] - grid[0]
+        left, right = grid[at] - step, grid[at] + step
+        for _ in range(LOGME_ROUNDS):
+            fine = np.linspace(left, right, LOGME_FINE, axis=1)  # (T, LOGME_FINE)
+            values = profile_evidence(10.0**fine, sigma, z, tt, n)
+            at = np.argmax(values, axis=1)
+            centre = fine[np.arange(tt.size), at]
+            half = (right - left) / (LOGME_FINE - 1)
+            left, right = centre - half, centre + half
+        value = values[np.arange(tt.size), at]
+        better = value > limit  # the limit wins ties: with no live direction carrying the target they are equal
+        best_value = np.where(better, value, limit)
+        best_lam = np.where(better, 10.0**centre, np.inf)
+    finite = np.isfinite(best_lam)
+    fit = np.sum(z**2 / (sigma + np.where(finite, best_lam, 1.0)[:, None]), axis=1)
+    e = np.where(finite, np.maximum(tt - fit, RESIDUAL_FLOOR * tt), tt)
+    beta = n / e
+    return best_value, best_lam * beta, beta
 
 
 def maximise_evidence(target: np.ndarray, features: np.ndarray) -> tuple[float, float, float]:
-    """(evidence / n, alpha, beta) at the maximum over alpha, beta, by MacKay's fixed point
-    gamma = sum beta sigma_j / (alpha + beta sigma_j), alpha = gamma / m^T m, beta = (n - gamma) / ||F m - t||^2,
-    run until alpha / beta changes by less than LOGME_TOL (You et al. 2021, Algorithm 1).
+    """(evidence / n, alpha, beta) at the global maximum over alpha, beta > 0 of LogME's evidence, with alpha ->
+    infinity (the features-free model t ~ N(0, I / beta), returned as alpha = inf) included: the one-dimensional
+    profile over lambda = alpha / beta (`profile_evidence`) searched on a log grid and refined to 1e-9 decades.
+    target (n,), features (n, D)."""
+    sigma, z, tt, n = _eigen(target, features)
+    value, alpha, beta = _global_maxima(sigma, z, tt, n)
+    return float(value[0]), float(alpha[0]), float(beta[0])
 
-    Where no direction of the features carries any of the target (m = 0: every unit dead, or F^T t = 0), the
-    evidence grows with alpha towards its limit, that of the features-free model t ~ N(0, I / beta); that limit
-    is returned, with alpha = inf and beta = n / t^T t. target (n,), features (n, D)."""
+
+def logme(features: np.ndarray, labels: np.ndarray) -> float:
+    """LogME = (1/C) sum_c max_{alpha, beta} evidence(1[y = c], F) / n, each class's evidence at its global maximum
+    (`maximise_evidence`; the eigen-decomposition of F^T F shared by the classes). features (n, D), labels
+    (n,) with every class present."""
     f = np.asarray(features, dtype=np.float64)
-    t = np.asarray(target, dtype=np.float64)
-    n = t.size
-    tt = float(t @ t)
-    sigma, vectors = np.linalg.eigh(f.T @ f)
-    sigma = np.maximum(sigma, 0.0)
-    z = vectors.T @ (f.T @ t)
-    if tt == 0.0:
-        raise ValueError("LogME needs a target that is not all zero (a class with no rows)")
-    if not np.any((sigma > 0) & (z != 0)):
-        beta = n / tt
-        return float((n * np.log(beta) - n * np.log(2 * np.pi) - n) / 2.0 / n), float("inf"), beta
-    alpha, beta = 1.0, 1.0
+    y, c = _all_classes(labels, f.shape[0])
+    sigma, z, tt, n = _eigen((y[:, None] == np.arange(c)).astype(np.float64), f)
+    return float(np.mean(_global_maxima(sigma, z, tt, n)[0]))
+
+
+def fixed_point_evidence(
+    target: np.ndarray, features: np.ndarray, alpha: float = 1.0, beta: float = 1.0
+) -> tuple[float, float, float]:
+    """(evidence / n, alpha, beta) where MacKay's fixed point gamma = sum_j beta sigma_j / (alpha + beta sigma_j),
+    alpha = gamma / m^T m, beta = (n - gamma) / ||F m - t||^2, started at (alpha, beta), stops (You et al. 2021,
+    Algorithm 1, the authors' default start alpha = beta = 1, run here until lambda moves by less than LOGME_TOL):
+    a *local* maximum, the one whose basin holds the start. target (n,), features (n, D)."""
+    sigma, z, tt, n = _eigen(target, features)
+    z, tt = z[0], float(tt[0])
     for _ in range(LOGME_MAX_STEPS):
-        _, gamma, mm, residual = _evidence(sigma, z, tt, n, alpha, beta)
-        if mm == 0.0 or gamma >= n:  # degenerate (n <= D and an exact fit): keep the last finite step
+        w = beta * z / (alpha + beta * sigma)
+        mm = float(w @ w)
+        residual = max(tt - 2.0 * float(w @ z) + float(sigma @ (w * w)), RESIDUAL_FLOOR * tt)
+        gamma = float(np.sum(beta * sigma / (alpha + beta * sigma)))
+        if mm == 0.0 or gamma >= n:
             break
         new_alpha, new_beta = gamma / mm, (n - gamma) / residual
         done = abs(new_alpha / new_beta - alpha / beta) <= LOGME_TOL * alpha / beta
         alpha, beta = new_alpha, new_beta
         if done:
             break
-    return _evidence(sigma, z, tt, n, alpha, beta)[0], alpha, beta
+    return _evidence_at(sigma, z, tt, n, alpha, beta), alpha, beta
 
 
-def logme(features: np.ndarray, labels: np.ndarray) -> float:
-    """LogME = (1/C) sum_c max_{alpha, beta} evidence(1[y = c], F) / n: the mean over target classes of the
-    maximised evidence per row (`maximise_evidence`). features (n, D), labels (n,) with every class present."""
-    f = np.asarray(features, dtype=np.float64)
-    y, c = _labels(labels, f.shape[0])
-    return float(np.mean([maximise_evidence((y == k).astype(np.float64), f)[0] for k in range(c)]))
+# --- the H-scores ---
 
 
 def ledoit_wolf_shrinkage(features: np.ndarray) -> float:
@@ -196,6 +324,102 @@ def h_score(features: np.ndarray, labels: np.ndarray, shrinkage: float | None = 
     return float(np.trace(np.linalg.pinv(shrunk, rcond=1e-12, hermitian=True) @ ((1.0 - alpha) * cov_g)))
 
 
+def h_score_plain(features: np.ndarray, labels: np.ndarray) -> float:
+    """Bao et al.'s H-score tr(cov(f)^+ cov(E[f | y])): cov(f) = F^T F / n of the centred features F (n, D), the
+    second the same of each row's class mean of F, + the pseudo-inverse (a dead unit adds nothing). Invariant
+    under an invertible affine map of the features; at most C - 1. labels (n,)."""
+    f = np.asarray(features, dtype=np.float64)
+    y, c = _all_classes(labels, f.shape[0])
+    f = f - f.mean(axis=0)
+    n = y.size
+    counts = np.bincount(y, minlength=c).astype(np.float64)
+    sums = np.zeros((c, f.shape[1]))
+    np.add.at(sums, y, f)
+    g = (sums / counts[:, None])[y]
+    return float(np.trace(np.linalg.pinv(f.T @ f / n, rcond=1e-12, hermitian=True) @ (g.T @ g / n)))
+
+
+# --- TransRate, GBC, N-LEEP (features standardised where the score says so) ---
+
+
+def standardise(features: np.ndarray) -> np.ndarray:
+    """Each column to mean 0 and SD 1 (SD with 1/n); a constant column (a dead unit) to all zeros. (n, D)."""
+    f = np.asarray(features, dtype=np.float64)
+    f = f - f.mean(axis=0)
+    sd = np.sqrt(np.mean(f * f, axis=0))
+    return np.divide(f, sd, out=np.zeros_like(f), where=sd > 0)
+
+
+def coding_rate(z: np.ndarray, eps: float = TRANSRATE_EPS) -> float:
+    """R(Z, eps) = 1/2 log det(I_D + Z^T Z / (n eps)) of rows z (n, D): the bits per row to code them up to a
+    distortion eps (Ma et al. 2007, in the authors' TransRate form)."""
+    z = np.asarray(z, dtype=np.float64)
+    sigma = np.maximum(np.linalg.eigvalsh(z.T @ z), 0.0)
+    return float(0.5 * np.sum(np.log1p(sigma / (z.shape[0] * eps))))
+
+
+def transrate(features: np.ndarray, labels: np.ndarray, eps: float = TRANSRATE_EPS) -> float:
+    """TransRate = R(Z, eps) - (1/C) sum_c R(Z_c, eps): the coding rate of the standardised features Z (n, D) less
+    the mean over classes of the coding rate of each class's rows Z_c (n_c, D) (not re-centred per class), as the
+    mutual information of features and label; eps = TRANSRATE_EPS. labels (n,)."""
+    z = standardise(features)
+    y, c = _all_classes(labels, z.shape[0])
+    return coding_rate(z, eps) - float(np.mean([coding_rate(z[y == k], eps) for k in range(c)]))
+
+
+def gbc(features: np.ndarray, labels: np.ndarray, covariance: str = "diagonal") -> float:
+    """GBC = -sum_{c != c'} exp(-D_B(c, c')), over ordered class pairs, with each class a Gaussian N(mu_c, Sigma_c)
+    fitted to its rows (variances with 1/n_c, floored at GBC_VARIANCE_FLOOR) and the Bhattacharyya distance
+
+        D_B = 1/8 (mu - mu')^T S^-1 (mu - mu') + 1/2 log(det S / sqrt(det Sigma det Sigma')), S = (Sigma + Sigma') / 2.
+
+    covariance: "diagonal" (Sigma_c = diag of the unit variances) or "spherical" (Sigma_c = their mean times I_D).
+    Well-separated classes give GBC near 0, overlapping ones near -C (C - 1). features (n, D), labels (n,)."""
+    f = np.asarray(features, dtype=np.float64)
+    y, c = _all_classes(labels, f.shape[0])
+    if covariance not in ("diagonal", "spherical"):
+        raise ValueError(f"covariance must be 'diagonal' or 'spherical', not {covariance!r}")
+    d = f.shape[1]
+    means = np.stack([f[y == k].mean(axis=0) for k in range(c)])  # (C, D)
+    variances = np.stack([np.maximum(f[y == k].var(axis=0), GBC_VARIANCE_FLOOR) for k in range(c)])
+    if covariance == "spherical":
+        variances = np.repeat(variances.mean(axis=1, keepdims=True), d, axis=1)
+    total = 0.0
+    for a in range(c):
+        for b in range(c):
+            if a != b:
+                s = (variances[a] + variances[b]) / 2.0
+                distance = np.sum((means[a] - means[b]) ** 2 / s) / 8.0 + 0.5 * np.sum(
+                    np.log(s) - 0.5 * np.log(variances[a]) - 0.5 * np.log(variances[b])
+                )
+                total += float(np.exp(-distance))
+    return -total
+
+
+def nleep(
+    features: np.ndarray, labels: np.ndarray, seed: int, components_per_class: int = NLEEP_COMPONENTS_PER_CLASS
+) -> float:
+    """N-LEEP = LEEP(P(component | f), y): LEEP (`leep`) with the source's softmax replaced by
+    the posterior over the components of a Gaussian mixture with components_per_class C components fitted to the
+    features (scikit-learn's GaussianMixture, full covariances, initialised by k-means from `seed`, which the
+    caller derives by name from the study's root seed), on one thread. features (n, D), labels (n,)."""
+    f = np.asarray(features, dtype=np.float64)
+    y, c = _all_classes(labels, f.shape[0])
+    # scikit-learn is imported here, not at the top: it would add seconds to every command's start-up
+    from sklearn.mixture import GaussianMixture
+    from threadpoolctl import threadpool_limits
+
+    # one thread: the same k-means start on every machine, and no oversubscription (on 2 busy cores its OpenMP
+    # threads made one fit 30x slower)
+    with threadpool_limits(limits=1):
+        mixture = GaussianMixture(n_components=components_per_class * c, random_state=int(seed)).fit(f)
+        posterior = mixture.predict_proba(f)
+    return leep(posterior, y)
+
+
+# --- the baselines: the source's own accuracy and the cross-validated probes ---
+
+
 def source_accuracy(probs: np.ndarray, labels: np.ndarray) -> float:
     """Share of rows whose argmax source class is their target label (class k read as class k)."""
     theta = np.asarray(probs)
@@ -229,8 +453,12 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, penalty: float = 
     for _ in range(100):
         grad = design.T @ (p - onehot) + penalty * decay * w
         # Hessian: sum_i x_i x_i^T (x) (diag p_i - p_i p_i^T), plus the penalty on the kernel rows
-        curvature = p[:, :, None] * (np.eye(n_classes)[None] - p[:, None, :])  # (n, C, C)
-        hessian = np.einsum("ia,ib,icd->acbd", design, design, curvature).reshape((d + 1) * n_classes, -1)
+        curvature = (p[:, :, None] * (np.eye(n_classes)[None] - p[:, None, :])).reshape(n, 1, -1)  # (n, 1, C C)
+        # as one matrix product (8x faster than the einsum of the same sum): (a, b c d) -> (a c, b d)
+        hessian = design.T @ (design[:, :, None] * curvature).reshape(n, -1)
+        hessian = (
+            hessian.reshape(d + 1, d + 1, n_classes, n_classes).transpose(0, 2, 1, 3).reshape((d + 1) * n_classes, -1)
+        )
         hessian += np.diag(np.repeat(penalty * decay[:, 0], n_classes))
         step = np.linalg.lstsq(hessian, grad.reshape(-1), rcond=None)[0].reshape(d + 1, n_classes)
         scale = 1.0
@@ -247,34 +475,105 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, n_classes: int, penalty: float = 
     return w
 
 
-def probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = 5) -> float:
-    """Cross-validated accuracy of a logistic probe on the features: the rows split into `folds` consecutive
-    blocks (the target's rows are already in random order), each block predicted by a probe fitted on the
-    others on features standardised with the others' mean and SD (a constant feature is left at zero).
-    Pooled accuracy over all rows. features (n, D), labels (n,)."""
-    f = np.asarray(features, dtype=np.float64)
-    y, c = _labels(labels, f.shape[0])
-    n = y.size
-    correct = 0
+def _blocks(n: int, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train mask (n,), held-out rows) of each of `folds` consecutive blocks (np.array_split's sizes)."""
+    out = []
     for block in np.array_split(np.arange(n), folds):
         train = np.ones(n, dtype=bool)
         train[block] = False
-        mean, sd = f[train].mean(axis=0), f[train].std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        w = fit_logistic((f[train] - mean) / sd, y[train], c)
-        logits = np.hstack([(f[block] - mean) / sd, np.ones((block.size, 1))]) @ w
-        correct += int(np.sum(np.argmax(logits, axis=1) == y[block]))
-    return correct / n
+        out.append((train, block))
+    return out
 
 
-def all_scores(features: np.ndarray, probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+def _scaled(f: np.ndarray, train: np.ndarray, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(training rows, held-out rows) of f standardised with the training rows' mean and SD (constant: SD 1)."""
+    mean, sd = f[train].mean(axis=0), f[train].std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    return (f[train] - mean) / sd, (f[block] - mean) / sd
+
+
+def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEIGHBOURS, folds: int = FOLDS) -> float:
+    """Cross-validated accuracy of the k-nearest-neighbour vote: each block of `folds` consecutive blocks of rows
+    is predicted from the others (features standardised with their mean and SD), each held-out row taking the
+    most common label of its k nearest training rows by Euclidean distance. Deterministic: equal distances go to
+    the earlier training row, a tied vote to the smallest label. Pooled over all rows. features (n, D), labels
+    (n,)."""
+    f = np.asarray(features, dtype=np.float64)
+    y, c = _labels(labels, f.shape[0])
+    correct = 0
+    for train, block in _blocks(y.size, folds):
+        fitted, held = _scaled(f, train, block)
+        distance = np.zeros((block.size, fitted.shape[0]))  # (held, train), unit by unit: exact differences
+        for j in range(f.shape[1]):
+            distance += (held[:, j, None] - fitted[None, :, j]) ** 2
+        # the k nearest: every row nearer than the k-th distance, then the earliest of those at it
+        kth = np.partition(distance, k - 1, axis=1)[:, k - 1 : k]
+        nearer, at = distance < kth, distance == kth
+        chosen = nearer | (at & (np.cumsum(at, axis=1) <= k - nearer.sum(axis=1, keepdims=True)))
+        votes = chosen.astype(np.int64) @ (y[train][:, None] == np.arange(c)).astype(np.int64)  # (held, C)
+        correct += int(np.sum(np.argmax(votes, axis=1) == y[block]))
+    return correct / y.size
+
+
+def held_out_logits(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS) -> np.ndarray:
+    """The logistic probe's logits (n, C) of each row from the probe fitted without its block: `folds`
+    consecutive blocks, features standardised with the other blocks' mean and SD (as `probe_accuracy`, whose
+    accuracy is the share of rows whose largest logit is their label). features (n, D), labels (n,)."""
+    f = np.asarray(features, dtype=np.float64)
+    y, c = _labels(labels, f.shape[0])
+    logits = np.empty((y.size, c))
+    for train, block in _blocks(y.size, folds):
+        fitted, held = _scaled(f, train, block)
+        w = fit_logistic(fitted, y[train], c)
+        logits[block] = np.hstack([held, np.ones((block.size, 1))]) @ w
+    return logits
+
+
+def probe_log_loss(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS) -> float:
+    """Minus the cross-validated log-loss of the logistic probe, (1/n) sum_i log p_(-i)(y_i | f_i), p_(-i) the
+    softmax of `held_out_logits` (the probe that did not see row i): higher is better, 0 at best. Unlike the
+    probe's accuracy, it tells apart probes that are right equally often but not equally sure."""
+    return _log_likelihood(held_out_logits(features, labels, folds), labels)
+
+
+def probe_accuracy(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS) -> float:
+    """Cross-validated accuracy of a logistic probe on the features: the rows split into `folds` consecutive
+    blocks (the target's rows are already in random order), each block predicted by a probe fitted on the
+    others on features standardised with the others' mean and SD (`held_out_logits`). Pooled accuracy over all
+    rows. features (n, D), labels (n,)."""
+    return _accuracy(held_out_logits(features, labels, folds), labels)
+
+
+def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The share of rows whose largest logit (n, C) is their label (n,)."""
+    y = np.asarray(labels).reshape(-1)
+    return int(np.sum(np.argmax(logits, axis=1) == y)) / y.size
+
+
+def _log_likelihood(logits: np.ndarray, labels: np.ndarray) -> float:
+    """(1/n) sum_i log softmax(logits_i)[y_i]: minus the log-loss of logits (n, C) at labels (n,)."""
+    y = np.asarray(labels).reshape(-1).astype(np.int64)
+    top = logits.max(axis=1, keepdims=True)
+    log_p = logits - top - np.log(np.sum(np.exp(logits - top), axis=1, keepdims=True))
+    return float(np.mean(log_p[np.arange(y.size), y]))
+
+
+def all_scores(features: np.ndarray, probs: np.ndarray, labels: np.ndarray, seed: int) -> dict[str, float]:
     """Every score of `SCORES` for one source model: features (n, D) and probs (n, Z) of the target's training
-    rows, labels (n,)."""
+    rows, labels (n,); seed: N-LEEP's mixture's (the caller's, by name). The two probe scores share one set of
+    fits."""
+    logits = held_out_logits(features, labels)
     return {
         "leep": leep(probs, labels),
         "nce": nce(probs, labels),
         "logme": logme(features, labels),
         "h_score": h_score(features, labels),
         "source_accuracy": source_accuracy(probs, labels),
-        "probe_accuracy": probe_accuracy(features, labels),
+        "probe_accuracy": _accuracy(logits, labels),
+        "h_score_plain": h_score_plain(features, labels),
+        "transrate": transrate(features, labels),
+        "gbc": gbc(features, labels),
+        "nleep": nleep(features, labels, seed),
+        "knn_accuracy": knn_accuracy(features, labels),
+        "probe_log_loss": _log_likelihood(logits, labels),
     }

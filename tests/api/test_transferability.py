@@ -18,6 +18,7 @@ from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import read_weights
 from blobs_transfer.rundir.files import read_scores
 from blobs_transfer.stats.transferability import SCORES
+from tests import helpers
 from tests.helpers import PNG, invoke
 
 K = 4
@@ -79,7 +80,7 @@ def test_the_summary_and_report_say_how_well_each_score_ranked_them(scored):
             assert row["rho"] is None or -1.0 <= row["rho"] <= 1.0
     assert (scored["run"] / "transferability.png").read_bytes().startswith(PNG)
     md = (scored["run"] / "summary.md").read_text()
-    assert "Which source model will transfer: 6 scores against 4 source models" in md
+    assert f"Which source model will transfer: {len(SCORES)} scores against 4 source models" in md
     assert "transferability.png" in md and "LogME" in md
     assert "transferability.png" in (scored["run"] / "report.html").read_text()
 
@@ -213,3 +214,75 @@ def test_keras_loads_the_saved_source_models(scored):
         assert np.array_equal(layer.kernel.numpy(), kernel) and np.array_equal(layer.bias.numpy(), bias)
     x = np.random.default_rng(0).normal(size=(8, 2)).astype(np.float32) * 5
     assert model.predict(x, verbose=0) == pytest.approx(mlp_outputs(weights, x)[1], abs=1e-6)
+
+
+def test_a_run_that_does_not_score_its_sources_saves_them_and_writes_no_table(tmp_path):
+    """[study] score_sources = false: the 3 source models are saved, nothing is scored; unset, 3 or more are."""
+    cfg = load_config(None, **{"study.repeats": 1, "training.epochs": 2, "study.source_repeats": 3, "study.seed": 3})
+    assert cfg.scores_sources and not load_config(None, **{"study.source_repeats": 2}).scores_sources
+    off = load_config(
+        None, **{"study.repeats": 1, "training.epochs": 2, "study.source_repeats": 3, "study.score_sources": False}
+    )
+    assert not off.scores_sources
+    sources = api.source_models(off, tmp_path)
+    run_dir = api.write_run(off, api.run_comparison(off, sources), tmp_path, sources=sources)
+    assert not (run_dir / "transferability.csv").exists()
+    assert "transferability" not in json.loads((run_dir / "summary.json").read_text())
+    assert sorted(p.name for p in (run_dir / "source_models").glob("*.keras")) == [
+        f"source_{i:03d}.keras" for i in range(3)
+    ]
+    manifest = api.verify_run(run_dir)
+    assert "source_models/source_002.keras" in manifest["files"]
+
+
+def test_the_headline_rho_and_tau_are_scipys_recomputed_from_its_table():
+    """results/headline: each realised mean in transferability.csv is its source's summed correct counts over its
+    summed test rows (scores.csv), and every score's rho and tau in summary.json equal scipy's spearmanr and
+    weightedtau of the score's column against the arm's column, read back from the committed table."""
+    from fractions import Fraction
+
+    from scipy.stats import spearmanr, weightedtau
+
+    run = helpers.ROOT / "results" / "headline"
+    table = transferability.read_table(run / "transferability.csv")
+    block = json.loads((run / "summary.json").read_text())["transferability"]
+    assert block["scores"] == list(SCORES)
+    records = read_scores(run / "scores.csv")
+    for arm, by_score in block["arms"].items():
+        for index, mean in zip(table["source_index"], table[arm]):
+            mine = [
+                r["test_correct"]
+                for r in records
+                if r["arm"] == arm and r["source_index"] == index and not r["diverged"]
+            ]
+            assert f"{mean:.6f}" == f"{float(Fraction(sum(mine), 500 * len(mine))):.6f}"
+        for score, row in by_score.items():
+            assert row["rho"] == pytest.approx(spearmanr(table[score], table[arm]).statistic, abs=1e-12), (arm, score)
+            assert row["tau"] == pytest.approx(weightedtau(table[score], table[arm]).statistic, abs=1e-12), (arm, score)
+
+
+def test_rescoring_a_run_rebuilds_its_table_and_keeps_its_runs(scored, tmp_path):
+    """api.rescore_run on a copy whose table has only the first six scores (as before issue 34): the table comes
+    back as the run wrote it, scores.csv is untouched, and the run verifies."""
+    import shutil
+
+    from blobs_transfer.rundir import manifest
+    from blobs_transfer.stats.transferability import FIRST_SCORES
+
+    run = tmp_path / "run"
+    shutil.copytree(scored["run"], run)
+    written = (run / "transferability.csv").read_text()
+    runs_before = (run / "scores.csv").read_bytes()
+    rows = table_rows(run)
+    keep = ["source_index", "source_seed", *FIRST_SCORES, *ARMS]
+    with open(run / "transferability.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, keep)
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in keep} for r in rows)
+    manifest.refresh(run, manifest.read_manifest(run), role="data")  # sealed so, as a run written before
+    assert transferability.scores_in(transferability.read_table(run / "transferability.csv")) == list(FIRST_SCORES)
+    summary = api.rescore_run(run)
+    assert (run / "transferability.csv").read_text() == written
+    assert (run / "scores.csv").read_bytes() == runs_before
+    assert summary["transferability"]["scores"] == list(SCORES)
+    api.verify_run(run)

@@ -31,7 +31,14 @@ def block():
         "h_score": row(0.5, 0.3, 0.7),
         "source_accuracy": row(0.2, -0.1, 0.45, 3.0),
         "probe_accuracy": row(0.35, 0.12, 0.55, 2.0),
+        "h_score_plain": row(0.45, 0.25, 0.65),
+        "transrate": row(0.3, 0.1, 0.5),
+        "gbc": row(0.25, 0.0, 0.5),
+        "nleep": row(0.15, -0.1, 0.4),
+        "knn_accuracy": row(0.3, 0.1, 0.5, 4.0),
+        "probe_log_loss": row(0.33, 0.1, 0.55, 5.0),
     }
+    assert list(arm) == list(SCORES)
     other = {**copy.deepcopy(arm), "probe_accuracy": row(0.9, 0.8, 0.95)}
     return {
         "n_sources": 10,
@@ -92,7 +99,7 @@ def test_the_report_says_it_in_every_rendering_and_only_with_the_numbers():
     summary["transferability"] = block()
     blocks = report.sections(summary)
     titles = [s.title for s in blocks]
-    assert "Which source model will transfer: 6 scores against 10 source models" in titles
+    assert "Which source model will transfer: 12 scores against 10 source models" in titles
     text = report.terminal(blocks)
     assert "For transfer fixed=2 the best-ranking score is logistic probe" in text and "transfer fixed=0  LogME" in text
     assert (

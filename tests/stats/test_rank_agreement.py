@@ -139,3 +139,41 @@ def test_too_few_sources_or_a_source_without_a_score_is_refused():
     acc, groups = np.array([0.7, 0.8, 0.9]), np.array([0, 1, 5])
     with pytest.raises(ValueError, match="each with a score"):
         R.agreement({"s": np.array([1.0, 2.0, 3.0])}, np.array([0, 1, 2]), acc, groups, seed=0, arm="a")
+
+
+def tied_sources():
+    """Six source models, three runs each out of 500 test rows; sources 0 and 1 both got 1219 of 1500 right (410,
+    399, 410 and 406, 406, 407), which float averaging makes two different means. A score (K,) that ties them too."""
+    correct = np.array([[410, 399, 410], [406, 406, 407], [380, 390, 385], [420, 421, 419], [300, 310, 305], [402] * 3])
+    groups = np.repeat(np.arange(6), 3)
+    score = np.array([1.0, 1.0, 0.2, 3.0, -1.0, 0.5])
+    return score, correct.reshape(-1) / 500, groups
+
+
+def test_equal_realised_means_tie_in_the_point_estimates_and_match_scipy():
+    """With n_test the means are exact fractions: sources 0 and 1 tie, and rho and tau are scipy's on the exact
+    means (1219/1500 twice). Averaged as floats they do not tie and rho is another number."""
+    score, acc, groups = tied_sources()
+    exact = np.array([1219, 1219, 1155, 1260, 915, 1206]) / 1500
+    row = R.agreement({"s": score}, np.arange(6), acc, groups, seed=0, arm="a", n_resamples=50, n_test=500)["s"]
+    assert row["rho"] == pytest.approx(spearmanr(score, exact).statistic, abs=1e-15)
+    assert row["tau"] == pytest.approx(weightedtau(score, exact).statistic, abs=1e-15)
+    floats = source_means(acc, groups)[1]
+    assert floats[0] != floats[1]  # the rounding that the exact means remove
+    assert spearmanr(score, floats).statistic != pytest.approx(row["rho"], abs=1e-3)
+
+
+def test_equal_realised_means_tie_in_every_resample():
+    """A resample that draws both tied sources with all their runs once gives them the same double."""
+    _, acc, groups = tied_sources()
+    onehot = np.eye(6)[groups]
+    counts = np.rint(acc * 500)
+
+    class Whole:  # a resample that draws every run once
+        def hist(self):
+            return np.ones((1, groups.size))
+
+    _, exact = R._expanded(Whole(), onehot, counts, np.full(6, 3.0), 500)
+    assert exact[0, 0] == exact[0, 1] == 1219 / 1500
+    with pytest.raises(ValueError, match="whole counts"):
+        R.agreement({"s": np.arange(6.0)}, np.arange(6), acc + 1e-4, groups, seed=0, arm="a", n_test=500)
