@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from blobs_transfer.render import transferability
-from blobs_transfer.render.findings import best_arm_line, finding, fmt, sources_phrase
+from blobs_transfer.render.findings import best_arm_line, counts_phrase, finding, fmt, sources_phrase
 
 # the run's figures in the order a reader meets them, each under a title in words
 FIGURES = {
@@ -34,6 +34,7 @@ DOC_OF = {
     "sources.png": STATISTICS + "#the-source-model-is-the-unit-of-replication",
     "curves.png": STATISTICS + "#benefits-of-transfer-torrey-and-shavlik",
     "train_test.png": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+    "tutorial": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
 }
 LINKS = (
     ("README", "README.md"),
@@ -86,6 +87,38 @@ def tutorial_lines(summary: dict[str, Any]) -> list[str]:
         if a["n"]
         else f"{tutorial_label(a['arm'])} no runs finished"
         for a in summary["arms"]
+    ]
+
+
+# the numbers the tutorial published (docs/protocol.md section 3: 30 unseeded runs per arm, one source model), shown
+# beside a run's own only where the run follows its protocol (tests/render/test_labels.py reads them from the doc)
+PUBLISHED = {
+    "standalone": (0.787, 0.101),
+    "transfer fixed=0": (0.805, 0.004),
+    "transfer fixed=1": (0.817, 0.005),
+    "transfer fixed=2": (0.750, 0.014),
+}
+THIS_RUN_TITLE = "This run's numbers: mean (SD) per arm, printed as the tutorial prints its own"
+PUBLISHED_TITLE = "The tutorial's published numbers, for comparison (30 unseeded runs per arm from one source model)"
+
+
+def follows_tutorial(summary: dict[str, Any]) -> bool:
+    """Whether the run is the tutorial's protocol (Problem 1 to Problem 2 as catalogued, 100 epochs), so that the
+    tutorial's published numbers are the ones to set beside it."""
+    run = summary["run"]
+    return (
+        run.get("source", f"Problem {run.get('source_problem')}") == "Problem 1"
+        and run.get("target", f"Problem {run.get('target_problem')}") == "Problem 2"
+        and run.get("epochs") == 100
+    )
+
+
+def published_lines(summary: dict[str, Any]) -> list[str]:
+    """'Standalone 0.787 (0.101)' per arm of this run that the tutorial also ran, as it printed them."""
+    return [
+        f"{tutorial_label(a['arm'])} {PUBLISHED[a['arm']][0]:.3f} ({PUBLISHED[a['arm']][1]:.3f})"
+        for a in summary["arms"]
+        if a["arm"] in PUBLISHED
     ]
 
 
@@ -211,12 +244,11 @@ def se_note(summary: dict[str, Any]) -> str:
 
 def run_line(summary: dict[str, Any]) -> str:
     run = summary["run"]
-    sources = f", {run['source_repeats']} source models" if run["source_repeats"] > 1 else ""
     source = run.get("source", f"Problem {run['source_problem']:d}")
     target = run.get("target", f"Problem {run['target_problem']:d}")
     return (
-        f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
-        f"{sources}; source {source}, target {target}."
+        f"{counts_phrase(summary)}; {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}; "
+        f"source {source}, target {target}."
     )
 
 
@@ -267,11 +299,11 @@ def sections(summary: dict[str, Any]) -> list[Section]:
             for name, title in FIGURES.items()
             if name != "sources.png" or "sources" in summary
         ),  # per-source means: only with several source models
-        Section(
-            "The tutorial's numbers: mean (SD) per arm",
-            "lines",
-            tutorial_lines(summary),
-            doc="docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+        Section(THIS_RUN_TITLE, "lines", tutorial_lines(summary), doc=DOC_OF["tutorial"]),
+        *(
+            [Section(PUBLISHED_TITLE, "lines", published_lines(summary), doc=DOC_OF["tutorial"])]
+            if follows_tutorial(summary) and published_lines(summary)
+            else []
         ),
         Section(
             "Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")",
