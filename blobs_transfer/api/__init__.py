@@ -15,7 +15,8 @@ without it.
     run_dir = api.write_run(cfg, result, "results", sources=sources)
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
-`comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `sweep`,
+`comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `recommend`
+(rank-sources' answer: the pick and how stable it is), `sweep`,
 `gate` (check, baseline) and `runs` (verify, runs, export).
 
 command          function

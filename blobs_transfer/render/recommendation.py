@@ -40,8 +40,8 @@ def text(result: dict[str, Any], *, every: bool = False, top: int = 5) -> str:
     shown = "every one" if every or len(rows) == len(result["rows"]) else f"the top {len(rows)} (--all for every one)"
     kind = "predicted" if result["prediction"] else "scored"
     lines = [
-        f"{len(result['rows'])} source models {kind} for {result['target']} by {score}, before any target training; "
-        f"{shown}:",
+        f"{len(result['rows'])} source models {kind} for transfer to {result['target']} by {score}, before any "
+        f"target training; {shown}:",
         format_table(header, body),
         "",
         f"Why {score}: {REASON}",
