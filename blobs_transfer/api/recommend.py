@@ -19,6 +19,7 @@ import numpy as np
 
 from blobs_transfer.api.transferability import realised_means, transfer_arms
 from blobs_transfer.config import Config
+from blobs_transfer.render import recommendation
 from blobs_transfer.render.recommendation import RELIABLE_SCORE
 from blobs_transfer.rundir import files
 from blobs_transfer.seeds import statistic_rng
@@ -92,3 +93,8 @@ def recommend(cfg: Config, rows: Sequence[dict[str, Any]], run_dir: Path | None 
         "by": "realised mean",
     }
     return out
+
+
+def text(answer: dict[str, Any], *, every: bool = False) -> str:
+    """The answer as rank-sources prints it (`render.recommendation.text`)."""
+    return recommendation.text(answer, every=every)

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 
 from blobs_transfer import api
-from blobs_transfer.api.recommend import recommend
+from blobs_transfer.api import recommend
 from blobs_transfer.cli.common import config_option
 from blobs_transfer.config import load_config
-from blobs_transfer.render import recommendation
 
 
 @click.command("rank-sources")
@@ -64,11 +63,11 @@ def rank_sources(
         config_file = run_dir / "config.toml"
     cfg = load_config(config_file, **{"study.target_problem": problem})
     rows = api.rank_sources(cfg, sources, out)
-    answer = recommend(cfg, rows, run_dir if problem is None else None)
+    answer = recommend.recommend(cfg, rows, run_dir if problem is None else None)
     if as_json:
         click.echo(json.dumps({**answer, "out": None if out is None else str(out)}, default=str))
         return
-    click.echo(recommendation.text(answer, every=every))
+    click.echo(recommend.text(answer, every=every))
     if every:
         click.echo("\n" + api.ranking_text(cfg, rows))
     if out is not None:
