@@ -86,3 +86,17 @@ def test_bad_arms_are_one_line_and_exit_2(empty, arms, words):
     line = one_line_exit_2(invoke("compare", "--arms", arms))
     assert line.startswith("Error: --arms") and words in line
     assert list(empty.iterdir()) == []
+
+
+def test_version_names_the_commit_in_a_clone_and_says_unknown_elsewhere(monkeypatch):
+    import subprocess
+
+    import blobs_transfer
+
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    result = invoke("--version")
+    assert (
+        result.exit_code == 0 and result.output == f"blobs-transfer {blobs_transfer.__version__}, commit {head[:12]}\n"
+    )
+    monkeypatch.setattr(blobs_transfer, "commit", lambda: None)
+    assert invoke("--version").output.endswith("commit unknown (not run from a git clone)\n")
