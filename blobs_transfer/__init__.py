@@ -30,29 +30,8 @@ cli/          the `blobs-transfer` command line, a thin layer over `api`: `commo
 __version__ = "0.1.0"
 
 import os as _os
-import subprocess as _subprocess
-from pathlib import Path as _Path
 
 # LLVM's O2 for the generated training kernel: it vectorises the same lane loops as O3 (measured: the same speed)
 # and compiles in 13 s instead of 16 s on the first run after an install. Numba reads this once, at its import,
 # for every function it compiles in the process; set NUMBA_OPT yourself to choose otherwise.
 _os.environ.setdefault("NUMBA_OPT", "2")
-
-
-def commit() -> str | None:
-    """The git commit this package runs from, when it runs from a clone (its parent folder holds .git); None for
-    an installed wheel, whose folder may sit inside someone else's repository."""
-    root = _Path(__file__).resolve().parent.parent
-    if not (root / ".git").exists():
-        return None
-    try:
-        done = _subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
-    except (OSError, _subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def version_line() -> str:
-    """What `blobs-transfer --version` prints: 'blobs-transfer 0.1.0, commit 0123456789ab' (or 'commit unknown')."""
-    found = commit()
-    return f"blobs-transfer {__version__}, commit {found[:12] if found else 'unknown (not run from a git clone)'}"

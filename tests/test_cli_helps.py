@@ -92,11 +92,12 @@ def test_version_names_the_commit_in_a_clone_and_says_unknown_elsewhere(monkeypa
     import subprocess
 
     import blobs_transfer
+    from blobs_transfer.api import version
 
     head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
     result = invoke("--version")
     assert (
         result.exit_code == 0 and result.output == f"blobs-transfer {blobs_transfer.__version__}, commit {head[:12]}\n"
     )
-    monkeypatch.setattr(blobs_transfer, "commit", lambda: None)
+    monkeypatch.setattr(version, "commit", lambda: None)
     assert invoke("--version").output.endswith("commit unknown (not run from a git clone)\n")

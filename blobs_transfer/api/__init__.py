@@ -17,7 +17,7 @@ without it.
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
 `comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `recommend`
 (rank-sources' answer: the pick and how stable it is), `sweep`,
-`gate` (check, baseline) and `runs` (verify, runs, export).
+`gate` (check, baseline), `runs` (verify, runs, export) and `version` (--version).
 
 command          function
 generate         `generate`

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-import blobs_transfer
+from blobs_transfer.api import version
 from blobs_transfer.cli import gate, runs, sources, study, sweep
 from blobs_transfer.cli.common import DEBUG_HELP, Cli, quiet_tensorflow
 
@@ -59,7 +59,7 @@ for _command in (
 def _print_version(ctx: click.Context, value: bool) -> None:
     """--version: the version and, only when asked, the commit (git is not run for any other command)."""
     if value and not ctx.resilient_parsing:
-        click.echo(blobs_transfer.version_line())
+        click.echo(version.version_line())
         ctx.exit()
 
 
