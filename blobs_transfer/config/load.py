@@ -16,7 +16,6 @@ from blobs_transfer.config.schema import SECTIONS, Config
 from blobs_transfer.config.typecheck import check_type, field_annotation
 from blobs_transfer.errors import ConfigError
 
-
 # the committed configs: configs/ of a clone, shipped in a wheel as the package blobs_transfer.configs
 CLONE_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
