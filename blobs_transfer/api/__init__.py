@@ -15,8 +15,9 @@ without it.
     run_dir = api.write_run(cfg, result, "results", sources=sources)
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
-`comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `sweep`,
-`gate` (check, baseline) and `runs` (verify, runs, export).
+`comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `recommend`
+(rank-sources' answer: the pick and how stable it is), `sweep`,
+`gate` (check, baseline), `runs` (verify, runs, export) and `version` (--version).
 
 command          function
 generate         `generate`

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import click
 
+from blobs_transfer.api import version
 from blobs_transfer.cli import gate, runs, sources, study, sweep
 from blobs_transfer.cli.common import DEBUG_HELP, Cli, quiet_tensorflow
 
@@ -23,7 +24,14 @@ __all__ = ["cli", "main", "quiet_tensorflow"]
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--debug", is_flag=True, help=DEBUG_HELP + " Also after the command: `blobs-transfer compare --debug`.")
-@click.version_option(package_name="blobs-transfer")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=lambda ctx, param, value: _print_version(ctx, value),
+    help="Show the version and the git commit (when run from a clone), and exit.",
+)
 def cli(debug: bool) -> None:
     """Reproduce the Keras blobs transfer-learning study: standalone MLP vs transfer with 0, 1 or 2 frozen layers.
 
@@ -46,6 +54,13 @@ for _command in (
     sources.rank_sources,
 ):
     cli.add_command(_command)
+
+
+def _print_version(ctx: click.Context, value: bool) -> None:
+    """--version: the version and, only when asked, the commit (git is not run for any other command)."""
+    if value and not ctx.resilient_parsing:
+        click.echo(version.version_line())
+        ctx.exit()
 
 
 def main() -> None:

@@ -15,12 +15,13 @@ from pathlib import Path
 import click
 
 from blobs_transfer import api
-from blobs_transfer.config import ENGINES
-from blobs_transfer.errors import StudyError, UnverifiedRunWarning
+from blobs_transfer.config import ENGINES, Config, load_config
+from blobs_transfer.errors import ConfigError, StudyError, UnverifiedRunWarning
 
 DEFAULT_RESULTS = api.DEFAULT_RESULTS
 DEBUG_HELP = "Show full tracebacks instead of one-line errors."
 DEBUG = "blobs_transfer.debug"  # the key in the context's meta (shared by the group and its command)
+NEW_FOLDERS = "blobs_transfer.new_folders"  # folders a command was asked to write into that did not exist yet
 
 
 class BadInput(click.ClickException):
@@ -83,14 +84,50 @@ class Cli(click.Group):
                 warnings.showwarning = _one_line_warnings(warnings.showwarning)
                 return super().invoke(ctx)
         except click.UsageError as exc:
+            remove_empty_new_folders(ctx)
             raise _one_line(exc) from None
         except StudyError as exc:
+            remove_empty_new_folders(ctx)
             if ctx.params.get("debug") or ctx.meta.get(DEBUG):
                 raise
             raise BadInput(str(exc)) from None
         except (Interrupted, KeyboardInterrupt):
             click.echo("Interrupted: the run directory is marked INCOMPLETE; earlier runs are untouched.", err=True)
             raise click.exceptions.Exit(130) from None
+
+
+def _note_new_folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Remember a results folder that does not exist yet: a failing command removes it again if it is empty."""
+    if value is not None and not Path(value).exists():
+        top = Path(value).absolute()
+        while not top.parent.exists():  # the outermost folder that a command would create on the way
+            top = top.parent
+        ctx.meta.setdefault(NEW_FOLDERS, []).append(top)
+    return value
+
+
+def remove_empty_new_folders(ctx: click.Context) -> None:
+    """A failing command leaves no new folder behind: each folder it created (and found missing before) is removed
+    when it holds no file, from the deepest empty folder up; a folder with any file in it is left alone."""
+    for folder in ctx.meta.get(NEW_FOLDERS, []):
+        if not folder.is_dir() or any(p.is_file() or p.is_symlink() for p in folder.rglob("*")):
+            continue
+        for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+            sub.rmdir()
+        folder.rmdir()
+
+
+def config_for_options(config_file: Path | None, options: dict[str, tuple[str, object]]) -> Config:
+    """load_config with the options the user typed as overrides ({"--problem": ("study.target_problem", 3)}): an
+    error about a key that came from an option names the option and its value, not the config key."""
+    try:
+        return load_config(config_file, **{key: value for key, value in options.values()})
+    except ConfigError as exc:
+        message = str(exc)
+        for option, (key, value) in options.items():
+            if value is not None and message.startswith(f"{key}:"):
+                raise ConfigError(f"{option} {value}:{message[len(key) + 1 :]}") from None
+        raise
 
 
 def json_option(f):
@@ -108,14 +145,24 @@ def echo_json(obj: dict) -> None:
     click.echo(json.dumps(obj, sort_keys=False))
 
 
-def results_option(f):
-    return click.option(
-        "--results-dir",
-        type=click.Path(path_type=Path, file_okay=False),
-        default=DEFAULT_RESULTS,
-        show_default=True,
-        help="Folder where outputs are written (a new subfolder per compare run).",
-    )(f)
+RESULTS_HELP = "Folder where outputs are written (a new subfolder per compare run)."
+
+
+def results_option(f=None, *, help: str = RESULTS_HELP):  # noqa: A002 (click's own name for it)
+    """--results-dir, with the words that fit the command (`help`); usable as @results_option or
+    @results_option(help=...)."""
+
+    def decorate(g):
+        return click.option(
+            "--results-dir",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=DEFAULT_RESULTS,
+            show_default=True,
+            callback=_note_new_folder,
+            help=help,
+        )(g)
+
+    return decorate(f) if f is not None else decorate
 
 
 def config_option(f):

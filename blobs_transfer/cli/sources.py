@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from blobs_transfer import api
+from blobs_transfer.api import recommend
 from blobs_transfer.cli.common import config_option
 from blobs_transfer.config import load_config
 
@@ -22,16 +24,29 @@ from blobs_transfer.config import load_config
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    default=Path("rank-sources.csv"),
-    show_default=True,
-    help="CSV file to write the scores to.",
+    default=None,
+    help="CSV file to write every source model's scores to [default: none; a sweep's go to SWEEP/rank-sources.csv].",
+)
+@click.option("--all", "every", is_flag=True, help="Print every source model's row and every score, not the top 5.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON object (the ranked rows and the pick), for scripts."
 )
 @config_option
-def rank_sources(sources: tuple[Path, ...], problem: int | None, out: Path, config_file: Path | None) -> None:
-    """Score saved source models (.keras files, or a compare run's directory, which stands for its
-    source_models/) on the target problem's training split, before any target training: LEEP, NCE, LogME,
-    H-score with shrinkage, the source's own accuracy and a logistic probe on its features. Higher is better
-    for every score. Prints them and the model each ranks first, and writes them to OUT. No TensorFlow.
+def rank_sources(
+    sources: tuple[Path, ...],
+    problem: int | None,
+    out: Path | None,
+    every: bool,
+    as_json: bool,
+    config_file: Path | None,
+) -> None:
+    """Which source model to pick: score saved source models (.keras files, or a compare run's directory, which
+    stands for its source_models/) on the target problem's training split, before any target training (LEEP,
+    NCE, LogME, H-score with shrinkage, the source's own accuracy on the target, a logistic probe on its
+    features; higher is better for every score). Prints the top 5 by the score the committed study found most
+    reliable, and the pick in one sentence: on a run directory, beside each model its realised mean per transfer
+    arm, each score's Spearman rho, and how stable the best model is over resamples of its runs; on .keras files
+    alone, a prediction. Writes a file only with --out. No TensorFlow.
 
     With a run directory and no --config, the run's own config.toml says what the target problem is. With a
     sweep's directory, every cell's source models (trained again from their recorded seeds) are scored on its
@@ -39,12 +54,21 @@ def rank_sources(sources: tuple[Path, ...], problem: int | None, out: Path, conf
     targets' benefit of transfer (OUT gets one row per cell and source model, and a .json of the statistics).
     """
     if len(sources) == 1 and (sources[0] / "sweep.toml").is_file():
+        out = out or sources[0] / "rank-sources.csv"  # into the sweep it scored, never the current folder
         click.echo(api.sweep_text(api.rank_sweep(sources[0], out)))
         click.echo(str(out))
         return
-    if config_file is None and len(sources) == 1 and (sources[0] / "config.toml").is_file():
-        config_file = sources[0] / "config.toml"
+    run_dir = sources[0] if len(sources) == 1 and (sources[0] / "config.toml").is_file() else None
+    if config_file is None and run_dir is not None:
+        config_file = run_dir / "config.toml"
     cfg = load_config(config_file, **{"study.target_problem": problem})
     rows = api.rank_sources(cfg, sources, out)
-    click.echo(api.ranking_text(cfg, rows))
-    click.echo(str(out))
+    answer = recommend.recommend(cfg, rows, run_dir if problem is None else None)
+    if as_json:
+        click.echo(json.dumps({**answer, "out": None if out is None else str(out)}, default=str))
+        return
+    click.echo(recommend.text(answer, every=every))
+    if every:
+        click.echo("\n" + api.ranking_text(cfg, rows))
+    if out is not None:
+        click.echo(str(out))

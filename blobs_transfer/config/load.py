@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +16,37 @@ from blobs_transfer.config.schema import SECTIONS, Config
 from blobs_transfer.config.typecheck import check_type, field_annotation
 from blobs_transfer.errors import ConfigError
 
+# the committed configs: configs/ of a clone, shipped in a wheel as the package blobs_transfer.configs
+CLONE_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def shipped_config(name: str) -> Path | None:
+    """A committed config named without a path ('headline' or 'headline.toml'): ./configs/, the clone's configs/,
+    then the installed package's copy; None if none has it."""
+    stem = name.removesuffix(".toml")
+    candidates = [Path("configs") / f"{stem}.toml", CLONE_CONFIGS / f"{stem}.toml"]
+    try:
+        candidates.append(Path(str(resources.files("blobs_transfer.configs").joinpath(f"{stem}.toml"))))
+    except ModuleNotFoundError:
+        pass
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def resolve_config(path: str | Path) -> Path:
+    """The config file a user named: the path itself when it exists or names a folder, else a committed config by
+    its name (`--config headline`)."""
+    path = Path(path)
+    if path.exists() or len(path.parts) > 1 or path.suffix not in ("", ".toml"):
+        return path
+    return shipped_config(path.name) or path
+
 
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
-    """Defaults, then the TOML file's overrides, then non-None `overrides` ("section.key": value)."""
+    """Defaults, then the TOML file's overrides, then non-None `overrides` ("section.key": value). A path that
+    does not exist may name a committed config ('headline', see `resolve_config`)."""
     data: dict[str, Any] = {}
     if path is not None:
-        path = Path(path)
+        path = resolve_config(path)
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:

@@ -30,7 +30,10 @@ VERDICT_WORDS = {"better": "better than", "worse": "worse than", "no evidence": 
 # a swept config key in words, for sentences and figure axes; an unlisted key is spelled out from its name
 AXIS_WORDS = {
     "target.n_train": "target training rows",
-    "target.similarity_t": "similarity t to the source (0 = same centres)",
+    # the config key says "similarity", but t grows as the problems grow LESS alike: the words say which way it runs
+    "target.similarity_t": (
+        "shift t away from the source (0 = the source's own centres, 1 = the target problem; larger t = less alike)"
+    ),
     "target.epochs": "target training epochs",
     "target.cluster_std": "target cluster spread",
     "source.n_train": "source training rows",
@@ -132,6 +135,25 @@ def sources_phrase(summary: dict[str, Any]) -> str:
     seed = (source.get("seeds") or [None])[0]
     where = source.get("path") or "trained in the run"
     return f"{who} conditional on ONE source model ({where}, seed {seed if seed is not None else 'unknown'})"
+
+
+def counts_phrase(summary: dict[str, Any]) -> str:
+    """The real count of runs per arm, never "N repeats per arm": 'standalone 300 runs; transfer fixed=0/1/2 300 runs
+    each, 3 from each of 100 source models'. Arms with the same counts are said together."""
+    groups: dict[tuple[int, int], list[str]] = {}
+    for a in summary["arms"]:
+        groups.setdefault((a["n"], a.get("n_sources") or 0), []).append(a["arm"])
+    parts = []
+    for (n, k), arms in groups.items():
+        runs = f"{n} run{'s' if n != 1 else ''}" + (" each" if len(arms) > 1 else "")
+        if k > 1 and n % k == 0:
+            runs += f", {n // k} from each of {k} source models"
+        elif k > 1:
+            runs += f" from {k} source models"
+        elif k == 1:
+            runs += ", all from one source model"
+        parts.append(f"{join_words(arms)}: {runs}")
+    return "; ".join(parts)
 
 
 def best_arm_line(summary: dict[str, Any]) -> str:

@@ -6,13 +6,14 @@ Each `draw_*` function draws on a matplotlib Axes it is given; each `*_figure` f
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from blobs_transfer.render.findings import sources_phrase
+from blobs_transfer.render.findings import counts_phrase, sources_phrase
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -161,7 +162,13 @@ def draw_boxplot(ax, names: Sequence[str], values: Sequence[np.ndarray], *, seed
 def wrap_title(title: str, width_inches: float) -> str:
     """Wrap each line of a title to about the width of its figure (a long source path was cut off at the edges)."""
     chars = max(20, int(width_inches * 10))  # about 10 characters per inch at the default title size
-    return "\n".join(textwrap.fill(line, chars) for line in title.split("\n"))
+    # never inside a short parenthesis: its spaces are held by a placeholder while the line is wrapped at the others
+    # (a parenthesis longer than a line is wrapped like the rest; no word is ever cut)
+    held = re.sub(
+        r"\([^()]*\)", lambda m: m.group(0).replace(" ", "\0") if len(m.group(0)) <= chars else m.group(0), title
+    )
+    lines = (textwrap.fill(line, chars, break_long_words=False) for line in held.split("\n"))
+    return "\n".join(lines).replace("\0", " ")
 
 
 def boxplot_figure(names: Sequence[str], values: Sequence[np.ndarray], title: str, *, seed: int = 0) -> Figure:
@@ -191,11 +198,14 @@ def draw_forest(ax_diff, ax_a12, rows: Sequence[dict], baseline: str) -> None:
     of P(arm > baseline) (Mann-Whitney, or its clustered form for runs nested in source models): a few collapsed
     runs can move the difference of means the other way, and the colour then shows it on both panels.
     """
+    from matplotlib.ticker import MaxNLocator
+
     ys = np.arange(len(rows))[::-1]
     colours = [VERDICT_COLOURS.get(r["verdict"], "tab:gray") for r in rows]
     _interval(ax_diff, ys, [{**r, "diff": r["diff_mean"]} for r in rows], "diff", colours)
     ax_diff.axvline(0.0, color="black", lw=1, ls="--")
     ax_diff.set_yticks(ys, [r["arm"] for r in rows])
+    ax_diff.xaxis.set_major_locator(MaxNLocator(nbins=5))  # at most 6 ticks: their labels never touch
     ax_diff.set_xlabel(f"mean test accuracy minus {baseline}'s")
     ax_diff.set_title("difference of means (95% CI)", fontsize=10)
     _interval(ax_a12, ys, rows, "a12", colours)
@@ -352,8 +362,11 @@ def sweep_benefit_figure(axis: str, series: dict[str, dict[str, dict[str, list]]
             ax.axhline(ref, color="black", lw=1, ls="--")
             ax.set_ylabel(f"{arm}\n{ylabel}", fontsize=9)
             ax.grid(alpha=0.3)
-            if log:
+            if log:  # ticks at the grid's own values (a log axis alone marks only the powers of 10)
                 ax.set_xscale("log")
+                grid = sorted(set(xs_all))
+                ax.set_xticks(grid, [f"{x:g}" for x in grid])
+                ax.minorticks_off()
         axes[row, 1].set_ylim(-0.02, 1.02)
     for ax in axes[-1]:
         ax.set_xlabel(axis)
@@ -489,14 +502,20 @@ def best_arm_figure(
     return fig
 
 
+def boxplot_title(summary: dict[str, Any]) -> str:
+    """The box plot's title: the target and the real count of runs per arm (never "N repeats per arm")."""
+    sources = sources_phrase(summary)
+    return f"Test accuracy on {summary['run']['target']} ({counts_phrase(summary)})" + (
+        f"\n{sources}" if sources else ""
+    )
+
+
 def run_figures(
     numbers: dict[str, Any], summary: dict[str, Any], *, baseline: str, repeats: int, seed: int
 ) -> dict[str, Figure]:
     """A compare run's figures (file name -> Figure) from `stats.summary.figure_numbers` and its summary."""
     names, sources = numbers["names"], sources_phrase(summary)
-    title = f"Test accuracy on {summary['run']['target']}, {repeats} repeats per arm" + (
-        f"\n{sources}" if sources else ""
-    )
+    title = boxplot_title(summary)
     figures = {
         "boxplot.png": boxplot_figure(names, numbers["accuracies"], title, seed=seed),
         "forest.png": forest_figure(summary["comparisons"], baseline, subtitle=sources),

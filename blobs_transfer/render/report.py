@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from blobs_transfer.render import transferability
-from blobs_transfer.render.findings import best_arm_line, finding, fmt, sources_phrase
+from blobs_transfer.render import glossary, transferability
+from blobs_transfer.render.findings import best_arm_line, counts_phrase, finding, fmt, sources_phrase
 
 # the run's figures in the order a reader meets them, each under a title in words
 FIGURES = {
@@ -34,14 +34,16 @@ DOC_OF = {
     "sources.png": STATISTICS + "#the-source-model-is-the-unit-of-replication",
     "curves.png": STATISTICS + "#benefits-of-transfer-torrey-and-shavlik",
     "train_test.png": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+    "tutorial": "docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
 }
+# the header's links: all in the page itself or beside it, so that they resolve wherever the run is written (inside
+# the repository, under --results-dir anywhere, from an installed wheel); the docs pages stay repository paths in
+# each Section's `doc`, for Markdown readers in a clone
 LINKS = (
-    ("README", "README.md"),
-    ("the tutorial's protocol", "docs/protocol.md"),
-    ("glossary", "docs/glossary.md"),
-    ("what each number means", STATISTICS),
-    ("sweeps", "docs/sweeps.md"),
-    ("all runs", "results/"),
+    ("glossary", "#" + glossary.ID),
+    ("contents", "#contents"),
+    ("this run's files", "./"),
+    ("all runs in this results folder", "../"),
 )
 FOLD_ROWS = 20  # a table longer than this is folded (<details>) under its title
 
@@ -86,6 +88,38 @@ def tutorial_lines(summary: dict[str, Any]) -> list[str]:
         if a["n"]
         else f"{tutorial_label(a['arm'])} no runs finished"
         for a in summary["arms"]
+    ]
+
+
+# the numbers the tutorial published (docs/protocol.md section 3: 30 unseeded runs per arm, one source model), shown
+# beside a run's own only where the run follows its protocol (tests/render/test_labels.py reads them from the doc)
+PUBLISHED = {
+    "standalone": (0.787, 0.101),
+    "transfer fixed=0": (0.805, 0.004),
+    "transfer fixed=1": (0.817, 0.005),
+    "transfer fixed=2": (0.750, 0.014),
+}
+THIS_RUN_TITLE = "This run's numbers: mean (SD) per arm, printed as the tutorial prints its own"
+PUBLISHED_TITLE = "The tutorial's published numbers, for comparison (30 unseeded runs per arm from one source model)"
+
+
+def follows_tutorial(summary: dict[str, Any]) -> bool:
+    """Whether the run is the tutorial's protocol (Problem 1 to Problem 2 as catalogued, 100 epochs), so that the
+    tutorial's published numbers are the ones to set beside it."""
+    run = summary["run"]
+    return (
+        run.get("source", f"Problem {run.get('source_problem')}") == "Problem 1"
+        and run.get("target", f"Problem {run.get('target_problem')}") == "Problem 2"
+        and run.get("epochs") == 100
+    )
+
+
+def published_lines(summary: dict[str, Any]) -> list[str]:
+    """'Standalone 0.787 (0.101)' per arm of this run that the tutorial also ran, as it printed them."""
+    return [
+        f"{tutorial_label(a['arm'])} {PUBLISHED[a['arm']][0]:.3f} ({PUBLISHED[a['arm']][1]:.3f})"
+        for a in summary["arms"]
+        if a["arm"] in PUBLISHED
     ]
 
 
@@ -211,12 +245,11 @@ def se_note(summary: dict[str, Any]) -> str:
 
 def run_line(summary: dict[str, Any]) -> str:
     run = summary["run"]
-    sources = f", {run['source_repeats']} source models" if run["source_repeats"] > 1 else ""
     source = run.get("source", f"Problem {run['source_problem']:d}")
     target = run.get("target", f"Problem {run['target_problem']:d}")
     return (
-        f"{run['repeats']} repeats per arm, {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}"
-        f"{sources}; source {source}, target {target}."
+        f"{counts_phrase(summary)}; {run['epochs']} epochs, engine {run['engine']}, root seed {run['seed']}; "
+        f"source {source}, target {target}."
     )
 
 
@@ -267,11 +300,11 @@ def sections(summary: dict[str, Any]) -> list[Section]:
             for name, title in FIGURES.items()
             if name != "sources.png" or "sources" in summary
         ),  # per-source means: only with several source models
-        Section(
-            "The tutorial's numbers: mean (SD) per arm",
-            "lines",
-            tutorial_lines(summary),
-            doc="docs/protocol.md#3-the-tutorials-steps-and-the-numbers-it-published",
+        Section(THIS_RUN_TITLE, "lines", tutorial_lines(summary), doc=DOC_OF["tutorial"]),
+        *(
+            [Section(PUBLISHED_TITLE, "lines", published_lines(summary), doc=DOC_OF["tutorial"])]
+            if follows_tutorial(summary) and published_lines(summary)
+            else []
         ),
         Section(
             "Per arm (test accuracy" + (f"; {phrase}" if phrase else "") + ")",
@@ -414,23 +447,23 @@ def markdown(blocks: list[Section], title: str, about: str = "") -> str:
     return "\n".join(parts)
 
 
-def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about: str = "", root: str = "../../") -> str:
-    """A self-contained page: a header (what made it, links to the docs), a contents list, tables as HTML, the
-    figures (name -> PNG bytes) embedded as base64. root: the repository's root seen from the report's folder
-    (a run's folder sits in results/), for the links to the docs."""
+def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about: str = "") -> str:
+    """A self-contained page: a header (what made it, its links), a contents list, tables as HTML, the figures
+    (name -> PNG bytes) embedded as base64, and the glossary, which every section's "what the words mean" links
+    to. Every link is an anchor of the page or a folder beside it: the page works wherever it is written."""
     esc = html_lib.escape
     shown = [s for s in _expand(blocks) if not (s.kind == "figure" and s.body not in figures)]
-    header = "".join(f'<a href="{esc(root + path)}">{esc(name)}</a> ' for name, path in LINKS)
+    header = "".join(f'<a href="{esc(path)}">{esc(name)}</a> ' for name, path in LINKS)
     about_html = re.sub(r"`([^`]*)`", lambda m: f"<code>{m.group(1)}</code>", esc(about))
     contents = "".join(f'<li><a href="#{anchor(s.title)}">{esc(s.title)}</a></li>' for s in shown if s.title)
     parts = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="about">{about_html}</p>' if about else "",
-        f'<nav><p class="links">Docs: {header}</p><details open><summary>Contents</summary><ol>{contents}'
-        "</ol></details></nav>",
+        f'<nav><p class="links">See: {header}</p><details open id="contents"><summary>Contents</summary>'
+        f'<ol>{contents}<li><a href="#{glossary.ID}">{esc(glossary.TITLE)}</a></li></ol></details></nav>',
     ]
     for i, s in enumerate(shown):
-        more = f' <a class="doc" href="{esc(root + s.doc)}">what this shows</a>' if s.doc else ""
+        more = f' <a class="doc" href="#{glossary.ID}">what the words mean</a>' if s.doc else ""
         if s.title and not s.folded:
             parts.append(f'<h2 id="{anchor(s.title)}">{esc(s.title)}{more}</h2>')
         if s.kind == "lines":
@@ -454,6 +487,7 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
                 f'<figure><img alt="{esc(s.title or s.body)}" src="data:image/png;base64,{data}">'
                 f"<figcaption>{esc(s.body)}</figcaption></figure>"
             )
+    parts.append(glossary.html_section())
     style = (
         "body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}"
@@ -461,7 +495,7 @@ def html(blocks: list[Section], title: str, figures: Mapping[str, bytes], about:
         "figcaption{color:#666;font-size:small}p.finding{font-size:1.15em;line-height:1.5}"
         "summary h2{display:inline;cursor:pointer}p.about{color:#444}nav{margin:1em 0;padding:0.5em 1em;"
         "background:#f6f6f6}nav ol{margin:0.3em 0;columns:2}a.doc{font-size:small;font-weight:normal;"
-        "margin-left:0.5em}code{background:#f0f0f0;padding:0 3px}"
+        "margin-left:0.5em}code{background:#f0f0f0;padding:0 3px}dl.glossary dt{font-weight:bold;margin-top:0.5em}"
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{esc(title)}</title>"

@@ -36,7 +36,8 @@ LABELS = {
     "probe_log_loss": "probe log-loss",
 }
 NOTE = (
-    "rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
+    "Source accuracy: the source model's accuracy on the target problem before any training on it (not on its own "
+    "problem). rho: Spearman's rank correlation between a score and the source models' realised mean test accuracy; "
     "tau: the weighted Kendall tau, which weighs the top-ranked sources most; CIs from two-stage resamples over "
     "source models, then runs. Top pick: the source the score ranks first, its rank by realised mean (1 = best), "
     "whether it is in the best {share:.0%}, and how often that holds over the resamples. Scores are computed on "
@@ -151,25 +152,34 @@ def sections(summary: dict[str, Any]) -> list[tuple[str | None, str, Any, bool]]
     ]
 
 
+# what each score is, where a figure draws it (source accuracy is not the source model's accuracy on its own problem)
+AXIS_LABELS = {
+    "source_accuracy": "source accuracy: the source model's accuracy\non the target, before training",
+    "probe_accuracy": "logistic probe: accuracy of a logistic\nregression on the source's features",
+}
+Y_LABEL = "realised mean: the source model's mean test accuracy after transfer (its runs of the arm)"
+
+
 def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarray], block: dict[str, Any]):
     """One panel per score (rows) and transfer arm (columns): the score (K,) against each source's realised mean
-    (K,) for that arm, rho in the panel's title."""
+    (K,) for that arm, Spearman's rho in the panel's title. One y label for the figure (the y quantity is the same
+    in every panel) and one y range per row."""
     names, arms = list(scores), list(means)
-    fig = new_figure(figsize=(3.2 * len(arms), 2.4 * len(names)), layout="constrained")
-    axes = fig.subplots(len(names), len(arms), squeeze=False)
+    fig = new_figure(figsize=(3.2 * len(arms) + 0.4, 2.4 * len(names) + 0.4), layout="constrained")
+    axes = fig.subplots(len(names), len(arms), squeeze=False, sharey="row")
     for i, score in enumerate(names):
         for j, arm in enumerate(arms):
             ax = axes[i][j]
             x, y = np.asarray(scores[score], float), np.asarray(means[arm], float)
             ax.scatter(x, y, s=10, alpha=0.7, color=arm_colour(j + 1))
             row = block["arms"].get(arm, {}).get(score)
-            ax.set_title(f"{arm}: rho {fmt(row['rho'], 2)}" if row else arm, fontsize=8)
+            ax.set_title(f"{arm}: Spearman's rho {fmt(row['rho'], 2)}" if row else arm, fontsize=8)
             ax.tick_params(labelsize=7)
-            if j == 0:
-                ax.set_ylabel(f"realised mean\n({LABELS.get(score, score)})", fontsize=8)
-            ax.set_xlabel(LABELS.get(score, score), fontsize=8)
+            ax.set_xlabel(AXIS_LABELS.get(score, LABELS.get(score, score)), fontsize=8)
+    fig.supylabel(Y_LABEL, fontsize=9)
     fig.suptitle(
-        "Transferability scores (target training split) against each source model's realised mean test accuracy",
+        "Transferability scores (on the target's training split, before training) against each source model's "
+        "realised mean test accuracy",
         fontsize=10,
     )
     return fig

@@ -110,7 +110,7 @@ def test_a_run_from_one_source_model_has_no_table(tiny_run):
 
 def test_rank_sources_scores_a_run_directory_as_the_run_did(scored, tmp_path):
     out = tmp_path / "ranked.csv"
-    result = invoke("rank-sources", scored["run"], "--out", out)
+    result = invoke("rank-sources", scored["run"], "--out", out, "--all")
     assert result.exit_code == 0, result.output
     assert "Transferability of 4 source models to Problem 2" in result.output
     assert "LogME ranks first: " in result.output and result.output.strip().endswith(str(out))

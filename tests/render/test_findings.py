@@ -67,7 +67,7 @@ def test_sweep_finding_without_comparisons_is_one_line(small_sweep):
     _, _, summaries = sweep_dir.cell_rows(grid, small_sweep)
     alone = [{"cell": s["cell"], "summary": {**s["summary"], "comparisons": []}} for s in summaries]
     assert findings.sweep_finding(grid, alone) == (
-        "4 cells over target training rows, similarity t to the source; no arm was compared with standalone."
+        "4 cells over target training rows, shift t away from the source; no arm was compared with standalone."
     )
 
 
@@ -107,11 +107,11 @@ def test_sweep_finding_counts_verdicts_and_reads_each_axis(tmp_path):
         (va, vb), a12 = verdicts[tuple(v for _, v in cell.values)]
         rows.append([("a", va, a12, a12 - 0.5), ("b", vb, 0.5, 0.0)])
     assert findings.sweep_finding(grid, cells_of(grid, rows, k=2)) == (
-        "Across 4 cells (target training rows x similarity t to the source, 2 source models each), a / b beat "
-        "standalone in 2 / 1 cells and lose in 2 / 1. Transfer (a and b) is mostly better at similarity t to the "
-        "source = 0.0 and mostly worse at 1.0 (in most of their cells with that value). The highest chance that a "
-        "run of a transfer arm beats a run of standalone is 0.90 (a at target training rows = 20, similarity t to "
-        f"the source = 0.0, difference of means +0.400). {EXPLAIN}; each cell's verdict tests it with the source "
+        "Across 4 cells (target training rows x shift t away from the source, 2 source models each), a / b beat "
+        "standalone in 2 / 1 cells and lose in 2 / 1. Transfer (a and b) is mostly better at shift t away from "
+        "the source = 0.0 and mostly worse at 1.0 (in most of their cells with that value). The highest chance that a "
+        "run of a transfer arm beats a run of standalone is 0.90 (a at target training rows = 20, shift t away "
+        f"from the source = 0.0, difference of means +0.400). {EXPLAIN}; each cell's verdict tests it with the source "
         "model as the unit."
     )
 
@@ -134,14 +134,14 @@ def test_sweep_finding_reads_transfer_and_the_control_apart():
         rows.append([("transfer fixed=0", tv, tp, td), (control, cv, cp, cd)])
     text = findings.sweep_finding(grid, cells_of(grid, rows, k=20, kinds={control: "control"}))
     assert text == (
-        "Across 4 cells (target training rows x similarity t to the source, 20 source models each), transfer "
+        "Across 4 cells (target training rows x shift t away from the source, 20 source models each), transfer "
         "fixed=0 / weight stats fixed=0 (control) beat standalone in 2 / 0 cells and lose in 1 / 2. Transfer "
         "(transfer fixed=0) is mostly better at target training rows = 10 (in most of its cells with that value). "
         "The control weight stats fixed=0 is mostly worse at target training rows = 10 (in most of its cells with "
         "that value). The highest chance that a run of a transfer arm beats a run of standalone is 0.85 (transfer "
-        "fixed=0 at target training rows = 10, similarity t to the source = 0.0, difference of means +0.116). The "
+        "fixed=0 at target training rows = 10, shift t away from the source = 0.0, difference of means +0.116). The "
         "highest chance that a run of a control beats a run of standalone is 0.50 (weight stats fixed=0 at target "
-        "training rows = 500, similarity t to the source = 0.0, difference of means +0.000). "
+        "training rows = 500, shift t away from the source = 0.0, difference of means +0.000). "
         f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit."
     )
     assert "Transfer is mostly worse" not in text
@@ -152,7 +152,7 @@ def test_numbers_and_lists_in_words():
     assert findings.fmt(0.5, 2) == "0.50"
     assert [findings.join_words(w) for w in (["a"], ["a", "b"], ["a", "b", "c"])] == ["a", "a and b", "a, b and c"]
     assert findings.axis_words("target.n_train") == "target training rows"
-    assert findings.short_axis("target.similarity_t") == "similarity t to the source"
+    assert findings.short_axis("target.similarity_t") == "shift t away from the source"
     assert findings.axis_words("target.some_key") == "target some key"
 
 

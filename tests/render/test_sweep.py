@@ -17,10 +17,10 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
     assert alts[3].startswith("The best arm of every cell")
     assert alts[4:] == [
         "Each arm against the baseline, over target training rows",
-        "Each arm against the baseline, over similarity t to the source",
+        "Each arm against the baseline, over shift t away from the source",
     ]
     finding = page.index(
-        '<p class="finding">Across 4 cells (target training rows x similarity t to the source, 2 source models'
+        '<p class="finding">Across 4 cells (target training rows x shift t away from the source, 2 source models'
     )
     assert finding < page.index("<img") and page.rindex("<img") < page.index("<table")
     assert "<details>" not in page  # 12 rows: short enough to show
@@ -36,6 +36,6 @@ def test_sweep_report_leads_with_its_finding_and_heatmaps(small_sweep):
 def test_sweep_title_names_its_config_and_axes_in_words(small_sweep):
     grid = load_sweep(small_sweep / "sweep.toml")
     assert sweep.sweep_title(grid, 4, "blobs-transfer sweep --config tiny.toml --results-dir out") == (
-        "tiny.toml (sweep): 4 cells over target training rows x similarity t to the source"
+        "tiny.toml (sweep): 4 cells over target training rows x shift t away from the source"
     )
     assert sweep.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")

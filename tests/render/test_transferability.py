@@ -118,7 +118,10 @@ def test_the_figure_has_a_panel_per_score_and_arm():
     )
     axes = fig.get_axes()
     assert len(axes) == len(SCORES) * 2
-    assert axes[4].get_title() == "transfer fixed=0: rho 0.62" and len(axes[4].collections[0].get_offsets()) == k
+    assert (
+        axes[4].get_title() == "transfer fixed=0: Spearman's rho 0.62"
+        and len(axes[4].collections[0].get_offsets()) == k
+    )
 
 
 def test_the_docs_quote_the_committed_results():
