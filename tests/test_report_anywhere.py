@@ -172,6 +172,8 @@ def test_the_reliable_score_is_the_committed_studys_best():
     mean = {s: sum(block["arms"][a][s]["rho"] for a in block["arms"]) / len(block["arms"]) for s in block["scores"]}
     assert max(mean, key=mean.get) == recommendation.RELIABLE_SCORE
     assert f"{block['n_sources']} source models" in recommendation.REASON
+    top = sorted(mean.values(), reverse=True)
+    assert ("the first five are within 0.02 of each other" in recommendation.REASON) == (top[0] - top[4] <= 0.02)
     for s, m in mean.items():
         assert f"{LABELS[s] if s != recommendation.RELIABLE_SCORE else 'mean Spearman rho'} {m:.2f}" in (
             recommendation.REASON
