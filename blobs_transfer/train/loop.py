@@ -18,7 +18,7 @@ from numba import njit
 from blobs_transfer.train import update
 from blobs_transfer.train.fastmath import F32, HELPER, INLINE
 from blobs_transfer.train.kernel import LANES
-from blobs_transfer.train.orders import seed_state, shuffle_columns
+from blobs_transfer.train.orders import seed_state, shuffle_lanes
 
 
 @njit(**INLINE)
@@ -60,15 +60,28 @@ def stage(x, y, data_of, lane_rows, n_rows):
 
 
 @njit(**HELPER)
-def gather(rows, perm, epoch_rows):
-    """epoch_rows[i, :F + 1, r] = rows[perm[i, r], :F + 1, r]: every lane's rows in this epoch's order (inputs and
-    label; the weight slot, the last, is left as it is)."""
+def by_lane(rows, lane_rows):
+    """The inputs and labels of `rows` (`stage`) lane by lane, (LANES, rows, F + 1): what `gather` reads, each
+    lane's rows in one short run of memory."""
     n_values = rows.shape[1] - 1
-    for i in range(perm.shape[0]):
-        for r in range(LANES):
-            src = perm[i, r]
+    out = np.zeros((LANES, rows.shape[0], n_values), np.float32)
+    for r in range(LANES):
+        for i in range(lane_rows[r]):
             for f in range(n_values):
-                epoch_rows[i, f, r] = rows[src, f, r]
+                out[r, i, f] = rows[i, f, r]
+    return out
+
+
+@njit(**HELPER)
+def gather(lane_data, perm, lane_rows, epoch_rows):
+    """epoch_rows[i, :F + 1, r] = lane_data[r, perm[r, i]]: every lane's real rows in this epoch's order (inputs
+    and label; the weight slot, the last, and the padding rows past lane_rows[r] are left as they are)."""
+    n_values = lane_data.shape[2]
+    for r in range(LANES):
+        for i in range(lane_rows[r]):
+            src = perm[r, i]
+            for f in range(n_values):
+                epoch_rows[i, f, r] = lane_data[r, src, f]
 
 
 @njit(**INLINE)
@@ -119,10 +132,10 @@ def train_block(
     test_rows = stage(x_test, y_test, data_of, lane_test, x_test.shape[1])
 
     ws = np.zeros(offsets.slots * LANES, np.float32)  # the optimizer's state starts at zero: a fresh optimizer
-    can_move = np.zeros(n_params * LANES, np.bool_)
+    can_move = np.zeros(n_params * LANES, np.float32)  # 1 where the weight's layer trains in the lane, else 0
     for p in range(n_params):
         for r in range(LANES):
-            can_move[p * LANES + r] = trainable[layer_of[p], r]
+            can_move[p * LANES + r] = F32(1.0) if trainable[layer_of[p], r] else F32(0.0)
             ws[p * LANES + r] = params[p, r]
     measured = np.zeros((3, LANES), np.float32)
     evaluate(ws, rows, lane_rows, measured)
@@ -145,12 +158,13 @@ def train_block(
             live[b, r] = batch_rows > 0
             for i in range(min(batch_size, max_rows - start)):
                 epoch_rows[start + i, -1, r] = row_weight if i < batch_rows else F32(0.0)
+    lane_data = by_lane(rows, lane_rows)
     states = np.empty(LANES, np.uint64)
-    perm = np.empty((max_rows, LANES), np.int32)
+    perm = np.empty((LANES, max_rows), np.int32)  # each lane's order, continued from epoch to epoch
     for r in range(LANES):
         states[r] = seed_state(seeds[r])
         for i in range(max_rows):
-            perm[i, r] = i
+            perm[r, i] = i
     steps = np.zeros(LANES, np.int64)
     alpha = np.zeros(LANES, np.float32)
     row_at, row_size = offsets.x * LANES, epoch_rows.shape[1] * LANES
@@ -159,10 +173,10 @@ def train_block(
         if explicit:
             for r in range(LANES):
                 for i in range(lane_rows[r]):
-                    perm[i, r] = orders[r, e, i]
+                    perm[r, i] = orders[r, e, i]
         else:
-            shuffle_columns(perm, lane_rows, states)
-        gather(rows, perm, epoch_rows)
+            shuffle_lanes(perm, lane_rows, states)
+        gather(lane_data, perm, lane_rows, epoch_rows)
         for r in range(LANES):
             ws[offsets.loss * LANES + r] = F32(0.0)
             ws[offsets.hit * LANES + r] = F32(0.0)

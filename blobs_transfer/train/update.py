@@ -62,15 +62,16 @@ def settings(optimizer: Optimizer) -> tuple[int, Hyper]:
 @njit(**INLINE)
 def step(ws, update, live, steps, alpha, offsets, rule, hyper):
     """One step of every lane on its minibatch's gradient (ws[offsets.grads * LANES:]): the weights
-    ws[:n_params * LANES] move where `update` (per weight and lane) and `live` (per lane: its minibatch had rows)
-    allow; offsets.first and .second are the slots of the optimizer's state (`kernel.Offsets`), `steps` (per
-    lane) Adam's step count, `alpha` (per lane) scratch for Adam's step size; hyper: the rule's `Hyper`."""
+    ws[:n_params * LANES] move where `update` (per weight and lane: 1.0 where its layer trains, else 0.0; a
+    float32 flag vectorises at full width) and `live` (per lane: its minibatch had rows) allow; offsets.first
+    and .second are the slots of the optimizer's state (`kernel.Offsets`), `steps` (per lane) Adam's step count,
+    `alpha` (per lane) scratch for Adam's step size; hyper: the rule's `Hyper`."""
     n_params, grads, first, second = offsets.n_params, offsets.grads, offsets.first, offsets.second
     lr = hyper.lr
     if rule == SGD:  # a lane without rows has a zero gradient: no need to look at `live`
         for i in range(n_params * LANES):
             old = ws[i]
-            ws[i] = old - lr * ws[grads * LANES + i] if update[i] else old
+            ws[i] = old - lr * ws[grads * LANES + i] if update[i] > F32(0.0) else old
     elif rule == MOMENTUM or rule == NESTEROV:
         mu = hyper.mu
         nesterov = rule == NESTEROV
@@ -80,7 +81,7 @@ def step(ws, update, live, steps, alpha, offsets, rule, hyper):
                 old, m_old, g = ws[i], ws[first * LANES + i], ws[grads * LANES + i]
                 m = m_old * mu - g * lr
                 new = old + (m * mu - g * lr if nesterov else m)
-                move = update[i] and live[r]
+                move = update[i] > F32(0.0) and live[r]
                 ws[first * LANES + i] = m if move else m_old
                 ws[i] = new if move else old
     else:  # ADAM
@@ -96,7 +97,7 @@ def step(ws, update, live, steps, alpha, offsets, rule, hyper):
                 m = m_old + (g - m_old) * c1
                 v = v_old + (g * g - v_old) * c2
                 new = old - (m * alpha[r]) / (np.sqrt(v) + epsilon)
-                move = update[i] and live[r]
+                move = update[i] > F32(0.0) and live[r]
                 ws[first * LANES + i] = m if move else m_old
                 ws[second * LANES + i] = v if move else v_old
                 ws[i] = new if move else old
