@@ -63,9 +63,9 @@ else:
     kw["learning_rate"] = 0.01
 engine.train_replicas(problem, arms.stack([arms.unstack(initial, 0)]), trainable[:1], seeds[:1], epochs=2,
                       batch_size=32, threads=threads, **kw)  # compile (or load the cache), untimed
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 engine.train_replicas(problem, initial, trainable, seeds, epochs=100, batch_size=32, threads=threads, **kw)
-print(json.dumps({"seconds": time.perf_counter() - start}))
+print(json.dumps({"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu}))
 """
 
 
@@ -144,8 +144,11 @@ def _run(tree: Path, program: str, *args) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def networks_per_second(tree: Path, n: int, threads: int, rule: str) -> float:
-    return n / _run(tree, PROGRAM, n, threads, rule)["seconds"]
+def networks_per_second(tree: Path, n: int, threads: int, rule: str) -> tuple[float, float]:
+    """Networks per second of wall time, and per second of CPU time (all threads): the second is steadier on a
+    machine that others load, where a process waits for a core."""
+    t = _run(tree, PROGRAM, n, threads, rule)
+    return n / t["seconds"], n / t["cpu_seconds"]
 
 
 def phases(trees: dict[str, Path], n: int, runs: int) -> None:
@@ -202,7 +205,7 @@ def main() -> None:
             plan = [(t, "base", base, r) for t in threads for r in base_rules]
             plan += [(t, "this", ROOT, r) for t in threads for r in rules]
             plan.sort(key=lambda p: (p[0], p[3]))  # each rule's two checkouts one after the other
-            speeds: dict[tuple, list[float]] = {}
+            speeds: dict[tuple, list[tuple[float, float]]] = {}
             for _ in range(args.runs):
                 for t, name, tree, rule in plan:
                     speeds.setdefault((t, name, rule), []).append(networks_per_second(tree, args.networks, t, rule))
@@ -210,22 +213,24 @@ def main() -> None:
             print()
             print(
                 f"| threads | rule | {args.base} networks/s | this networks/s | this / {args.base} "
-                "| runs (base; this) |"
+                "| per CPU-second: base, this, ratio | runs, networks/s (base; this) |"
             )
-            print("|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|")
             for t in threads:
                 for rule in rules:
                     mine = speeds[(t, "this", rule)]
                     theirs = speeds.get((t, "base", rule))
-                    runs = ", ".join(f"{v:.0f}" for v in mine)
+                    wall, cpu = (statistics.median(v[i] for v in mine) for i in (0, 1))
+                    runs = ", ".join(f"{v[0]:.0f}" for v in mine)
                     if theirs:
-                        ratio = statistics.median(mine) / statistics.median(theirs)
+                        base_wall, base_cpu = (statistics.median(v[i] for v in theirs) for i in (0, 1))
                         print(
-                            f"| {t} | {rule} | {statistics.median(theirs):.0f} | {statistics.median(mine):.0f} | "
-                            f"{ratio:.3f} | {', '.join(f'{v:.0f}' for v in theirs)}; {runs} |"
+                            f"| {t} | {rule} | {base_wall:.0f} | {wall:.0f} | {wall / base_wall:.3f} "
+                            f"| {base_cpu:.0f}, {cpu:.0f}, {cpu / base_cpu:.3f} "
+                            f"| {', '.join(f'{v[0]:.0f}' for v in theirs)}; {runs} |"
                         )
                     else:
-                        print(f"| {t} | {rule} | | {statistics.median(mine):.0f} | | {runs} |")
+                        print(f"| {t} | {rule} | | {wall:.0f} | | , {cpu:.0f}, | {runs} |")
         finally:
             if not args.base_tree:
                 subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
