@@ -1,10 +1,11 @@
-"""The training loop of the Numba engine, as plain Numba: a block of NL lanes (replicas) trained together.
+"""The training loop of the Numba engine, as plain Numba: a block of LANES lanes (replicas) trained together.
 
 Per epoch: each lane's rows reshuffled (drawn here from its seed by `orders`, or given explicitly for the
-equality tests against the Keras loop); per minibatch: the gradient slots zeroed, each row of every lane's
-order staged into the workspace and passed through the generated per-row body (`train_rows`: forward, loss,
-backward, see `kernel`), then one step of the update rule (`update.step`); after the epoch: the running train
-loss and accuracy (Keras's History: each minibatch's mean weighted by its size) and the test split measured.
+equality tests against the Keras loop) and gathered in that order into one contiguous buffer; per minibatch:
+the gradient slots zeroed, each row of every lane staged into the workspace (one copy) and passed through the
+generated per-row body (`train_rows`: forward, loss, backward, see `kernel`), then one step of the update rule
+(`update.step`); after the epoch: the running train loss and accuracy (Keras's History: each minibatch's mean
+weighted by its size) and the test split measured.
 
 `train_block` is inlined into the generated entry point of each architecture (`kernel_source`), which passes
 its row functions in; so this file is ordinary code, and under NUMBA_DISABLE_JIT=1 it runs (slowly) as Python.
