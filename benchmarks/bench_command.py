@@ -7,6 +7,12 @@ files) is the wall time minus it. Prints each target with its status. It is a be
 
     .venv/bin/python benchmarks/bench_command.py                    # 30, 1000, 5000 (about 3 minutes)
     .venv/bin/python benchmarks/bench_command.py --sizes 30,1000
+    .venv/bin/python benchmarks/bench_command.py --base 05656fe --sizes 2500 --runs 3 --threads 2
+
+With --base, the command runs alternately from this checkout and from the other commit (a `git worktree` in a
+temporary folder, or --base-tree, imported with PYTHONPATH and this environment's libraries), in one results
+folder with one source model, and prints a side-by-side table: the medians of the training seconds and training
+networks/s (metadata.json's `training_seconds` and `replicas`) and the whole command's wall time, and the ratio.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,9 +34,10 @@ TARGETS = {30: (5.0, None), 5000: (60.0, 2.0)}  # repeats: (max wall seconds, ma
 SHARE_OF_REST = 0.15  # statistics, figures and files: at most this share of the whole command
 
 
-def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+def timed(args: list[str], env: dict[str, str], exe: list[str] | None = None) -> tuple[float, float, str]:
     """(wall seconds, peak RSS GiB, stdout) of one command under /usr/bin/time -v."""
-    done = subprocess.run(["/usr/bin/time", "-v", str(EXE), *args], capture_output=True, text=True, env=env)
+    exe = exe or [str(EXE)]
+    done = subprocess.run(["/usr/bin/time", "-v", *exe, *args], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(f"command failed: {' '.join(args)}\n{done.stderr[-2000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
@@ -38,13 +46,74 @@ def timed(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     return h * 3600 + m * 60 + s, rss / 2**20, done.stdout
 
 
+def side_by_side(base: Path, label: str, sizes: list[int], runs: int, env: dict[str, str]) -> None:
+    """Each size's command from this checkout and from `base`, alternating, `runs` times each."""
+    base_env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(base), env.get("PYTHONPATH")]))}
+    sides = {label: ([sys.executable, "-m", "blobs_transfer"], base_env), "this": ([str(EXE)], env)}
+    measured: dict[tuple[int, str], list[tuple[float, float, int]]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        timed(["train-source", "--results-dir", tmp], env)
+        for exe, side_env in sides.values():  # each side's kernel compiled (or its cache read), untimed
+            timed(["compare", "--repeats", "2", "--epochs", "2", "--results-dir", tmp], side_env, exe)
+        for _ in range(runs):
+            for n in sizes:
+                for name, (exe, side_env) in sides.items():
+                    wall, _, out = timed(["compare", "--repeats", str(n), "--results-dir", tmp], side_env, exe)
+                    run_dir = Path(out.strip().splitlines()[-1])
+                    meta = json.loads((run_dir / "metadata.json").read_text())
+                    measured.setdefault((n, name), []).append((meta["training_seconds"], wall, meta["replicas"]))
+                    print(f"{name} compare --repeats {n}: training {meta['training_seconds']:.1f} s", flush=True)
+                    shutil.rmtree(run_dir)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+    print()
+    print(
+        f"| repeats | networks | {label} training | this training | {label} networks/s | this networks/s "
+        f"| this / {label} | whole command ({label}; this) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for n in sizes:
+        row = {}
+        for name in sides:
+            values = measured[(n, name)]
+            train = statistics.median(v[0] for v in values)
+            row[name] = (train, statistics.median(v[1] for v in values), values[0][2] / train)
+        (bt, bw, bn), (tt, tw, tn) = row[label], row["this"]
+        networks = measured[(n, "this")][0][2]
+        print(
+            f"| {n} | {networks} | {bt:.1f} s | {tt:.1f} s | {bn:.0f} | {tn:.0f} | {tn / bn:.3f} "
+            f"| {bw:.1f} s; {tw:.1f} s |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="30,1000,5000", help="repeats per arm, comma-separated")
     parser.add_argument("--runs", type=int, default=1, help="runs per size (the median is reported)")
+    parser.add_argument("--base", default=None, help="another commit to run side by side (alternating)")
+    parser.add_argument("--base-tree", type=Path, default=None, help="a folder holding that commit's blobs_transfer/")
+    parser.add_argument("--threads", type=int, default=None, help="kernel threads ($BLOBS_TRANSFER_THREADS)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if args.threads:
+        env["BLOBS_TRANSFER_THREADS"] = str(args.threads)
+    if args.base or args.base_tree:
+        label = args.base or args.base_tree.name
+        print(
+            f"machine: {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}; "
+            f"threads {env.get('BLOBS_TRANSFER_THREADS', 'default')}"
+        )
+        if args.base_tree:
+            side_by_side(args.base_tree.resolve(), label, sizes, args.runs, env)
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            base = Path(tmp) / "base"
+            subprocess.run(["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True)
+            try:
+                side_by_side(base, label, sizes, args.runs, env)
+            finally:
+                subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
+        return
     print(f"machine: {os.cpu_count()} cores, load average at start {os.getloadavg()[0]:.2f}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -32,8 +32,7 @@ from blobs_transfer.config import Optimizer
 from blobs_transfer.model.arms import Weights
 from blobs_transfer.problems import Problem
 from blobs_transfer.train import kernel
-from blobs_transfer.train.kernel import LANES as lanes
-from blobs_transfer.train.kernel import layout
+from blobs_transfer.train.kernel import LANES, layout
 from blobs_transfer.train.result import HISTORY_KEYS, TrainResult
 
 THREADS_ENV = "BLOBS_TRANSFER_THREADS"
@@ -227,11 +226,11 @@ def train_replicas(
     seeds = np.asarray(seeds, np.int64).reshape(n_replicas)
     rule, hyper = compiled.settings(optimizer)  # the update rule's code and constants (update.settings)
 
-    n_blocks = -(-n_replicas // lanes)
-    padded = np.concatenate([np.arange(n_replicas), np.zeros(n_blocks * lanes - n_replicas, np.int64)])
-    lane_of = padded.reshape(n_blocks, lanes)  # replica trained in each block's lane (padding repeats one)
+    n_blocks = -(-n_replicas // LANES)
+    padded = np.concatenate([np.arange(n_replicas), np.zeros(n_blocks * LANES - n_replicas, np.int64)])
+    lane_of = padded.reshape(n_blocks, LANES)  # replica trained in each block's lane (padding repeats one)
 
-    params = np.empty((n_blocks, n_params, lanes), np.float32)
+    params = np.empty((n_blocks, n_params, LANES), np.float32)
     for (kernel_w, bias), (fan_in, fan_out, ko, bo) in zip(initial, lay):
         flat_k = np.asarray(kernel_w, np.float32).reshape(n_replicas, fan_in * fan_out)
         params[:, ko : ko + fan_in * fan_out, :] = flat_k[lane_of].transpose(0, 2, 1)
@@ -245,8 +244,8 @@ def train_replicas(
     else:
         empty = np.zeros((0, 0, 0), np.int32)
         lane_orders = [empty] * n_blocks
-    history = np.zeros((n_blocks, 4, epochs + 1, lanes), np.float32)
-    final = np.zeros((n_blocks, 5, lanes), np.float32)
+    history = np.zeros((n_blocks, 4, epochs + 1, LANES), np.float32)
+    final = np.zeros((n_blocks, 5, LANES), np.float32)
 
     def run(b: int) -> None:
         compiled.train_block(
@@ -298,8 +297,8 @@ def train_replicas(
         finally:  # an interrupt (from a progress report) drops the blocks not yet started
             pool.shutdown(wait=True, cancel_futures=True)
 
-    # replica r sat in block r // lanes, lane r % lanes
-    block, lane = np.divmod(np.arange(n_replicas), lanes)
+    # replica r sat in block r // LANES, lane r % LANES
+    block, lane = np.divmod(np.arange(n_replicas), LANES)
     history_out = {k: np.ascontiguousarray(history[block, i, :, lane]) for i, k in enumerate(HISTORY_KEYS)}
     final_out = {k: np.ascontiguousarray(final[block, i, lane]) for i, k in enumerate(HISTORY_KEYS)}
     final_out["test_correct"] = np.rint(final[block, 4, lane]).astype(np.int64)

@@ -20,6 +20,8 @@ gradient with respect to the logits is softmax - onehot), the mean over each min
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 LANES = 32  # replicas per block: a multiple of the SIMD width (16 float32 lanes on AVX-512, 8 on AVX2)
 # What vectorises is a loop over lanes whose body is the whole network for one row, every activation a local
 # scalar: the lanes become SIMD lanes and the network lives in registers. Loops over units around or inside
@@ -38,6 +40,22 @@ def layout(shapes: list[tuple[int, int]]) -> list[tuple[int, int, int, int]]:
     return out
 
 
+class Offsets(NamedTuple):
+    """The workspace layout the loop reads (`Workspace`), by name: each field is a slot number, lane r of slot s
+    being ws[s * LANES + r]. A constant of the generated module, so Numba folds every offset into the code."""
+
+    n_params: int  # the parameters' first slot is 0; also their count
+    grads: int  # the minibatch's gradient sum
+    first: int  # the optimizer's first state (momentum, or Adam's m)
+    second: int  # its second (Adam's v)
+    x: int  # this row's inputs, one slot per feature
+    y: int  # its label, as a float
+    w: int  # its weight (1 / rows in the minibatch, 0 for padding); when evaluating, 1 for a real row, else 0
+    loss: int  # the loss summed over the epoch (or the evaluated split)
+    hit: int  # the correct rows summed likewise
+    slots: int  # the workspace's size in slots
+
+
 class Workspace:
     """Offsets in the flat workspace `ws` of the kernel: lane r of slot s is ws[s * LANES + r].
 
@@ -45,8 +63,8 @@ class Workspace:
     object whose accesses it can tell apart at compile time, where separate arrays (or rows of a 2-D array
     with a run-time stride) need a run-time overlap check each, and past 8 of them it gives up vectorising
     ("too many memory checks needed"). The slots: the parameters, their gradient, the optimizer's first and
-    second state (momentum, or Adam's m and v; untouched by plain SGD), this row's inputs, label and weight,
-    and the epoch's (or the evaluated split's) loss and hit sums."""
+    second state (momentum, or Adam's m and v; untouched by plain SGD), this row's inputs, label and weight
+    (contiguous, so a staged row is one copy), and the epoch's (or the evaluated split's) loss and hit sums."""
 
     def __init__(self, shapes):
         self.n_params = sum((fan_in + 1) * fan_out for fan_in, fan_out in shapes)
@@ -59,19 +77,19 @@ class Workspace:
         self.loss, self.hit = self.w + 1, self.w + 2  # sums over the epoch (or the evaluated split)
         self.slots = self.hit + 1
 
-    def offsets(self) -> tuple[int, ...]:
-        """What the loop needs to know of the layout, in `loop.train_block`'s order."""
-        return (
-            self.n_params,
-            self.grads,
-            self.first,
-            self.second,
-            self.x,
-            self.y,
-            self.w,
-            self.loss,
-            self.hit,
-            self.slots,
+    def offsets(self) -> Offsets:
+        """What the loop needs to know of the layout (`loop.train_block`)."""
+        return Offsets(
+            n_params=self.n_params,
+            grads=self.grads,
+            first=self.first,
+            second=self.second,
+            x=self.x,
+            y=self.y,
+            w=self.w,
+            loss=self.loss,
+            hit=self.hit,
+            slots=self.slots,
         )
 
     def at(self, slot: int) -> str:
@@ -148,7 +166,9 @@ def kernel_source(shapes: list[tuple[int, int]], digest: str) -> str:
     row = [f"y = {ws.at(ws.y)}", *_forward_lines(shapes, ws), *_softmax_lines(shapes[-1][1])]
     evaluate_body = [
         *row,
-        "real = i < n_rows[r]",
+        # the row's flag as a float32, not `i < n_rows[r]`: an int64 compare in the body made LLVM vectorise
+        # it at half the width of the training body (tests/train/test_kernel.py)
+        f"real = {ws.at(ws.w)} > F32(0.0)",
         f"{ws.at(ws.loss)} += loss if real else F32(0.0)",
         f"{ws.at(ws.hit)} += hit if real else F32(0.0)",
     ]
@@ -185,9 +205,10 @@ from numba import njit
 
 from blobs_transfer.train import loop
 from blobs_transfer.train.fastmath import F32, HELPER, INLINE, JIT, fast_exp, fast_log
+from blobs_transfer.train.kernel import Offsets
 from blobs_transfer.train.update import settings  # the engine reads a rule's code and constants here
 
-NL = {lanes}  # lanes
+LANES = {lanes}  # replicas per block
 OFFSETS = {offsets}  # the workspace layout (kernel.Workspace.offsets)
 LAYER_OF = {layer_of}  # the layer of each parameter
 
@@ -196,27 +217,28 @@ LAYER_OF = {layer_of}  # the layer of each parameter
 def train_rows(ws):
     \"\"\"Every lane's staged row (inputs, label, weight): forward pass, loss and hit added to the epoch's sums,
     and the row's gradient added to the gradient slots.\"\"\"
-    for r in range(NL):
+    for r in range(LANES):
 {train_body}
 
 
 @njit(**INLINE)
-def evaluate_rows(ws, i, n_rows):
-    \"\"\"Every lane's staged row i: loss and hit added to the sums, for lanes with more than i rows.\"\"\"
-    for r in range(NL):
+def evaluate_rows(ws):
+    \"\"\"Every lane's staged row: loss and hit added to the sums where the row is real (its flag in the weight
+    slot is 1: the lane has that many rows).\"\"\"
+    for r in range(LANES):
 {evaluate_body}
 
 
 @njit(**HELPER)
-def evaluate(ws, xs, ys, n_rows, out):
+def evaluate(ws, rows, n_rows, out):
     \"\"\"Every lane's mean loss, accuracy and correct count on its first n_rows[r] rows (`loop.evaluate`).\"\"\"
-    loop.evaluate(evaluate_rows, OFFSETS, ws, xs, ys, n_rows, out)
+    loop.evaluate(evaluate_rows, OFFSETS, ws, rows, n_rows, out)
 
 
 @njit(**JIT)
 def train_block(x_train, y_train, n_rows, x_test, y_test, data_of, params, trainable, seeds, orders, epochs,
                 batch_size, rule, hyper, history, final):
-    \"\"\"Train a block of NL lanes: `loop.train_block` with this architecture's rows.\"\"\"
+    \"\"\"Train a block of LANES lanes: `loop.train_block` with this architecture's rows.\"\"\"
     loop.train_block(train_rows, evaluate, OFFSETS, LAYER_OF, x_train, y_train, n_rows, x_test, y_test, data_of,
                      params, trainable, seeds, orders, epochs, batch_size, rule, hyper, history, final)
 """

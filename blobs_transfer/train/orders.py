@@ -32,33 +32,38 @@ def seed_state(seed):
 
 
 @njit(**HELPER)
-def shuffle_column(perm, col, n, state):
-    """Fisher-Yates shuffle of perm[:n, col] in place, continuing the permutation left by the previous epoch
-    (as numpy's `shuffle` of one array would); returns the new state. j is uniform on 0..i up to a 2^-53
-    relative bias."""
-    for i in range(n - 1, 0, -1):
-        state, bits = _next(state)
-        j = int(np.float64(bits >> uint64(11)) * (1.0 / 9007199254740992.0) * (i + 1))
-        t = perm[i, col]
-        perm[i, col] = perm[j, col]
-        perm[j, col] = t
-    return state
+def shuffle_lanes(perm, n_rows, states):
+    """Fisher-Yates shuffle of each lane's order perm[c, :n_rows[c]] in place, continuing the permutation left
+    by the previous epoch (as numpy's `shuffle` of one array would), from the stream state states[c] (updated).
+    Lane c takes i = n_rows[c] - 1 down to 1, drawing j uniform on 0..i (up to a 2^-53 relative bias) and
+    swapping entries i and j: the same draws as if each lane were shuffled alone. The lanes take their steps
+    interleaved, so their independent streams overlap in the CPU rather than running one after another."""
+    n_lanes = perm.shape[0]
+    longest = 0
+    for c in range(n_lanes):
+        longest = max(longest, n_rows[c])
+    for i in range(longest - 1, 0, -1):
+        for c in range(n_lanes):
+            if i < n_rows[c]:
+                state, bits = _next(states[c])
+                states[c] = state
+                j = int(np.float64(bits >> uint64(11)) * (1.0 / 9007199254740992.0) * (i + 1))
+                t = perm[c, i]
+                perm[c, i] = perm[c, j]
+                perm[c, j] = t
 
 
 @njit(**JIT)
 def draw_orders(seed, epochs, n_rows):
     """(epochs, n_rows) int32: the minibatch orders the kernel draws for one replica seed."""
     out = np.empty((epochs, n_rows), np.int32)
-    state = seed_state(seed)
-    perm = np.empty((n_rows, 1), np.int32)
+    states = np.full(1, seed_state(seed), np.uint64)
+    perm = np.empty((1, n_rows), np.int32)
+    lengths = np.full(1, n_rows, np.int64)
     for i in range(n_rows):
-        perm[i, 0] = i
+        perm[0, i] = i
     for e in range(epochs):
-        state = shuffle_column(perm, 0, n_rows, state)
+        shuffle_lanes(perm, lengths, states)
         for i in range(n_rows):
-            out[e, i] = perm[i, 0]
+            out[e, i] = perm[0, i]
     return out
-
-
-# --- the training kernel, written out for one architecture ----------------------------------------------
-#

@@ -73,22 +73,22 @@ def _update(rule: int, var, grad, first, second, move, steps, hyper) -> None:
     with momentum, Adam; `rule` and `hyper` from `update.settings`), where `move` (the layer is trainable and the
     replica's batch has rows) allows; a tf.where, not a multiply by a mask, so frozen weights stay bit-identical
     even when a gradient is inf or NaN."""
-    lr, mu, c1, c2, epsilon, beta_1, beta_2 = tf.unstack(hyper)
+    h = hyper  # an `update.Hyper` of float32 scalar tensors
     if rule == update.SGD:
-        var.assign(tf.where(move, var - lr * grad, var))
+        var.assign(tf.where(move, var - h.lr * grad, var))
         return
     if rule in (update.MOMENTUM, update.NESTEROV):
-        m = first * mu - grad * lr
-        step = m * mu - grad * lr if rule == update.NESTEROV else m
+        m = first * h.mu - grad * h.lr
+        step = m * h.mu - grad * h.lr if rule == update.NESTEROV else m
         first.assign(tf.where(move, m, first))
         var.assign(tf.where(move, var + step, var))
         return
-    alpha = lr * tf.sqrt(1.0 - tf.pow(beta_2, steps)) / (1.0 - tf.pow(beta_1, steps))
-    m = first + (grad - first) * c1
-    v = second + (tf.square(grad) - second) * c2
+    alpha = h.lr * tf.sqrt(1.0 - tf.pow(h.beta_2, steps)) / (1.0 - tf.pow(h.beta_1, steps))
+    m = first + (grad - first) * h.c1
+    v = second + (tf.square(grad) - second) * h.c2
     first.assign(tf.where(move, m, first))
     second.assign(tf.where(move, v, second))
-    var.assign(tf.where(move, var - (m * alpha) / (tf.sqrt(v) + epsilon), var))
+    var.assign(tf.where(move, var - (m * alpha) / (tf.sqrt(v) + h.epsilon), var))
 
 
 class _Step:
@@ -246,7 +246,7 @@ def train_replicas(
     for i in range(len(initial)):
         masks += [tf.constant(trainable[:, i, None, None]), tf.constant(trainable[:, i, None])]
     rule, hyper = update.settings(optimizer)
-    hyper = tf.constant(hyper)
+    hyper = update.Hyper(*(tf.constant(value) for value in hyper))  # passed to the compiled epoch by name
     step = _step_for(initial, rule)
 
     def epoch_order(e: int) -> np.ndarray:

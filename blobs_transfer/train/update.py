@@ -17,66 +17,87 @@ To add a rule: a code below, its branch in `step`, its settings in `settings`, a
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
 from blobs_transfer.config import Optimizer
 from blobs_transfer.train.fastmath import F32, INLINE
-from blobs_transfer.train.kernel import LANES as NL
+from blobs_transfer.train.kernel import LANES
 
 SGD, MOMENTUM, NESTEROV, ADAM = 0, 1, 2, 3  # the rule codes the kernel branches on
 
 
-def settings(optimizer: Optimizer) -> tuple[int, np.ndarray]:
-    """The kernel's view of a rule: its code and hyper (float32: lr, mu, 1 - beta_1, 1 - beta_2, epsilon,
-    beta_1, beta_2), each constant rounded to float32 once, as Keras casts it."""
+class Hyper(NamedTuple):
+    """A rule's constants, each a float32 (rounded once, as Keras casts them); both engines read them by name."""
+
+    lr: np.float32
+    mu: np.float32  # momentum
+    c1: np.float32  # 1 - beta_1
+    c2: np.float32  # 1 - beta_2
+    epsilon: np.float32
+    beta_1: np.float32
+    beta_2: np.float32
+
+
+def settings(optimizer: Optimizer) -> tuple[int, Hyper]:
+    """The kernel's view of a rule: its code and its constants (`Hyper`)."""
     code = {"sgd": SGD, "adam": ADAM}.get(optimizer.name)
     if optimizer.name == "momentum":
         code = NESTEROV if optimizer.nesterov else MOMENTUM
     o = optimizer
-    hyper = np.array(
-        [o.learning_rate, o.momentum, 1.0 - o.beta_1, 1.0 - o.beta_2, o.epsilon, o.beta_1, o.beta_2], np.float32
+    hyper = Hyper(
+        lr=np.float32(o.learning_rate),
+        mu=np.float32(o.momentum),
+        c1=np.float32(1.0 - o.beta_1),
+        c2=np.float32(1.0 - o.beta_2),
+        epsilon=np.float32(o.epsilon),
+        beta_1=np.float32(o.beta_1),
+        beta_2=np.float32(o.beta_2),
     )
     return code, hyper
 
 
 @njit(**INLINE)
-def step(ws, update, live, steps, alpha, n_params, grads, first, second, rule, hyper):
-    """One step of every lane on its minibatch's gradient (ws[grads * NL:]): the weights ws[:n_params * NL]
-    move where `update` (per weight and lane) and `live` (per lane: its minibatch had rows) allow; `first` and
-    `second` are the slots of the optimizer's state, `steps` (per lane) Adam's step count, `alpha` (per
-    lane) scratch for Adam's step size."""
-    lr = hyper[0]
+def step(ws, update, live, steps, alpha, offsets, rule, hyper):
+    """One step of every lane on its minibatch's gradient (ws[offsets.grads * LANES:]): the weights
+    ws[:n_params * LANES] move where `update` (per weight and lane: 1.0 where its layer trains, else 0.0; a
+    float32 flag vectorises at full width) and `live` (per lane: its minibatch had rows) allow; offsets.first
+    and .second are the slots of the optimizer's state (`kernel.Offsets`), `steps` (per lane) Adam's step count,
+    `alpha` (per lane) scratch for Adam's step size; hyper: the rule's `Hyper`."""
+    n_params, grads, first, second = offsets.n_params, offsets.grads, offsets.first, offsets.second
+    lr = hyper.lr
     if rule == SGD:  # a lane without rows has a zero gradient: no need to look at `live`
-        for i in range(n_params * NL):
+        for i in range(n_params * LANES):
             old = ws[i]
-            ws[i] = old - lr * ws[grads * NL + i] if update[i] else old
+            ws[i] = old - lr * ws[grads * LANES + i] if update[i] > F32(0.0) else old
     elif rule == MOMENTUM or rule == NESTEROV:
-        mu = hyper[1]
+        mu = hyper.mu
         nesterov = rule == NESTEROV
         for p in range(n_params):
-            for r in range(NL):
-                i = p * NL + r
-                old, m_old, g = ws[i], ws[first * NL + i], ws[grads * NL + i]
+            for r in range(LANES):
+                i = p * LANES + r
+                old, m_old, g = ws[i], ws[first * LANES + i], ws[grads * LANES + i]
                 m = m_old * mu - g * lr
                 new = old + (m * mu - g * lr if nesterov else m)
-                move = update[i] and live[r]
-                ws[first * NL + i] = m if move else m_old
+                move = update[i] > F32(0.0) and live[r]
+                ws[first * LANES + i] = m if move else m_old
                 ws[i] = new if move else old
     else:  # ADAM
-        c1, c2, epsilon, beta_1, beta_2 = hyper[2], hyper[3], hyper[4], hyper[5], hyper[6]
-        for r in range(NL):
+        c1, c2, epsilon, beta_1, beta_2 = hyper.c1, hyper.c2, hyper.epsilon, hyper.beta_1, hyper.beta_2
+        for r in range(LANES):
             steps[r] += 1 if live[r] else 0
             t = F32(steps[r])
             alpha[r] = lr * np.sqrt(F32(1.0) - beta_2**t) / (F32(1.0) - beta_1**t)
         for p in range(n_params):
-            for r in range(NL):
-                i = p * NL + r
-                old, m_old, v_old, g = ws[i], ws[first * NL + i], ws[second * NL + i], ws[grads * NL + i]
+            for r in range(LANES):
+                i = p * LANES + r
+                old, m_old, v_old, g = ws[i], ws[first * LANES + i], ws[second * LANES + i], ws[grads * LANES + i]
                 m = m_old + (g - m_old) * c1
                 v = v_old + (g * g - v_old) * c2
                 new = old - (m * alpha[r]) / (np.sqrt(v) + epsilon)
-                move = update[i] and live[r]
-                ws[first * NL + i] = m if move else m_old
-                ws[second * NL + i] = v if move else v_old
+                move = update[i] > F32(0.0) and live[r]
+                ws[first * LANES + i] = m if move else m_old
+                ws[second * LANES + i] = v if move else v_old
                 ws[i] = new if move else old
