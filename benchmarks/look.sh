@@ -6,10 +6,10 @@
 #                       (`blobs-transfer report` on a copy: no number moves, nothing in the repository changes)
 #   sweep.png           the committed results/sweep/report.html
 #   gate.png            the gate's Markdown (`check --markdown`) of the tiny run against its own baseline, rendered
-# Usage: benchmarks/look.sh [OUT]   (OUT: a folder outside the repository, default /tmp/blobs-look)
+# Usage: benchmarks/look.sh [OUT]   (OUT: a folder outside the repository, default: a new temporary folder, printed at the end)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="${1:-/tmp/blobs-look}"
+OUT="${1:-$(mktemp -d -t blobs-look.XXXX)}"
 case "$(realpath -m "$OUT")/" in "$ROOT"/*) echo "OUT must be outside the repository: $OUT" >&2; exit 2 ;; esac
 BT="${BT:-$ROOT/.venv/bin/blobs-transfer}"
 PY="${PY:-$ROOT/.venv/bin/python}"
@@ -41,8 +41,8 @@ shot "$ROOT/results/sweep/report.html" sweep.png 9000
 
 # gate Markdown, rendered (headings, tables, paragraphs: all the gate writes)
 "$BT" baseline "$RUN" --out "$WORK/baseline.json" >/dev/null
-"$BT" check "$RUN" --baseline "$WORK/baseline.json" --markdown "$WORK/gate.md" >/dev/null || true
-"$PY" - "$WORK/gate.md" "$WORK/gate.html" <<'EOF'
+"$BT" check "$RUN" --baseline "$WORK/baseline.json" --markdown "$WORK/gate-markdown.txt" >/dev/null || true
+"$PY" - "$WORK/gate-markdown.txt" "$WORK/gate.html" <<'EOF'
 import html, re, sys
 lines, out, table = open(sys.argv[1]).read().splitlines(), [], []
 def flush():

@@ -2,7 +2,7 @@
 score's rho, and one sentence saying which source model to pick and how stable that pick is.
 
 Pure: `api.recommend.recommend`'s dict in, text out. RELIABLE_SCORE and its REASON are what the committed study
-of 100 source models (results/headline/summary.json) found; tests/api/test_recommend.py binds both to it.
+of 100 source models (results/headline/summary.json) found; tests/test_report_anywhere.py binds both to it.
 """
 
 from __future__ import annotations

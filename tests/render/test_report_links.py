@@ -1,5 +1,3 @@
-
-
 def test_the_report_glossary_shows_no_markup_of_the_docs():
     """docs/glossary.md marks some numbers for the docs' checks (<!-- not a committed result -->); a reader of
     the report sees the words only."""
