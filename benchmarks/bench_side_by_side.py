@@ -7,7 +7,7 @@ commit is checked out with `git worktree` into a temporary folder and imported f
 this environment's libraries, so only the package's code differs. Each checkout trains its source model and
 compiles its kernel once before anything is timed. It is a benchmark, not a test: run it on a quiet machine.
 
-    .venv/bin/python benchmarks/bench_side_by_side.py                     # against 61c96aa, 3 runs each
+    .venv/bin/python benchmarks/bench_side_by_side.py                     # issue 35's four, against 05656fe
     .venv/bin/python benchmarks/bench_side_by_side.py --base HEAD~3 --runs 5
 """
 
@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # command name -> (arguments after the results folder is added, target wall seconds)
 COMMANDS = {
+    "compare --repeats 30": (["compare", "--repeats", "30"], 2.0),
+    "compare --config configs/gate.toml": (["compare", "--config", str(ROOT / "configs" / "gate.toml")], 5.0),
     "sweep --config configs/sweep.toml": (["sweep", "--config", str(ROOT / "configs" / "sweep.toml")], 10.0),
     "compare --repeats 5000": (["compare", "--repeats", "5000"], 20.0),
 }
@@ -50,7 +52,7 @@ def timed(tree: Path, args: list[str], results: Path) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="61c96aa", help="the commit to compare against [61c96aa]")
+    parser.add_argument("--base", default="05656fe", help="the commit to compare against [05656fe]")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per command and checkout [3]")
     args = parser.parse_args()
     head = subprocess.run(
@@ -86,6 +88,8 @@ def main() -> None:
                         peaks[name].append(gib)
                 b, t = statistics.median(walls["base"]), statistics.median(walls["this"])
                 status = "met" if t <= target else "NOT met"
+                if max(peaks["this"]) > max(peaks["base"]) * 1.02:  # peak RSS may not rise (2%: the allocator's noise)
+                    status += ", peak RSS rose"
                 print(
                     f"| `{label}` | {b:.1f} | {t:.1f} | {t / b:.2f} | {max(peaks['base']):.2f} | "
                     f"{max(peaks['this']):.2f} | <= {target:g} s | {status} |",
