@@ -1,0 +1,30 @@
+"""Tests that kill mutants of blobs_transfer.stats.nested which the other stats tests let through
+(benchmarks/mutation.sh; the mutant each test kills is named in it)."""
+
+import numpy as np
+import pytest
+
+from blobs_transfer.stats import nested
+
+
+def test_cluster_se_names_the_values_it_rejects():
+    # cluster_se mutants: as_1d(values, "values") -> None, "XXvaluesXX", "VALUES"
+    with pytest.raises(ValueError, match=r"^values must be 1-D, got shape \(2, 2\)$"):
+        nested.cluster_se(np.zeros((2, 2)), np.zeros((2, 2)))
+
+
+def test_rank_arms_per_group_names_the_arm_whose_runs_it_rejects():
+    # rank_arms_per_group mutants: as_1d(values, f"accuracies of {name!r}") -> None; the shape error -> None
+    with pytest.raises(ValueError, match=r"^accuracies of 'a' must be 1-D"):
+        nested.rank_arms_per_group({"a": np.zeros((2, 2))}, {"a": np.zeros((2, 2))})
+    with pytest.raises(ValueError, match=r"^groups of 'a' have shape \(3,\), accuracies \(2,\)$"):
+        nested.rank_arms_per_group({"a": [0.5, 0.6]}, {"a": [0, 0, 1]})
+
+
+def test_an_arm_is_ranked_only_in_the_groups_where_it_has_runs():
+    # rank_arms_per_group mutant: np.any(g == group) -> np.any(g != group)
+    rows = nested.rank_arms_per_group({"a": [1.0, 0.5], "b": [0.5, 0.25]}, {"a": [0, 0], "b": [0, 1]})
+    assert rows == [
+        {"group": 0, "best_arm": "a", "means": {"a": 0.75, "b": 0.5}},
+        {"group": 1, "best_arm": "b", "means": {"b": 0.25}},
+    ]
