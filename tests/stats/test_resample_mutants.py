@@ -60,14 +60,6 @@ def test_no_resamples_is_an_empty_array():
     assert isinstance(out, np.ndarray) and out.shape == (0,)
 
 
-def test_one_source_model_is_a_plain_bootstrap_of_its_runs():
-    # __init__ mutant: two_stage = k_pool > 1 -> >= 1 (one source drawn once would take stage-1 draws too)
-    index = np.array([0, 1, 1, 0, 1, 1, 1])
-    nested = resample(mean_of(GRID2), 6, Stream(Sample(index, 2, groups=np.zeros(7)), np.random.default_rng(5)))
-    plain = resample(mean_of(GRID2), 6, Stream(Sample(index, 2), np.random.default_rng(5)))
-    assert nested.tolist() == plain.tolist()
-
-
 def test_a_column_of_grid_positions_is_read_as_the_runs():
     # __init__ mutant: np.asarray(index).reshape(-1) -> reshape(None) (a (N, 1) column would stay 2-D)
     assert Sample(np.array([[0], [1], [1]]), 2).index.shape == (3,)
