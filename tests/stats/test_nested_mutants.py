@@ -28,3 +28,25 @@ def test_an_arm_is_ranked_only_in_the_groups_where_it_has_runs():
         {"group": 0, "best_arm": "a", "means": {"a": 0.75, "b": 0.5}},
         {"group": 1, "best_arm": "b", "means": {"b": 0.25}},
     ]
+
+
+def test_variance_components_of_three_sources_by_hand():
+    # variance_components mutant: MSB = spread / (G - 1) -> spread * (G - 1) (the same at G = 2)
+    # means 1, 3, 5 around 3: spread 2 (4 + 0 + 4) = 16, MSB 8; MSW 6 / 3 = 2; n0 = (6 - 12 / 6) / 2 = 2
+    vc = nested.variance_components([0.0, 2.0, 2.0, 4.0, 4.0, 6.0], [0, 0, 1, 1, 2, 2])
+    assert vc == {
+        "n_groups": 3,
+        "n_per_group": 2.0,
+        "between_var": 3.0,
+        "within_var": 2.0,
+        "total_var": 5.0,
+        "icc": 0.6,
+    }
+
+
+def test_variance_components_names_what_it_rejects():
+    # variance_components mutants: as_1d(values, "values") -> None, "XXvaluesXX"; the shape error -> None
+    with pytest.raises(ValueError, match=r"^values must be 1-D"):
+        nested.variance_components(np.zeros((2, 2)), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"^groups shape \(3,\) does not match values shape \(2,\)$"):
+        nested.variance_components([0.5, 0.6], [0, 0, 1])
