@@ -50,3 +50,25 @@ def test_variance_components_names_what_it_rejects():
         nested.variance_components(np.zeros((2, 2)), np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"^groups shape \(3,\) does not match values shape \(2,\)$"):
         nested.variance_components([0.5, 0.6], [0, 0, 1])
+
+
+def test_variance_components_of_single_runs_and_of_one_source_in_full():
+    # variance_components mutants: n_total > 1 -> `or True`, >= 1, > 2; the keys "between_var" and
+    # "total_var" of the single-run and one-group answers misspelt
+    assert nested.variance_components([1.0, 3.0], [0, 1]) == {
+        "n_groups": 2,
+        "n_per_group": 1.0,
+        "between_var": None,
+        "within_var": None,
+        "total_var": 2.0,
+        "icc": None,
+    }
+    assert nested.variance_components([1.0], [0])["total_var"] is None
+    assert nested.variance_components([1.0, 3.0], [0, 0]) == {
+        "n_groups": 1,
+        "n_per_group": 2.0,
+        "between_var": 0.0,
+        "within_var": 2.0,
+        "total_var": 2.0,
+        "icc": None,
+    }
