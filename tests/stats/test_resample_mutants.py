@@ -87,12 +87,14 @@ def test_padded_histogram_columns_repeat_the_sources_last_value():
 def test_a_pooled_sample_on_histograms_draws_the_pools_sources():
     # __init__ mutant: pooled = pool is not None -> None; draw mutants on the pooled branch: own = None,
     # flat = None, "+ own" -> "- own", "* self.k" -> "/ self.k"
+    # and bincount(flat, minlength=size * k) -> no minlength (at this seed the last resample draws no source 1)
     # source 0 holds seven runs at 0, source 1 seven at 1; the pool has a third source this sample lacks
     sample = Sample(np.repeat([0, 1], 7), 2, groups=np.repeat([0, 1], 7), pool=np.array([0, 1, 2]))
     assert sample.use_histograms
-    means = resample(mean_of(GRID2), 8, Stream(sample, np.random.default_rng(1), sources=np.random.default_rng(7)))
-    chosen = np.random.default_rng(7).integers(0, 3, size=(8, 3))
+    means = resample(mean_of(GRID2), 8, Stream(sample, np.random.default_rng(1), sources=np.random.default_rng(15)))
+    chosen = np.random.default_rng(15).integers(0, 3, size=(8, 3))
     n0, n1 = (chosen == 0).sum(axis=1), (chosen == 1).sum(axis=1)
+    assert n1[-1] == 0 and np.any(n0 + n1 == 0)
     with np.errstate(invalid="ignore"):
         expected = n1 / (n0 + n1)
     np.testing.assert_array_equal(means, expected)
