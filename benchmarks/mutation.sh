@@ -48,6 +48,7 @@ MODULES=(stats/resample seeds stats/nested stats/gate stats/compare render/findi
 WORK=$(mktemp -d /tmp/mutation-work.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$HERE"
+COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes')  # what the copy is taken from
 git ls-files -z -co --exclude-standard | grep -zv '^\.venv/' | xargs -0 cp --parents -t "$WORK"
 cp pyproject.toml "$WORK/pyproject.orig.toml"
 
@@ -136,5 +137,5 @@ end_all=$(date +%s)
     IFS=$'\t' read -r m n k s o e r u sec <<<"$row"
     printf '%-24s %8s %7s %9s %17s %11s %10s %10s %7s\n' "$m" "$n" "$k" "$s" "$o" "$e" "$r" "$u" "$sec"
   done
-  echo "kill rate = killed / (mutants - equivalent); commit $(git -C "$HERE" rev-parse --short HEAD)$(git -C "$HERE" diff --quiet HEAD || echo '+changes'); $((end_all - start_all)) s; diffs in $OUT"
+  echo "kill rate = killed / (mutants - equivalent); commit $COMMIT; $((end_all - start_all)) s; diffs in $OUT"
 } | tee "$OUT/table.txt"
