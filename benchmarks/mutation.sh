@@ -6,7 +6,7 @@
 #
 # Needs `.venv/bin/pip install mutmut` (3.8.1 measured). Environment: MUTATION_JOBS (worker processes, default 2;
 # this is a shared 2-core machine), PYTHON (default .venv/bin/python), MUTATION_OUT (where the survivors' diffs
-# are written, default a new directory under /tmp).
+# are written, default a new temporary directory).
 #
 # The working tree is never touched: the tracked and untracked-but-not-ignored files are copied to a temporary
 # directory, a pyproject.toml with a [tool.mutmut] section for the one module is written there, mutmut writes
@@ -27,7 +27,7 @@ HERE=$(cd "$(dirname "$0")/.." && pwd)
 PYTHON=${PYTHON:-$HERE/.venv/bin/python}
 PYTHON=$(cd "$(dirname "$PYTHON")" && pwd)/$(basename "$PYTHON")
 JOBS=${MUTATION_JOBS:-2}
-OUT=${MUTATION_OUT:-$(mktemp -d /tmp/mutation-out.XXXXXX)}
+OUT=${MUTATION_OUT:-$(mktemp -d -t mutation-out.XXXXXX)}
 EQUIV=$HERE/benchmarks/mutation_equivalent.txt
 mkdir -p "$OUT"
 
@@ -45,7 +45,7 @@ declare -A TESTS=(
 MODULES=(stats/resample seeds stats/nested stats/gate stats/compare render/findings train/update stats/transferability)
 [ $# -gt 0 ] && MODULES=("$@")
 
-WORK=$(mktemp -d /tmp/mutation-work.XXXXXX)
+WORK=$(mktemp -d -t mutation-work.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 cd "$HERE"
 COMMIT=$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes')  # what the copy is taken from
