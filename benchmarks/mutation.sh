@@ -20,7 +20,8 @@
 # train/update runs with NUMBA_DISABLE_JIT=1: mutmut wraps every function in a trampoline, which @njit cannot
 # compile; the project runs its kernel as plain Python under that flag (blobs_transfer/train/fastmath.py).
 # render/findings deselects the one test that builds a small sweep (a ~100 s session fixture, repeated for every
-# mutant it covers); what it checks of findings is checked again in tests/render/test_findings_mutants.py.
+# mutant it covers). Each module's tests also include its "_mutants" test file where one exists
+# (tests/<folder>/test_<module>_mutants.py: the tests written to kill that module's survivors).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,9 +39,9 @@ declare -A TESTS=(
   [stats/nested]="tests/stats"
   [stats/gate]="tests/stats"
   [stats/transferability]="tests/stats"
-  [seeds]="tests/test_seeds.py tests/test_seeds_mutants.py"
-  [train/update]="tests/train/test_naive.py tests/train/test_kernel.py tests/train/test_update_mutants.py"
-  [render/findings]="tests/render/test_findings.py tests/render/test_findings_mutants.py"
+  [seeds]="tests/test_seeds.py"
+  [train/update]="tests/train/test_naive.py tests/train/test_kernel.py"
+  [render/findings]="tests/render/test_findings.py"
 )
 MODULES=(stats/resample seeds stats/nested stats/gate stats/compare render/findings train/update stats/transferability)
 [ $# -gt 0 ] && MODULES=("$@")
@@ -59,7 +60,10 @@ start_all=$(date +%s)
 for module in "${MODULES[@]}"; do
   [ -n "${TESTS[$module]:-}" ] || { echo "unknown module $module" >&2; exit 2; }
   tests=()
-  for t in ${TESTS[$module]}; do [ -e "$WORK/$t" ] && tests+=("$t"); done
+  folder=$(dirname "$module"); [ "$folder" = . ] && folder= || folder="$folder/"
+  for t in ${TESTS[$module]} "tests/${folder}test_$(basename "$module")_mutants.py"; do
+    [ -e "$WORK/$t" ] && tests+=("$t")
+  done
   args=(-m "not slow" -x -q -p no:cacheprovider --durations=0 --durations-min=1000)
   env=()
   case $module in
