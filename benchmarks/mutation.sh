@@ -64,7 +64,7 @@ for module in "${MODULES[@]}"; do
   for t in ${TESTS[$module]} "tests/${folder}test_$(basename "$module")_mutants.py"; do
     [ -e "$WORK/$t" ] && tests+=("$t")
   done
-  args=(-m "not slow" -x -q -p no:cacheprovider --durations=0 --durations-min=1000)
+  args=(-m "not slow" -x -q -n 0 -p no:cacheprovider --durations=0 --durations-min=1000)  # -n 0: no xdist workers
   env=()
   case $module in
     train/update) env=(NUMBA_DISABLE_JIT=1) ;;

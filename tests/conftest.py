@@ -37,12 +37,36 @@ from tests.helpers import BASELINE, GRID, ROOT, SWEEP, TINY, invoke, last_line_d
 WHOLE_STUDIES = {"gate_study", "default_study", "in_process_sweep"}
 
 
+# Session fixtures that cost seconds: under pytest-xdist each worker would make its own, so their users run on one.
+SHARED_SESSION = WHOLE_STUDIES | {"runs_folder"}
+
+
+def xdist_group(item) -> str | None:
+    """Which tests pytest-xdist keeps on one worker (`--dist loadgroup`), so that what they share is made once:
+    the users of a costly session fixture, and the tests of a file that has module- or class-scoped fixtures.
+    Every other test goes wherever a worker is free."""
+    shared = sorted(SHARED_SESSION & set(item.fixturenames))
+    if shared:
+        return shared[0]
+    defs = getattr(item, "_fixtureinfo", None)
+    if defs and any(d[-1].scope in ("module", "class", "package") for d in defs.name2fixturedefs.values()):
+        return item.nodeid.split("::")[0]
+    return None
+
+
 def pytest_collection_modifyitems(config, items):
     """The rule above, checked at collection: a test that uses a whole study, even through another fixture, is
-    marked slow."""
+    marked slow. Then each test's xdist group (see `xdist_group`)."""
     wrong = [i.nodeid for i in items if WHOLE_STUDIES & set(i.fixturenames) and not i.get_closest_marker("slow")]
     if wrong:
         raise pytest.UsageError(f"mark these slow or give them a tiny run: they use a whole study: {wrong}")
+    both = [i.nodeid for i in items if len(SHARED_SESSION & set(i.fixturenames)) > 1]
+    if both:
+        raise pytest.UsageError(f"these use two costly session fixtures, which xdist cannot keep together: {both}")
+    for item in items:
+        group = xdist_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ import pytest
 
 from blobs_transfer.config import load_config
 from blobs_transfer.config.load import resolve_config
-from tests.helpers import ROOT
+from blobs_transfer.train.engine import KERNEL_DIR_ENV
+from tests.helpers import ROOT, invoke, last_line_dir
 
 
 def test_the_wheel_lists_every_package_and_ships_the_configs():
@@ -34,7 +35,9 @@ def test_a_committed_config_can_be_named_without_a_path(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_a_wheel_installed_in_a_fresh_venv_runs_the_study_in_an_empty_folder(tmp_path):
     """pip wheel ., then a fresh venv that takes its dependencies from the test venv (a .pth, so nothing is
-    downloaded) and the package from the wheel alone; every command in an empty folder."""
+    downloaded) and the package from the wheel alone; every command in an empty folder. The install starts with
+    a cold kernel cache: the first command compiles the kernel into the installed package and says so once, the
+    later ones load it silently, and the numbers are the clone's (compiled and cached code agree)."""
     started = time.time()
     wheels = tmp_path / "wheels"
     subprocess.run(
@@ -54,7 +57,8 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_the_study_in_an_empty_folder(tmp
     )
     here = tmp_path / "empty"
     here.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", KERNEL_DIR_ENV)}
+    stderr = []
 
     def run(*args):
         done = subprocess.run(
@@ -66,6 +70,7 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_the_study_in_an_empty_folder(tmp
             timeout=900,
         )
         assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+        stderr.append(done.stderr)
         return done.stdout
 
     origin = subprocess.run(
@@ -86,4 +91,13 @@ def test_a_wheel_installed_in_a_fresh_venv_runs_the_study_in_an_empty_folder(tmp
     run("check", one, "--baseline", "b.json")
     run("report", many)
     assert sorted(p.name for p in here.iterdir()) == ["b.json", "results"]
+    # the kernel: compiled by the first command that trains (train-source), said once, cached in the install
+    said = [i for i, err in enumerate(stderr) if "compiling the training kernel" in err]
+    assert said == [1] and stderr[1].count("compiling the training kernel") == 1, stderr
+    assert list((site / "blobs_transfer" / "train" / "_kernels" / "__pycache__").glob("*.nbi"))
+    # the same study in this process, on this session's cached kernel: the same bytes
+    assert invoke("train-source", "--epochs", 2, "--results-dir", tmp_path / "clone").exit_code == 0
+    clone = invoke("compare", "--repeats", 30, "--epochs", 2, "--results-dir", tmp_path / "clone")
+    clone = last_line_dir(clone, tmp_path / "clone")
+    assert (clone / "scores.csv").read_bytes() == (here / one / "scores.csv").read_bytes()
     print(f"wheel built, installed and run in {time.time() - started:.0f} s")
