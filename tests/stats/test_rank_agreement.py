@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr, weightedtau
 
-from blobs_transfer.stats import rank_agreement as R
+from blobs_transfer.stats import rank_agreement
 from blobs_transfer.stats.nested import source_means
 from blobs_transfer.stats.resample import Sample, Stream, resample
 
@@ -22,8 +22,8 @@ def test_ranks_are_scipys_rankdata():
     from scipy.stats import rankdata
 
     x = np.round(np.random.default_rng(0).normal(size=(5, 9)))
-    assert R._ranks(x) == pytest.approx(rankdata(x, axis=1), abs=0)
-    assert R._ranks(x[0]) == pytest.approx(rankdata(x[0]), abs=0)
+    assert rank_agreement._ranks(x) == pytest.approx(rankdata(x, axis=1), abs=0)
+    assert rank_agreement._ranks(x[0]) == pytest.approx(rankdata(x[0]), abs=0)
 
 
 def test_spearman_rows_is_scipys_with_ties():
@@ -31,8 +31,10 @@ def test_spearman_rows_is_scipys_with_ties():
     x = rng.integers(0, 5, (6, 12)).astype(float)
     y = rng.normal(size=(6, 12))
     expect = [spearmanr(a, b).statistic for a, b in zip(x, y)]
-    assert R.spearman_rows(x, y) == pytest.approx(expect, rel=1e-12)
-    assert np.isnan(R.spearman_rows(np.ones((1, 5)), y[:1, :5])[0])  # a constant score has no rank correlation
+    assert rank_agreement.spearman_rows(x, y) == pytest.approx(expect, rel=1e-12)
+    assert np.isnan(
+        rank_agreement.spearman_rows(np.ones((1, 5)), y[:1, :5])[0]
+    )  # a constant score has no rank correlation
 
 
 @pytest.mark.parametrize("k, ties", [(10, False), (40, True), (6, True)])
@@ -43,23 +45,31 @@ def test_weighted_tau_rows_is_scipys_weightedtau(k, ties):
         x, y = np.round(x), np.round(2 * y)
         x[:, 1], y[:, 1] = x[:, 0], y[:, 0]
     expect = [weightedtau(a, b).statistic for a, b in zip(x, y)]
-    assert R.weighted_tau_rows(x, y, block=7) == pytest.approx(expect, rel=1e-12, abs=1e-14)
-    assert R.weighted_tau(x[0], y[0]) == pytest.approx(expect[0], rel=1e-15)
-    assert np.isnan(R.weighted_tau_rows(np.ones((1, 5)), y[:1, :5])[0])
+    assert rank_agreement.weighted_tau_rows(x, y, block=7) == pytest.approx(expect, rel=1e-12, abs=1e-14)
+    assert rank_agreement.weighted_tau(x[0], y[0]) == pytest.approx(expect[0], rel=1e-15)
+    assert np.isnan(rank_agreement.weighted_tau_rows(np.ones((1, 5)), y[:1, :5])[0])
 
 
 def test_top_pick_hits_by_hand():
     y = np.array([[0.1, 0.9, 0.5, 0.3, 0.2, 0.4, 0.6, 0.7, 0.8, 0.0]])
-    assert R.top_pick_hits(np.array([[0, 5, 0, 0, 0, 0, 0, 0, 0, 0.0]]), y)[0] == 1.0  # picks the best of 10
-    assert R.top_pick_hits(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y)[0] == 0.0  # the second best is not top 10%
-    assert R.top_pick_hits(np.array([[0, 5, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y)[0] == 0.5  # a tie at the top splits
-    assert R.top_pick_hits(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y, share=0.2)[0] == 1.0
+    assert (
+        rank_agreement.top_pick_hits(np.array([[0, 5, 0, 0, 0, 0, 0, 0, 0, 0.0]]), y)[0] == 1.0
+    )  # picks the best of 10
+    assert (
+        rank_agreement.top_pick_hits(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y)[0] == 0.0
+    )  # the second best is not top 10%
+    assert (
+        rank_agreement.top_pick_hits(np.array([[0, 5, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y)[0] == 0.5
+    )  # a tie at the top splits
+    assert rank_agreement.top_pick_hits(np.array([[0, 0, 0, 0, 0, 0, 0, 0, 5, 0.0]]), y, share=0.2)[0] == 1.0
 
 
 def test_a_score_that_is_the_truth_and_one_that_is_its_opposite():
     q, acc, groups = nested(2)
     labels, means = source_means(acc, groups)
-    out = R.agreement({"truth": means, "opposite": -means}, labels, acc, groups, seed=0, arm="a", n_resamples=200)
+    out = rank_agreement.agreement(
+        {"truth": means, "opposite": -means}, labels, acc, groups, seed=0, arm="a", n_resamples=200
+    )
     truth, opposite = out["truth"], out["opposite"]
     assert truth["rho"] == pytest.approx(1.0) and truth["tau"] == pytest.approx(1.0)
     assert truth["rho_ci"][0] > 0.9 and truth["top_pick_rank"] == 1.0 and truth["top_pick_in_top"] == 1.0
@@ -72,7 +82,7 @@ def test_point_estimates_are_scipys_and_the_cis_cover_them():
     q, acc, groups = nested(3)
     labels, means = source_means(acc, groups)
     score = q + np.random.default_rng(4).normal(size=q.size)  # informative, noisy
-    row = R.agreement({"s": score}, labels, acc, groups, seed=5, arm="a", n_resamples=300)["s"]
+    row = rank_agreement.agreement({"s": score}, labels, acc, groups, seed=5, arm="a", n_resamples=300)["s"]
     assert row["rho"] == pytest.approx(spearmanr(score, means).statistic, rel=1e-12)
     assert row["tau"] == pytest.approx(weightedtau(score, means).statistic, rel=1e-12)
     assert row["rho_ci"][0] < row["rho"] < row["rho_ci"][1] and row["tau_ci"][0] < row["tau"] < row["tau_ci"][1]
@@ -85,7 +95,7 @@ def test_the_difference_to_a_reference_score_is_paired():
     rng = np.random.default_rng(10)
     scores = {"good": q + 0.3 * rng.normal(size=q.size), "poor": q + 3 * rng.normal(size=q.size)}
     scores["good again"] = scores["good"] * 2 + 1  # the same ranking
-    out = R.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=300, reference="good")
+    out = rank_agreement.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=300, reference="good")
     assert out["poor"]["rho_diff"] == pytest.approx(out["poor"]["rho"] - out["good"]["rho"], abs=1e-12)
     assert out["good again"]["rho_diff"] == 0.0 and out["good again"]["rho_diff_ci"] == [0.0, 0.0]
     low, high = out["poor"]["rho_diff_ci"]
@@ -93,17 +103,19 @@ def test_the_difference_to_a_reference_score_is_paired():
     assert high - low < (out["poor"]["rho_ci"][1] - out["poor"]["rho_ci"][0]) + (
         out["good"]["rho_ci"][1] - out["good"]["rho_ci"][0]
     )
-    assert "rho_diff" not in R.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=50)["poor"]
+    assert (
+        "rho_diff" not in rank_agreement.agreement(scores, labels, acc, groups, seed=1, arm="a", n_resamples=50)["poor"]
+    )
 
 
 def test_the_resamples_are_named_by_arm_and_repeat_exactly():
     q, acc, groups = nested(6)
     labels, _ = source_means(acc, groups)
-    a = R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
-    assert a == R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
-    assert a != R.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=1", n_resamples=100)
+    a = rank_agreement.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
+    assert a == rank_agreement.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100)
+    assert a != rank_agreement.agreement({"q": q}, labels, acc, groups, seed=7, arm="transfer fixed=1", n_resamples=100)
     # the scores share their resamples: adding a score leaves another's numbers as they were
-    both = R.agreement(
+    both = rank_agreement.agreement(
         {"q": q, "noise": np.arange(q.size)}, labels, acc, groups, seed=7, arm="transfer fixed=0", n_resamples=100
     )
     assert both["q"] == a["q"]
@@ -119,7 +131,7 @@ def test_each_resample_holds_k_drawn_sources_with_their_drawn_runs():
     seen = []
 
     def statistic(draw):
-        src, means = R._expanded(draw, onehot, acc, np.ones(k))
+        src, means = rank_agreement._expanded(draw, onehot, acc, np.ones(k))
         seen.append((src, means))
         return np.zeros(src.shape[0])
 
@@ -135,10 +147,10 @@ def test_each_resample_holds_k_drawn_sources_with_their_drawn_runs():
 def test_too_few_sources_or_a_source_without_a_score_is_refused():
     acc, groups = np.array([0.7, 0.8, 0.9, 0.6]), np.array([0, 0, 1, 1])
     with pytest.raises(ValueError, match="at least 3"):
-        R.agreement({"s": np.array([1.0, 2.0])}, np.array([0, 1]), acc, groups, seed=0, arm="a")
+        rank_agreement.agreement({"s": np.array([1.0, 2.0])}, np.array([0, 1]), acc, groups, seed=0, arm="a")
     acc, groups = np.array([0.7, 0.8, 0.9]), np.array([0, 1, 5])
     with pytest.raises(ValueError, match="each with a score"):
-        R.agreement({"s": np.array([1.0, 2.0, 3.0])}, np.array([0, 1, 2]), acc, groups, seed=0, arm="a")
+        rank_agreement.agreement({"s": np.array([1.0, 2.0, 3.0])}, np.array([0, 1, 2]), acc, groups, seed=0, arm="a")
 
 
 def tied_sources():
@@ -155,7 +167,9 @@ def test_equal_realised_means_tie_in_the_point_estimates_and_match_scipy():
     means (1219/1500 twice). Averaged as floats they do not tie and rho is another number."""
     score, acc, groups = tied_sources()
     exact = np.array([1219, 1219, 1155, 1260, 915, 1206]) / 1500
-    row = R.agreement({"s": score}, np.arange(6), acc, groups, seed=0, arm="a", n_resamples=50, n_test=500)["s"]
+    row = rank_agreement.agreement(
+        {"s": score}, np.arange(6), acc, groups, seed=0, arm="a", n_resamples=50, n_test=500
+    )["s"]
     assert row["rho"] == pytest.approx(spearmanr(score, exact).statistic, abs=1e-15)
     assert row["tau"] == pytest.approx(weightedtau(score, exact).statistic, abs=1e-15)
     floats = source_means(acc, groups)[1]
@@ -173,7 +187,7 @@ def test_equal_realised_means_tie_in_every_resample():
         def hist(self):
             return np.ones((1, groups.size))
 
-    _, exact = R._expanded(Whole(), onehot, counts, np.full(6, 3.0), 500)
+    _, exact = rank_agreement._expanded(Whole(), onehot, counts, np.full(6, 3.0), 500)
     assert exact[0, 0] == exact[0, 1] == 1219 / 1500
     with pytest.raises(ValueError, match="whole counts"):
-        R.agreement({"s": np.arange(6.0)}, np.arange(6), acc + 1e-4, groups, seed=0, arm="a", n_test=500)
+        rank_agreement.agreement({"s": np.arange(6.0)}, np.arange(6), acc + 1e-4, groups, seed=0, arm="a", n_test=500)

@@ -5,7 +5,7 @@ and the probe against scikit-learn."""
 import numpy as np
 import pytest
 
-from blobs_transfer.stats import transferability as T
+from blobs_transfer.stats import transferability
 
 
 def features_and_labels(seed=0, n=300, d=5):
@@ -30,8 +30,8 @@ def softmax_rows(seed=0, n=200, z=3):
 def test_leep_by_hand():
     theta = np.array([[0.8, 0.2], [0.2, 0.8]])
     # P(y, z) = [[0.4, 0.1], [0.1, 0.4]], P(y | z) = [[0.8, 0.2], [0.2, 0.8]]: each row 0.8^2 + 0.2^2 = 0.68
-    assert T.leep(theta, np.array([0, 1])) == pytest.approx(np.log(0.68), abs=1e-15)
-    assert T.leep(np.full((2, 2), 0.5), np.array([0, 1])) == pytest.approx(np.log(0.5), abs=1e-15)
+    assert transferability.leep(theta, np.array([0, 1])) == pytest.approx(np.log(0.68), abs=1e-15)
+    assert transferability.leep(np.full((2, 2), 0.5), np.array([0, 1])) == pytest.approx(np.log(0.5), abs=1e-15)
 
 
 def test_leep_equals_its_definition_as_a_loop():
@@ -42,17 +42,17 @@ def test_leep_equals_its_definition_as_a_loop():
         joint[y[i]] += theta[i] / n
     cond = joint / joint.sum(axis=0)
     expect = np.mean([np.log(sum(cond[y[i], z] * theta[i, z] for z in range(theta.shape[1]))) for i in range(n)])
-    assert T.leep(theta, y) == pytest.approx(expect, rel=1e-12)
+    assert transferability.leep(theta, y) == pytest.approx(expect, rel=1e-12)
 
 
 def test_nce_by_hand():
     # z = [0, 0, 1, 1], y = [0, 1, 1, 1]: given z = 0 the label is a coin (log 2), given z = 1 certain; P(z) = 1/2
     theta = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.1, 0.9]])
-    assert T.nce(theta, np.array([0, 1, 1, 1])) == pytest.approx(-0.5 * np.log(2), abs=1e-15)
-    assert T.nce(theta, np.array([0, 0, 1, 1])) == 0.0  # the prediction says everything
+    assert transferability.nce(theta, np.array([0, 1, 1, 1])) == pytest.approx(-0.5 * np.log(2), abs=1e-15)
+    assert transferability.nce(theta, np.array([0, 0, 1, 1])) == 0.0  # the prediction says everything
 
 
-@pytest.mark.parametrize("score", [T.leep, T.nce])
+@pytest.mark.parametrize("score", [transferability.leep, transferability.nce])
 def test_leep_and_nce_do_not_depend_on_how_the_source_classes_are_numbered(score):
     theta, y = softmax_rows(2, z=4)
     for perm in ([3, 2, 1, 0], [1, 3, 0, 2]):
@@ -62,15 +62,17 @@ def test_leep_and_nce_do_not_depend_on_how_the_source_classes_are_numbered(score
 def test_a_source_class_that_nothing_is_predicted_as_adds_nothing():
     theta, y = softmax_rows(3, z=3)
     never = np.hstack([theta, np.zeros((len(y), 1))])  # a fourth source output that is zero on every row
-    assert T.leep(never, y) == pytest.approx(T.leep(theta, y), rel=1e-12)
-    assert np.isfinite(T.leep(never, y))
-    assert T.nce(never, y) == pytest.approx(T.nce(theta, y), rel=1e-12)
+    assert transferability.leep(never, y) == pytest.approx(transferability.leep(theta, y), rel=1e-12)
+    assert np.isfinite(transferability.leep(never, y))
+    assert transferability.nce(never, y) == pytest.approx(transferability.nce(theta, y), rel=1e-12)
     rare = np.hstack([theta, np.full((len(y), 1), 1e-9)])  # never the argmax, never zero
-    assert T.nce(rare, y) == pytest.approx(T.nce(theta, y), rel=1e-12)
+    assert transferability.nce(rare, y) == pytest.approx(transferability.nce(theta, y), rel=1e-12)
     # and a target class the source never predicts (source class 2 never wins): NCE counts only what is seen
     two = np.hstack([theta[:, :2], np.zeros((len(y), 1))])
-    assert np.isfinite(T.nce(two, y)) and np.isfinite(T.leep(two / two.sum(axis=1, keepdims=True), y))
-    assert T.source_accuracy(two, y) == pytest.approx(np.mean(np.argmax(theta[:, :2], axis=1) == y))
+    assert np.isfinite(transferability.nce(two, y)) and np.isfinite(
+        transferability.leep(two / two.sum(axis=1, keepdims=True), y)
+    )
+    assert transferability.source_accuracy(two, y) == pytest.approx(np.mean(np.argmax(theta[:, :2], axis=1) == y))
 
 
 # --- LogME ----------------------------------------------------------------------------------------------
@@ -84,7 +86,7 @@ def test_evidence_is_the_gaussian_marginal_likelihood():
     t = (y == 1).astype(float)
     for alpha, beta in ((1.0, 1.0), (0.3, 5.0), (20.0, 0.7)):
         cov = np.eye(40) / beta + f @ f.T / alpha
-        assert T.evidence(t, f, alpha, beta) == pytest.approx(
+        assert transferability.evidence(t, f, alpha, beta) == pytest.approx(
             multivariate_normal(np.zeros(40), cov).logpdf(t) / 40, rel=1e-10
         )
 
@@ -95,9 +97,9 @@ def test_logme_maximises_the_evidence():
 
     f, y = features_and_labels(5, n=120, d=4)
     t = (y == 2).astype(float)
-    value, alpha, beta = T.maximise_evidence(t, f)
+    value, alpha, beta = transferability.maximise_evidence(t, f)
     best = minimize(
-        lambda p: -T.evidence(t, f, np.exp(p[0]), np.exp(p[1])),
+        lambda p: -transferability.evidence(t, f, np.exp(p[0]), np.exp(p[1])),
         [0.0, 0.0],
         method="Nelder-Mead",
         options={"xatol": 1e-10, "fatol": 1e-14, "maxiter": 4000},
@@ -112,7 +114,7 @@ def test_logme_with_no_live_feature_has_a_closed_form():
     y = np.array([0, 0, 1, 2, 2, 2, 1, 0, 2, 2])
     n = len(y)
     expect = np.mean([-(np.log(2 * np.pi * np.sum(y == c) / n) + 1) / 2 for c in range(3)])
-    assert T.logme(np.zeros((n, 5)), y) == pytest.approx(expect, rel=1e-14)
+    assert transferability.logme(np.zeros((n, 5)), y) == pytest.approx(expect, rel=1e-14)
 
 
 def test_a_dead_unit_changes_logme_by_nothing():
@@ -121,7 +123,7 @@ def test_a_dead_unit_changes_logme_by_nothing():
     f, y = features_and_labels(0, n=500)
     f[:, 3] = 0.0
     alive = np.delete(f, 3, axis=1)
-    assert T.logme(f, y) == pytest.approx(T.logme(alive, y), abs=1e-12)
+    assert transferability.logme(f, y) == pytest.approx(transferability.logme(alive, y), abs=1e-12)
 
 
 def test_logme_agrees_with_the_reference_algorithm():
@@ -132,13 +134,13 @@ def test_logme_agrees_with_the_reference_algorithm():
     f = np.maximum(rng.normal(size=(500, 5)) + rng.normal(size=5), 0)
     y = rng.integers(0, 3, 500)
     f[:, :2] += y[:, None] * 0.7
-    assert T.logme(f, y) == pytest.approx(-0.459938717689, abs=2e-10)
+    assert transferability.logme(f, y) == pytest.approx(-0.459938717689, abs=2e-10)
 
 
 def test_logme_rewards_features_that_carry_the_labels():
     f, y = features_and_labels(6)
     noise = np.random.default_rng(7).permutation(f)  # the same features, no longer tied to the labels
-    assert T.logme(f, y) > T.logme(noise, y) + 0.05
+    assert transferability.logme(f, y) > transferability.logme(noise, y) + 0.05
 
 
 # --- H-score --------------------------------------------------------------------------------------------
@@ -148,8 +150,8 @@ def test_ledoit_wolf_shrinkage_is_scikit_learns():
     from sklearn.covariance import LedoitWolf
 
     f, _ = features_and_labels(8)
-    assert T.ledoit_wolf_shrinkage(f) == pytest.approx(LedoitWolf().fit(f).shrinkage_, rel=1e-10)
-    assert T.ledoit_wolf_shrinkage(np.eye(4)) >= 0.0
+    assert transferability.ledoit_wolf_shrinkage(f) == pytest.approx(LedoitWolf().fit(f).shrinkage_, rel=1e-10)
+    assert transferability.ledoit_wolf_shrinkage(np.eye(4)) >= 0.0
 
 
 def test_h_score_by_hand_and_as_the_regularised_reference():
@@ -157,7 +159,7 @@ def test_h_score_by_hand_and_as_the_regularised_reference():
 
     # one feature, classes at -1 and +1: S = 1, the class means explain all of it: H = 1
     f, y = np.array([[-1.0], [-1.0], [1.0], [1.0]]), np.array([0, 0, 1, 1])
-    assert T.h_score(f, y, shrinkage=0.0) == pytest.approx(1.0)
+    assert transferability.h_score(f, y, shrinkage=0.0) == pytest.approx(1.0)
     # the regularised reference (Ibrahim et al.): tr(pinv(LW covariance) (1 - alpha) cov(g)), cov(g) with n - 1
     f, y = features_and_labels(9)
     lw = LedoitWolf().fit(f)
@@ -165,7 +167,7 @@ def test_h_score_by_hand_and_as_the_regularised_reference():
     for c in range(3):
         g[y == c] = f[y == c].mean(axis=0)
     ref = np.trace(np.linalg.pinv(lw.covariance_) @ ((1 - lw.shrinkage_) * np.cov(g, rowvar=False)))
-    assert T.h_score(f, y) == pytest.approx(ref * (len(y) - 1) / len(y), rel=1e-9)
+    assert transferability.h_score(f, y) == pytest.approx(ref * (len(y) - 1) / len(y), rel=1e-9)
 
 
 def test_h_score_without_shrinkage_is_invariant_under_an_invertible_affine_map():
@@ -174,15 +176,21 @@ def test_h_score_without_shrinkage_is_invariant_under_an_invertible_affine_map()
     a = rng.normal(size=(5, 5)) + 3 * np.eye(5)
     assert abs(np.linalg.det(a)) > 1
     moved = f @ a + rng.normal(size=5)
-    assert T.h_score(moved, y, shrinkage=0.0) == pytest.approx(T.h_score(f, y, shrinkage=0.0), rel=1e-8)
-    assert T.h_score(moved, y) != pytest.approx(T.h_score(f, y), rel=1e-3)  # shrinkage is not invariant
+    assert transferability.h_score(moved, y, shrinkage=0.0) == pytest.approx(
+        transferability.h_score(f, y, shrinkage=0.0), rel=1e-8
+    )
+    assert transferability.h_score(moved, y) != pytest.approx(
+        transferability.h_score(f, y), rel=1e-3
+    )  # shrinkage is not invariant
 
 
 def test_a_dead_unit_and_the_h_score():
     f, y = features_and_labels(12)
     dead = np.hstack([f, np.zeros((len(y), 1))])
-    assert T.h_score(dead, y, shrinkage=0.0) == pytest.approx(T.h_score(f, y, shrinkage=0.0), rel=1e-9)
-    assert np.isfinite(T.h_score(dead, y))
+    assert transferability.h_score(dead, y, shrinkage=0.0) == pytest.approx(
+        transferability.h_score(f, y, shrinkage=0.0), rel=1e-9
+    )
+    assert np.isfinite(transferability.h_score(dead, y))
 
 
 # --- the plain baselines --------------------------------------------------------------------------------
@@ -190,14 +198,14 @@ def test_a_dead_unit_and_the_h_score():
 
 def test_source_accuracy_by_hand():
     theta = np.array([[0.7, 0.2, 0.1], [0.1, 0.2, 0.7], [0.3, 0.4, 0.3], [0.5, 0.1, 0.4]])
-    assert T.source_accuracy(theta, np.array([0, 2, 0, 1])) == 0.5
+    assert transferability.source_accuracy(theta, np.array([0, 2, 0, 1])) == 0.5
 
 
 def test_the_probe_is_scikit_learns_logistic_regression():
     from sklearn.linear_model import LogisticRegression
 
     f, y = features_and_labels(13, n=200)
-    w = T.fit_logistic(f, y, 3)
+    w = transferability.fit_logistic(f, y, 3)
     ours = np.hstack([f, np.ones((200, 1))]) @ w
     theirs = LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000).fit(f, y)
     p = np.exp(ours - ours.max(axis=1, keepdims=True))
@@ -207,6 +215,6 @@ def test_the_probe_is_scikit_learns_logistic_regression():
 def test_probe_accuracy_by_cross_validation():
     f, y = features_and_labels(14, n=200)
     separable = np.column_stack([y, np.zeros(200)]).astype(float)  # the label itself, and a dead unit
-    assert T.probe_accuracy(separable, y) == 1.0
-    chance = T.probe_accuracy(np.random.default_rng(15).normal(size=(200, 3)), y)
-    assert 0.15 < chance < 0.55 and T.probe_accuracy(f, y) > chance + 0.1
+    assert transferability.probe_accuracy(separable, y) == 1.0
+    chance = transferability.probe_accuracy(np.random.default_rng(15).normal(size=(200, 3)), y)
+    assert 0.15 < chance < 0.55 and transferability.probe_accuracy(f, y) > chance + 0.1

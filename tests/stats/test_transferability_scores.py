@@ -9,7 +9,7 @@ import pytest
 from scipy.linalg import hadamard
 
 from blobs_transfer.stats import exact_means as E
-from blobs_transfer.stats import transferability as T
+from blobs_transfer.stats import transferability
 
 
 def features_and_labels(seed=0, n=300, d=5):
@@ -30,12 +30,12 @@ def test_transrate_by_hand():
     4 / (2 eps)). TransRate = log(1 + 1/eps) - 1/2 log(1 + 2/eps), eps = 1e-4."""
     f = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]])
     y = np.array([0, 0, 1, 1])
-    assert T.TRANSRATE_EPS == 1e-4
+    assert transferability.TRANSRATE_EPS == 1e-4
     expect = np.log(10_001.0) - 0.5 * np.log(20_001.0)
-    assert T.transrate(f, y) == pytest.approx(expect, rel=1e-12)
+    assert transferability.transrate(f, y) == pytest.approx(expect, rel=1e-12)
     # the standardisation: a unit's scale and offset do not matter, and a dead unit adds nothing
-    assert T.transrate(f * [3.0, 0.5] + [7.0, -2.0], y) == pytest.approx(expect, rel=1e-12)
-    assert T.transrate(np.column_stack([f, np.zeros(4)]), y) == pytest.approx(expect, rel=1e-12)
+    assert transferability.transrate(f * [3.0, 0.5] + [7.0, -2.0], y) == pytest.approx(expect, rel=1e-12)
+    assert transferability.transrate(np.column_stack([f, np.zeros(4)]), y) == pytest.approx(expect, rel=1e-12)
 
 
 def test_transrate_of_a_class_that_has_the_whole_spread_is_about_nothing():
@@ -45,13 +45,15 @@ def test_transrate_of_a_class_that_has_the_whole_spread_is_about_nothing():
     f = np.array([[-2.0], [-2.0], [1.0], [1.0], [1.0], [1.0]])
     y = np.array([0, 0, 1, 1, 1, 1])
     expect = 0.5 * np.log(10_001.0) - 0.25 * (np.log(20_001.0) + np.log(5_001.0))
-    assert T.transrate(f, y) == pytest.approx(expect, rel=1e-9)
+    assert transferability.transrate(f, y) == pytest.approx(expect, rel=1e-9)
     assert abs(expect) < 1e-4
 
 
 def test_transrate_rewards_features_that_carry_the_labels():
     f, y = features_and_labels(1)
-    assert T.transrate(f, y) > T.transrate(np.random.default_rng(2).permutation(f), y) + 0.05
+    assert (
+        transferability.transrate(f, y) > transferability.transrate(np.random.default_rng(2).permutation(f), y) + 0.05
+    )
 
 
 # --- GBC --------------------------------------------------------------------------------------------------
@@ -62,18 +64,20 @@ def test_gbc_by_hand():
     ordered pairs: GBC = -2 e^-2. Classes {0, 2} and {3, 7} (variance 4): S = 2.5, D_B = 16 / (8 * 2.5) + 1/2
     log(2.5 / sqrt(1 * 4)) = 0.8 + 1/2 log 1.25."""
     y = np.array([0, 0, 1, 1])
-    assert T.gbc(np.array([[0.0], [2.0], [4.0], [6.0]]), y) == pytest.approx(-2 * np.exp(-2.0), rel=1e-14)
+    assert transferability.gbc(np.array([[0.0], [2.0], [4.0], [6.0]]), y) == pytest.approx(-2 * np.exp(-2.0), rel=1e-14)
     expect = -2 * np.exp(-0.8 - 0.5 * np.log(1.25))
-    assert T.gbc(np.array([[0.0], [2.0], [3.0], [7.0]]), y) == pytest.approx(expect, rel=1e-14)
+    assert transferability.gbc(np.array([[0.0], [2.0], [3.0], [7.0]]), y) == pytest.approx(expect, rel=1e-14)
 
 
 def test_gbc_of_identical_classes_is_minus_the_number_of_ordered_pairs():
     """Three classes at one point: each variance floored at 1e-4, D_B = 0, BC = 1 for each of the 6 ordered
     pairs. A unit constant in every class (dead) adds nothing to D_B."""
     y = np.array([0, 0, 1, 1, 2, 2])
-    assert T.gbc(np.ones((6, 2)), y) == -6.0
+    assert transferability.gbc(np.ones((6, 2)), y) == -6.0
     f = np.array([[0.0], [2.0], [4.0], [6.0]])
-    assert T.gbc(np.column_stack([f, np.zeros(4)]), np.array([0, 0, 1, 1])) == pytest.approx(-2 * np.exp(-2.0))
+    assert transferability.gbc(np.column_stack([f, np.zeros(4)]), np.array([0, 0, 1, 1])) == pytest.approx(
+        -2 * np.exp(-2.0)
+    )
 
 
 def test_gbc_floors_a_class_variance_at_1e_4():
@@ -81,7 +85,7 @@ def test_gbc_floors_a_class_variance_at_1e_4():
     agree, S = (1 + 1e-4) / 2, D_B = 1/2 (log S - 1/2 log 1e-4 - 1/2 log 1)."""
     f, y = np.array([[1.0], [1.0], [0.0], [2.0]]), np.array([0, 0, 1, 1])
     distance = 0.5 * (np.log((1 + 1e-4) / 2) - 0.5 * np.log(1e-4))
-    assert T.gbc(f, y) == pytest.approx(-2 * np.exp(-distance), rel=1e-12)
+    assert transferability.gbc(f, y) == pytest.approx(-2 * np.exp(-distance), rel=1e-12)
 
 
 def test_gbc_spherical_by_hand():
@@ -91,13 +95,13 @@ def test_gbc_spherical_by_hand():
     code counts the log-determinant once, which would give -2 / sqrt(1.25)."""
     y = np.array([0, 0, 1, 1])
     f = np.array([[0.0, -2.0], [2.0, 2.0], [4.0, -2.0], [6.0, 2.0]])
-    assert T.gbc(f, y) == pytest.approx(-2 * np.exp(-2.0), rel=1e-14)
-    assert T.gbc(f, y, covariance="spherical") == pytest.approx(-2 * np.exp(-0.8), rel=1e-14)
+    assert transferability.gbc(f, y) == pytest.approx(-2 * np.exp(-2.0), rel=1e-14)
+    assert transferability.gbc(f, y, covariance="spherical") == pytest.approx(-2 * np.exp(-0.8), rel=1e-14)
     g = np.array([[0.0, 0.0], [2.0, 2.0], [-1.0, -1.0], [3.0, 3.0]])
-    assert T.gbc(g, y, covariance="spherical") == pytest.approx(-2 / 1.25, rel=1e-14)
-    assert T.gbc(g, y) == pytest.approx(-2 / 1.25, rel=1e-14)  # diagonal: the same, unit by unit
+    assert transferability.gbc(g, y, covariance="spherical") == pytest.approx(-2 / 1.25, rel=1e-14)
+    assert transferability.gbc(g, y) == pytest.approx(-2 / 1.25, rel=1e-14)  # diagonal: the same, unit by unit
     with pytest.raises(ValueError, match="spherical"):
-        T.gbc(g, y, covariance="full")
+        transferability.gbc(g, y, covariance="full")
 
 
 # --- N-LEEP -----------------------------------------------------------------------------------------------
@@ -118,10 +122,10 @@ def test_nleep_by_hand():
     own): a component of a 0/1 cluster gives each label 1/2 whatever its share of the rows, so N-LEEP =
     (2/3) log 1/2."""
     f, y = clusters([[0], [1], [2]])
-    assert T.nleep(f, y, seed=1) == pytest.approx(0.0, abs=1e-9)
-    assert T.nleep(f, y, seed=1, components_per_class=1) == pytest.approx(0.0, abs=1e-9)
+    assert transferability.nleep(f, y, seed=1) == pytest.approx(0.0, abs=1e-9)
+    assert transferability.nleep(f, y, seed=1, components_per_class=1) == pytest.approx(0.0, abs=1e-9)
     f, y = clusters([[0, 1], [0, 1], [2]])
-    assert T.nleep(f, y, seed=1, components_per_class=1) == pytest.approx(2 / 3 * np.log(0.5), abs=1e-9)
+    assert transferability.nleep(f, y, seed=1, components_per_class=1) == pytest.approx(2 / 3 * np.log(0.5), abs=1e-9)
 
 
 def test_nleep_fits_five_components_per_class():
@@ -130,15 +134,17 @@ def test_nleep_fits_five_components_per_class():
     rng = np.random.default_rng(4)
     f = np.concatenate([[100.0 * k, 0.0] + 0.1 * rng.normal(size=(20, 2)) for k in range(15)])
     y = np.repeat(np.arange(15) % 3, 20)
-    assert T.NLEEP_COMPONENTS_PER_CLASS == 5
-    assert T.nleep(f, y, seed=1) == pytest.approx(0.0, abs=1e-9)
-    assert T.nleep(f, y, seed=1, components_per_class=1) < -0.3
+    assert transferability.NLEEP_COMPONENTS_PER_CLASS == 5
+    assert transferability.nleep(f, y, seed=1) == pytest.approx(0.0, abs=1e-9)
+    assert transferability.nleep(f, y, seed=1, components_per_class=1) < -0.3
 
 
 def test_nleep_takes_its_seed_from_the_caller():
     f, y = features_and_labels(4, n=200)
-    assert T.nleep(f, y, seed=7) == T.nleep(f, y, seed=7)
-    assert len({T.nleep(f, y, seed=s) for s in range(4)}) > 1  # the mixture's start matters, so the seed is named
+    assert transferability.nleep(f, y, seed=7) == transferability.nleep(f, y, seed=7)
+    assert (
+        len({transferability.nleep(f, y, seed=s) for s in range(4)}) > 1
+    )  # the mixture's start matters, so the seed is named
 
 
 # --- k-NN accuracy --------------------------------------------------------------------------------------------
@@ -149,9 +155,9 @@ def test_knn_accuracy_by_hand():
     right. With k = 3 all three training rows vote, one per class: the tie goes to label 0, right for 2 of 6 rows.
     Labels shifted so that each nearest row has another label: 1-NN is always wrong."""
     f = np.array([[0.0], [10.0], [20.0], [1.0], [11.0], [21.0]])
-    assert T.knn_accuracy(f, np.array([0, 1, 2, 0, 1, 2]), k=1, folds=2) == 1.0
-    assert T.knn_accuracy(f, np.array([0, 1, 2, 0, 1, 2]), k=3, folds=2) == pytest.approx(2 / 6)
-    assert T.knn_accuracy(f, np.array([0, 1, 2, 1, 2, 0]), k=1, folds=2) == 0.0
+    assert transferability.knn_accuracy(f, np.array([0, 1, 2, 0, 1, 2]), k=1, folds=2) == 1.0
+    assert transferability.knn_accuracy(f, np.array([0, 1, 2, 0, 1, 2]), k=3, folds=2) == pytest.approx(2 / 6)
+    assert transferability.knn_accuracy(f, np.array([0, 1, 2, 1, 2, 0]), k=1, folds=2) == 0.0
 
 
 def test_knn_accuracy_breaks_a_distance_tie_towards_the_earlier_row():
@@ -159,7 +165,7 @@ def test_knn_accuracy_breaks_a_distance_tie_towards_the_earlier_row():
     far from both and takes row 2's label 1 (wrong); row 1 takes row 3's 0 (wrong). Fold 2 predicts rows 2 and 3
     from rows 0 (label 0) and 1: both nearest row 0, right for row 3 only. Accuracy 1/4 (the other tie rule: 2/4)."""
     f = np.array([[0.0], [5.0], [-1.0], [1.0]])
-    assert T.knn_accuracy(f, np.array([0, 1, 1, 0]), k=1, folds=2) == 0.25
+    assert transferability.knn_accuracy(f, np.array([0, 1, 1, 0]), k=1, folds=2) == 0.25
 
 
 def test_knn_accuracy_is_scikit_learns_where_no_distances_tie():
@@ -173,7 +179,7 @@ def test_knn_accuracy_is_scikit_learns_where_no_distances_tie():
     f = rng.normal(size=(200, 4)) + 0.8 * y[:, None]  # continuous: no two distances tie
     knn = make_pipeline(StandardScaler(), KNeighborsClassifier(5, algorithm="brute"))  # k = 5, 5 folds: the defaults
     expect = np.mean(cross_val_predict(knn, f, y, cv=KFold(5)) == y)
-    assert T.knn_accuracy(f, y) == expect
+    assert transferability.knn_accuracy(f, y) == expect
     assert 0.5 < expect < 1.0
 
 
@@ -186,7 +192,7 @@ def test_probe_log_loss_by_hand():
     2/8 | 3/8, 2/8 | 2/8, 2/8 | 2/8, 2/8 | 2/8, 2/8, so the score is (2 log 3/8 + 8 log 1/4) / 10."""
     y = np.array([0, 1, 0, 2, 1, 2, 0, 0, 1, 2])
     expect = (2 * np.log(3 / 8) + 8 * np.log(1 / 4)) / 10
-    assert T.probe_log_loss(np.zeros((10, 2)), y) == pytest.approx(expect, abs=1e-9)
+    assert transferability.probe_log_loss(np.zeros((10, 2)), y) == pytest.approx(expect, abs=1e-9)
 
 
 def test_probe_log_loss_is_the_same_probe_as_the_accuracy():
@@ -199,12 +205,15 @@ def test_probe_log_loss_is_the_same_probe_as_the_accuracy():
     from sklearn.preprocessing import StandardScaler
 
     f, y = features_and_labels(6, n=250)
-    logits = T.held_out_logits(f, y)
-    assert np.mean(np.argmax(logits, axis=1) == y) == T.probe_accuracy(f, y)
+    logits = transferability.held_out_logits(f, y)
+    assert np.mean(np.argmax(logits, axis=1) == y) == transferability.probe_accuracy(f, y)
     pipe = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, tol=1e-10, max_iter=10_000))
-    p = cross_val_predict(pipe, f, y, cv=KFold(T.FOLDS), method="predict_proba")
-    assert T.probe_log_loss(f, y) == pytest.approx(-log_loss(y, p), abs=1e-6)
-    assert T.probe_log_loss(f, y) > T.probe_log_loss(np.random.default_rng(7).permutation(f), y) + 0.05
+    p = cross_val_predict(pipe, f, y, cv=KFold(transferability.FOLDS), method="predict_proba")
+    assert transferability.probe_log_loss(f, y) == pytest.approx(-log_loss(y, p), abs=1e-6)
+    assert (
+        transferability.probe_log_loss(f, y)
+        > transferability.probe_log_loss(np.random.default_rng(7).permutation(f), y) + 0.05
+    )
 
 
 # --- H-score without shrinkage ------------------------------------------------------------------------------
@@ -213,19 +222,23 @@ def test_probe_log_loss_is_the_same_probe_as_the_accuracy():
 def test_h_score_plain_by_hand():
     """One unit 0 2 4 6, classes {0, 2} {4, 6}: centred -3 -1 1 3, cov = 20/4 = 5; class means -2, 2, their cov
     4: H = 4/5. Classes at -1 and 1 with no spread: H = 1 = C - 1, its most."""
-    assert T.h_score_plain(np.array([[0.0], [2.0], [4.0], [6.0]]), np.array([0, 0, 1, 1])) == pytest.approx(0.8)
-    assert T.h_score_plain(np.array([[-1.0], [-1.0], [1.0], [1.0]]), np.array([0, 0, 1, 1])) == pytest.approx(1.0)
+    assert transferability.h_score_plain(
+        np.array([[0.0], [2.0], [4.0], [6.0]]), np.array([0, 0, 1, 1])
+    ) == pytest.approx(0.8)
+    assert transferability.h_score_plain(
+        np.array([[-1.0], [-1.0], [1.0], [1.0]]), np.array([0, 0, 1, 1])
+    ) == pytest.approx(1.0)
 
 
 def test_h_score_plain_is_the_unshrunk_h_score_and_affine_invariant():
     f, y = features_and_labels(8)
     f[:, 4] = 0.0  # a dead unit
-    plain = T.h_score_plain(f, y)
-    assert plain == pytest.approx(T.h_score(f, y, shrinkage=0.0), rel=1e-9)
+    plain = transferability.h_score_plain(f, y)
+    assert plain == pytest.approx(transferability.h_score(f, y, shrinkage=0.0), rel=1e-9)
     a = np.random.default_rng(9).normal(size=(4, 4)) + 3 * np.eye(4)
     moved = np.column_stack([f[:, :4] @ a + 1.5, f[:, 4]])
-    assert T.h_score_plain(moved, y) == pytest.approx(plain, rel=1e-8)
-    assert plain != pytest.approx(T.h_score(f, y), rel=1e-3)  # the shrunk one is another number
+    assert transferability.h_score_plain(moved, y) == pytest.approx(plain, rel=1e-8)
+    assert plain != pytest.approx(transferability.h_score(f, y), rel=1e-3)  # the shrunk one is another number
 
 
 # --- LogME at the global maximum ----------------------------------------------------------------------------
@@ -256,18 +269,18 @@ def test_the_constructed_evidence_has_two_local_maxima():
     peaks = np.flatnonzero((v[1:-1] > v[:-2]) & (v[1:-1] > v[2:])) + 1
     assert lam[peaks] == pytest.approx([3.42e-4, 16.98], rel=1e-2)
     assert v[peaks[0]] - v[peaks[1]] > 0.5
-    sigma, z, tt, n = T._eigen(t, f)
-    assert T.profile_evidence(lam[None, peaks], sigma, z, tt, n)[0] == pytest.approx(v[peaks], abs=1e-12)
+    sigma, z, tt, n = transferability._eigen(t, f)
+    assert transferability.profile_evidence(lam[None, peaks], sigma, z, tt, n)[0] == pytest.approx(v[peaks], abs=1e-12)
 
 
 def test_logme_finds_the_global_maximum_where_the_fixed_point_from_one_finds_the_lower():
     t, f = two_maxima()
     lam = 10.0 ** np.linspace(-8, 8, 160_001)
     best = by_hand_profile(lam).max()
-    low, a1, b1 = T.fixed_point_evidence(t, f)  # the authors' start alpha = beta = 1
+    low, a1, b1 = transferability.fixed_point_evidence(t, f)  # the authors' start alpha = beta = 1
     assert a1 / b1 == pytest.approx(16.98, rel=1e-2)
     assert low < best - 0.5
-    value, alpha, beta = T.maximise_evidence(t, f)
+    value, alpha, beta = transferability.maximise_evidence(t, f)
     assert value == pytest.approx(best, abs=1e-9) and value >= best - 1e-12
     assert alpha / beta == pytest.approx(3.42e-4, rel=1e-2)
     # and it is the evidence at (alpha, beta): the Gaussian marginal likelihood, per row
@@ -276,7 +289,7 @@ def test_logme_finds_the_global_maximum_where_the_fixed_point_from_one_finds_the
     cov = np.eye(32) / beta + f @ f.T / alpha
     assert value == pytest.approx(multivariate_normal(np.zeros(32), cov).logpdf(t) / 32, abs=1e-10)
     # the fixed point started near the higher maximum ends there
-    assert T.fixed_point_evidence(t, f, alpha=1e-3, beta=10.0)[0] == pytest.approx(value, abs=1e-10)
+    assert transferability.fixed_point_evidence(t, f, alpha=1e-3, beta=10.0)[0] == pytest.approx(value, abs=1e-10)
 
 
 def test_logme_takes_the_limit_of_infinite_alpha_when_it_is_best():
@@ -286,14 +299,14 @@ def test_logme_takes_the_limit_of_infinite_alpha_when_it_is_best():
     h = hadamard(16).astype(float)
     f = h[:, 1:3].copy()
     t = h[:, 3] + h[:, 0]  # orthogonal to both columns: t^T t = 32
-    value, alpha, beta = T.maximise_evidence(t, f)
+    value, alpha, beta = transferability.maximise_evidence(t, f)
     assert value == pytest.approx(0.5 * (np.log(16 / 32) - 1 - np.log(2 * np.pi)), rel=1e-14)
     assert alpha == np.inf and beta == pytest.approx(0.5)
     weak = t + 1e-3 * h[:, 1]
-    value, alpha, _ = T.maximise_evidence(weak, f)
+    value, alpha, _ = transferability.maximise_evidence(weak, f)
     assert alpha == np.inf
-    sigma, z, tt, n = T._eigen(weak, f)
-    grid = T.profile_evidence(10.0 ** np.linspace(-6, 12, 2001)[None], sigma, z, tt, n)
+    sigma, z, tt, n = transferability._eigen(weak, f)
+    grid = transferability.profile_evidence(10.0 ** np.linspace(-6, 12, 2001)[None], sigma, z, tt, n)
     assert value >= grid.max()
 
 
@@ -304,11 +317,11 @@ def test_logme_global_is_the_fixed_point_where_the_evidence_has_one_maximum():
     f = np.maximum(rng.normal(size=(500, 5)) + rng.normal(size=5), 0)
     y = rng.integers(0, 3, 500)
     f[:, :2] += y[:, None] * 0.7
-    fixed_points = [T.fixed_point_evidence((y == k).astype(float), f)[0] for k in range(3)]
-    assert T.logme(f, y) == pytest.approx(np.mean(fixed_points), abs=1e-12)
-    assert T.logme(f, y) == pytest.approx(-0.459938717689, abs=2e-10)
+    fixed_points = [transferability.fixed_point_evidence((y == k).astype(float), f)[0] for k in range(3)]
+    assert transferability.logme(f, y) == pytest.approx(np.mean(fixed_points), abs=1e-12)
+    assert transferability.logme(f, y) == pytest.approx(-0.459938717689, abs=2e-10)
     dead = np.column_stack([f, np.zeros(500)])
-    assert T.logme(dead, y) == pytest.approx(T.logme(f, y), abs=1e-12)
+    assert transferability.logme(dead, y) == pytest.approx(transferability.logme(f, y), abs=1e-12)
 
 
 # --- realised means from exact counts ----------------------------------------------------------------------------

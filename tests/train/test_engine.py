@@ -18,8 +18,7 @@ from blobs_transfer.model.keras_model import (
 )
 from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import engine, kernel, result
-from blobs_transfer.train import tensorflow_engine as engine_tf
+from blobs_transfer.train import engine, kernel, result, tensorflow_engine
 from blobs_transfer.train.result import batch_bounds, epoch_orders
 from tests.helpers import assert_same_replica as _same
 from tests.helpers import train_jobs as _run
@@ -27,7 +26,7 @@ from tests.helpers import train_jobs as _run
 EPOCHS = 6
 
 
-ENGINES = {"numba": engine.train_replicas, "tensorflow": engine_tf.train_replicas}
+ENGINES = {"numba": engine.train_replicas, "tensorflow": tensorflow_engine.train_replicas}
 
 
 @pytest.fixture(
@@ -193,7 +192,7 @@ def _alone_and_together(cfg, problems, seeds, epochs=4, engine=engine, optimizer
     ids=["sgd", "momentum", "adam"],
 )
 @pytest.mark.parametrize(
-    "engine", [engine, pytest.param(engine_tf, marks=pytest.mark.slow)], ids=["numba", "tensorflow"]
+    "engine", [engine, pytest.param(tensorflow_engine, marks=pytest.mark.slow)], ids=["numba", "tensorflow"]
 )
 def test_replicas_on_different_problems_train_as_if_alone(cfg, engine, rule):
     """A replica with fewer minibatches than the others in its computation takes no step on the batches it

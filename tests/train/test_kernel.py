@@ -32,7 +32,7 @@ def test_frozen_layers_stay_bit_identical(cfg, problem2):
 def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
     """Another architecture gets its own generated kernel: 2 -> 7 -> 4 -> 6 -> 3, against TensorFlow's engine
     on the same orders."""
-    from blobs_transfer.train import tensorflow_engine as engine_tf
+    from blobs_transfer.train import tensorflow_engine
 
     shapes = [(2, 7), (7, 4), (4, 6), (6, 3)]
     rng = np.random.default_rng(4)
@@ -43,7 +43,7 @@ def test_hidden_sizes_from_the_config_and_an_added_layer(cfg, problem2):
     trainable = np.array([[True] * 4, [False, True, True, True]])
     kw = dict(epochs=3, batch_size=32, orders=orders)
     ours = engine.train_replicas(problem2, initial, trainable, [1, 2], **kw)
-    ref = engine_tf.train_replicas(problem2, initial, trainable, [1, 2], **kw)
+    ref = tensorflow_engine.train_replicas(problem2, initial, trainable, [1, 2], **kw)
     for (k, b), (k_ref, b_ref) in zip(ours.weights, ref.weights):
         np.testing.assert_allclose(k, k_ref, atol=1e-5, rtol=0)
         np.testing.assert_allclose(b, b_ref, atol=1e-5, rtol=0)
@@ -123,6 +123,7 @@ def _fma_widths(dispatcher) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.slow  # compiles two of the kernel's functions anew (3-25 s)
 def test_evaluation_runs_at_the_training_body_s_vector_width(cfg):
     """The evaluated row's body vectorises over as many lanes as the training body: its FMAs are all at the widest
     width the training body uses (an int64 compare in it, `i < n_rows[r]`, had halved it). Both compiled here,

@@ -8,8 +8,7 @@ import pytest
 from blobs_transfer.config import Arm, Optimizer
 from blobs_transfer.model import arms
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import engine
-from blobs_transfer.train import tensorflow_engine as engine_tf
+from blobs_transfer.train import engine, tensorflow_engine
 from blobs_transfer.train.result import epoch_orders
 from tests.train import naive
 
@@ -26,7 +25,7 @@ IDS = ["sgd", "momentum", "nesterov", "adam", "adam-0.01"]
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 @pytest.mark.parametrize(
     "train_replicas",
-    [engine.train_replicas, pytest.param(engine_tf.train_replicas, marks=pytest.mark.slow)],
+    [engine.train_replicas, pytest.param(tensorflow_engine.train_replicas, marks=pytest.mark.slow)],
     ids=["numba", "tensorflow"],
 )
 def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
@@ -101,7 +100,7 @@ def test_a_finite_difference_check_can_fail(cfg, problem2):
 
 @pytest.mark.parametrize(
     "train_replicas",
-    [engine.train_replicas, pytest.param(engine_tf.train_replicas, marks=pytest.mark.slow)],
+    [engine.train_replicas, pytest.param(tensorflow_engine.train_replicas, marks=pytest.mark.slow)],
     ids=["numba", "tensorflow"],
 )
 def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, train_replicas):
