@@ -95,7 +95,8 @@ def test_source_arms_words_name_the_kinds_of_the_arms_that_start_from_a_source()
 
 def test_sources_phrase_of_many_source_models():
     """K > 1 source models: how many, and that the runs are nested in them."""
-    # sources_phrase mutants: who None or of None; source["count"] misspelt (both places)
+    # sources_phrase mutants: who None or of None; source["count"] misspelt (both places); count > 1 -> > 2 (two
+    # models would be called one)
     assert findings.sources_phrase(summary(k=100)) == "transfer arms: 100 source models (runs nested in them)"
     controls = with_kinds(summary(k=2), ["control"] * 3)
     assert findings.sources_phrase(controls) == "controls: 2 source models (runs nested in them)"
@@ -103,8 +104,9 @@ def test_sources_phrase_of_many_source_models():
 
 def test_sources_phrase_of_one_source_model_gives_its_path_and_seed():
     """One source model: the sentence says the arms are conditional on it, where it was loaded from and its seed."""
-    # sources_phrase mutants: count > 1 -> >= 1, > 2 (two models would be called one); the seed read as None,
-    # `seeds and [None]`, of the wrong key, or seeds[1]; the path read as None, `path and ...`, of the wrong key
+    # sources_phrase mutants: count > 1 -> >= 1 (one model would be called many); the seed read as None,
+    # `seeds and [None]`, of the wrong key, or seeds[1]; the seed test `is not None` -> and False; the path read
+    # as None, `path and ...`, of the wrong key
     assert findings.sources_phrase(summary(k=1)) == (
         "transfer arms conditional on ONE source model (results/source/problem1.keras, seed 7)"
     )
@@ -118,7 +120,7 @@ def test_sources_phrase_of_one_source_model_gives_its_path_and_seed():
 def test_sources_phrase_of_a_source_model_trained_in_the_run_without_a_seed():
     """No saved path: the model was trained in the run; no recorded seed: 'seed unknown'."""
     # sources_phrase mutants: "trained in the run" misspelt; `path or ...` -> `path and ...`; the seed test
-    # `is not None` -> and False, or True, is None; "unknown" misspelt
+    # `is not None` -> or True, is None; "unknown" misspelt
     s = summary(k=1)
     s["run"]["source_model"].update(path=None, seeds=[])
     assert findings.sources_phrase(s) == (
@@ -128,8 +130,7 @@ def test_sources_phrase_of_a_source_model_trained_in_the_run_without_a_seed():
 
 def test_sources_phrase_is_empty_without_a_source_model():
     """A run without a source model says nothing about source models (and does not fail)."""
-    # sources_phrase mutants: source = None; summary["run"] misspelt; get("source_model") of the wrong key;
-    # `not source` -> `source`; "" -> "XXXX"
+    # sources_phrase mutants: summary["run"] misspelt; `not source` -> `source`; "" -> "XXXX"
     s = summary()
     s["run"]["source_model"] = None
     assert findings.sources_phrase(s) == ""
@@ -149,8 +150,8 @@ def test_counts_phrase_of_one_run_and_of_arms_alone_and_together():
     """'1 run' in the singular, 'runs' otherwise; 'each' only after arms said together; an arm without source
     models (n_sources None or 0) gets no source clause."""
     # counts_phrase mutants: the plural test n != 1 -> and False, or True, == 1, != 2; "s" misspelt; "" -> "XXXX";
-    # the "each" test len(arms) > 1 -> and False, or True, >= 1, > 2; " each" misspelt; "" -> "XXXX";
-    # n_sources `or 0` -> `and 0`, `or 1`, of the wrong key; the group key None; "; " misspelt
+    # the "each" test len(arms) > 1 -> and False, or True, >= 1; " each" misspelt; "" -> "XXXX";
+    # n_sources `or 0` -> `and 0`, `or 1`; the group key None; "; " misspelt
     assert findings.counts_phrase(arms(("standalone", 1, None), ("x", 2, 0), ("y", 2, 0), ("z", 2, 0))) == (
         "standalone: 1 run; x, y and z: 2 runs each"
     )
@@ -158,8 +159,8 @@ def test_counts_phrase_of_one_run_and_of_arms_alone_and_together():
 
 def test_counts_phrase_of_runs_that_do_not_divide_among_the_source_models():
     """5 runs from 2 source models cannot be 'k from each': the sentence says 'from 2 source models'."""
-    # counts_phrase mutants: k > 1 and n % k == 0 -> `or`, n / k, != 0, == 1; elif k > 1 -> >= 1, > 2;
-    # runs += -> = (the run count lost)
+    # counts_phrase mutants: k > 1 and n % k == 0 -> `or`, n / k, != 0, == 1; elif k > 1 -> > 2; n_sources
+    # read from the wrong key; runs += -> = (the run count lost)
     assert findings.counts_phrase(arms(("a", 5, 2), ("b", 6, 2))) == (
         "a: 5 runs from 2 source models; b: 6 runs, 3 from each of 2 source models"
     )
@@ -169,7 +170,7 @@ def test_counts_phrase_of_runs_from_one_source_model():
     """One source model: 'all from one source model', never '3 from each of 1 source models'; the baseline (no
     source model) gets no source clause, and arms with other counts are said apart."""
     # counts_phrase mutants: k > 1 -> k >= 1 (both branches); elif k == 1 -> != 1, == 2; runs += -> =;
-    # the clause misspelt; n // k -> n / k
+    # the clause misspelt; n // k -> n / k; the "each" test len(arms) > 1 -> > 2 (two arms together)
     assert findings.counts_phrase(arms(("standalone", 3, None), ("a", 3, 1), ("b", 3, 1), ("c", 4, 4))) == (
         "standalone: 3 runs; a and b: 3 runs each, all from one source model; c: 4 runs, 1 from each of 4 source models"
     )
