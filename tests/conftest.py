@@ -22,6 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import json  # noqa: E402
+import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -39,34 +40,47 @@ WHOLE_STUDIES = {"gate_study", "default_study", "in_process_sweep"}
 
 # Session fixtures that cost seconds: under pytest-xdist each worker would make its own, so their users run on one.
 SHARED_SESSION = WHOLE_STUDIES | {"runs_folder"}
+TESTS = Path(__file__).parent
 
 
-def xdist_group(item) -> str | None:
-    """Which tests pytest-xdist keeps on one worker (`--dist loadgroup`), so that what they share is made once:
-    the users of a costly session fixture, and the tests of a file that has module- or class-scoped fixtures.
-    Every other test goes wherever a worker is free."""
-    shared = sorted(SHARED_SESSION & set(item.fixturenames))
-    if shared:
-        return shared[0]
-    defs = getattr(item, "_fixtureinfo", None)
-    if defs and any(d[-1].scope in ("module", "class", "package") for d in defs.name2fixturedefs.values()):
-        return item.nodeid.split("::")[0]
-    return None
+def _worker_scopes() -> dict[str, str]:
+    """Test file -> the unit pytest-xdist sends to one worker: the name of the costly session fixture the file
+    uses, or the file itself where it has module- or class-scoped fixtures. Other files are not listed: each of
+    their tests goes wherever a worker is free."""
+    scopes = {}
+    for path in sorted(TESTS.rglob("test_*.py")):
+        text = path.read_text(encoding="utf-8")
+        shared = sorted(name for name in SHARED_SESSION if re.search(rf"\b{name}\b", text))
+        if len(shared) > 1:
+            raise pytest.UsageError(f"{path} uses {shared}: one file, one costly session fixture (xdist scopes)")
+        key = path.relative_to(TESTS.parent).as_posix()
+        if shared:
+            scopes[key] = shared[0]
+        elif re.search(r"scope=\"(module|class)\"", text):
+            scopes[key] = key
+    return scopes
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's own grouping (`--dist loadgroup`) renames each test's node id, which pytest 9 no longer
+    lets a plugin do; this schedules by `_worker_scopes` instead."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    scopes = _worker_scopes()
+
+    class ByCostlyFixture(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scopes.get(nodeid.split("::")[0], nodeid)
+
+    return ByCostlyFixture(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
     """The rule above, checked at collection: a test that uses a whole study, even through another fixture, is
-    marked slow. Then each test's xdist group (see `xdist_group`)."""
+    marked slow."""
     wrong = [i.nodeid for i in items if WHOLE_STUDIES & set(i.fixturenames) and not i.get_closest_marker("slow")]
     if wrong:
         raise pytest.UsageError(f"mark these slow or give them a tiny run: they use a whole study: {wrong}")
-    both = [i.nodeid for i in items if len(SHARED_SESSION & set(i.fixturenames)) > 1]
-    if both:
-        raise pytest.UsageError(f"these use two costly session fixtures, which xdist cannot keep together: {both}")
-    for item in items:
-        group = xdist_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
