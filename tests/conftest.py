@@ -50,7 +50,13 @@ def _worker_scopes() -> dict[str, str]:
     scopes = {}
     for path in sorted(TESTS.rglob("test_*.py")):
         text = path.read_text(encoding="utf-8")
-        shared = sorted(name for name in SHARED_SESSION if re.search(rf"\b{name}\b", text))
+        asked = {
+            a.split("=")[0].split(":")[0].strip()
+            for m in re.finditer(r"def \w+\(([^)]*)\)", text)
+            for a in m[1].split(",")
+        }
+        asked |= set(re.findall(r"usefixtures\(\s*[\"'](\w+)", text))
+        shared = sorted(SHARED_SESSION & asked)  # a parameter of a test or a fixture
         if len(shared) > 1:
             raise pytest.UsageError(f"{path} uses {shared}: one file, one costly session fixture (xdist scopes)")
         key = path.relative_to(TESTS.parent).as_posix()
