@@ -247,26 +247,53 @@ def sweep_kinds(summaries) -> dict[str, str]:
     return kinds
 
 
+def cells_words(n: int) -> str:
+    """'1 cell', '4 cells'."""
+    return f"{n} cell{'' if n == 1 else 's'}"
+
+
+RUN_UNIT = "with the run as the unit (Mann-Whitney U, runs as independent)"
+
+
+def _sweep_sources(counts: list[int]) -> tuple[str, str]:
+    """The source models of a sweep's cells (counts: one per cell) in words, and the unit each cell's verdict tests
+    with: the source model where a cell has K > 1 of them (stats.compare: clustered Brunner-Munzel), the run where it
+    has one (Mann-Whitney U on its runs as independent, conditional on that model). Cells can differ (a sweep over
+    study.source_repeats): then the range, and which cells have one."""
+    ones = sum(k <= 1 for k in counts)
+    if ones == len(counts):
+        return "one source model each, so conditional on it", f"{RUN_UNIT}, conditional on the cell's one source model"
+    low, high = min(counts), max(counts)
+    many = f"{high} source models each" if low == high else f"{low} to {high} source models per cell"
+    if not ones:
+        return many, "with the source model as the unit"
+    which = "the cell" if ones == 1 else f"the {ones} cells"
+    return (
+        f"{many}; {which} with one {'is' if ones == 1 else 'are'} conditional on it",
+        f"with the source model as the unit, or, in {which} with one source model, {RUN_UNIT}, conditional on that "
+        "model",
+    )
+
+
 def sweep_finding(sweep: Sweep, summaries) -> str:
     """What the sweep found, in words and numbers: per compared arm how many cells it wins and loses, per kind of
     arm the values of each axis where most of its cells agree, and the cell where an arm's chance of beating a
-    baseline run is highest."""
-    run = summaries[0]["summary"]["run"]
-    baseline, k = run["baseline"], run["source_repeats"]
+    baseline run is highest; each cell's number of source models says what its verdict tests."""
+    baseline = summaries[0]["summary"]["run"]["baseline"]
     axes = ", ".join(short_axis(key) for key in sweep.keys)
     arms = compared_arms(summaries)
     kinds = sweep_kinds(summaries)
     found = [(item["cell"], c) for item in summaries for c in item["summary"]["comparisons"]]
     if not found:
-        return f"{len(summaries)} cells over {axes}; no arm was compared with {baseline}."
+        return f"{cells_words(len(summaries))} over {axes}; no arm was compared with {baseline}."
     wins = " / ".join(str(sum(c["verdict"] == "better" for _, c in found if c["arm"] == arm)) for arm in arms)
     losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
-    unit = f"{k} source models each" if k > 1 else "one source model each, so conditional on it"
+    sources, unit = _sweep_sources([item["summary"]["run"]["source_repeats"] for item in summaries])
     plural = len(arms) > 1
     return (
-        f"Across {len(summaries)} cells ({' x '.join(short_axis(key) for key in sweep.keys)}, {unit}), "
-        f"{' / '.join(label(a, kinds) for a in arms)} {'beat' if plural else 'beats'} {baseline} in {wins} cells "
-        f"and {'lose' if plural else 'loses'} in {losses}. {_patterns(sweep, summaries, kinds)}"
-        f"{_highest(found, kinds, baseline)}{EXPLAIN_CHANCE}; each cell's verdict tests it with the source model "
-        "as the unit."
+        f"Across {cells_words(len(summaries))} ({' x '.join(short_axis(key) for key in sweep.keys)}, {sources}), "
+        f"{' / '.join(label(a, kinds) for a in arms)} {'beat' if plural else 'beats'} {baseline} in {wins} "
+        f"{'cell' if wins == '1' else 'cells'} and {'lose' if plural else 'loses'} in {losses}. "
+        f"{_patterns(sweep, summaries, kinds)}{_highest(found, kinds, baseline)}{EXPLAIN_CHANCE}; each cell's verdict "
+        f"tests it {unit}."
     )

@@ -187,14 +187,81 @@ def test_finding_of_one_source_model_without_a_recorded_seed():
 
 
 def test_sweep_finding_of_one_arm_from_one_source_model():
+    """One source model per cell: stats.compare tests an arm of one source's runs as independent runs (Mann-Whitney
+    U, the run as the unit), so the verdicts are conditional on that model, never "with the source model as the
+    unit". One win is "in 1 cell"."""
     grid = sweep_from_dict({"sweep": {"target.n_train": [20, 100]}})
     summaries = cells_of(grid, [[("a", "better", 0.7, 0.05)], [("a", "no evidence", 0.55, 0.01)]], k=1)
     assert findings.sweep_finding(grid, summaries) == (
         "Across 2 cells (target training rows, one source model each, so conditional on it), a beats standalone in "
-        "1 cells and loses in 0. Transfer (a) is mostly better at target training rows = 20 (in most of its cells "
+        "1 cell and loses in 0. Transfer (a) is mostly better at target training rows = 20 (in most of its cells "
         "with that value). The highest chance that a run of a transfer arm beats a run of standalone is 0.70 (a at "
         f"target training rows = 20, difference of means +0.050). {EXPLAIN}; each cell's verdict tests it with the "
-        "source model as the unit."
+        "run as the unit (Mann-Whitney U, runs as independent), conditional on the cell's one source model."
+    )
+
+
+def cells_over_source_models(grid, rows):
+    """cells_of with each cell's number of source models its value of study.source_repeats, as a sweep over that
+    key records it in each cell's summary."""
+    out = cells_of(grid, rows, k=None)
+    for item in out:
+        item["summary"]["run"]["source_repeats"] = dict(item["cell"].values)["study.source_repeats"]
+    return out
+
+
+def test_sweep_finding_over_the_number_of_source_models_says_which_cells_have_one():
+    """A sweep over study.source_repeats = [1, 5]: the cells differ in their number of source models, so the
+    finding gives the range and says the cells with one are conditional on it and tested with the run as the unit
+    (never "one source model each" from the first cell, nor "the source model as the unit" for every cell)."""
+    grid = sweep_from_dict({"sweep": {"study.source_repeats": [1, 5], "target.n_train": [20, 100]}})
+    rows = [[("a", "better", 0.7, 0.05)], [("a", "no evidence", 0.55, 0.01)]] * 2
+    assert findings.sweep_finding(grid, cells_over_source_models(grid, rows)) == (
+        "Across 4 cells (source models x target training rows, 1 to 5 source models per cell; the 2 cells with one "
+        "are conditional on it), a beats standalone in 2 cells and loses in 0. Transfer (a) is mostly better at "
+        "target training rows = 20 (in most of its cells with that value). The highest chance that a run of a "
+        "transfer arm beats a run of standalone is 0.70 (a at source models = 1, target training rows = 20, "
+        f"difference of means +0.050). {EXPLAIN}; each cell's verdict tests it with the source model as the unit, "
+        "or, in the 2 cells with one source model, with the run as the unit (Mann-Whitney U, runs as independent), "
+        "conditional on that model."
+    )
+
+
+def test_sweep_finding_over_the_number_of_source_models_with_one_cell_of_one():
+    """study.source_repeats = [1, 3, 5] over one axis: one cell has one source model, said in the singular."""
+    grid = sweep_from_dict({"sweep": {"study.source_repeats": [1, 3, 5]}})
+    rows = [[("a", "worse", 0.3, -0.05)], [("a", "no evidence", 0.45, -0.01)], [("a", "no evidence", 0.5, 0.0)]]
+    text = findings.sweep_finding(grid, cells_over_source_models(grid, rows))
+    assert text.startswith(
+        "Across 3 cells (source models, 1 to 5 source models per cell; the cell with one is conditional on it), a "
+        "beats standalone in 0 cells and loses in 1. "
+    )
+    assert text.endswith(
+        f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit, or, in the cell with one source "
+        "model, with the run as the unit (Mann-Whitney U, runs as independent), conditional on that model."
+    )
+
+
+def test_sweep_finding_over_several_source_models_each():
+    """study.source_repeats = [2, 5]: every cell has several source models, so every verdict has the source model as
+    its unit; the finding gives the range, never the first cell's 2 for all."""
+    grid = sweep_from_dict({"sweep": {"study.source_repeats": [2, 5]}})
+    rows = [[("a", "better", 0.7, 0.05)], [("a", "better", 0.8, 0.06)]]
+    text = findings.sweep_finding(grid, cells_over_source_models(grid, rows))
+    assert text.startswith("Across 2 cells (source models, 2 to 5 source models per cell), a beats standalone in 2 ")
+    assert text.endswith(f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit.")
+
+
+def test_sweep_finding_of_one_cell_is_in_the_singular():
+    """A sweep of one cell: "1 cell", with or without comparisons; one win is "in 1 cell"."""
+    grid = sweep_from_dict({"sweep": {"target.n_train": [20]}})
+    one = cells_of(grid, [[("a", "better", 0.7, 0.05)]], k=3)
+    assert findings.sweep_finding(grid, one).startswith(
+        "Across 1 cell (target training rows, 3 source models each), a beats standalone in 1 cell and loses in 0. "
+    )
+    alone = cells_of(grid, [[]], k=3)
+    assert findings.sweep_finding(grid, alone) == (
+        "1 cell over target training rows; no arm was compared with standalone."
     )
 
 

@@ -277,12 +277,11 @@ def test_sweep_finding_without_comparisons_names_every_axis():
 
 
 def test_sweep_finding_of_a_sweep_of_one_cell():
-    """A sweep of one cell reads its baseline from that cell. (Only the words after the count are pinned: "1 cells"
-    is a plural the finding gets wrong, left for the package to fix.)"""
+    """A sweep of one cell reads its baseline from that cell, and says "1 cell" in the singular."""
     # sweep_finding mutant: summaries[0]["summary"]["run"] -> summaries[1] (no second cell)
     grid = sweep_from_dict({"sweep": {"target.n_train": [20]}})
     text = findings.sweep_finding(grid, cells(grid, {(20,): []}, kinds={}))
-    assert text.endswith(" cells over target training rows; no arm was compared with standalone.")
+    assert text == "1 cell over target training rows; no arm was compared with standalone."
 
 
 def test_sweep_kinds_keep_the_first_kind_a_cell_records():
