@@ -33,9 +33,8 @@ def figure_title(name: str, arms: list[str] = ()) -> str:
 
 def sweep_title(sweep: Sweep, n_cells: int, command: str | None) -> str:
     """'configs/sweep.toml (sweep): 30 cells over target training rows x similarity t to the source'."""
-    return (
-        f"{report.config_label(command, 'sweep')}: {n_cells} cells over {' x '.join(short_axis(k) for k in sweep.keys)}"
-    )
+    axes = " x ".join(short_axis(k) for k in sweep.keys)
+    return f"{report.config_label(command, 'sweep')}: {findings.cells_words(n_cells)} over {axes}"
 
 
 def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[report.Section]:
@@ -78,7 +77,7 @@ def sweep_sections(sweep: Sweep, summaries, figure_names: list[str]) -> list[rep
         report.Section(
             None,
             "text",
-            f"{len(summaries)} cells over {' x '.join(short_axis(k) for k in keys)} "
+            f"{findings.cells_words(len(summaries))} over {' x '.join(short_axis(k) for k in keys)} "
             f"({', '.join(keys)} in the config); every other arm against "
             f"{baseline} in each cell, with CIs at the source-model level.",
             terminal=False,

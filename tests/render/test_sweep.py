@@ -39,3 +39,4 @@ def test_sweep_title_names_its_config_and_axes_in_words(small_sweep):
         "tiny.toml (sweep): 4 cells over target training rows x shift t away from the source"
     )
     assert sweep.sweep_title(grid, 4, None).startswith("A sweep made from Python: 4 cells")
+    assert sweep.sweep_title(grid, 1, None).startswith("A sweep made from Python: 1 cell over")
