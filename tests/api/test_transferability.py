@@ -134,6 +134,7 @@ def test_rank_sources_scores_a_run_directory_as_the_run_did(scored, tmp_path):
     assert "to Problem 1" in one.output
 
 
+@pytest.mark.slow  # a command in its own process
 def test_rank_sources_needs_no_tensorflow(scored, tmp_path):
     code = (
         "import sys; from blobs_transfer.cli import cli\n"
