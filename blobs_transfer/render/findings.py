@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from blobs_transfer.stats.compare import MWU_VERDICT
 from blobs_transfer.sweep.grid import Sweep
 
 
@@ -103,7 +104,7 @@ def finding(summary: dict[str, Any]) -> str:
             clauses.append(f"{join_words([label(c['arm'], kinds) for c in rows])} {verb} {words} {base} ({chance})")
     if k > 1:
         lead = f"Across {k} source models, "
-        unit = "tested with the source model as the unit"
+        unit = "tested with the source model as the unit" + _without_source(summary["comparisons"], kinds)
     elif k == 1:
         seed = (source.get("seeds") or [None])[0]
         lead = f"With one source model (seed {seed if seed is not None else 'unknown'}), "
@@ -255,6 +256,16 @@ def cells_words(n: int) -> str:
 RUN_UNIT = "with the run as the unit (Mann-Whitney U, runs as independent)"
 
 
+def _without_source(comparisons, kinds: dict[str, str]) -> str:
+    """Where a study has K > 1 source models, the arms whose verdict still treats runs as independent (they start
+    from no source model: stats.compare gives them Mann-Whitney U), as a clause; "" where there are none."""
+    arms = list(dict.fromkeys(c["arm"] for c in comparisons if c.get("verdict_test") == MWU_VERDICT))
+    if not arms:
+        return ""
+    which = f"{join_words([label(a, kinds) for a in arms])}, which {'starts' if len(arms) == 1 else 'start'}"
+    return f", and {which} from no source model, {RUN_UNIT}"
+
+
 def _sweep_sources(counts: list[int]) -> tuple[str, str]:
     """The source models of a sweep's cells (counts: one per cell) in words, and the unit each cell's verdict tests
     with: the source model where a cell has K > 1 of them (stats.compare: clustered Brunner-Munzel), the run where it
@@ -289,6 +300,10 @@ def sweep_finding(sweep: Sweep, summaries) -> str:
     wins = " / ".join(str(sum(c["verdict"] == "better" for _, c in found if c["arm"] == arm)) for arm in arms)
     losses = " / ".join(str(sum(c["verdict"] == "worse" for _, c in found if c["arm"] == arm)) for arm in arms)
     sources, unit = _sweep_sources([item["summary"]["run"]["source_repeats"] for item in summaries])
+    many = [
+        c for item in summaries if item["summary"]["run"]["source_repeats"] > 1 for c in item["summary"]["comparisons"]
+    ]
+    unit += _without_source(many, kinds)
     plural = len(arms) > 1
     return (
         f"Across {cells_words(len(summaries))} ({' x '.join(short_axis(key) for key in sweep.keys)}, {sources}), "

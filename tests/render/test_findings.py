@@ -48,6 +48,25 @@ def test_finding_names_a_control_as_a_control():
     assert "transfer fixed=1 and transfer fixed=2 are worse than standalone" in text
 
 
+def test_a_control_from_no_source_model_is_said_to_be_tested_with_runs_as_independent():
+    """Across K > 1 source models, an arm that starts from none (Yosinski's random1) still gets Mann-Whitney U on
+    runs as independent (stats.compare): the sentence says so for it, not that the source model is its unit."""
+    from blobs_transfer.stats.compare import MWU_VERDICT, NESTED_VERDICT
+
+    s = summary(verdicts=("better", "worse", "worse"))
+    s["arms"][1]["arm"] = s["comparisons"][0]["arm"] = "random1"
+    s["arms"][1]["kind"] = "control"
+    for c in s["comparisons"]:
+        c["verdict_test"] = MWU_VERDICT if c["arm"] == "random1" else NESTED_VERDICT
+    assert (
+        "(verdicts Holm-adjusted at alpha 0.05, tested with the source model as the unit, and random1 (control), "
+        "which starts from no source model, with the run as the unit (Mann-Whitney U, runs as independent))"
+    ) in findings.finding(s)
+    for c in s["comparisons"]:
+        c["verdict_test"] = NESTED_VERDICT
+    assert "(verdicts Holm-adjusted at alpha 0.05, tested with the source model as the unit)" in findings.finding(s)
+
+
 def test_a_summary_without_kinds_names_arms_without_a_kind():
     """A summary written before kinds were recorded: the arms by name only, never guessed from the name."""
     s = summary(verdicts=("better", "worse", "worse"))
@@ -145,6 +164,21 @@ def test_sweep_finding_reads_transfer_and_the_control_apart():
         f"{EXPLAIN}; each cell's verdict tests it with the source model as the unit."
     )
     assert "Transfer is mostly worse" not in text
+
+
+def test_sweep_finding_says_a_control_from_no_source_model_is_tested_with_runs_as_independent():
+    from blobs_transfer.stats.compare import MWU_VERDICT, NESTED_VERDICT
+
+    grid = sweep_from_dict({"sweep": {"target.n_train": [10, 500]}})
+    rows = [[("transfer fixed=0", "better", 0.8, 0.1), ("random1", "worse", 0.3, -0.1)] for _ in grid.cells()]
+    cells = cells_of(grid, rows, k=20, kinds={"random1": "control"})
+    for cell in cells:
+        for c in cell["summary"]["comparisons"]:
+            c["verdict_test"] = MWU_VERDICT if c["arm"] == "random1" else NESTED_VERDICT
+    assert findings.sweep_finding(grid, cells).endswith(
+        "each cell's verdict tests it with the source model as the unit, and random1 (control), which starts from "
+        "no source model, with the run as the unit (Mann-Whitney U, runs as independent)."
+    )
 
 
 def test_numbers_and_lists_in_words():
