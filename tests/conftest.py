@@ -17,15 +17,19 @@ about a minute): a test that needs a run uses the tiny ones below.
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# pytest rewrites every test module's asserts when it imports it (6 s of a 2-core machine's collection) and caches
+# the result in __pycache__ (ignored by git) unless Python is told not to write bytecode; where PYTHONDONTWRITEBYTECODE
+# is set (this project's machines set it), the suite caches its own modules anyway. Commands it starts are untouched.
+sys.dont_write_bytecode = False
 
 import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -67,16 +71,37 @@ def _worker_scopes() -> dict[str, str]:
     return scopes
 
 
+def _rank(scope: str, scopes: dict[str, str]) -> int:
+    """Which units go out first, so that no long one is left for the end while the other worker idles: the
+    users of a costly fixture, then files with module fixtures, then the tests of files with slow tests."""
+    if scope in SHARED_SESSION:
+        return 0
+    if scope in scopes:
+        return 1
+    path = TESTS.parent / scope.split("::")[0]
+    return 2 if path.is_file() and "mark.slow" in path.read_text(encoding="utf-8") else 3
+
+
 def pytest_xdist_make_scheduler(config, log):
     """pytest-xdist's own grouping (`--dist loadgroup`) renames each test's node id, which pytest 9 no longer
-    lets a plugin do; this schedules by `_worker_scopes` instead."""
+    lets a plugin do; this schedules by `_worker_scopes` instead, the costly units first (`_rank`)."""
     from xdist.scheduler import LoadScopeScheduling
 
     scopes = _worker_scopes()
 
     class ByCostlyFixture(LoadScopeScheduling):
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             return scopes.get(nodeid.split("::")[0], nodeid)
+
+        def _assign_work_unit(self, node) -> None:
+            if not self.ordered:  # once, when the queue is full
+                self.ordered = True
+                ranks = {}
+                for scope in sorted(self.workqueue, key=lambda s: ranks.setdefault(s, _rank(s, scopes))):
+                    self.workqueue.move_to_end(scope)
+            super()._assign_work_unit(node)
 
     return ByCostlyFixture(config, log)
 
