@@ -5,6 +5,7 @@ by the Numba engine)."""
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import math
 from pathlib import Path
@@ -272,3 +273,16 @@ def assert_same_replica(a, ra, b, rb):
         np.testing.assert_array_equal(a.history[key][ra], b.history[key][rb], err_msg=key)
     for (ka, ba), (kb, bb) in zip(a.weights, b.weights):
         assert np.array_equal(ka[ra], kb[rb]) and np.array_equal(ba[ra], bb[rb])
+
+
+class LazyModule:
+    """A module imported when a test first uses it, not when the tests are collected: TensorFlow and Keras take
+    seconds to import, and every pytest-xdist worker collects every test file."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        if attr.startswith(("__", "_pytest", "_mock", "pytest")):  # what pytest's collection asks of every name
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self._name), attr)

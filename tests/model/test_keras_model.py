@@ -3,25 +3,19 @@ and loading `.keras` files."""
 
 import dataclasses
 
-import keras
 import numpy as np
 import pytest
 
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
-from blobs_transfer.model.keras_model import (
-    ModelError,
-    build_mlp,
-    compile_model,
-    get_weights,
-    load_source,
-    model_from_weights,
-    save_model,
-)
+from tests.helpers import LazyModule
+
+keras_model = LazyModule("blobs_transfer.model.keras_model")
+keras = LazyModule("keras")
 
 
 def test_architecture(cfg):
-    model = build_mlp(cfg)
+    model = keras_model.build_mlp(cfg)
     assert model.input_shape == (None, 2)
     assert [layer.units for layer in model.layers] == [5, 5, 3]
     assert [layer.activation.__name__ for layer in model.layers] == ["relu", "relu", "softmax"]
@@ -31,7 +25,7 @@ def test_architecture(cfg):
         "GlorotUniform",
     ]
     assert all(type(layer.bias_initializer).__name__ == "Zeros" for layer in model.layers)
-    compile_model(model, cfg)
+    keras_model.compile_model(model, cfg)
     assert model.count_params() == 63  # (2*5+5) + (5*5+5) + (5*3+3)
     assert isinstance(model.optimizer, keras.optimizers.SGD)
     assert model.optimizer.learning_rate.numpy() == pytest.approx(0.01)
@@ -40,7 +34,7 @@ def test_architecture(cfg):
 
 @pytest.mark.parametrize("fixed,trainable", [(0, 63), (1, 48), (2, 18)])
 def test_trainable_parameter_count(cfg, fixed, trainable):
-    model = compile_model(build_mlp(cfg), cfg, fixed=fixed)
+    model = keras_model.compile_model(keras_model.build_mlp(cfg), cfg, fixed=fixed)
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == trainable
     assert arms.trainable_parameter_count(cfg, Arm("a", weights="source", fixed=fixed)) == trainable
 
@@ -48,35 +42,39 @@ def test_trainable_parameter_count(cfg, fixed, trainable):
 def test_saved_model_opens_with_plain_keras_and_predicts_the_same(cfg, problem1, tmp_path):
     rng = np.random.default_rng(0)
     weights = arms.initial_weights(cfg, cfg.arms[0], None, rng)
-    model = model_from_weights(cfg, weights)
+    model = keras_model.model_from_weights(cfg, weights)
     path = tmp_path / "source.keras"
-    save_model(model, path)
+    keras_model.save_model(model, path)
     loaded = keras.models.load_model(path)
     assert np.array_equal(model.predict(problem1.x_test, verbose=0), loaded.predict(problem1.x_test, verbose=0))
-    assert [np.array_equal(a, b) for (a, _), (b, _) in zip(get_weights(loaded), weights)] == [True] * 3
+    assert [np.array_equal(a, b) for (a, _), (b, _) in zip(keras_model.get_weights(loaded), weights)] == [True] * 3
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
 
 
 def test_load_source_rejects_bad_files(cfg, tmp_path):
-    with pytest.raises(ModelError, match="train-source"):
-        load_source(tmp_path / "missing.keras", cfg)
+    with pytest.raises(keras_model.ModelError, match="train-source"):
+        keras_model.load_source(tmp_path / "missing.keras", cfg)
     junk = tmp_path / "junk.keras"
     junk.write_bytes(np.random.default_rng(0).bytes(2000))
-    with pytest.raises(ModelError, match="not a .keras file"):
-        load_source(junk, cfg)
+    with pytest.raises(keras_model.ModelError, match="not a .keras file"):
+        keras_model.load_source(junk, cfg)
     good = tmp_path / "good.keras"
-    save_model(model_from_weights(cfg, arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(0))), good)
+    keras_model.save_model(
+        keras_model.model_from_weights(cfg, arms.initial_weights(cfg, cfg.arms[0], None, np.random.default_rng(0))),
+        good,
+    )
     truncated = tmp_path / "truncated.keras"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
-    with pytest.raises(ModelError):
-        load_source(truncated, cfg)
+    with pytest.raises(keras_model.ModelError):
+        keras_model.load_source(truncated, cfg)
     wide = dataclasses.replace(cfg, problems=dataclasses.replace(cfg.problems, centers=4))
     wrong = tmp_path / "four_classes.keras"
-    save_model(
-        model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))), wrong
+    keras_model.save_model(
+        keras_model.model_from_weights(wide, arms.initial_weights(wide, wide.arms[0], None, np.random.default_rng(0))),
+        wrong,
     )
-    with pytest.raises(ModelError, match="layer shapes"):
-        load_source(wrong, cfg)
+    with pytest.raises(keras_model.ModelError, match="layer shapes"):
+        keras_model.load_source(wrong, cfg)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +98,7 @@ def test_compile_model_builds_the_configs_keras_optimizer(overrides, kind, setti
     from blobs_transfer.config import load_config
 
     cfg = load_config(None, **overrides)
-    first, second = (compile_model(build_mlp(cfg), cfg).optimizer for _ in range(2))
+    first, second = (keras_model.compile_model(keras_model.build_mlp(cfg), cfg).optimizer for _ in range(2))
     assert type(first).__name__ == kind and first is not second
     for key, value in settings.items():
         got = getattr(first, key)

@@ -10,35 +10,33 @@ import pytest
 
 from blobs_transfer.config import Arm, Optimizer, load_config
 from blobs_transfer.model import arms, forward
-from blobs_transfer.model.keras_model import (
-    build_mlp,
-    compile_model,
-    get_weights,
-    set_weights,
-)
 from blobs_transfer.problems import make_problem
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import engine, kernel, result, tensorflow_engine
+from blobs_transfer.train import engine, kernel, result
 from blobs_transfer.train.result import batch_bounds, epoch_orders
+from tests.helpers import LazyModule
 from tests.helpers import assert_same_replica as _same
 from tests.helpers import train_jobs as _run
+
+keras_model = LazyModule("blobs_transfer.model.keras_model")
+tensorflow_engine = LazyModule("blobs_transfer.train.tensorflow_engine")
 
 EPOCHS = 6
 
 
-ENGINES = {"numba": engine.train_replicas, "tensorflow": tensorflow_engine.train_replicas}
+ENGINES = {"numba": engine, "tensorflow": tensorflow_engine}
 
 
 @pytest.fixture(
     params=[pytest.param(n, marks=[pytest.mark.slow] if n == "tensorflow" else []) for n in sorted(ENGINES)]
 )
 def train_replicas(request):
-    return ENGINES[request.param]
+    return ENGINES[request.param].train_replicas
 
 
 def keras_batch_by_batch(cfg, problem, initial, fixed, orders):
     """The reference: a real compiled Keras model, one train_on_batch per minibatch in the given order."""
-    model = compile_model(set_weights(build_mlp(cfg), initial), cfg, fixed=fixed)
+    model = keras_model.compile_model(keras_model.set_weights(keras_model.build_mlp(cfg), initial), cfg, fixed=fixed)
     x, y = problem.x_train, problem.y_train_onehot
     for order in orders:
         for start, stop in batch_bounds(len(x), cfg.training.batch_size):
@@ -76,7 +74,7 @@ def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_re
     if fixed:  # a frozen-layer case starts from a (briefly) trained source, as transfer does
         source = keras_once(
             "source",
-            lambda: get_weights(
+            lambda: keras_model.get_weights(
                 keras_batch_by_batch(
                     load_config(None),
                     problem1,
@@ -94,7 +92,7 @@ def test_one_replica_equals_keras_loop(problem1, problem2, fixed, rule, train_re
 
     def fit_reference():
         model = keras_batch_by_batch(cfg, problem2, initial, fixed, orders)
-        return get_weights(model), model.predict(problem2.x_test, verbose=0).argmax(1)
+        return keras_model.get_weights(model), model.predict(problem2.x_test, verbose=0).argmax(1)
 
     reference, ref_pred = keras_once((fixed, rule), fit_reference)  # the same for both engines' cases
     result = train_replicas(

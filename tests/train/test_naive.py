@@ -8,9 +8,12 @@ import pytest
 from blobs_transfer.config import Arm, Optimizer
 from blobs_transfer.model import arms
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import engine, tensorflow_engine
+from blobs_transfer.train import engine
 from blobs_transfer.train.result import epoch_orders
+from tests.helpers import LazyModule
 from tests.train import naive
+
+tensorflow_engine = LazyModule("blobs_transfer.train.tensorflow_engine")
 
 RULES = [
     Optimizer(),
@@ -24,11 +27,11 @@ IDS = ["sgd", "momentum", "nesterov", "adam", "adam-0.01"]
 
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 @pytest.mark.parametrize(
-    "train_replicas",
-    [engine.train_replicas, pytest.param(tensorflow_engine.train_replicas, marks=pytest.mark.slow)],
+    "trainer",
+    [engine, pytest.param(tensorflow_engine, marks=pytest.mark.slow)],
     ids=["numba", "tensorflow"],
 )
-def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
+def test_engines_match_the_numpy_reference(cfg, problem2, rule, trainer):
     """Four epochs from the same weights and row orders, one replica with a frozen first layer: every weight
     within 1e-5 of NumPy's, the frozen layer bit-identical."""
     arm = Arm("one frozen", fixed=1)
@@ -36,7 +39,7 @@ def test_engines_match_the_numpy_reference(cfg, problem2, rule, train_replicas):
     trainable = arms.trainable_layers(cfg, arm)
     orders = epoch_orders(8, 4, len(problem2.y_train))
     expected = naive.train(initial, trainable, problem2.x_train, problem2.y_train, orders, 32, rule)
-    result = train_replicas(
+    result = trainer.train_replicas(
         problem2,
         arms.stack([initial]),
         np.array([trainable]),
@@ -99,11 +102,11 @@ def test_a_finite_difference_check_can_fail(cfg, problem2):
 
 
 @pytest.mark.parametrize(
-    "train_replicas",
-    [engine.train_replicas, pytest.param(tensorflow_engine.train_replicas, marks=pytest.mark.slow)],
+    "trainer",
+    [engine, pytest.param(tensorflow_engine, marks=pytest.mark.slow)],
     ids=["numba", "tensorflow"],
 )
-def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, train_replicas):
+def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, trainer):
     """The engine's own gradient, read off one plain SGD step at learning rate 1 on one minibatch of all 500
     rows (w0 - w1 = g), against central differences of the float64 loss: within 2e-5 for every parameter. The
     biases are moved off zero: a row whose hidden units below are all dead would otherwise sit exactly at a
@@ -114,7 +117,7 @@ def test_the_engines_gradient_is_the_finite_differences(cfg, problem2, train_rep
         for k, b in arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(5)[0])
     ]
     x, y = problem2.x_train, problem2.y_train
-    result = train_replicas(
+    result = trainer.train_replicas(
         problem2,
         arms.stack([initial]),
         np.ones((1, 3), bool),

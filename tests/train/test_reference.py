@@ -4,17 +4,18 @@ every epoch is reshuffled reproducibly, and it starts from the very weights the 
 import dataclasses
 from dataclasses import replace
 
-import keras
 import numpy as np
 import pytest
 
 from blobs_transfer.config import Arm
 from blobs_transfer.model import arms
-from blobs_transfer.model.keras_model import build_mlp, compile_model, get_weights
 from blobs_transfer.seeds import replica_rngs
 from blobs_transfer.train import run
-from blobs_transfer.train.reference import fit_keras
-from tests.helpers import STATS, dyadic_source
+from tests.helpers import STATS, LazyModule, dyadic_source
+
+keras_model = LazyModule("blobs_transfer.model.keras_model")
+reference = LazyModule("blobs_transfer.train.reference")
+keras = LazyModule("keras")
 
 
 @pytest.mark.slow
@@ -22,10 +23,10 @@ def test_frozen_layers_bit_identical_after_fit(cfg, problem2):
     """The reference engine (model.fit) leaves frozen layers exactly as they were."""
     short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=3))
     keras.utils.set_random_seed(3)
-    model = compile_model(build_mlp(short), short, fixed=2)
-    before = get_weights(model)
-    result = fit_keras(model, problem2, short, seed=3)
-    after = get_weights(model)
+    model = keras_model.compile_model(keras_model.build_mlp(short), short, fixed=2)
+    before = keras_model.get_weights(model)
+    result = reference.fit_keras(model, problem2, short, seed=3)
+    after = keras_model.get_weights(model)
     for i in (0, 1):
         assert np.array_equal(before[i][0], after[i][0]) and np.array_equal(before[i][1], after[i][1])
     assert not np.array_equal(before[2][0], after[2][0])
@@ -37,7 +38,7 @@ def test_frozen_layers_bit_identical_after_fit(cfg, problem2):
 def _first_batches(cfg, problem, seed, epochs):
     """Rows of the first minibatch of every epoch, as the reference engine's model.fit sees them."""
     short = dataclasses.replace(cfg, training=dataclasses.replace(cfg.training, epochs=epochs))
-    model = build_mlp(short)
+    model = keras_model.build_mlp(short)
     model.compile(
         loss="categorical_crossentropy", optimizer=keras.optimizers.SGD(0.01), metrics=["accuracy"], run_eagerly=True
     )
@@ -48,7 +49,7 @@ def _first_batches(cfg, problem, seed, epochs):
         return original(data)
 
     model.train_step = recording_step
-    fit_keras(model, problem, short, seed=seed, record_curves=False)
+    reference.fit_keras(model, problem, short, seed=seed, record_curves=False)
     return [seen[i] for i in range(0, len(seen), 16)]  # 16 minibatches per epoch
 
 

@@ -7,7 +7,10 @@ import pytest
 from blobs_transfer.config import Optimizer
 from blobs_transfer.model import arms
 from blobs_transfer.seeds import replica_rngs
-from blobs_transfer.train import tensorflow_engine, update
+from blobs_transfer.train import update
+from tests.helpers import LazyModule
+
+tensorflow_engine = LazyModule("blobs_transfer.train.tensorflow_engine")
 
 
 @pytest.mark.slow
