@@ -92,7 +92,9 @@ def test_killed_worker_loses_nothing_and_scores_match_in_process(tmp_path, in_pr
         workers = [
             p
             for p in psutil.Process(proc.pid).children(recursive=True)
-            if "spawn_main" in " ".join(p.cmdline()) and "resource_tracker" not in " ".join(p.cmdline())
+            # a spawned worker's command line, or the title a worker gives itself where setproctitle is installed
+            if ("spawn_main" in " ".join(p.cmdline()) or "dask worker" in " ".join(p.cmdline()))
+            and "resource_tracker" not in " ".join(p.cmdline())
         ]
         assert len(workers) >= 2, [p.cmdline() for p in workers]
         done_at_kill = len(list(results.glob("sweep-*/cells/*/cell.json")))
