@@ -129,8 +129,8 @@ def test_an_exact_fit_floors_the_residual_at_a_share_of_t_t():
     penalty = np.sum(np.log1p(sigma / 1e-30)) / (2 * n)
     floored = 0.5 * (np.log(n / (T.RESIDUAL_FLOOR * tt)) - 1 - np.log(2 * np.pi)) - penalty
     assert T.profile_evidence(lam, sigma, z, np.array([tt]), n)[0, 0] == pytest.approx(floored, rel=1e-12)
-    # _evidence_at: beta * residual with the floored residual at a tiny alpha
-    alpha, beta = 1e-30, 1.0
+    # _evidence_at: beta * residual with the floored residual at a tiny alpha (beta large: the floor counts)
+    alpha, beta = 1e-30, 1e12
     w = beta * z[0] / (alpha + beta * sigma)
     expected = (
         n * np.log(beta)
@@ -143,12 +143,22 @@ def test_an_exact_fit_floors_the_residual_at_a_share_of_t_t():
     assert T._evidence_at(sigma, z[0], tt, n, alpha, beta) == pytest.approx(expected, rel=1e-12)
 
 
+def test_fixed_point_stops_when_gamma_reaches_n():
+    """fixed_point_evidence mutant gamma >= n -> gamma > n: n = D = 2 and alpha tiny make every
+    beta sigma_j / (alpha + beta sigma_j) exactly 1, so gamma == n and the start is returned (going on would
+    divide by beta = (n - gamma) / residual = 0)."""
+    f = np.array([[1.0, 0.3], [0.2, 2.0]])
+    t = np.array([2.0, 3.0])
+    value, alpha, beta = T.fixed_point_evidence(t, f, alpha=1e-30, beta=1.0)
+    assert (alpha, beta) == (1e-30, 1.0) and value == T.evidence(t, f, 1e-30, 1.0)
+
+
 def test_fixed_point_defaults_and_stops():
     """fixed_point_evidence mutants: the start alpha = beta = 1 (defaults), the break (not a bare return) when the
     target is orthogonal to the features (m^T m = 0: not "and" gamma >= n, which would divide by 0)."""
-    f, _ = features()
-    t = np.cos(np.arange(f.shape[0]) * 0.7)
-    assert T.fixed_point_evidence(t, f) == T.fixed_point_evidence(t, f, 1.0, 1.0)
+    f, y = features()
+    for t in (f @ np.array([1.0, 0.3, -2.0]) + 0.1 * np.sin(np.arange(f.shape[0])), (y == 0).astype(np.float64)):
+        assert T.fixed_point_evidence(t, f) == T.fixed_point_evidence(t, f, 1.0, 1.0)
     flat = np.zeros((6, 2))
     flat[:, 0] = [1, -1, 1, -1, 1, -1]
     t = np.array([1.0, 1, -1, -1, 0, 0])  # orthogonal to the only live unit: z = 0, m = 0
@@ -201,13 +211,25 @@ def test_nce_with_a_source_class_never_predicted_is_quiet():
 
 
 def test_standardise_sets_a_dead_unit_to_zeros():
-    """standardise mutants (out= dropped): a constant column comes out as exact zeros, not uninitialised memory."""
+    """standardise mutant (out= dropped): a constant column comes out as zeros, and NumPy is not left to warn
+    about a where= without out= (uninitialised memory)."""
     f = np.array([[1.0, 5.0], [2.0, 5.0], [4.0, 5.0]])
-    for _ in range(20):  # np.empty would reuse the freed blocks of other arrays of this size
-        junk = np.full((3, 2), np.nan)
-        del junk
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         z = T.standardise(f)
-        assert np.array_equal(z[:, 1], np.zeros(3))
+    assert np.array_equal(z[:, 1], np.zeros(3))
+
+
+def test_leep_leaves_out_a_source_class_of_probability_zero():
+    """leep mutant (out= dropped from the division by P(z)): a source class with probability 0 on every row is
+    left out quietly (no where= without out=)."""
+    probs = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    y = np.array([0, 1, 1, 1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = T.leep(probs, y)
+    # one-hot probs: row i's sum is P(y_i | z_i); z = 0 holds y = 0, 1 (1/2 each), z = 1 only y = 1
+    assert got == pytest.approx(np.mean(np.log([0.5, 1.0, 0.5, 1.0])), rel=1e-12)
 
 
 def test_transrate_passes_its_eps_to_every_coding_rate():
