@@ -324,3 +324,25 @@ def test_all_scores_is_each_score(monkeypatch):
     }
     assert got == expected
     assert len(seen) == 1 and seen[0][0] is f and seen[0][1] is y and seen[0][2] == 17
+
+
+def test_inputs_of_higher_precision_are_brought_to_float64():
+    """profile_evidence and fit_logistic mutants (dtype=np.float64 dropped): long-double inputs give the float64
+    result of the same values rounded to float64, not a long-double computation (linalg refuses long doubles)."""
+    sigma, z, tt = np.array([0.5, 2.0]), np.array([[0.3, -1.1]]), np.array([2.0])
+    lam = np.array([[0.37, 3.1]], dtype=np.longdouble) + np.longdouble(2.0) ** -60
+    assert np.array_equal(
+        T.profile_evidence(lam, sigma, z, tt, 5), T.profile_evidence(lam.astype(np.float64), sigma, z, tt, 5)
+    )
+    f, y = features(n=12)
+    x = f.astype(np.longdouble) + np.longdouble(2.0) ** -60
+    assert np.array_equal(T.fit_logistic(x, y, 3), T.fit_logistic(x.astype(np.float64), y, 3))
+
+
+def test_fixed_point_goes_on_when_m_has_norm_one():
+    """fixed_point_evidence mutant mm == 0.0 -> mm == 1.0: at the start alpha = beta = 1, one unit f = (1, 0, 0)
+    and t = (2, 0.5, -0.3) give m = f.t / (1 + f.f) = 1 exactly; the iteration must go on from there."""
+    f = np.array([[1.0], [0.0], [0.0]])
+    t = np.array([2.0, 0.5, -0.3])
+    _, alpha, beta = T.fixed_point_evidence(t, f)
+    assert (alpha, beta) != (1.0, 1.0)
