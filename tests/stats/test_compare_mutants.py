@@ -79,6 +79,9 @@ def test_nested_compare_names_the_bad_input():
         nested_compare(a, b, [1, 2, 3], [1, 6], g, n_test=5, **kw)
     with pytest.raises(ValueError, match="^groups has shape"):
         nested_compare(a, b, [1, 2, 3], [1, 2], [0, 1], **kw)
+    # n_test reaches compare_to_baseline too (a12_ci=True)
+    with pytest.raises(ValueError, match=r"^arm_correct must lie in 0..n_test=5"):
+        nested_compare(a, b, [1, 2, 6], [1, 2], g, seed=0, n_test=5, n_resamples=5)
     with pytest.raises(ValueError, match="^confidence must be in"):
         nested_compare(a, b, [1, 2, 3], [1, 2], g, confidence=1.0, **kw)
 
@@ -122,16 +125,23 @@ def test_nested_compare_a12_ci_false_default_settings():
     assert lean == {**full, "a12_ci_low": None, "a12_ci_high": None}
 
 
+# runs with many distinct values: intervals from different resamples (9999 vs 10000, another stream) differ
+RICH_A = np.array([412, 431, 398, 445, 420, 407, 439, 426, 401, 417, 433, 409])
+RICH_B = np.array([405, 399, 421, 388, 413, 396, 427, 402, 392, 410, 385, 418])
+
+
 def test_compare_to_baseline_defaults_and_two_sources():
     """compare_to_baseline mutants: default n_resamples 9999 (-> 10000); two sources are nested (> 1, not > 2)."""
-    a, b = np.array([6, 7, 9, 5]), np.array([5, 7, 4, 6])
-    got = compare_to_baseline(a / 10, b / 10, a, b, seed=3)
+    a, b = RICH_A, RICH_B
+    got = compare_to_baseline(a / 500, b / 500, a, b, seed=3)
     assert got == {
-        **compare_independent(a / 10, b / 10, a, b, seed=3, confidence=0.95, n_resamples=9999),
-        **nested_keys(a / 10, None),
+        **compare_independent(a / 500, b / 500, a, b, seed=3, confidence=0.95, n_resamples=9999),
+        **nested_keys(a / 500, None),
         "verdict_test": got["verdict_test"],
         "verdict_p": got["mwu_p"],
     }
+    assert got != {**got, **compare_independent(a / 500, b / 500, a, b, seed=3, confidence=0.95, n_resamples=10000)}
+    a, b = np.array([6, 7, 9, 5]), np.array([5, 7, 4, 6])
     two = compare_to_baseline(a / 10, b / 10, a, b, seed=3, groups=[0, 0, 1, 1], n_resamples=20)
     assert two["verdict_test"].startswith("clustered") and two["n_sources"] == 2
 
@@ -160,13 +170,13 @@ def test_compare_arms_passes_its_settings_and_names_the_seed():
 
 def test_compare_arms_default_resamples():
     """compare_arms mutant: default n_resamples 9999 (-> 10000)."""
-    acc = {"base": np.array([0.5, 0.7, 0.6]), "x": np.array([0.6, 0.9, 0.8])}
-    cor = {k: np.round(v * 10).astype(int) for k, v in acc.items()}
+    acc = {"base": RICH_B / 500, "x": RICH_A / 500}
+    cor = {"base": RICH_B, "x": RICH_A}
     row = compare_arms(acc, cor, "base", seed=7)[0]
     expected = compare_to_baseline(
         acc["x"], acc["base"], cor["x"], cor["base"], seed=statistic_seed(7, "compare", "x"), n_resamples=9999
     )
-    assert row["diff_ci_low"] == expected["diff_ci_low"] and row["a12_ci_high"] == expected["a12_ci_high"]
+    assert {k: row[k] for k in expected} == expected
 
 
 def test_compare_arms_verdict_thresholds_are_strict():
@@ -194,7 +204,7 @@ def test_compare_arms_verdict_thresholds_are_strict():
 def test_compare_independent_exact_path_draws_from_named_streams():
     """compare_independent mutants on the scipy path: the difference from the stream "difference" (BCa), A12
     from "a12" (percentile interval), both from the seed given."""
-    a, b = np.array([6, 7, 9, 5, 8]), np.array([5, 7, 4, 6, 6])
+    a, b = RICH_A, RICH_B
     got = compare_independent(a / 10, b / 10, a, b, seed=5, confidence=0.9, n_resamples=200)
     diff = float(np.mean(a / 10) - np.mean(b / 10))
     a12 = pairwise_a12(a, b)
@@ -278,10 +288,12 @@ CORE_RESAMPLES = 100_001
 
 def test_compare_independent_large_problems_go_to_the_core():
     """compare_independent mutants: exact_path on n + m (not n - m) runs, and seed reaching the core."""
-    ac, bc = np.array([6, 7, 9, 5, 8]), np.array([5, 7, 4, 6, 6])
-    got = compare_independent(ac / 10, bc / 10, ac, bc, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES)
+    ac, bc = RICH_A[:5], RICH_B[:5]  # 10 runs x 100,001 resamples: just over scipy's limit
+    got = compare_independent(ac / 500, bc / 500, ac, bc, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES)
     diff, a12 = got["diff_mean"], got["a12"]
-    expected = _cis_from_core(ac / 10, bc / 10, ac, bc, diff, a12, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES)
+    expected = _cis_from_core(
+        ac / 500, bc / 500, ac, bc, diff, a12, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES
+    )
     assert (got["diff_ci_low"], got["diff_ci_high"], got["a12_ci_low"], got["a12_ci_high"]) == expected
 
 
@@ -307,14 +319,14 @@ def test_compare_independent_collapses_an_interval_only_when_both_samples_are_co
     assert single["diff_ci_low"] is None and single["a12_ci_low"] is None
 
 
-def parts_reference(a, b, ac, bc, groups, seed, n_resamples):
+def parts_reference(a, b, ac, bc, groups, seed, n_resamples, acc_of_count=lambda c: c / 10):
     """`_parts`'s rule (shared count grid): the arm resampled in two stages from default_rng(seed), the baseline
     from stream "baseline"; columns mean(arm*), mean(base*), A12(arm*, b), A12(a, base*) with A12 pairwise."""
     n, m = a.size, b.size
     grid, (ia, ib) = grid_of(ac.astype(float), bc.astype(float))
     beats = (grid[:, None] > grid[None, :]) + 0.5 * (grid[:, None] == grid[None, :])  # arm value u over base v
     ha, hb = np.bincount(ia, minlength=grid.size), np.bincount(ib, minlength=grid.size)
-    acc_of = grid / 10
+    acc_of = acc_of_count(grid)
 
     def stat(da, db):
         h_arm, h_base = da.hist(), db.hist()
@@ -338,6 +350,16 @@ def test_parts_on_the_shared_grid():
     arm's two-stage draw, and the baseline's stream name."""
     got = _parts(ARM_C / 10, BASE_C / 10, ARM_C, BASE_C, GROUPS, seed=9, n_resamples=40, a12_ci=True)
     expected = parts_reference(ARM_C / 10, BASE_C / 10, ARM_C, BASE_C, GROUPS, 9, 40)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_parts_share_the_count_grid_even_when_accuracy_falls_with_count():
+    """_parts mutant: when counts and accuracies determine each other the count grid serves both statistics, in
+    the counts' order (here accuracy = 1 - count / 10 runs the other way, so the accuracies' own grid would
+    reverse the A12 placements)."""
+    a, b = 1 - ARM_C / 10, 1 - BASE_C / 10
+    got = _parts(a, b, ARM_C, BASE_C, GROUPS, seed=9, n_resamples=40, a12_ci=True)
+    expected = parts_reference(a, b, ARM_C, BASE_C, GROUPS, 9, 40, acc_of_count=lambda c: 1 - c / 10)
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
