@@ -129,7 +129,10 @@ def test_an_exact_fit_floors_the_residual_at_a_share_of_t_t():
     penalty = np.sum(np.log1p(sigma / 1e-30)) / (2 * n)
     floored = 0.5 * (np.log(n / (T.RESIDUAL_FLOOR * tt)) - 1 - np.log(2 * np.pi)) - penalty
     assert T.profile_evidence(lam, sigma, z, np.array([tt]), n)[0, 0] == pytest.approx(floored, rel=1e-12)
-    # _evidence_at: beta * residual with the floored residual at a tiny alpha (beta large: the floor counts)
+    # _evidence_at: beta * residual with the floored residual at a tiny alpha (beta large: the floor counts); n = D
+    # = 2 (no null direction, whose w would blow up at a tiny alpha)
+    f = np.array([[1.0, 0.3], [0.2, 2.0]])
+    sigma, z, _, n = T._eigen(t, f)
     alpha, beta = 1e-30, 1e12
     w = beta * z[0] / (alpha + beta * sigma)
     expected = (
@@ -346,3 +349,20 @@ def test_fixed_point_goes_on_when_m_has_norm_one():
     t = np.array([2.0, 0.5, -0.3])
     _, alpha, beta = T.fixed_point_evidence(t, f)
     assert (alpha, beta) != (1.0, 1.0)
+
+
+def test_fit_logistic_reaches_the_minimum_where_the_data_curve_less_than_the_penalty():
+    """fit_logistic mutant: the penalty's curvature added to the Hessian (+=, not -=). Three rows of small features
+    curve the loss less than the penalty does, so a Hessian with the penalty subtracted is not positive definite
+    and Newton's steps go uphill; the fit must still reach the minimum, where the gradient
+    X^T (p - onehot) + penalty decay w vanishes."""
+    x = np.array([[0.1, -0.05], [0.2, 0.1], [-0.1, 0.02]])
+    y = np.array([0, 1, 0])
+    w = T.fit_logistic(x, y, 2)
+    design = np.hstack([x, np.ones((3, 1))])
+    logits = design @ w
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    decay = np.array([[1.0], [1.0], [0.0]])
+    grad = design.T @ (p - np.eye(2)[y]) + decay * w
+    assert np.abs(grad).max() < 1e-8 and np.abs(w[:2]).max() > 1e-3
