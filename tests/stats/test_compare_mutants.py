@@ -30,6 +30,7 @@ from blobs_transfer.stats.resample import Sample, Stream, resample
 ARM_C = np.array([6, 7, 7, 8, 5, 6, 9, 7, 8, 8, 6, 9])
 GROUPS = np.repeat([0, 1, 2], 4)
 BASE_C = np.array([5, 7, 6, 4, 8])
+SMALL_C, SMALL_G = np.array([6, 8, 5, 7]), np.array([0, 0, 1, 1])  # 2 sources x 2 runs
 
 
 def pairwise_a12(a, b):
@@ -94,8 +95,10 @@ def test_nested_compare_is_compare_to_baseline_with_a12_ci():
     got = nested_compare(*args, GROUPS, seed=4, n_test=10, confidence=0.8, n_resamples=50)
     assert got == compare_to_baseline(*args, seed=4, groups=GROUPS, n_test=10, confidence=0.8, n_resamples=50)
     assert got["a12_ci_low"] is not None and got["verdict_test"].startswith("clustered")
-    assert nested_compare(*args, GROUPS, seed=4) == compare_to_baseline(
-        *args, seed=4, groups=GROUPS, confidence=0.95, n_resamples=9999
+    # the defaults, on 2 sources x 2 runs against 3 (9999 resamples of so few runs are quick)
+    small = (SMALL_C / 10, BASE_C[:3] / 10, SMALL_C, BASE_C[:3])
+    assert nested_compare(*small, SMALL_G, seed=4) == compare_to_baseline(
+        *small, seed=4, groups=SMALL_G, confidence=0.95, n_resamples=9999
     )
 
 
@@ -119,9 +122,9 @@ def test_nested_compare_without_a12_ci_drops_only_a12_s_interval():
 
 def test_nested_compare_a12_ci_false_default_settings():
     """nested_compare mutant: its defaults confidence 0.95 and 9999 resamples on the a12_ci=False path too."""
-    acc, base = ARM_C / 10, BASE_C / 10
-    lean = nested_compare(acc, base, ARM_C, BASE_C, GROUPS, seed=1, a12_ci=False)
-    full = compare_to_baseline(acc, base, ARM_C, BASE_C, seed=1, groups=GROUPS, confidence=0.95, n_resamples=9999)
+    small = (SMALL_C / 10, BASE_C[:3] / 10, SMALL_C, BASE_C[:3])
+    lean = nested_compare(*small, SMALL_G, seed=1, a12_ci=False)
+    full = compare_to_baseline(*small, seed=1, groups=SMALL_G, confidence=0.95, n_resamples=9999)
     assert lean == {**full, "a12_ci_low": None, "a12_ci_high": None}
 
 
