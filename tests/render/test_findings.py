@@ -181,6 +181,25 @@ def test_sweep_finding_says_a_control_from_no_source_model_is_tested_with_runs_a
     )
 
 
+def test_sweep_finding_names_only_the_arms_without_a_source_model_of_the_cells_with_several():
+    """A sweep over study.source_repeats = [1, 2]: in the cells of one source model every verdict is Mann-Whitney
+    (the transfer arm too); in those of two only the two controls that start from none are. The clause names the
+    controls, in the plural, and never the transfer arm."""
+    from blobs_transfer.stats.compare import MWU_VERDICT, NESTED_VERDICT
+
+    grid = sweep_from_dict({"sweep": {"study.source_repeats": [1, 2], "target.n_train": [20, 100]}})
+    arms = [("a", "better", 0.7, 0.05), ("random1", "worse", 0.3, -0.1), ("random2", "worse", 0.3, -0.1)]
+    cells = cells_over_source_models(grid, [arms] * 4)
+    for cell in cells:
+        one = cell["summary"]["run"]["source_repeats"] == 1
+        for c in cell["summary"]["comparisons"]:
+            c["verdict_test"] = MWU_VERDICT if one or c["arm"].startswith("random") else NESTED_VERDICT
+    assert findings.sweep_finding(grid, cells).endswith(
+        "conditional on that model, and random1 and random2, which start from no source model, with the run as the "
+        "unit (Mann-Whitney U, runs as independent)."
+    )
+
+
 def test_numbers_and_lists_in_words():
     assert [findings.fmt(v) for v in (None, 0.12345, 3, "x")] == ["n/a", "0.123", "3", "x"]
     assert findings.fmt(0.5, 2) == "0.50"
