@@ -53,14 +53,50 @@ class Comparison:
     result: RunResult
 
 
+PARTS = ("startup", "source_models", "training", "statistics", "figures", "files")
+
+
+class Stopwatch:
+    """A command's wall time split into parts that add up: every moment from the start belongs to the part
+    named last (`part`), so nothing goes unaccounted. started: the perf_counter reading at which the command
+    began (the process's start, from the CLI); the time until the stopwatch is made is start-up and imports."""
+
+    def __init__(self, started: float | None = None):
+        self._since = time.perf_counter()
+        self.started = self._since if started is None else min(started, self._since)
+        self.seconds = dict.fromkeys(PARTS, 0.0)
+        self.seconds["startup"] = self._since - self.started
+        self._part = "files"
+
+    def part(self, name: str) -> None:
+        """From now on, time counts to `name` (one of PARTS)."""
+        now = time.perf_counter()
+        self.seconds[self._part] += now - self._since
+        self._part, self._since = name, now
+
+    def split(self) -> dict[str, float]:
+        """metadata.json's timings up to now: wall_seconds and its parts (`<part>_seconds`, summing to it up to
+        rounding), and statistics_and_files_seconds (statistics, figures and files: all after training)."""
+        self.part(self._part)
+        parts = {f"{name}_seconds": round(self.seconds[name], 3) for name in PARTS}
+        after = self.seconds["statistics"] + self.seconds["figures"] + self.seconds["files"]
+        return {
+            "wall_seconds": round(self._since - self.started, 3),
+            "wall_parts": parts,
+            "training_seconds": parts["training_seconds"],
+            "statistics_and_files_seconds": round(after, 3),
+        }
+
+
 def _write_run_files(
-    cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any], timings: dict[str, float] | None = None
+    cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any], clock: Stopwatch | None = None
 ) -> dict[str, Any]:
     """Scores and curves, then the statistics and figures built back from those files (so `report` on the
     finished directory gives the very same summary), then metadata.json, written once with every timing; the
-    run is sealed and marked complete last. timings: {"started": perf_counter at the command's start,
-    "training_seconds": ...} for a command; None for a result written from a notebook."""
-    started = time.perf_counter()
+    run is sealed and marked complete last. clock: the command's stopwatch (None for a result written from a
+    notebook: no timings)."""
+    timed, clock = clock is not None, clock or Stopwatch()
+    clock.part("files")
     about = files.run_metadata()  # the report's header and metadata.json say the same command, time and commit
     files.write_scores(run_dir / "scores.csv", files.score_rows(result.replicas, result.final, result.diverged))
     # The statistics are those of the files: records() are scores.csv's rows as read back, curve_as_written
@@ -72,19 +108,14 @@ def _write_run_files(
             k: files.curve_as_written(result.history[k])
             for k in ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
         }
+        clock.part("statistics")
         statistics = summary.summarise(cfg, scores, curves["test_accuracy"], provenance)
-        _render(run_dir, cfg, scores, curves, statistics, about)
+        _render(run_dir, cfg, scores, curves, statistics, about, clock)
+        clock.part("files")  # waiting for the curves
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
         seeds.setdefault(rep.arm.name, []).append(rep.seed)
-    seconds = {}
-    if timings is not None:
-        now = time.perf_counter()
-        seconds = {
-            "training_seconds": round(timings["training_seconds"], 3),
-            "statistics_and_files_seconds": round(now - started, 3),
-            "wall_seconds": round(now - timings["started"], 3),
-        }
+    seconds = clock.split() if timed else {}
     write_json(
         run_dir / "metadata.json",
         {
@@ -157,32 +188,31 @@ def compare(
     train_missing: bool = False,
     progress: Progress | None = None,
     notify: Callable[[str], None] | None = None,
+    started: float | None = None,
 ) -> Comparison:
     """The repeated comparison end to end: source models, training, and a new run directory with every file.
 
+    started: the perf_counter reading at which the command began (the CLI passes its process's start, so that
+    metadata.json's wall time and its parts count the start-up and imports); None: this call.
     The run directory is marked INCOMPLETE until its last file is written, so an interrupted or failed run
     (Ctrl-C, a full disk) is never mistaken for a finished one; earlier runs are never touched.
     """
+    clock = Stopwatch(started)
     check_fits(cfg)
     ensure_writable(results_dir)
-    started = time.perf_counter()
+    clock.part("source_models")
     sources = source_models(
         cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
     )
+    clock.part("files")
     run_dir = files.new_run_dir(results_dir, "compare")
     atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-    train_started = time.perf_counter()
+    clock.part("training")
     result = run_comparison(cfg, sources, progress=progress)
-    train_seconds = time.perf_counter() - train_started
+    clock.part("source_models")
     # K >= 2: the .keras files, and the scores where cfg.scores_sources
     transferability.write_source_files(run_dir, cfg, sources, result.records())
-    statistics = _write_run_files(
-        cfg,
-        result,
-        run_dir,
-        _provenance(cfg, sources, results_dir),
-        {"started": started, "training_seconds": train_seconds},
-    )
+    statistics = _write_run_files(cfg, result, run_dir, _provenance(cfg, sources, results_dir), clock)
     return Comparison(run_dir, statistics, result)
 
 
@@ -254,11 +284,21 @@ def rescore_run(run_dir: str | Path) -> dict[str, Any]:
 
 
 def _render(
-    run_dir: Path, cfg: Config, scores, curves, statistics: dict[str, Any], meta: dict[str, Any] | None = None
+    run_dir: Path,
+    cfg: Config,
+    scores,
+    curves,
+    statistics: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+    clock: Stopwatch | None = None,
 ) -> None:
     """summary.json, summary.md, the figures and report.html of a run, from its statistics and files; meta: what
-    made the run (metadata.json's, which `report` reads back when it rebuilds a finished run)."""
+    made the run (metadata.json's, which `report` reads back when it rebuilds a finished run); clock: the
+    command's stopwatch, told which part each step is."""
+    clock = clock or Stopwatch()
+    clock.part("statistics")
     transferability.add_to_summary(run_dir, cfg, scores, statistics)  # K >= 3 sources: how each score ranked them
+    clock.part("files")
     write_json(run_dir / "summary.json", statistics)
     blocks = report.sections(statistics)
     if meta is None:
@@ -268,6 +308,7 @@ def _render(
             meta = {}
     title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
     atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
+    clock.part("figures")
     drawn = plots.run_figures(
         summary.figure_numbers(cfg, statistics, scores, curves),
         statistics,
@@ -277,6 +318,7 @@ def _render(
     )
     figures = {**drawn, **transferability.figures(run_dir, statistics)}
     files.save_figures({run_dir / name: figure for name, figure in figures.items()})
+    clock.part("files")
     pngs = {name: (run_dir / name).read_bytes() for name in figures}
     atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
 

@@ -19,6 +19,7 @@ from blobs_transfer.cli.common import (
     echo_json,
     interruptible,
     json_option,
+    process_started,
     progress_bars,
     quiet_tensorflow,
     results_option,
@@ -198,6 +199,7 @@ def compare(
             train_missing=train_missing,
             progress=progress,
             notify=lambda line: click.echo(line, err=True),
+            started=process_started(),
         )
     if as_json:
         return echo_json(

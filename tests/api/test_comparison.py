@@ -12,6 +12,9 @@ import numpy as np
 import pytest
 
 from blobs_transfer import api
+from blobs_transfer.api import comparison
+from blobs_transfer.api.comparison import PARTS, Stopwatch
+from blobs_transfer.cli import common
 from blobs_transfer.config import load_config
 from tests.helpers import PNG, invoke, last_line_dir, read_csv, run
 
@@ -79,6 +82,14 @@ def test_compare_writes_every_artefact(trained):
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["root_seed"] == 0 and len(meta["repeat_seeds"]["standalone"]) == 3
     assert {"tensorflow", "keras", "numpy"} <= set(meta["versions"]) and meta["wall_seconds"] > 0
+    parts = meta["wall_parts"]  # the wall time split into parts that add up (up to rounding)
+    assert list(parts) == [f"{name}_seconds" for name in PARTS] and min(parts.values()) >= 0
+    assert sum(parts.values()) == pytest.approx(meta["wall_seconds"], abs=0.004)
+    assert min(parts[f"{name}_seconds"] for name in ("training", "statistics", "figures", "files")) > 0
+    assert meta["training_seconds"] == parts["training_seconds"]
+    assert meta["statistics_and_files_seconds"] == pytest.approx(
+        parts["statistics_seconds"] + parts["figures_seconds"] + parts["files_seconds"], abs=0.002
+    )
     assert [r["seed"] for r in scores if r["arm"] == "standalone"] == [
         str(s) for s in meta["repeat_seeds"]["standalone"]
     ]
@@ -197,3 +208,45 @@ def test_summary_in_memory_equals_the_one_written(tmp_path):
 
     on_disk = summarise(cfg2, scores, curves["test_accuracy"])
     assert in_memory["arms"] == on_disk["arms"] and in_memory["comparisons"] == on_disk["comparisons"]
+
+
+def test_stopwatch_counts_every_moment_to_the_part_named_last(monkeypatch):
+    """A fake clock: the time before the stopwatch is start-up, each span goes to the part named before it, and
+    the parts add up to the wall time."""
+    now = [10.0]
+    monkeypatch.setattr(comparison.time, "perf_counter", lambda: now[0])
+    clock = Stopwatch(started=7.5)
+    for name, seconds in (("training", 2.0), ("statistics", 0.25), ("training", 1.0), ("figures", 0.5)):
+        clock.part(name)
+        now[0] += seconds
+    clock.part("files")
+    now[0] += 0.125
+    split = clock.split()
+    assert split["wall_parts"] == {
+        "startup_seconds": 2.5,
+        "source_models_seconds": 0.0,
+        "training_seconds": 3.0,
+        "statistics_seconds": 0.25,
+        "figures_seconds": 0.5,
+        "files_seconds": 0.125,
+    }
+    assert split["wall_seconds"] == 6.375 and split["training_seconds"] == 3.0
+    assert split["statistics_and_files_seconds"] == 0.875
+    assert Stopwatch().split()["wall_parts"]["startup_seconds"] == 0.0  # a library call: no start-up
+
+
+def test_process_age_reads_starttime_after_the_command_name():
+    """Field 22 of /proc/PID/stat, counted after the last parenthesis (a command name may hold both)."""
+    fields = " ".join(str(n) for n in range(3, 22))  # fields 3 to 21, then starttime (field 22) = 4200 ticks
+    stat = f"1234 (odd) name (x)) {fields} 4200 99 98"
+    assert common.process_age(stat, "50.25 100.0\n", 100) == pytest.approx(50.25 - 42.0)
+
+
+def test_process_started_is_before_the_cli_was_imported():
+    """The process's start from /proc: before this module imported the CLI, and not before the machine booted."""
+    started = common.process_started()
+    assert started <= common._IMPORTED
+    if sys.platform == "linux":
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        assert started >= common._IMPORTED - uptime
