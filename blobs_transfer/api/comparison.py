@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,12 +91,17 @@ class Stopwatch:
 
 
 def _write_run_files(
-    cfg: Config, result: RunResult, run_dir: Path, provenance: dict[str, Any], clock: Stopwatch | None = None
+    cfg: Config,
+    result: RunResult,
+    run_dir: Path,
+    provenance: dict[str, Any],
+    clock: Stopwatch | None = None,
+    worker: files.FigureWorker | None = None,
 ) -> dict[str, Any]:
     """Scores and curves, then the statistics and figures built back from those files (so `report` on the
     finished directory gives the very same summary), then metadata.json, written once with every timing; the
     run is sealed and marked complete last. clock: the command's stopwatch (None for a result written from a
-    notebook: no timings)."""
+    notebook: no timings); worker: the command's figure worker (`files.FigureWorker`), if it forked one."""
     timed, clock = clock is not None, clock or Stopwatch()
     clock.part("files")
     about = files.run_metadata()  # the report's header and metadata.json say the same command, time and commit
@@ -110,7 +117,7 @@ def _write_run_files(
         }
         clock.part("statistics")
         statistics = summary.summarise(cfg, scores, curves["test_accuracy"], provenance)
-        _render(run_dir, cfg, scores, curves, statistics, about, clock)
+        _render(run_dir, cfg, scores, curves, statistics, about, clock, worker)
         clock.part("files")  # waiting for the curves
     seeds: dict[str, list[int]] = {}
     for rep in result.replicas:
@@ -200,19 +207,22 @@ def compare(
     clock = Stopwatch(started)
     check_fits(cfg)
     ensure_writable(results_dir)
-    clock.part("source_models")
-    sources = source_models(
-        cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
-    )
-    clock.part("files")
-    run_dir = files.new_run_dir(results_dir, "compare")
-    atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-    clock.part("training")
-    result = run_comparison(cfg, sources, progress=progress)
-    clock.part("source_models")
-    # K >= 2: the .keras files, and the scores where cfg.scores_sources
-    transferability.write_source_files(run_dir, cfg, sources, result.records())
-    statistics = _write_run_files(cfg, result, run_dir, _provenance(cfg, sources, results_dir), clock)
+    # the figures' worker imports matplotlib on the other core while this process loads the kernel and trains
+    with files.FigureWorker(plots.prepare) as worker:
+        clock.part("source_models")
+        sources = source_models(
+            cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
+        )
+        clock.part("files")
+        run_dir = files.new_run_dir(results_dir, "compare")
+        atomic.write_text(run_dir / "config.toml", to_toml(cfg))
+        clock.part("training")
+        result = run_comparison(cfg, sources, progress=progress)
+        clock.part("source_models")
+        # K >= 2: the .keras files, and the scores where cfg.scores_sources
+        transferability.write_source_files(run_dir, cfg, sources, result.records())
+        provenance = _provenance(cfg, sources, results_dir)
+        statistics = _write_run_files(cfg, result, run_dir, provenance, clock, worker)
     return Comparison(run_dir, statistics, result)
 
 
@@ -291,10 +301,12 @@ def _render(
     statistics: dict[str, Any],
     meta: dict[str, Any] | None = None,
     clock: Stopwatch | None = None,
+    worker: files.FigureWorker | None = None,
 ) -> None:
     """summary.json, summary.md, the figures and report.html of a run, from its statistics and files; meta: what
     made the run (metadata.json's, which `report` reads back when it rebuilds a finished run); clock: the
-    command's stopwatch, told which part each step is."""
+    command's stopwatch, told which part each step is; worker: a figure worker forked earlier (else one is
+    forked here)."""
     clock = clock or Stopwatch()
     clock.part("statistics")
     transferability.add_to_summary(run_dir, cfg, scores, statistics)  # K >= 3 sources: how each score ranked them
@@ -309,17 +321,20 @@ def _render(
     title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
     atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
     clock.part("figures")
-    drawn = plots.run_figures(
+    jobs = plots.run_figure_jobs(
         summary.figure_numbers(cfg, statistics, scores, curves),
         statistics,
         baseline=cfg.study.baseline,
         repeats=cfg.study.repeats,
         seed=cfg.study.seed,
     )
-    figures = {**drawn, **transferability.figures(run_dir, statistics)}
-    files.save_figures({run_dir / name: figure for name, figure in figures.items()})
+    # the transferability figure, where the run scored its source models (else the job draws nothing: weight 0)
+    jobs.append((3 if "transferability" in statistics else 0, partial(transferability.figures, run_dir, statistics)))
+    with contextlib.ExitStack() as stack:
+        worker = worker or stack.enter_context(files.FigureWorker(plots.prepare))
+        drawn = worker.draw([job for _, job in jobs], [weight for weight, _ in jobs], run_dir)
     clock.part("files")
-    pngs = {name: (run_dir / name).read_bytes() for name in figures}
+    pngs = {name: (run_dir / name).read_bytes() for name in drawn}
     atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import textwrap
 from collections.abc import Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -510,35 +511,88 @@ def boxplot_title(summary: dict[str, Any]) -> str:
     )
 
 
+def prepare() -> None:
+    """What the first figure of a process pays, paid ahead (in a worker that waits for the figures): matplotlib's
+    import, its fonts found and loaded, a text drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = new_figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0.5")
+    FigureCanvasAgg(fig).draw()
+
+
+def named(name: str, draw, *args, **kwargs) -> dict[str, Figure]:
+    """{name: draw(*args, **kwargs)}: one figure as a job that a forked worker can be sent (a picklable call)."""
+    return {name: draw(*args, **kwargs)}
+
+
+def run_figure_jobs(
+    numbers: dict[str, Any], summary: dict[str, Any], *, baseline: str, repeats: int, seed: int
+) -> list[tuple[float, Any]]:
+    """A compare run's figures as jobs, each (weight, a picklable call that draws {file name: Figure}), from
+    `stats.summary.figure_numbers` and the summary; weight: the figure's panels and one more (what its drawing
+    costs grows with: measured, 0.08 s for the box plot's one panel, 0.3 s for train_test's eight)."""
+    names, sources = numbers["names"], sources_phrase(summary)
+    jobs = [
+        (
+            2,
+            partial(
+                named, "boxplot.png", boxplot_figure, names, numbers["accuracies"], boxplot_title(summary), seed=seed
+            ),
+        ),
+        (3, partial(named, "forest.png", forest_figure, summary["comparisons"], baseline, subtitle=sources)),
+        (
+            3,
+            partial(
+                named,
+                "curves.png",
+                curves_figure,
+                numbers["bands"]["test_accuracy"],
+                numbers["bands"]["test_loss"],
+                "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
+                + (f"\n{sources}" if sources else ""),
+            ),
+        ),
+        (
+            1 + 2 * max(1, len(numbers["means"])),
+            partial(
+                named,
+                "train_test.png",
+                train_test_figure,
+                numbers["means"],
+                "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)",
+            ),
+        ),
+    ]
+    per_source = numbers["sources"]
+    if per_source is not None:
+        k = per_source["means"].shape[0]
+        title = (
+            f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
+            "score (lines join one source model's means)"
+        )
+        jobs.insert(
+            2,
+            (
+                2,
+                partial(
+                    named,
+                    "sources.png",
+                    source_means_figure,
+                    per_source["arms"],
+                    per_source["means"],
+                    baseline,
+                    per_source["baseline"],
+                    title,
+                ),
+            ),
+        )
+    return jobs
+
+
 def run_figures(
     numbers: dict[str, Any], summary: dict[str, Any], *, baseline: str, repeats: int, seed: int
 ) -> dict[str, Figure]:
     """A compare run's figures (file name -> Figure) from `stats.summary.figure_numbers` and its summary."""
-    names, sources = numbers["names"], sources_phrase(summary)
-    title = boxplot_title(summary)
-    figures = {
-        "boxplot.png": boxplot_figure(names, numbers["accuracies"], title, seed=seed),
-        "forest.png": forest_figure(summary["comparisons"], baseline, subtitle=sources),
-        "curves.png": curves_figure(
-            numbers["bands"]["test_accuracy"],
-            numbers["bands"]["test_loss"],
-            "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
-            + (f"\n{sources}" if sources else ""),
-        ),
-        "train_test.png": train_test_figure(
-            numbers["means"],
-            "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)",
-        ),
-    }
-    per_source = numbers["sources"]
-    if per_source is not None:
-        k = per_source["means"].shape[0]
-        figures["sources.png"] = source_means_figure(
-            per_source["arms"],
-            per_source["means"],
-            baseline,
-            per_source["baseline"],
-            f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
-            "score (lines join one source model's means)",
-        )
-    return figures
+    jobs = run_figure_jobs(numbers, summary, baseline=baseline, repeats=repeats, seed=seed)
+    return {name: figure for _, job in jobs for name, figure in job().items()}

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 import os
+import pickle
 import platform
 import subprocess
 import sys
@@ -86,6 +87,130 @@ def save_figures(figures: dict[Path, Any], dpi: int = 120, *, workers: int | Non
         for path, fig in shares[0]:
             save_figure(fig, path, dpi)
     return workers
+
+
+FigureJob = Callable[[], dict[str, Any]]  # draws figures: file name -> matplotlib Figure
+
+
+def shares(weights: Sequence[float], n: int) -> list[list[int]]:
+    """Job indices split into at most n shares of about equal weight (the heaviest first, each to the lightest
+    share), each share in the jobs' own order: the figures of a share are written in the report's order."""
+    loads = [[0.0, []] for _ in range(max(1, n))]
+    for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
+        lightest = min(loads, key=lambda load: load[0])
+        lightest[0] += weights[i]
+        lightest[1].append(i)
+    return [sorted(share) for _, share in loads if share]
+
+
+def _draw_share(jobs: Sequence[FigureJob], folder: Path, dpi: int, names: int | None = None) -> list[str]:
+    """Draw and write a share of the jobs' figures; each name written is also told on the pipe `names`."""
+    written = []
+    for job in jobs:
+        for name, figure in job().items():
+            save_figure(figure, folder / name, dpi)
+            written.append(name)
+            if names is not None:
+                os.write(names, f"{name}\n".encode())
+    return written
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
+    """n bytes from a pipe, or fewer where it ends first (its writer closed it, or died)."""
+    chunks, left = [], n
+    while left and (chunk := os.read(fd, min(left, 1 << 20))):
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_told(fd: int) -> str:
+    """What the worker's processes told on the names pipe: all of it, for they have all exited (an orphan that
+    still holds the pipe open is not waited for)."""
+    os.set_blocking(fd, False)
+    chunks = []
+    try:
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+    except BlockingIOError:
+        pass
+    return b"".join(chunks).decode()
+
+
+class FigureWorker:
+    """A forked process that imports the plotting library while this one loads the kernel, trains and computes
+    the statistics, then draws and writes the figures it is sent, its jobs split over every core (one more fork
+    per share), while this one waits. The import (a quarter of a second) and the drawing leave the critical
+    path of a small command; where a fork is unsafe (`fork_workers`), or the worker fails, this process draws
+    them itself. A worker that is never sent work ends when it is closed, or when this process dies."""
+
+    def __init__(self, prepare: Callable[[], Any]):
+        self.pid: int | None = None
+        if fork_workers(2) < 2:
+            return
+        jobs_r, jobs_w = os.pipe()
+        names_r, names_w = os.pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the worker: report by exit status and the names pipe only, never run the parent's cleanup
+            code = 1
+            try:
+                os.close(jobs_w)
+                os.close(names_r)
+                prepare()
+                size = _read_exactly(jobs_r, 8)  # the work comes with its length: a process forked later may hold
+                data = _read_exactly(jobs_r, int.from_bytes(size, "little")) if len(size) == 8 else b""
+                if data:  # the pipe open, so no end-of-file can be waited for
+                    jobs, weights, folder, dpi = pickle.loads(data)
+                    first, *rest = [[jobs[i] for i in share] for share in shares(weights, fork_workers(len(jobs)))]
+                    with contextlib.ExitStack() as children:
+                        for share in rest:
+                            children.enter_context(
+                                in_child(lambda share=share: _draw_share(share, folder, dpi, names_w), fork=True)
+                            )
+                        _draw_share(first, folder, dpi, names_w)
+                code = 0
+            except BaseException:
+                pass
+            os._exit(code)
+        os.close(jobs_r)
+        os.close(names_w)
+        self.pid, self._jobs, self._names = pid, jobs_w, names_r
+
+    def __enter__(self) -> FigureWorker:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pid is not None:
+            self.close()
+            os.close(self._names)
+
+    def draw(self, jobs: Sequence[FigureJob], weights: Sequence[float], folder: Path, dpi: int = 120) -> list[str]:
+        """Draw the jobs' figures into `folder` (in the worker, else here); returns the file names written."""
+        folder = Path(folder)
+        if self.pid is not None:
+            try:
+                data = pickle.dumps((list(jobs), list(weights), folder, dpi))
+                with os.fdopen(os.dup(self._jobs), "wb") as pipe:
+                    pipe.write(len(data).to_bytes(8, "little") + data)
+            except OSError:  # the worker has died: draw here
+                pass
+            names, ok = self._names, self.close()
+            told = _read_told(names) if ok else ""
+            os.close(names)
+            if ok:
+                return told.split()
+        return _draw_share(jobs, folder, dpi)
+
+    def close(self) -> bool:
+        """No more work: the worker ends (after drawing what it was sent); whether it succeeded."""
+        if self.pid is None:
+            return False
+        pid, self.pid = self.pid, None
+        os.close(self._jobs)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -6,10 +6,12 @@ import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import threading
 from datetime import UTC, datetime
+from functools import partial
 
 import numpy as np
 import pytest
@@ -230,6 +232,75 @@ def test_figures_drawn_in_parallel_are_the_figures_drawn_one_by_one(tmp_path):
     for k in range(3):
         assert (tmp_path / f"par{k}.png").read_bytes() == (tmp_path / f"seq{k}.png").read_bytes()
     assert not list(tmp_path.glob(".*tmp*"))
+
+
+WORKER_FIGURES = """
+import os
+import sys
+from functools import partial
+from pathlib import Path
+from matplotlib.figure import Figure
+from blobs_transfer.rundir.files import FigureWorker, save_figure
+
+def figure(k):
+    fig = Figure(figsize=(3, 2))
+    fig.add_subplot().plot(range(10), [v ** k for v in range(10)])
+    return fig
+
+def job(k, out):
+    (out / f"pid{k}").write_text(str(os.getpid()))  # which process drew it
+    return {f"w{k}.png": figure(k)}
+
+out = Path(sys.argv[1])
+with FigureWorker(lambda: None) as worker:
+    forked = worker.pid is not None
+    names = worker.draw([partial(job, k, out) for k in range(3)], [1, 1, 2], out)
+for k in range(3):
+    save_figure(figure(k), out / f"seq{k}.png")
+print(forked, sorted(names), len({(out / f"pid{k}").read_text() for k in range(3)} - {str(os.getpid())}))
+"""
+
+
+@pytest.mark.slow
+def test_a_figure_worker_draws_the_figures_it_is_sent_on_two_cores(tmp_path):
+    """FigureWorker: forked before the work exists, sent its jobs later, it splits them over two processes (the
+    heavy job alone, the two light ones together), neither of them this one; the files are byte for byte
+    save_figure's. In a fresh interpreter, where a fork is safe (no TensorFlow)."""
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_FIGURES, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "['w0.png',", "'w1.png',", "'w2.png']", "2"]
+    assert (tmp_path / "pid0").read_text() == (tmp_path / "pid1").read_text() != (tmp_path / "pid2").read_text()
+    for k in range(3):
+        assert (tmp_path / f"w{k}.png").read_bytes() == (tmp_path / f"seq{k}.png").read_bytes()
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def _text_job(path, text):
+    atomic.write_text(path, text)
+    return {}
+
+
+def test_a_figure_worker_that_died_leaves_the_figures_to_this_process(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
+    with files.FigureWorker(lambda: None) as worker:
+        os.kill(worker.pid, signal.SIGKILL)
+        assert worker.draw([partial(_text_job, tmp_path / "a.txt", "here")], [1], tmp_path) == []
+    assert (tmp_path / "a.txt").read_text() == "here"
+    with files.FigureWorker(lambda: None) as idle:  # never sent work: it ends when closed
+        pid = idle.pid
+    assert pid is not None and idle.pid is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, 0)  # already reaped
+
+
+def test_shares_balance_the_weights_and_keep_the_jobs_order():
+    assert files.shares([2, 3, 3, 9], 2) == [[3], [0, 1, 2]]  # train_test alone, the three light figures together
+    assert files.shares([2, 3, 3, 9, 0], 2) == [[3], [0, 1, 2, 4]]
+    assert files.shares([1, 1, 1, 1], 2) == [[0, 2], [1, 3]]
+    assert files.shares([5, 1], 4) == [[0], [1]]  # never an empty share
+    assert files.shares([2, 3], 1) == [[0, 1]]
 
 
 def test_figures_are_drawn_in_one_process_where_a_fork_is_unsafe(monkeypatch):
