@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from blobs_transfer import atomic
+from blobs_transfer.api.comparison import Stopwatch
 from blobs_transfer.errors import StudyError
 from blobs_transfer.render import report
 from blobs_transfer.render.sweep import sweep_figures, sweep_sections, sweep_title
@@ -48,16 +48,21 @@ def run_sweep(
     workers: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     notify: Callable[[str], None] | None = None,
+    started: float | None = None,
 ) -> SweepOutcome:
     """Run every cell not yet finished, then write the tables, figures and report.
+
+    started: the perf_counter reading at which the command began (the CLI passes its process's start, so that
+    metadata.json's wall time and its parts count the start-up and imports); None: this call.
 
     With `resume`, the directory of an earlier run of the same sweep: its finished cells are kept and skipped.
     Cells run in this process, or on a Dask cluster: an existing one at `scheduler`, or a local one of
     `workers` processes started here. One process at a time writes a sweep folder: a second refuses in one line.
     """
+    clock = Stopwatch(started)
     with contextlib.ExitStack() as held:
         folder = sweep_dir.open_sweep_dir(sweep, results_dir, resume, held)
-        return _run_cells(sweep, folder, scheduler, workers, progress, notify)
+        return _run_cells(sweep, folder, scheduler, workers, progress, notify, clock)
 
 
 def _run_cells(
@@ -67,9 +72,12 @@ def _run_cells(
     workers: int | None,
     progress: Callable[[str, int, int], None] | None,
     notify: Callable[[str], None] | None,
+    clock: Stopwatch,
 ) -> SweepOutcome:
-    """Verify the finished cells, train the others (and any damaged one again), then write the tables."""
-    started = time.perf_counter()
+    """Verify the finished cells, train the others (and any damaged one again), then write the tables. clock:
+    the command's stopwatch: training is the time spent waiting for the runner's next batch (source models and
+    target runs together: a cell trains both), statistics each cell's analysis, files the rest."""
+    clock.part("files")
     every_cell = sweep.cells()
     todo, unverified = [], 0
     for c in every_cell:
@@ -94,7 +102,9 @@ def _run_cells(
         limit = schedule.batch_limit(sweep, todo, runner.slots)
         tasks = [(batch, [sweep.config_of(c) for c in batch]) for batch in schedule.batches(sweep, todo, limit)]
         try:
+            clock.part("training")
             for batch, outputs in runner.run(cells.train_batch, tasks):
+                clock.part("files")
                 if isinstance(outputs, Exception):  # the task itself was lost (on a worker)
                     outputs = [outputs] * len(batch)
                 for cell, output in zip(batch, outputs):
@@ -104,9 +114,14 @@ def _run_cells(
                             notify(f"cell {cell.index} ({cell.name}) failed: {runners.one_line(output)}")
                     else:
                         cfg = sweep.config_of(cell)
-                        sweep_dir.write_cell(folder, cell, cfg, output.records, cells.analyse_cell(cfg, output))
+                        clock.part("statistics")
+                        analysis = cells.analyse_cell(cfg, output)
+                        clock.part("files")
+                        sweep_dir.write_cell(folder, cell, cfg, output.records, analysis)
                     if progress:
                         progress("cells", 1, len(todo))
+                clock.part("training")
+            clock.part("files")
         except ClusterError as exc:
             raise ClusterError(
                 f"{exc}; the finished cells are kept in {folder}: finish it with --resume {folder}"
@@ -118,13 +133,16 @@ def _run_cells(
             f"{runners.one_line(exc)}; the other cells are kept in {folder} "
             f"(--resume {folder} runs the failed ones again)"
         )
-    meta, blocks = write_tables(sweep, folder, wall_seconds=time.perf_counter() - started, trained_cells=len(todo))
+    meta, blocks = write_tables(sweep, folder, clock=clock, trained_cells=len(todo))
     files.mark_complete(folder)
     return SweepOutcome(folder, blocks, meta)
 
 
-def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cells: int):
-    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files."""
+def write_tables(sweep: Sweep, folder: Path, *, clock: Stopwatch | None = None, trained_cells: int):
+    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files; clock:
+    the command's stopwatch, whose split metadata.json records (wall_seconds and its parts)."""
+    clock = clock or Stopwatch()
+    clock.part("files")
     keys = sweep.keys
     runs, table, summaries = sweep_dir.cell_rows(sweep, folder)
     write_csv(folder / "runs.csv", [*keys, *sweep_dir.RUN_COLUMNS], runs)
@@ -133,8 +151,10 @@ def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cel
         [*keys, "arm", *sweep_dir.CELL_STATS, *sweep_dir.COMPARISON_STATS, *sweep_dir.BEST_STATS],
         table,
     )
+    clock.part("figures")
     figures = sweep_figures(sweep, summaries)
     files.save_figures({folder / name: fig for name, fig in figures.items()})
+    clock.part("files")
     pngs = {name: (folder / name).read_bytes() for name in figures}
     blocks = sweep_sections(sweep, summaries, list(figures))
     meta = files.run_metadata(
@@ -142,7 +162,7 @@ def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cel
         cells=len(summaries),
         trained_cells=trained_cells,
         networks=len(runs),
-        wall_seconds=round(wall_seconds, 3),
+        **{k: v for k, v in clock.split().items() if k in ("wall_seconds", "wall_parts")},
         axes={k: list(v) for k, v in sweep.axes},
     )
     title = sweep_title(sweep, len(summaries), meta["command"])

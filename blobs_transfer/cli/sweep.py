@@ -12,6 +12,7 @@ from blobs_transfer.cli.common import (
     echo_json,
     interruptible,
     json_option,
+    process_started,
     progress_bars,
     results_option,
     threads_option,
@@ -79,6 +80,7 @@ def sweep(
             workers=workers,
             progress=progress,
             notify=lambda line: click.echo(line, err=True),
+            started=process_started(),
         )
     if as_json:  # its entry of `runs --json` (verdicts counted over the cells), and where its report is
         entry = next(e for e in api.list_runs(done.sweep_dir.parent) if e["name"] == done.sweep_dir.name)

@@ -54,6 +54,10 @@ def test_sweep_directory_files_and_columns(small_sweep):
         *BEST_STATS,
     ]
     assert len(cells) == 4 * 4
+    meta = json.loads((small_sweep / "metadata.json").read_text())
+    parts = meta["wall_parts"]  # the sweep's wall time split into parts that add up (up to rounding)
+    assert sum(parts.values()) == pytest.approx(meta["wall_seconds"], abs=0.004) and min(parts.values()) >= 0
+    assert min(parts[f"{name}_seconds"] for name in ("training", "statistics", "figures", "files")) > 0
     for row in cells:
         if row["arm"] != "standalone":
             assert float(row["diff_ci_low"]) <= float(row["diff_mean"]) <= float(row["diff_ci_high"])
