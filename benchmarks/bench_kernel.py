@@ -11,11 +11,16 @@ SGD only (then only SGD is compared).
     .venv/bin/python benchmarks/bench_kernel.py                       # against 05656fe, 5 runs, 1 and 2 threads
     .venv/bin/python benchmarks/bench_kernel.py --base HEAD~3 --networks 8000 --threads 2 --rules sgd
     .venv/bin/python benchmarks/bench_kernel.py --phases              # where the time goes, both checkouts
+    .venv/bin/python benchmarks/bench_kernel.py --load --runs 7       # what loading the cached kernel costs
 
 Prints a table per thread count: networks/s of each checkout per rule, and this / base. With --phases, instead:
 microseconds of CPU per replica-epoch (one thread) of the whole kernel and of it without the per-epoch
 evaluation and without the training row body (each passed to the loop as a no-op), in one process per checkout,
 so the shares of evaluation, training body and the rest (shuffle, gather, staging, update) before and after.
+With --load, instead: what a fresh process pays to load the cached kernel before its first step, in parts:
+importing Numba, Numba's target context (its registries of typing and lowering, which import part of scipy:
+what any first compile or cache load pays), and the cache itself (the index, each cached dispatcher, the
+machine code: the first call less a second), with the cache's files (dispatchers, index and code bytes).
 """
 
 from __future__ import annotations
@@ -134,6 +139,73 @@ print(json.dumps({name: statistics.median(v) for name, v in times.items()}))
 """
 
 
+LOAD = r"""
+import json, sys, time
+from pathlib import Path
+import numpy as np
+from blobs_transfer.config import load_config
+from blobs_transfer.problems import make_problem
+from blobs_transfer.seeds import replica_rngs
+try:
+    from blobs_transfer import arms, engine
+except ImportError:
+    from blobs_transfer.model import arms
+    from blobs_transfer.train import engine
+
+cfg = load_config(None)
+problem = make_problem(cfg.target_spec)
+initial = arms.stack([arms.initial_weights(cfg, cfg.arms[0], None, replica_rngs(1)[0])])
+shapes = [tuple(k.shape[1:]) for k, _ in initial]
+one = (problem, initial, np.ones((1, len(shapes)), bool), [1])
+t0 = time.perf_counter()
+import numba
+from numba.core.registry import cpu_target
+t1 = time.perf_counter()
+before = set(sys.modules)
+cpu_target.target_context.refresh()
+t2 = time.perf_counter()
+added = set(sys.modules) - before
+compiled = engine.compiled_kernel(shapes)
+t3 = time.perf_counter()
+engine.train_replicas(*one, epochs=1, batch_size=32, threads=1)
+t4 = time.perf_counter()
+engine.train_replicas(*one, epochs=1, batch_size=32, threads=1)
+t5 = time.perf_counter()
+cache = Path(compiled.__file__).parent / "__pycache__"
+stem = Path(compiled.__file__).stem
+print(json.dumps({
+    "numba import": t1 - t0, "target context": t2 - t1, "kernel module": t3 - t2,
+    "cache load": (t4 - t3) - (t5 - t4), "modules": len(added),
+    "scipy modules": sum(m.startswith("scipy") for m in added),
+    "dispatchers": len(list(cache.glob(stem + ".*.nbi"))),
+    "index bytes": sum(p.stat().st_size for p in cache.glob(stem + ".*.nbi")),
+    "code bytes": sum(p.stat().st_size for p in cache.glob(stem + ".*.nbc")),
+}))
+"""
+
+
+def load_costs(trees: dict[str, Path], runs: int) -> None:
+    """What loading the cached kernel costs in a fresh process, in parts, the median of `runs` per checkout
+    (alternating); each checkout's kernel compiled first, untimed."""
+    for tree in trees.values():
+        _run(tree, LOAD)
+    measured: dict[str, list[dict]] = {name: [] for name in trees}
+    for _ in range(runs):
+        for name, tree in trees.items():
+            measured[name].append(_run(tree, LOAD))
+    parts = ("numba import", "target context", "kernel module", "cache load")
+    print("| checkout | " + " | ".join(parts) + " | all | modules imported by the context (scipy) | cache files |")
+    print("|---|" + "---|" * (len(parts) + 3))
+    for name, rows in measured.items():
+        med = {k: statistics.median(r[k] for r in rows) for k in parts}
+        last = rows[-1]
+        print(
+            f"| {name} | " + " | ".join(f"{med[k]:.3f} s" for k in parts) + f" | {sum(med.values()):.3f} s "
+            f"| {last['modules']} ({last['scipy modules']}) | {last['dispatchers']} dispatcher(s), index "
+            f"{last['index bytes']:,} B, code {last['code bytes']:,} B |"
+        )
+
+
 def _run(tree: Path, program: str, *args) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     done = subprocess.run(
@@ -174,6 +246,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="kernel threads, comma-separated [1,2]")
     parser.add_argument("--rules", default="sgd,momentum,adam", help="update rules, comma-separated [all three]")
     parser.add_argument("--phases", action="store_true", help="where the time goes instead (one thread)")
+    parser.add_argument("--load", action="store_true", help="what loading the cached kernel costs instead")
     parser.add_argument(
         "--base-tree",
         type=Path,
@@ -198,6 +271,9 @@ def main() -> None:
                 ["git", "worktree", "add", "--detach", str(base), args.base], cwd=ROOT, check=True, capture_output=True
             )
         try:
+            if args.load:
+                load_costs({args.base: base, "this": ROOT}, args.runs)
+                return
             if args.phases:
                 phases({args.base: base, "this": ROOT}, min(args.networks, 512), args.runs)
                 return
