@@ -328,11 +328,12 @@ def _render(
         repeats=cfg.study.repeats,
         seed=cfg.study.seed,
     )
-    # the transferability figure, where the run scored its source models (else the job draws nothing: weight 0)
-    jobs.append((3 if "transferability" in statistics else 0, partial(transferability.figures, run_dir, statistics)))
+    jobs.append((transferability.FIGURE, 3, partial(transferability.figures, run_dir, statistics)))
+    shown = {block.body for block in blocks if block.kind == "figure"}
+    jobs = [job for job in jobs if job[0] in shown]  # draw only what the report shows
     with contextlib.ExitStack() as stack:
         worker = worker or stack.enter_context(files.FigureWorker(plots.prepare))
-        drawn = worker.draw([job for _, job in jobs], [weight for weight, _ in jobs], run_dir)
+        drawn = worker.draw([job for _, _, job in jobs], [weight for _, weight, _ in jobs], run_dir)
     clock.part("files")
     pngs = {name: (run_dir / name).read_bytes() for name in drawn}
     atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))

@@ -533,40 +533,32 @@ def named(name: str, draw, *args, **kwargs) -> dict[str, Figure]:
 
 def run_figure_jobs(
     numbers: dict[str, Any], summary: dict[str, Any], *, baseline: str, repeats: int, seed: int
-) -> list[tuple[float, Any]]:
-    """A compare run's figures as jobs, each (weight, a picklable call that draws {file name: Figure}), from
-    `stats.summary.figure_numbers` and the summary; weight: the figure's panels and one more (what its drawing
-    costs grows with: measured, 0.08 s for the box plot's one panel, 0.3 s for train_test's eight)."""
+) -> list[tuple[str, float, Any]]:
+    """A compare run's figures as jobs, in the report's order: (file name, weight, a picklable call that draws
+    {file name: Figure}), from `stats.summary.figure_numbers` and the summary. weight: the figure's panels and
+    one more, what its drawing costs grows with (measured: 0.08 s for the box plot's one panel, 0.3 s for
+    train_test's eight)."""
     names, sources = numbers["names"], sources_phrase(summary)
+    curves_title = "Learning curves on the test split: mean of the runs with the 95% CI of the mean" + (
+        f"\n{sources}" if sources else ""
+    )
+    train_test_title = (
+        "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)"
+    )
     jobs = [
+        ("boxplot.png", 2, (boxplot_figure, names, numbers["accuracies"], boxplot_title(summary)), {"seed": seed}),
+        ("forest.png", 3, (forest_figure, summary["comparisons"], baseline), {"subtitle": sources}),
         (
-            2,
-            partial(
-                named, "boxplot.png", boxplot_figure, names, numbers["accuracies"], boxplot_title(summary), seed=seed
-            ),
-        ),
-        (3, partial(named, "forest.png", forest_figure, summary["comparisons"], baseline, subtitle=sources)),
-        (
+            "curves.png",
             3,
-            partial(
-                named,
-                "curves.png",
-                curves_figure,
-                numbers["bands"]["test_accuracy"],
-                numbers["bands"]["test_loss"],
-                "Learning curves on the test split: mean of the runs with the 95% CI of the mean"
-                + (f"\n{sources}" if sources else ""),
-            ),
+            (curves_figure, numbers["bands"]["test_accuracy"], numbers["bands"]["test_loss"], curves_title),
+            {},
         ),
         (
+            "train_test.png",
             1 + 2 * max(1, len(numbers["means"])),
-            partial(
-                named,
-                "train_test.png",
-                train_test_figure,
-                numbers["means"],
-                "Train against test, per arm: the mean of the arm's runs per epoch (the tutorial draws one run's)",
-            ),
+            (train_test_figure, numbers["means"], train_test_title),
+            {},
         ),
     ]
     per_source = numbers["sources"]
@@ -576,23 +568,9 @@ def run_figure_jobs(
             f"Each of the {k} source models' mean per arm: the source model a run starts from decides most of its "
             "score (lines join one source model's means)"
         )
-        jobs.insert(
-            2,
-            (
-                2,
-                partial(
-                    named,
-                    "sources.png",
-                    source_means_figure,
-                    per_source["arms"],
-                    per_source["means"],
-                    baseline,
-                    per_source["baseline"],
-                    title,
-                ),
-            ),
-        )
-    return jobs
+        arguments = (per_source["arms"], per_source["means"], baseline, per_source["baseline"], title)
+        jobs.insert(2, ("sources.png", 2, (source_means_figure, *arguments), {}))
+    return [(name, weight, partial(named, name, *call, **kwargs)) for name, weight, call, kwargs in jobs]
 
 
 def run_figures(
@@ -600,4 +578,4 @@ def run_figures(
 ) -> dict[str, Figure]:
     """A compare run's figures (file name -> Figure) from `stats.summary.figure_numbers` and its summary."""
     jobs = run_figure_jobs(numbers, summary, baseline=baseline, repeats=repeats, seed=seed)
-    return {name: figure for _, job in jobs for name, figure in job().items()}
+    return {name: figure for _, _, job in jobs for name, figure in job().items()}

@@ -250,3 +250,14 @@ def test_process_started_is_before_the_cli_was_imported():
         with open("/proc/uptime") as f:
             uptime = float(f.read().split()[0])
         assert started >= common._IMPORTED - uptime
+
+
+def test_only_the_figures_the_report_shows_are_drawn(run_copy, monkeypatch):
+    """A figure the report's sections leave out is not drawn (here train_test.png, dropped from the sections)."""
+    sections = comparison.report.sections
+    monkeypatch.setattr(comparison.report, "sections", lambda s: [b for b in sections(s) if b.body != "train_test.png"])
+    (run_copy / "train_test.png").unlink()
+    (run_copy / "curves.png").unlink()
+    api.report_run(run_copy, require_complete=False)  # the manifest still lists train_test.png: not refreshed
+    assert (run_copy / "curves.png").exists() and not (run_copy / "train_test.png").exists()
+    assert "train_test.png" not in (run_copy / "report.html").read_text()
