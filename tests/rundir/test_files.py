@@ -2,6 +2,7 @@
 directories and their INCOMPLETE marker, figures drawn in parallel, and a full disk as one line. Hand-made
 inputs with known answers, in tmp_path."""
 
+import io
 import json
 import os
 import re
@@ -419,3 +420,31 @@ def test_work_in_a_child_is_done_and_a_failed_child_is_redone_here(tmp_path, mon
     with files.in_child(fails_in_the_child):
         pass
     assert target.read_text() == "again" and calls == [parent]  # the child's own call is not in this list
+
+
+def _laid_out_figure():
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 3), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.plot(range(10), label="a long label for the legend")
+    left.legend(loc="best")
+    image = right.imshow(np.arange(12.0).reshape(3, 4), aspect="auto")
+    fig.colorbar(image, ax=right, shrink=0.8)
+    right.set_xlabel("x label that constrained layout must make room for")
+    fig.suptitle("a title\nof two lines")
+    return fig
+
+
+def test_a_laid_out_figure_is_drawn_once_and_gives_savefigs_bytes(tmp_path, monkeypatch):
+    """save_figure lays a constrained figure out itself, then draws it once (savefig alone draws it twice: once
+    with drawing switched off, to lay it out), and the file is byte for byte savefig's."""
+    from matplotlib.figure import Figure
+
+    expected = io.BytesIO()
+    _laid_out_figure().savefig(expected, format="png", dpi=120, pil_kwargs={"compress_level": 1})
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda fig, renderer: draws.append(1) or draw(fig, renderer))
+    files.save_figure(_laid_out_figure(), tmp_path / "once.png")
+    assert (tmp_path / "once.png").read_bytes() == expected.getvalue() and len(draws) == 1
