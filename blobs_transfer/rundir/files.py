@@ -147,12 +147,75 @@ def _read_told(fd: int) -> str:
     return b"".join(chunks).decode()
 
 
+def _send(fd: int, work: Any) -> None:
+    """Pickled, with its length first: a process forked later may hold the pipe open, so its reader cannot wait
+    for the end of the file."""
+    data = pickle.dumps(work)
+    with os.fdopen(os.dup(fd), "wb") as pipe:
+        pipe.write(len(data).to_bytes(8, "little") + data)
+
+
+def _receive(fd: int) -> Any:
+    """What `_send` sent, or None where the pipe ended first (its writer closed it, or died)."""
+    size = _read_exactly(fd, 8)
+    data = _read_exactly(fd, int.from_bytes(size, "little")) if len(size) == 8 else b""
+    return pickle.loads(data) if data else None
+
+
+def _helper(work_r: int, names: int, prepare: Callable[[], Any]) -> None:
+    """A figure worker's helper: warm itself (`prepare`) while nobody waits, then draw the share it is sent."""
+    prepare()
+    work = _receive(work_r)
+    if work is not None:
+        _draw_share(*work, names)
+
+
+def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
+    """A figure worker's life: import and warm (`prepare`), fork a helper per further core (each warms itself:
+    touching the plotting library's objects copies their pages, better now than while drawing), wait for the
+    jobs, split them (`shares`), draw the first share and send each helper its own; a helper that fails leaves
+    its share to this process."""
+    prepare()
+    helpers: list[tuple[int, int]] = []  # (pid, the pipe its share goes down)
+    for _ in range(fork_workers(4) - 1):
+        work_r, work_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(work_w)
+                for _, earlier in helpers:
+                    os.close(earlier)
+                _helper(work_r, names, prepare)
+                code = 0
+            except BaseException:
+                pass
+            os._exit(code)
+        os.close(work_r)
+        helpers.append((pid, work_w))
+    work = _receive(jobs_r)
+    jobs, weights, folder, dpi = work if work is not None else ([], [], None, 0)
+    split = [[jobs[i] for i in share] for share in shares(weights, 1 + len(helpers))] if jobs else []
+    split += [[]] * (1 + len(helpers) - len(split))
+    for (_, work_w), share in zip(helpers, split[1:]):
+        if work is not None:
+            with contextlib.suppress(OSError):  # a helper that died is found below
+                _send(work_w, (share, folder, dpi))
+        os.close(work_w)
+    _draw_share(split[0], folder, dpi, names)
+    for (pid, _), share in zip(helpers, split[1:]):
+        _, status = os.waitpid(pid, 0)
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            _draw_share(share, folder, dpi, names)
+
+
 class FigureWorker:
     """A forked process that imports the plotting library while this one loads the kernel, trains and computes
-    the statistics, then draws and writes the figures it is sent, its jobs split over every core (one more fork
-    per share), while this one waits. The import (a quarter of a second) and the drawing leave the critical
-    path of a small command; where a fork is unsafe (`fork_workers`), or the worker fails, this process draws
-    them itself. A worker that is never sent work ends when it is closed, or when this process dies."""
+    the statistics, then draws and writes the figures it is sent, its jobs split over every core (a helper
+    process per further core, forked and warmed early), while this one waits. The import (a quarter of a
+    second) and the drawing leave the critical path of a small command; where a fork is unsafe
+    (`fork_workers`), or the worker fails, this process draws them itself. A worker that is never sent work
+    ends when it is closed, or when this process dies."""
 
     def __init__(self, prepare: Callable[[], Any]):
         self.pid: int | None = None
@@ -168,18 +231,7 @@ class FigureWorker:
             try:
                 os.close(jobs_w)
                 os.close(names_r)
-                prepare()
-                size = _read_exactly(jobs_r, 8)  # the work comes with its length: a process forked later may hold
-                data = _read_exactly(jobs_r, int.from_bytes(size, "little")) if len(size) == 8 else b""
-                if data:  # the pipe open, so no end-of-file can be waited for
-                    jobs, weights, folder, dpi = pickle.loads(data)
-                    first, *rest = [[jobs[i] for i in share] for share in shares(weights, fork_workers(len(jobs)))]
-                    with contextlib.ExitStack() as children:
-                        for share in rest:
-                            children.enter_context(
-                                in_child(lambda share=share: _draw_share(share, folder, dpi, names_w), fork=True)
-                            )
-                        _draw_share(first, folder, dpi, names_w)
+                _serve(jobs_r, names_w, prepare)
                 code = 0
             except BaseException:
                 pass
@@ -201,9 +253,7 @@ class FigureWorker:
         folder = Path(folder)
         if self.pid is not None:
             try:
-                data = pickle.dumps((list(jobs), list(weights), folder, dpi))
-                with os.fdopen(os.dup(self._jobs), "wb") as pipe:
-                    pipe.write(len(data).to_bytes(8, "little") + data)
+                _send(self._jobs, (list(jobs), list(weights), folder, dpi))
             except OSError:  # the worker has died: draw here
                 pass
             names, ok = self._names, self.close()
