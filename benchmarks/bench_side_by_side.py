@@ -23,17 +23,20 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# command name -> (arguments after the results folder is added, target wall seconds)
+# command name -> (arguments after the results folder is added, target wall seconds); a config is each checkout's
+# own (the command runs in its folder), as a user of that checkout types it: 05656fe's gate scores its 200 source
+# models, this one's does not (`score_sources = false`)
 COMMANDS = {
     "compare --repeats 30": (["compare", "--repeats", "30"], 2.0),
-    "compare --config configs/gate.toml": (["compare", "--config", str(ROOT / "configs" / "gate.toml")], 5.0),
-    "sweep --config configs/sweep.toml": (["sweep", "--config", str(ROOT / "configs" / "sweep.toml")], 10.0),
+    "compare --config configs/gate.toml": (["compare", "--config", "configs/gate.toml"], 5.0),
+    "sweep --config configs/sweep.toml": (["sweep", "--config", "configs/sweep.toml"], 10.0),
     "compare --repeats 5000": (["compare", "--repeats", "5000"], 20.0),
 }
 
 
-def timed(tree: Path, args: list[str], results: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS GiB) of one command of the package in `tree`."""
+def timed(tree: Path, args: list[str], results: Path) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS GiB, CPU seconds: user + system, children included) of one command of the
+    package in `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(
         ["/usr/bin/time", "-v", sys.executable, "-m", "blobs_transfer", *args, "--results-dir", str(results)],
@@ -47,7 +50,10 @@ def timed(tree: Path, args: list[str], results: Path) -> tuple[float, float]:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
     h, m, s = (float(g) if g else 0.0 for g in wall.groups())
     rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return h * 3600 + m * 60 + s, rss / 2**20
+    cpu = sum(
+        float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", done.stderr).group(1)) for kind in ("User", "System")
+    )
+    return h * 3600 + m * 60 + s, rss / 2**20, cpu
 
 
 def main() -> None:
@@ -75,26 +81,31 @@ def main() -> None:
                 timed(tree, ["compare", "--repeats", "2"], results[name])
             print(
                 "| command | base wall s | this wall s | ratio (this / base) | base peak GiB | this peak GiB "
-                "| target | status |"
+                "| target | status | CPU s (base; this) | runs, wall s (base; this) |"
             )
-            print("|---|---|---|---|---|---|---|---|")
+            print("|---|---|---|---|---|---|---|---|---|---|")
             for label, (command, target) in COMMANDS.items():
                 walls: dict[str, list[float]] = {n: [] for n in trees}
                 peaks: dict[str, list[float]] = {n: [] for n in trees}
+                cpus: dict[str, list[float]] = {n: [] for n in trees}
                 for _ in range(args.runs):
                     for name, tree in trees.items():
-                        wall, gib = timed(tree, command, results[name])
+                        wall, gib, cpu = timed(tree, command, results[name])
                         walls[name].append(wall)
                         peaks[name].append(gib)
+                        cpus[name].append(cpu)
                 b, t = statistics.median(walls["base"]), statistics.median(walls["this"])
                 status = "met" if t <= target else "NOT met"
                 if max(peaks["this"]) > max(peaks["base"]) * 1.02:  # peak RSS may not rise (2%: the allocator's noise)
                     status += ", peak RSS rose"
+                runs = "; ".join(", ".join(f"{w:.2f}" for w in walls[n]) for n in trees)
                 print(
                     f"| `{label}` | {b:.1f} | {t:.1f} | {t / b:.2f} | {max(peaks['base']):.2f} | "
-                    f"{max(peaks['this']):.2f} | <= {target:g} s | {status} |",
+                    f"{max(peaks['this']):.2f} | <= {target:g} s | {status} | {statistics.median(cpus['base']):.1f}; "
+                    f"{statistics.median(cpus['this']):.1f} | {runs} |",
                     flush=True,
                 )
+            print(f"load average at the end {os.getloadavg()[0]:.2f}")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base)], cwd=ROOT, capture_output=True)
 
