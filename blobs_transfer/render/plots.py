@@ -6,6 +6,7 @@ Each `draw_*` function draws on a matplotlib Axes it is given; each `*_figure` f
 
 from __future__ import annotations
 
+import io
 import re
 import textwrap
 from collections.abc import Sequence
@@ -518,8 +519,6 @@ def prepare() -> None:
     figures drawn cold took a fifth longer. Also names the Agg backend, which every figure here is written
     with: else the first look over all of matplotlib's settings (the box plot's) imports pyplot to resolve the
     automatic backend (0.05 s that nothing uses)."""
-    import io
-
     import matplotlib
 
     matplotlib.use("agg")
