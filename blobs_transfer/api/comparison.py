@@ -328,7 +328,9 @@ def _render(
         repeats=cfg.study.repeats,
         seed=cfg.study.seed,
     )
-    jobs.append((transferability.FIGURE, 3, partial(transferability.figures, run_dir, statistics)))
+    scored = statistics.get("transferability") or {"scores": [], "arms": []}  # a panel per score and arm
+    weight = 1 + len(scored["scores"]) * len(scored["arms"])
+    jobs.append((transferability.FIGURE, weight, partial(transferability.figures, run_dir, statistics)))
     shown = {block.body for block in blocks if block.kind == "figure"}
     jobs = [job for job in jobs if job[0] in shown]  # draw only what the report shows
     with contextlib.ExitStack() as stack:
