@@ -46,6 +46,8 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``exact_means``: realised means from exact integer counts, in a resample too, so that equal means tie;
 - ``rank_agreement``: how well a score ranks source models by their realised means (Spearman, weighted
   Kendall tau, their two-stage CIs, the top pick);
+- ``setups``: which score to trust across setups (each setup's noise ceiling and rho beyond the dead units;
+  win rates, beating the probe, mean ranks, with CIs over setups and Holm-adjusted tests);
 - ``summary``: a run's whole summary from its records (the only module that reads a config).
 
 Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate`, `summary`, `transferability`,
