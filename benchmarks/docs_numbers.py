@@ -432,7 +432,29 @@ def generate(key: str) -> str:
     return NUMBERS[key]() if key in NUMBERS else field(key)
 
 
+# --- docs/predictions.md: which score to trust, across setups ------------------------------------------------
+
+
+def setups_study() -> dict:
+    """The study across setups that rank-sources wrote into results/transferability/transferability.json."""
+    return json.loads((RESULTS / "transferability" / "transferability.json").read_text(encoding="utf-8"))["study"]
+
+
+def setups_findings() -> str:
+    """Its sentences (`render.setups.findings`), as written there, one quoted paragraph each."""
+    return block("\n>\n".join(quote(f) for f in setups_study()["findings"]))
+
+
+def setups_table() -> str:
+    """Its win rates over every transfer arm (`render.setups.rates_table`), as transferability.html shows them."""
+    from blobs_transfer.render import report, setups
+
+    return block(report.markdown_table(*setups.rates_table(setups_study())))
+
+
 NUMBERS = {
+    "setups-findings": setups_findings,
+    "setups-table": setups_table,
     "sources-fold": sources_fold,
     "sources-table": sources_table,
     "sources-ratios": sources_ratios,

@@ -16,7 +16,8 @@ without it.
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
 `comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `recommend`
-(rank-sources' answer: the pick and how stable it is), `sweep`,
+(rank-sources' answer: the pick and how stable it is), `setups` (rank-sources of a sweep: every cell scored, and
+which score to trust across the cells), `sweep`,
 `gate` (check, baseline), `runs` (verify, runs, export) and `version` (--version).
 
 command          function

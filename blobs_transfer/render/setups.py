@@ -174,6 +174,26 @@ def probe_sentence(block: dict[str, Any]) -> str:
     )
 
 
+def reason(block: dict[str, Any]) -> str:
+    """Why `rank-sources` ranks by the study's best score: its win rate across the committed study's setups, the
+    next two scores', and whether the setups tell it from the runner-up."""
+    ranked = _all(block)
+    best = ranked[0]
+    clear = best["win_rate_ci"][0] > ranked[1]["win_rate"]
+    others = ", ".join(f"{label(r['score'])} {_pct(r['win_rate'])}" for r in ranked[1:3])
+    return (
+        f"{label(best['score'])} ranked the source models best (the highest Spearman rho) more often than any other "
+        f"score in the committed study of {block['n_setups']} setups (results/transferability, "
+        f"configs/transferability.toml): in {_share_ci(best, 'win_rate')} of them over the transfer arms, against "
+        f"{others}; "
+        + (
+            "a clear winner."
+            if clear
+            else "not a clear winner, so the next scores would often pick the same source models."
+        )
+    )
+
+
 def findings(keys: Sequence[str], cells: Sequence[dict[str, Any]], block: dict[str, Any]) -> list[str]:
     """The sentences that answer which score to trust, in order."""
     return [
