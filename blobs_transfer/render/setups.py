@@ -223,9 +223,10 @@ def rates_table(block: dict[str, Any], arm: str = ALL_ARMS) -> tuple[list[str], 
         (r for r in block["win_rates"] if r["arm"] == arm), key=lambda r: (-r["win_rate"], r["mean_rank"], r["score"])
     )
 
-    def ci(r, key, digits):
+    def ci(r, key, digits, signed=False):
         low, high = r[f"{key}_ci"]
-        return f"{fmt(r[key], digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
+        sign = "+" if signed and r[key] >= 0 else ""
+        return f"{sign}{fmt(r[key], digits)} [{fmt(low, digits)}, {fmt(high, digits)}]"
 
     body = [
         [
@@ -234,7 +235,7 @@ def rates_table(block: dict[str, Any], arm: str = ALL_ARMS) -> tuple[list[str], 
             _share_ci(r, "beats_reference"),
             ci(r, "mean_rank", 1),
             ci(r, "mean_rho", 2),
-            ci(r, "rho_diff", 2),
+            ci(r, "rho_diff", 2, signed=True),
             "" if r.get("p_diff_holm") is None else f"{r['p_diff_holm']:.3g}",
             r["verdict"] or "(reference)",
         ]
