@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from blobs_transfer import atomic
 from blobs_transfer.errors import StudyError
@@ -15,8 +18,9 @@ from blobs_transfer.render import report
 from blobs_transfer.render.sweep import sweep_figures, sweep_sections, sweep_title
 from blobs_transfer.rundir import files, manifest, sweep_dir
 from blobs_transfer.rundir.files import write_csv, write_json
+from blobs_transfer.stats import summary
 from blobs_transfer.sweep import cells, runners, schedule
-from blobs_transfer.sweep.grid import Sweep
+from blobs_transfer.sweep.grid import Sweep, load_sweep
 from blobs_transfer.sweep.runners import ClusterError
 
 
@@ -123,8 +127,11 @@ def _run_cells(
     return SweepOutcome(folder, blocks, meta)
 
 
-def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cells: int):
-    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files."""
+def write_tables(
+    sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cells: int, meta: dict[str, Any] | None = None
+):
+    """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files; meta: what
+    made the sweep (metadata.json's, kept as it was when `rebuild_sweep` rebuilds a finished sweep)."""
     keys = sweep.keys
     runs, table, summaries = sweep_dir.cell_rows(sweep, folder)
     write_csv(folder / "runs.csv", [*keys, *sweep_dir.RUN_COLUMNS], runs)
@@ -137,7 +144,7 @@ def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cel
     files.save_figures({folder / name: fig for name, fig in figures.items()})
     pngs = {name: (folder / name).read_bytes() for name in figures}
     blocks = sweep_sections(sweep, summaries, list(figures))
-    meta = files.run_metadata(
+    meta = meta or files.run_metadata(
         root_seed=sweep.seed,
         cells=len(summaries),
         trained_cells=trained_cells,
@@ -155,3 +162,35 @@ def write_tables(sweep: Sweep, folder: Path, *, wall_seconds: float, trained_cel
         plan={"cells": len(summaries), "networks": len(runs)},
     )
     return meta, blocks
+
+
+def rebuild_sweep(folder: str | Path) -> None:
+    """Recompute a finished sweep's derived files without training: each cell's summary.json (and cell.json) from
+    its runs.csv, then cells.csv, the figures and report.html; metadata.json is kept. A cell keeps no learning
+    curves, so its benefits of transfer (summary.json's "benefits") and where its source models came from are
+    carried over from the summary it had: only training the sweep again recomputes those."""
+    folder = Path(folder)
+    sweep = load_sweep(folder / "sweep.toml")
+    for cell in sweep.cells():
+        rows, old = sweep_dir.read_cell(folder, cell)
+        cfg = sweep.config_of(cell)
+        records = [
+            {
+                "arm": arm,
+                "source_index": int(source) if source else None,
+                "repeat": int(repeat),
+                "seed": int(seed),
+                "test_accuracy": float(accuracy) if accuracy else None,
+                "test_correct": int(correct) if correct else None,
+                "diverged": not correct,
+            }
+            for arm, source, repeat, seed, accuracy, correct in rows
+        ]
+        new = summary.summarise(cfg, records, np.full((len(records), 1), np.nan))
+        new["benefits"] = old.get("benefits", {})
+        if "source_model" in old["run"]:
+            new["run"]["source_model"] = old["run"]["source_model"]
+        new["best"] = summary.best_arm(cfg, records)
+        sweep_dir.write_cell(folder, cell, cfg, records, new)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    write_tables(sweep, folder, wall_seconds=meta["wall_seconds"], trained_cells=meta["trained_cells"], meta=meta)
