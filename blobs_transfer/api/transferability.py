@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from blobs_transfer import atomic
 from blobs_transfer.api.sources import load_source_model
@@ -40,7 +41,7 @@ from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import exact_means, rank_agreement
 from blobs_transfer.stats.common import opt_float
 from blobs_transfer.stats.summary import arm_accuracies
-from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, all_scores
+from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, score_rows
 from blobs_transfer.sweep.cells import cell_sources
 from blobs_transfer.sweep.grid import load_sweep
 from blobs_transfer.train.plan import Sources
@@ -60,15 +61,17 @@ def model_file(index: int) -> str:
 
 
 def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
-    """Every score of every source model (in order) on the training split of `spec` (default: the target).
-    N-LEEP's mixture starts from the seed named "nleep" of the study's root seed, the same for every source."""
+    """Every score of every source model (in order) on the training split of `spec` (default: the target), all
+    models at once (`score_rows`). N-LEEP's mixture starts from the seed named "nleep" of the study's root seed,
+    the same for every source."""
+    if not weights:
+        return []
     problem = make_problem(spec or cfg.target_spec)
     seed = statistic_seed(cfg.study.seed, NLEEP_SEED)
-    out = []
-    for w in weights:
-        features, probs = mlp_outputs(w, problem.x_train)
-        out.append(all_scores(features, probs, problem.y_train, seed))
-    return out
+    features, probs = zip(*(mlp_outputs(w, problem.x_train) for w in weights))
+    with threadpool_limits(limits=1):  # small products: a second BLAS thread only waits (2x the CPU, 2 cores)
+        rows = score_rows(np.stack(features), np.stack(probs), problem.y_train, seed)
+    return [{name: float(values[i]) for name, values in rows.items()} for i in range(len(weights))]
 
 
 def transfer_arms(cfg: Config) -> list[str]:
@@ -184,17 +187,18 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         data = by_arm[arm]
         if np.unique(data["source_index"]).size < MIN_SOURCES:
             continue
-        arms[arm] = rank_agreement.agreement(
-            {s: table[s] for s in names},
-            labels,
-            data["accuracy"],
-            data["source_index"],
-            seed=cfg.study.seed,
-            arm=arm,
-            n_resamples=N_RESAMPLES,
-            reference=REFERENCE,
-            n_test=cfg.target_spec.n_test,
-        )
+        with threadpool_limits(limits=1):  # as in score_models
+            arms[arm] = rank_agreement.agreement(
+                {s: table[s] for s in names},
+                labels,
+                data["accuracy"],
+                data["source_index"],
+                seed=cfg.study.seed,
+                arm=arm,
+                n_resamples=N_RESAMPLES,
+                reference=REFERENCE,
+                n_test=cfg.target_spec.n_test,
+            )
     if arms:
         summary["transferability"] = {
             "n_sources": int(labels.size),
