@@ -1,6 +1,6 @@
 """Transferability scores: how well a source model should transfer to a target, before any target training.
 
-One function per score, as the literature writes it; pure numpy (N-LEEP's mixture: scikit-learn), no files, no
+One function per score, as the literature writes it; pure numpy, no files, no
 draws (N-LEEP's one random quantity, the mixture's start, takes a seed the caller derives by name). Every score
 is computed from a source model's outputs on the target's *training* split: the source softmax `probs` (n, Z)
 over its Z source classes, or its last hidden layer's features (n, D), and the target labels `labels` (n,) in
@@ -41,10 +41,11 @@ its authors' code on random arrays and the headline's 100 source models (issue 3
   "diagonal" type, which it equals. Their "spherical" type (their default) counts the log-determinant term once
   instead of D times; `gbc(..., covariance="spherical")` uses the paper's D times.
 - `nleep` (Li et al., CVPR 2021, "Ranking neural checkpoints"): LEEP with the source's softmax replaced by the
-  posterior of a Gaussian mixture of 5 C components fitted to the features (scikit-learn's GaussianMixture,
-  full covariances, its defaults, one thread), as google-research `stable_transfer/transferability/nleep.py`
-  (which hands LEEP float32 posteriors: 2e-9 apart); the paper's PCA before the mixture is left out (D is a
-  handful of units here).
+  posterior of a Gaussian mixture of 5 C components fitted to the features: scikit-learn's GaussianMixture with
+  full covariances and init_params="random_from_data" (`mixture_posteriors`, a batched EM equal to it within
+  1e-8, so that 200 source models fit at once). google-research `stable_transfer/transferability/nleep.py` uses
+  GaussianMixture's default k-means start, which cannot be batched exactly, and hands LEEP float32 posteriors;
+  the paper's PCA before the mixture is left out (D is a handful of units here).
 - `knn_accuracy`: the cross-validated accuracy of a k-nearest-neighbour vote (k = `KNN_NEIGHBOURS` = 5,
   Euclidean, on features standardised with the training folds' mean and SD, the probe's folds); equals
   scikit-learn's KNeighborsClassifier(5, algorithm="brute") wherever no two distances tie at the k-th place.
@@ -59,7 +60,10 @@ its authors' code on random arrays and the headline's 100 source models (issue 3
 
 `model.forward.mlp_outputs` runs a source model forward to give both inputs.
 
-Shapes: n target rows, D features (last hidden layer's units), Z source classes, C target classes, G grid
+The `*_rows` functions and `score_rows` take K source models' outputs on the same rows at once.
+
+Shapes: K source models, n target rows, D features (last hidden layer's units), Z source classes, C target
+classes, G grid
 points, T targets (one per class).
 """
 
