@@ -9,8 +9,7 @@ means are equal in the table and in every statistic computed from it). The
 run's summary then says, per transfer arm and score, how well the score ranked the sources
 (`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
 source models on a target problem before any target training; like every reader here it reads `.keras` files
-with h5py, without TensorFlow. Given a sweep's directory, `rank_sweep` asks the same of every cell, and whether
-the scores also rank the *targets* by their benefit of transfer.
+with h5py, without TensorFlow. Given a sweep's directory, `api.setups.rank_sweep` asks the same of every cell.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from blobs_transfer import atomic
 from blobs_transfer.api.sources import load_source_model
@@ -37,7 +37,7 @@ from blobs_transfer.rundir.files import write_csv, write_json
 from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import exact_means, rank_agreement
 from blobs_transfer.stats.summary import arm_accuracies
-from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, all_scores
+from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, score_rows
 from blobs_transfer.train.plan import Sources
 
 CSV_NAME = "transferability.csv"
@@ -55,15 +55,17 @@ def model_file(index: int) -> str:
 
 
 def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
-    """Every score of every source model (in order) on the training split of `spec` (default: the target).
-    N-LEEP's mixture starts from the seed named "nleep" of the study's root seed, the same for every source."""
+    """Every score of every source model (in order) on the training split of `spec` (default: the target), all
+    models at once (`score_rows`). N-LEEP's mixture starts from the seed named "nleep" of the study's root seed,
+    the same for every source."""
+    if not weights:
+        return []
     problem = make_problem(spec or cfg.target_spec)
     seed = statistic_seed(cfg.study.seed, NLEEP_SEED)
-    out = []
-    for w in weights:
-        features, probs = mlp_outputs(w, problem.x_train)
-        out.append(all_scores(features, probs, problem.y_train, seed))
-    return out
+    features, probs = zip(*(mlp_outputs(w, problem.x_train) for w in weights))
+    with threadpool_limits(limits=1):  # small products: a second BLAS thread only waits (2x the CPU, 2 cores)
+        rows = score_rows(np.stack(features), np.stack(probs), problem.y_train, seed)
+    return [{name: float(values[i]) for name, values in rows.items()} for i in range(len(weights))]
 
 
 def transfer_arms(cfg: Config) -> list[str]:
@@ -179,17 +181,18 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         data = by_arm[arm]
         if np.unique(data["source_index"]).size < MIN_SOURCES:
             continue
-        arms[arm] = rank_agreement.agreement(
-            {s: table[s] for s in names},
-            labels,
-            data["accuracy"],
-            data["source_index"],
-            seed=cfg.study.seed,
-            arm=arm,
-            n_resamples=N_RESAMPLES,
-            reference=REFERENCE,
-            n_test=cfg.target_spec.n_test,
-        )
+        with threadpool_limits(limits=1):  # as in score_models
+            arms[arm] = rank_agreement.agreement(
+                {s: table[s] for s in names},
+                labels,
+                data["accuracy"],
+                data["source_index"],
+                seed=cfg.study.seed,
+                arm=arm,
+                n_resamples=N_RESAMPLES,
+                reference=REFERENCE,
+                n_test=cfg.target_spec.n_test,
+            )
     if arms:
         summary["transferability"] = {
             "n_sources": int(labels.size),

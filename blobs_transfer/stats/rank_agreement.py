@@ -70,11 +70,81 @@ def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def weighted_tau(x: np.ndarray, y: np.ndarray) -> float:
-    """scipy.stats.weightedtau(x, y) (K,) -> NaN where undefined."""
-    from scipy.stats import weightedtau
+    """scipy.stats.weightedtau(x, y).statistic (hyperbolic weigher, rank=True, additive) of x, y (K,), NaN where
+    undefined: scipy's algorithm (Vigna 2015: ties counted in one pass, discordances by a merge sort) step for
+    step, so the same floating-point sums and the same last bit (tested), without importing scipy.stats on the
+    commands' path. The mean of the two orders' taus."""
+    x, y = np.asarray(x, dtype=float).reshape(-1), np.asarray(y, dtype=float).reshape(-1)
+    if x.size == 0:
+        return float("nan")
+    return float((_ranked_tau(x, y) + _ranked_tau(y, x)) / 2)
 
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return float(weightedtau(x, y).statistic)
+
+def _ranked_tau(x: np.ndarray, y: np.ndarray) -> float:
+    """One order of scipy's weighted tau: each entry weighted 1 / (1 + r), r its rank (0 first) in decreasing
+    lexicographic order by (x, y)."""
+    n = x.size
+    perm = [int(i) for i in np.lexsort((y, x))]
+    rank = [0] * n
+    for r, i in enumerate(reversed(perm)):
+        rank[i] = r
+    xs, ys = x.tolist(), y.tolist()
+
+    def weight(i: int) -> float:
+        return 1.0 / (1 + rank[i])
+
+    def ties(same) -> tuple[float, int]:
+        """The additive weight of tied pairs of consecutive runs where `same(a, b)`, and the last run's start."""
+        first, total, run = 0, 0.0, weight(perm[0])
+        for i in range(1, n):
+            if not same(perm[first], perm[i]):
+                total += run * (i - first - 1)
+                first, run = i, 0.0
+            run += weight(perm[i])
+        return total + run * (n - first - 1), first
+
+    t, _ = ties(lambda a, b: xs[a] == xs[b] and ys[a] == ys[b])
+    u, first = ties(lambda a, b: xs[a] == xs[b])
+    if first == 0:
+        return float("nan")
+    exchanges = 0.0
+    temp = [0] * n
+
+    def weigh(offset: int, length: int) -> float:
+        nonlocal exchanges
+        if length == 1:
+            return weight(perm[offset])
+        left = length // 2
+        middle = offset + left
+        residual = weigh(offset, left)
+        total = weigh(middle, length - left) + residual
+        if ys[perm[middle - 1]] < ys[perm[middle]]:
+            return total
+        i = j = k = 0
+        while j < left and k < length - left:
+            if ys[perm[offset + j]] <= ys[perm[middle + k]]:
+                temp[i] = perm[offset + j]
+                residual -= weight(temp[i])
+                j += 1
+            else:
+                temp[i] = perm[middle + k]
+                exchanges += weight(temp[i]) * (left - j) + residual
+                k += 1
+            i += 1
+        perm[offset + i : offset + i + left - j] = perm[offset + j : offset + left]
+        perm[offset : offset + i] = temp[0:i]
+        return total
+
+    weigh(0, n)
+    v, first = ties(lambda a, b: ys[a] == ys[b])
+    if first == 0:
+        return float("nan")
+    s = 0.0
+    for i in range(n):
+        s += weight(perm[i])
+    tot = s * (n - 1)
+    tau = ((tot - (v + u - t)) - 2.0 * exchanges) / np.sqrt(tot - u) / np.sqrt(tot - v)
+    return min(1.0, max(-1.0, float(tau)))
 
 
 def _hyperbolic_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -122,6 +192,112 @@ def top_pick_hits(x: np.ndarray, y: np.ndarray, share: float = TOP_SHARE) -> np.
     cut = np.sort(y, axis=-1)[..., k - max(1, ceil(share * k))][..., None]
     top = x >= x.max(axis=-1, keepdims=True)
     return np.sum(top & (y >= cut), axis=-1) / np.sum(top, axis=-1)
+
+
+def _pearson_of_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """Spearman's rho from the average ranks rx, ry (b, K) (`spearman_rows` after its ranking)."""
+    rx = rx - rx.mean(axis=-1, keepdims=True)
+    ry = ry - ry.mean(axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx * rx, axis=-1) * np.sum(ry * ry, axis=-1))
+
+
+def _tau_from_counts(c, free_x, free_y, rank_xy, rank_yx) -> np.ndarray:
+    """`weighted_tau_rows`' last step, from its counts (b, K) and each entry's rank (0 first) in decreasing
+    lexicographic order by (x, y) and by (y, x)."""
+    taus = []
+    for rank in (rank_xy, rank_yx):
+        w = 1.0 / (rank + 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            taus.append(np.sum(w * c, axis=1) / np.sqrt(np.sum(w * free_x, axis=1) * np.sum(w * free_y, axis=1)))
+    return (taus[0] + taus[1]) / 2.0
+
+
+def drawn_statistics(
+    x: np.ndarray, means: np.ndarray, src: np.ndarray, share: float = TOP_SHARE, block: int = 32
+) -> np.ndarray:
+    """(b, S, 3): Spearman's rho, the weighted tau and the top-pick hit of each score x (S, K) against the
+    resampled means (b, K) on each resample's drawn entries src (b, K) (source positions, nondecreasing in a
+    row, each as often as drawn): `spearman_rows`, `weighted_tau_rows` and `top_pick_hits` of (x[s][src],
+    take_along_axis(means, src, axis=1)), the same numbers to the last bit (tested), without a K x K table per
+    score and resample.
+
+    Every count of an entry (`weighted_tau_rows`' c, the entries tied with it, the entries before it in either
+    lexicographic order, its average rank) is an integer sum over the K sources weighted by how often each was
+    drawn, so it is a matrix product of the drawn means' comparisons (b, K, K), shared by all scores, with each
+    score's fixed comparisons (S, K, K): exact in float32 (below 2^24). Rows in blocks: memory block x K x K."""
+    x = np.asarray(x, dtype=float)
+    k = src.shape[1]
+    # each score's comparisons of source u (axis 1) with source v (axis 2), (S, K, K)
+    less_x = (x[:, None, :] < x[:, :, None]).astype(np.float32)  # x_v < x_u
+    sign_x = less_x - (x[:, None, :] > x[:, :, None])  # sgn(x_u - x_v)
+    eq_x = (x[:, None, :] == x[:, :, None]).astype(np.float32)
+    fixed = {
+        "less": less_x,
+        "sign": sign_x,
+        "eq": eq_x,
+        "eq_before": eq_x * np.tri(k, k, -1, dtype=np.float32),  # and v earlier than u
+        "less_flat": np.ascontiguousarray(less_x.transpose(2, 0, 1).reshape(k, -1)),  # (v, (s, u))
+        "eq_flat": np.ascontiguousarray(eq_x.transpose(2, 0, 1).reshape(k, -1)),
+    }
+    fixed.update(
+        {f"{key}_u": np.ascontiguousarray(fixed[key].transpose(1, 2, 0)) for key in ("less", "sign", "eq", "eq_before")}
+    )
+    out = np.empty((src.shape[0], x.shape[0], 3))
+    for start in range(0, src.shape[0], block):
+        rows = slice(start, start + block)
+        out[rows] = _drawn_block(x, np.asarray(means, dtype=float)[rows], src[rows], share, fixed)
+    return out
+
+
+def _drawn_block(x, means, src, share, fixed) -> np.ndarray:
+    """`drawn_statistics` of one block of rows, with the scores' comparisons `fixed`."""
+    b, k = src.shape
+    n_scores = x.shape[0]
+    cnt = np.zeros((b, k))
+    np.add.at(cnt, (np.repeat(np.arange(b), k), src.reshape(-1)), 1.0)
+    first = (np.cumsum(cnt, axis=1) - cnt).astype(np.int64)  # each source's first position in its row
+    occurrence = np.arange(k)[None, :] - np.take_along_axis(first, src, axis=1)  # earlier copies of the same
+
+    def per_u(table: np.ndarray, key: str) -> np.ndarray:
+        """sum_v table[b, u, v] fixed[key][s, u, v] -> (b, S, K), one product per u."""
+        return np.matmul(table.transpose(1, 0, 2), fixed[f"{key}_u"]).transpose(1, 2, 0).astype(np.float64)
+
+    def over_v(key: str) -> np.ndarray:
+        """sum_v cnt[b, v] fixed[key][s, u, v] -> (b, S, K)."""
+        return (cnt.astype(np.float32) @ fixed[f"{key}_flat"]).reshape(b, n_scores, k).astype(np.float64)
+
+    drawn = cnt.astype(np.float32)[:, None, :]
+    with np.errstate(invalid="ignore"):  # an undrawn source's mean is NaN: it compares as nothing, drawn 0 times
+        less_y = (means[:, None, :] < means[:, :, None]).astype(np.float32)  # (b, K, K): m_v < m_u
+        sign_y = (less_y - (means[:, None, :] > means[:, :, None])) * drawn
+        eq_y = (means[:, None, :] == means[:, :, None]).astype(np.float32) * drawn
+    less_y *= drawn
+    below_x, x_ties = over_v("less"), over_v("eq")
+    c = per_u(sign_y, "sign")
+    ahead = per_u(eq_y, "eq_before")  # entries with both values equal from earlier sources
+    below_xy = below_x + per_u(less_y, "eq")  # (x_v, y_v) < (x_u, y_u)
+    below_yx = np.sum(less_y, axis=2, dtype=np.float64)[:, None, :] + per_u(eq_y, "less")  # (y_v, x_v) < ...
+    free_y = k - np.sum(eq_y, axis=2, dtype=np.float64)
+    y = np.take_along_axis(means, src, axis=1)
+    ry = _ranks(y)
+    cut = np.sort(y, axis=-1)[:, k - max(1, ceil(share * k))][:, None]
+    at = (np.arange(b)[:, None], src)
+    out = np.empty((b, n_scores, 3))
+    for j in range(n_scores):
+        out[:, j, 0] = _pearson_of_ranks(below_x[:, j][at] + (x_ties[:, j][at] + 1.0) / 2.0, ry)
+        before = ahead[:, j][at] + occurrence
+        out[:, j, 1] = _tau_from_counts(
+            c[:, j][at],
+            k - x_ties[:, j][at],
+            free_y[at],
+            k - 1 - (below_xy[:, j][at] + before),
+            k - 1 - (below_yx[:, j][at] + before),
+        )
+        xs = x[j][src]
+        top = xs >= xs.max(axis=-1, keepdims=True)
+        out[:, j, 2] = np.sum(top & (y >= cut), axis=-1) / np.sum(top, axis=-1)
+    return out
 
 
 def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.ndarray, n_test: int | None = None):
@@ -188,14 +364,7 @@ def agreement(
 
     def statistic(draw: Draw) -> np.ndarray:
         src, m = _expanded(draw, onehot, accuracy, sizes, n_test)
-        y = np.take_along_axis(m, src, axis=1)
-        out = np.empty((src.shape[0], 3 * len(names)))
-        for j in range(len(names)):
-            xs = x[j][src]
-            out[:, 3 * j] = spearman_rows(xs, y)
-            out[:, 3 * j + 1] = weighted_tau_rows(xs, y)
-            out[:, 3 * j + 2] = top_pick_hits(xs, y, top_share)
-        return out
+        return drawn_statistics(x, m, src, top_share).reshape(src.shape[0], 3 * len(names))
 
     sample = Sample(np.arange(groups.size), groups.size, groups)
     draws = resample(statistic, n_resamples, Stream(sample, statistic_rng(seed, "transferability", arm)))
