@@ -17,11 +17,7 @@ from tests.helpers import TINY, write
 
 # Commands that still import scipy.stats, and through what; each entry is owed a fix, and this test fails when a
 # command listed here stops importing it (then delete the entry) or one not listed starts.
-STILL_IMPORTING = {
-    # stats/transferability.nleep imports sklearn.mixture, and sklearn imports scipy.stats (and takes over a
-    # second itself); compare does too where it scores K >= 2 source models (not run here)
-    "rank-sources": "sklearn, from stats/transferability.nleep",
-}
+STILL_IMPORTING: dict[str, str] = {}
 
 PROBE = """
 import json, sys

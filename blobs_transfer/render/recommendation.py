@@ -18,8 +18,8 @@ from blobs_transfer.render.transferability import LABELS
 RELIABLE_SCORE = "h_score_plain"
 REASON = (
     "H-score (plain) ranked the source models best (the highest Spearman rho) more often than any other score in the "
-    "committed study of 27 setups (results/transferability, configs/transferability.toml): in 23% [12%, 35%] of them "
-    "over the transfer arms, against logistic probe 16%, H-score (shrunk) 14%; not a clear winner, so the next scores"
+    "committed study of 27 setups (results/transferability, configs/transferability.toml): in 22% [12%, 33%] of them "
+    "over the transfer arms, against logistic probe 15%, H-score (shrunk) 14%; not a clear winner, so the next scores"
     " would often pick the same source models."
 )
 
