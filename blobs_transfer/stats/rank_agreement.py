@@ -195,7 +195,7 @@ def top_pick_hits(x: np.ndarray, y: np.ndarray, share: float = TOP_SHARE) -> np.
 
 
 def _pearson_of_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
-    """Spearman's rho from the average ranks rx, ry (b, K) (`spearman_rows` after its ranking)."""
+    """Spearman's rho from the average ranks rx, ry (..., K) (`spearman_rows` after its ranking)."""
     rx = rx - rx.mean(axis=-1, keepdims=True)
     ry = ry - ry.mean(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -203,18 +203,18 @@ def _pearson_of_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
 
 
 def _tau_from_counts(c, free_x, free_y, rank_xy, rank_yx) -> np.ndarray:
-    """`weighted_tau_rows`' last step, from its counts (b, K) and each entry's rank (0 first) in decreasing
-    lexicographic order by (x, y) and by (y, x)."""
+    """`weighted_tau_rows`' last step, from its counts (..., K) and each entry's rank (0 first) in decreasing
+    lexicographic order by (x, y) and by (y, x) (summed along the last axis, each row as `weighted_tau_rows`)."""
     taus = []
     for rank in (rank_xy, rank_yx):
         w = 1.0 / (rank + 1.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            taus.append(np.sum(w * c, axis=1) / np.sqrt(np.sum(w * free_x, axis=1) * np.sum(w * free_y, axis=1)))
+            taus.append(np.sum(w * c, axis=-1) / np.sqrt(np.sum(w * free_x, axis=-1) * np.sum(w * free_y, axis=-1)))
     return (taus[0] + taus[1]) / 2.0
 
 
 def drawn_statistics(
-    x: np.ndarray, means: np.ndarray, src: np.ndarray, share: float = TOP_SHARE, block: int = 32
+    x: np.ndarray, means: np.ndarray, src: np.ndarray, share: float = TOP_SHARE, block: int = 16
 ) -> np.ndarray:
     """(b, S, 3): Spearman's rho, the weighted tau and the top-pick hit of each score x (S, K) against the
     resampled means (b, K) on each resample's drawn entries src (b, K) (source positions, nondecreasing in a
@@ -224,25 +224,39 @@ def drawn_statistics(
 
     Every count of an entry (`weighted_tau_rows`' c, the entries tied with it, the entries before it in either
     lexicographic order, its average rank) is an integer sum over the K sources weighted by how often each was
-    drawn, so it is a matrix product of the drawn means' comparisons (b, K, K), shared by all scores, with each
-    score's fixed comparisons (S, K, K): exact in float32 (below 2^24). Rows in blocks: memory block x K x K."""
+    drawn. Those that compare the scores alone are running sums in each score's order; those that compare the
+    drawn means too are matrix products of the drawn means' comparisons, shared by all scores, with each
+    score's fixed comparisons (S, K, K): exact in float32 (below 2^24). Two tables of the drawn means per
+    resample, the drawn sources below (G) and tied with (E) each source, carry every product (`_drawn_block`).
+    Rows in blocks: memory block x K x K."""
     x = np.asarray(x, dtype=float)
     k = src.shape[1]
-    # each score's comparisons of source u (axis 1) with source v (axis 2), (S, K, K)
+    # each score's comparisons of source u with source v, (S, u, v)
     less_x = (x[:, None, :] < x[:, :, None]).astype(np.float32)  # x_v < x_u
     sign_x = less_x - (x[:, None, :] > x[:, :, None])  # sgn(x_u - x_v)
     eq_x = (x[:, None, :] == x[:, :, None]).astype(np.float32)
+    eq_before = eq_x * np.tri(k, k, -1, dtype=np.float32)  # and v earlier than u
+
+    def per_u(*tables: np.ndarray) -> np.ndarray:
+        """(u, v, S columns per table + 1): the tables side by side, each as (u, v, s), and a column of ones."""
+        return np.ascontiguousarray(
+            np.concatenate([t.transpose(1, 2, 0) for t in tables] + [np.ones((k, k, 1), np.float32)], axis=2)
+        )
+
+    # each score's order, and where each source's run of equal scores starts and ends in it (S, K)
+    order = np.argsort(x, axis=1, kind="stable")
+    ordered = np.take_along_axis(x, order, axis=1)
+    lo, hi = np.empty((2,) + x.shape, dtype=np.int64)
+    for j in range(x.shape[0]):
+        lo[j, order[j]] = np.searchsorted(ordered[j], ordered[j], side="left")
+        hi[j, order[j]] = np.searchsorted(ordered[j], ordered[j], side="right")
     fixed = {
-        "less": less_x,
-        "sign": sign_x,
-        "eq": eq_x,
-        "eq_before": eq_x * np.tri(k, k, -1, dtype=np.float32),  # and v earlier than u
-        "less_flat": np.ascontiguousarray(less_x.transpose(2, 0, 1).reshape(k, -1)),  # (v, (s, u))
-        "eq_flat": np.ascontiguousarray(eq_x.transpose(2, 0, 1).reshape(k, -1)),
+        "below": per_u(sign_x, eq_x),  # times G: sum_v [y_v < y_u] n_v (sgn(x_u - x_v), [x_v = x_u], 1)
+        "tied": per_u(sign_x, eq_before, less_x),  # times E: the same with [y_v = y_u]
+        "order": order,
+        "lo": lo,
+        "hi": hi,
     }
-    fixed.update(
-        {f"{key}_u": np.ascontiguousarray(fixed[key].transpose(1, 2, 0)) for key in ("less", "sign", "eq", "eq_before")}
-    )
     out = np.empty((src.shape[0], x.shape[0], 3))
     for start in range(0, src.shape[0], block):
         rows = slice(start, start + block)
@@ -251,52 +265,52 @@ def drawn_statistics(
 
 
 def _drawn_block(x, means, src, share, fixed) -> np.ndarray:
-    """`drawn_statistics` of one block of rows, with the scores' comparisons `fixed`."""
+    """`drawn_statistics` of one block of rows, with the scores' comparisons `fixed`.
+
+    With n_v how often source v was drawn, G[u, v] = [y_v < y_u] n_v and E[u, v] = [y_v = y_u] n_v (an undrawn
+    source's mean is NaN and its n_v is 0: it counts nowhere), each table's product with the fixed comparisons
+    gives, for every source u, sum_v G sgn(x_u - x_v) and so on; sgn(y_u - y_v) n_v = 2 G + E - n_v. The sums
+    of n_v over sources whose score is below or equal to x_u are running sums of n in the score's order."""
     b, k = src.shape
     n_scores = x.shape[0]
     cnt = np.zeros((b, k))
     np.add.at(cnt, (np.repeat(np.arange(b), k), src.reshape(-1)), 1.0)
     first = (np.cumsum(cnt, axis=1) - cnt).astype(np.int64)  # each source's first position in its row
     occurrence = np.arange(k)[None, :] - np.take_along_axis(first, src, axis=1)  # earlier copies of the same
-
-    def per_u(table: np.ndarray, key: str) -> np.ndarray:
-        """sum_v table[b, u, v] fixed[key][s, u, v] -> (b, S, K), one product per u."""
-        return np.matmul(table.transpose(1, 0, 2), fixed[f"{key}_u"]).transpose(1, 2, 0).astype(np.float64)
-
-    def over_v(key: str) -> np.ndarray:
-        """sum_v cnt[b, v] fixed[key][s, u, v] -> (b, S, K)."""
-        return (cnt.astype(np.float32) @ fixed[f"{key}_flat"]).reshape(b, n_scores, k).astype(np.float64)
-
-    drawn = cnt.astype(np.float32)[:, None, :]
-    with np.errstate(invalid="ignore"):  # an undrawn source's mean is NaN: it compares as nothing, drawn 0 times
-        less_y = (means[:, None, :] < means[:, :, None]).astype(np.float32)  # (b, K, K): m_v < m_u
-        sign_y = (less_y - (means[:, None, :] > means[:, :, None])) * drawn
-        eq_y = (means[:, None, :] == means[:, :, None]).astype(np.float32) * drawn
-    less_y *= drawn
-    below_x, x_ties = over_v("less"), over_v("eq")
-    c = per_u(sign_y, "sign")
-    ahead = per_u(eq_y, "eq_before")  # entries with both values equal from earlier sources
-    below_xy = below_x + per_u(less_y, "eq")  # (x_v, y_v) < (x_u, y_u)
-    below_yx = np.sum(less_y, axis=2, dtype=np.float64)[:, None, :] + per_u(eq_y, "less")  # (y_v, x_v) < ...
-    free_y = k - np.sum(eq_y, axis=2, dtype=np.float64)
+    drawn = cnt.astype(np.float32)
+    column = means.T[:, :, None]  # (u, b, 1)
+    with np.errstate(invalid="ignore"):
+        below = np.multiply(means < column, drawn, dtype=np.float32)  # G (u, b, v)
+        tied = np.multiply(means == column, drawn, dtype=np.float32)  # E (u, b, v)
+    at = (src, np.arange(b)[:, None])  # each drawn entry's source u and its row: (b, K) per column
+    # (b, columns, K), C-ordered: every sum along K below then runs as `weighted_tau_rows`' does, to the bit
+    g = np.ascontiguousarray(np.moveaxis((below @ fixed["below"])[at], 2, 1), dtype=np.float64)  # (b, 2 S + 1, K)
+    e = np.ascontiguousarray(np.moveaxis((tied @ fixed["tied"])[at], 2, 1), dtype=np.float64)  # (b, 3 S + 1, K)
+    # sum_v n_v [x_v < x_u] and sum_v n_v [x_v = x_u] at each drawn entry (b, S, K), from running sums
+    running = np.zeros((b, n_scores, k + 1))
+    np.cumsum(cnt[:, fixed["order"]], axis=2, out=running[:, :, 1:])
+    rows, scores = np.arange(b)[:, None, None], np.arange(n_scores)[None, :, None]
+    below_x = running[rows, scores, fixed["lo"][:, src].transpose(1, 0, 2)]
+    x_ties = running[rows, scores, fixed["hi"][:, src].transpose(1, 0, 2)] - below_x
+    sign_sum = 2.0 * below_x + x_ties - k  # sum_v n_v sgn(x_u - x_v): below less above
+    s1, s2 = slice(n_scores, 2 * n_scores), slice(2 * n_scores, 3 * n_scores)
     y = np.take_along_axis(means, src, axis=1)
-    ry = _ranks(y)
-    cut = np.sort(y, axis=-1)[:, k - max(1, ceil(share * k))][:, None]
-    at = (np.arange(b)[:, None], src)
     out = np.empty((b, n_scores, 3))
-    for j in range(n_scores):
-        out[:, j, 0] = _pearson_of_ranks(below_x[:, j][at] + (x_ties[:, j][at] + 1.0) / 2.0, ry)
-        before = ahead[:, j][at] + occurrence
-        out[:, j, 1] = _tau_from_counts(
-            c[:, j][at],
-            k - x_ties[:, j][at],
-            free_y[at],
-            k - 1 - (below_xy[:, j][at] + before),
-            k - 1 - (below_yx[:, j][at] + before),
-        )
-        xs = x[j][src]
-        top = xs >= xs.max(axis=-1, keepdims=True)
-        out[:, j, 2] = np.sum(top & (y >= cut), axis=-1) / np.sum(top, axis=-1)
+    out[:, :, 0] = _pearson_of_ranks(below_x + (x_ties + 1.0) / 2.0, _ranks(y)[:, None, :])
+    before = e[:, s1] + occurrence[:, None, :]  # entries with both values equal, earlier
+    below_xy = below_x + g[:, s1]  # (x_v, y_v) < (x_u, y_u)
+    below_yx = g[:, -1:] + e[:, s2]  # (y_v, x_v) < (y_u, x_u)
+    out[:, :, 1] = _tau_from_counts(
+        2.0 * g[:, :n_scores] + e[:, :n_scores] - sign_sum,
+        k - x_ties,
+        (k - e[:, -1:]),
+        k - 1 - (below_xy + before),
+        k - 1 - (below_yx + before),
+    )
+    cut = np.sort(y, axis=-1)[:, k - max(1, ceil(share * k))][:, None, None]
+    xs = x[:, src].transpose(1, 0, 2)  # (b, S, K)
+    top = xs >= xs.max(axis=-1, keepdims=True)
+    out[:, :, 2] = np.sum(top & (y[:, None, :] >= cut), axis=-1) / np.sum(top, axis=-1)
     return out
 
 

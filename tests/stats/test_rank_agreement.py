@@ -233,3 +233,24 @@ def test_drawn_statistics_are_the_row_functions_to_the_last_bit(ties):
                 )
             ):
                 np.testing.assert_array_equal(got[:, j, t], expect)
+
+
+def test_drawn_statistics_at_the_gates_size_are_the_row_functions_to_the_last_bit():
+    """At the gate's size (200 sources, 12 scores) and over blocks of rows, realised means as fractions that
+    tie and a score with ties: still the row functions' numbers exactly."""
+    rng = np.random.default_rng(29)
+    k, b = 200, 24
+    x = rng.normal(size=(12, k))
+    x[3] = rng.integers(0, 40, k) / 40.0  # a score like an accuracy: many ties
+    means = rng.integers(400, 450, size=(b, k)) / 500.0
+    src = np.sort(rng.integers(0, k, size=(b, k)), axis=1)
+    drawn = np.zeros((b, k), dtype=bool)
+    drawn[np.arange(b)[:, None], src] = True
+    means[~drawn] = np.nan
+    got = rank_agreement.drawn_statistics(x, means, src, block=10)
+    y = np.take_along_axis(means, src, axis=1)
+    for j in range(x.shape[0]):
+        xs = x[j][src]
+        np.testing.assert_array_equal(got[:, j, 0], rank_agreement.spearman_rows(xs, y))
+        np.testing.assert_array_equal(got[:, j, 1], rank_agreement.weighted_tau_rows(xs, y))
+        np.testing.assert_array_equal(got[:, j, 2], rank_agreement.top_pick_hits(xs, y))
