@@ -585,7 +585,8 @@ def fit_logistic_rows(
     decay[-1] = 0.0
     a, b = np.triu_indices(d + 1)
     c, e = np.triu_indices(n_classes)
-    pairs_t = np.ascontiguousarray(np.swapaxes(design[:, :, a] * design[:, :, b], 1, 2))  # (K, P, m)
+    columns = np.ascontiguousarray(np.swapaxes(design, 1, 2))  # (K, D + 1, m)
+    pairs_t = columns[:, a] * columns[:, b]  # (K, P, m)
     size = (d + 1) * n_classes
     fixed = np.diag(np.repeat(penalty * decay[:, 0], n_classes))
     fixed[d * n_classes :, d * n_classes :] += 1.0 / n_classes  # v v^T, v the unit null direction
@@ -627,9 +628,9 @@ def fit_logistic_rows(
 def _logistic_loss_rows(w: np.ndarray, design: np.ndarray, onehot: np.ndarray, decay: np.ndarray, penalty: float):
     """`_logistic_loss` of K weights (K, D + 1, C) on their designs (K, m, D + 1): (loss (K,), probs (K, m, C))."""
     logits = design @ w
-    logits -= logits.max(axis=2, keepdims=True)
+    logits -= _last_max(logits)
     p = np.exp(logits)
-    total = p.sum(axis=2, keepdims=True)
+    total = _last_sum(p)
     p /= total
     loss = (
         -np.sum(logits * onehot, axis=(1, 2))
@@ -637,6 +638,26 @@ def _logistic_loss_rows(w: np.ndarray, design: np.ndarray, onehot: np.ndarray, d
         + 0.5 * penalty * np.sum(decay * w * w, axis=(1, 2))
     )
     return loss, p
+
+
+def _last_max(v: np.ndarray) -> np.ndarray:
+    """v.max(axis=-1, keepdims=True) as one elementwise maximum per column: the same numbers (a maximum is
+    exact), without numpy's slow reduction over a short last axis (C = 3 here)."""
+    out = v[..., 0].copy()
+    for i in range(1, v.shape[-1]):
+        np.maximum(out, v[..., i], out=out)
+    return out[..., None]
+
+
+def _last_sum(v: np.ndarray) -> np.ndarray:
+    """v.sum(axis=-1, keepdims=True) to the last bit: numpy adds fewer than 8 terms of a row in order, so the
+    same order column by column (8 or more: numpy's own pairwise sum)."""
+    if v.shape[-1] >= 8:
+        return v.sum(axis=-1, keepdims=True)
+    out = v[..., 0].copy()
+    for i in range(1, v.shape[-1]):
+        out += v[..., i]
+    return out[..., None]
 
 
 def _scaled_rows(f: np.ndarray, train: np.ndarray, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -663,10 +684,12 @@ def knn_accuracy_rows(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEI
     for train, block in _blocks(y.size, folds):
         for rows in np.array_split(np.arange(f.shape[0]), max(1, f.shape[0] // KNN_CHUNK)):  # memory: chunks
             fitted, held = _scaled_rows(f[rows], train, block)
-            distance = np.zeros((rows.size, block.size, fitted.shape[1]))  # (K, held, train), exact differences
+            # each unit's values contiguous (D, K, rows): the broadcast differences below read them in order
+            fitted, held = np.moveaxis(fitted, 2, 0).copy(), np.moveaxis(held, 2, 0).copy()
+            distance = np.zeros((rows.size, block.size, fitted.shape[2]))  # (K, held, train), exact differences
             step = np.empty_like(distance)
             for j in range(f.shape[2]):
-                np.subtract(held[:, :, j, None], fitted[:, None, :, j], out=step)
+                np.subtract(held[j, :, :, None], fitted[j, :, None, :], out=step)
                 distance += np.square(step, out=step)
             # the k nearest: every row nearer than the k-th distance, then the earliest of those at it (where
             # several tie at it: the rest have exactly k at or below it)

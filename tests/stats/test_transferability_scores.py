@@ -369,3 +369,13 @@ def test_resampled_means_are_whole_counts_divided_once():
     assert tie[0, 0] == tie[1, 1] == 1219 / 1500
     with pytest.raises(ValueError, match="whole numbers"):
         E.resampled_means(np.array([[0.5, 1, 0, 0, 0, 0]]), onehot, correct, 500)
+
+
+@pytest.mark.parametrize("columns", [1, 2, 3, 7, 8, 11])
+def test_last_axis_max_and_sum_are_numpys_to_the_last_bit(columns):
+    """The probe's row maximum and row sum over the classes, column by column, equal numpy's reductions over the
+    last axis bit for bit (the probe's scores must not move a digit)."""
+    rng = np.random.default_rng(columns)
+    v = np.exp(3.0 * rng.normal(size=(13, 41, columns)))
+    np.testing.assert_array_equal(transferability._last_max(v), v.max(axis=-1, keepdims=True))
+    assert np.array_equal(transferability._last_sum(v), v.sum(axis=-1, keepdims=True))
