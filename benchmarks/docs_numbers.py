@@ -432,7 +432,58 @@ def generate(key: str) -> str:
     return NUMBERS[key]() if key in NUMBERS else field(key)
 
 
+# --- docs/predictions.md: which score to trust, across setups ------------------------------------------------
+
+
+def setups_study() -> dict:
+    """The study across setups that rank-sources wrote into results/transferability/transferability.json."""
+    return json.loads((RESULTS / "transferability" / "transferability.json").read_text(encoding="utf-8"))["study"]
+
+
+def setups_findings() -> str:
+    """Its sentences (`render.setups.findings`), as written there, one quoted paragraph each."""
+    return block("\n>\n".join(quote(f) for f in setups_study()["findings"]))
+
+
+def setups_table() -> str:
+    """Its win rates over every transfer arm (`render.setups.rates_table`), as transferability.html shows them."""
+    from blobs_transfer.render import report, setups
+
+    return block(report.markdown_table(*setups.rates_table(setups_study())))
+
+
+# --- docs/predictions.md: which source model will transfer -------------------------------------------------
+
+
+def scores_finding() -> str:
+    """The headline's transferability finding per transfer arm (`render.transferability.arm_finding`)."""
+    from blobs_transfer.render import transferability
+
+    b = summary("headline")["transferability"]
+    return " ".join(transferability.arm_finding(a, r, b["reference"]) for a, r in b["arms"].items())
+
+
+def scores_table() -> str:
+    """The headline's table of every score per transfer arm (`render.transferability.table`)."""
+    from blobs_transfer.render import report, transferability
+
+    return block(report.markdown_table(*transferability.table(summary("headline")["transferability"])))
+
+
+def targets_table() -> str:
+    """Each score's rho across results/targets/'s targets (`render.transferability.targets_table`)."""
+    from blobs_transfer.render import report, transferability
+
+    result = json.loads((RESULTS / "targets" / "transferability.json").read_text(encoding="utf-8"))
+    return block(report.markdown_table(*transferability.targets_table(result)))
+
+
 NUMBERS = {
+    "scores-finding": scores_finding,
+    "scores-table": scores_table,
+    "targets-table": targets_table,
+    "setups-findings": setups_findings,
+    "setups-table": setups_table,
     "sources-fold": sources_fold,
     "sources-table": sources_table,
     "sources-ratios": sources_ratios,

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerate every committed result with the code as it is now (root seed 0 everywhere; a few minutes on 2 cores):
 # the example run (the README's first command), the headline, the sweeps, the gate baseline. Run from anywhere;
-# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets} results/baseline.json and
+# it replaces results/{example,headline,sources,sweep,budget,transfusion,output-layer,optimizer,targets,transferability} results/baseline.json and
 # results/baseline-tensorflow.json,
 # then the numbers the docs quote from them (benchmarks/docs_numbers.py --write) and the problems figure.
 #
@@ -41,6 +41,12 @@ run=$(in_scratch sweep --config configs/targets.toml)
 rm -rf results/targets && mv "$run" results/targets
 "$BT" rank-sources results/targets --out results/targets/transferability.csv > /dev/null
 
+# which score to trust across 27 setups: the sweep, then rank-sources scores every setup and writes the study
+# beside its rows (setups.csv, win_rates.csv, the figures, transferability.html)
+run=$(in_scratch sweep --config configs/transferability.toml)
+rm -rf results/transferability && mv "$run" results/transferability
+"$BT" rank-sources results/transferability --out results/transferability/transferability.csv > /dev/null
+
 # the gate's baselines, one per engine (docs/gate.md): the Numba engine's and the TensorFlow engine's
 for engine in numba tensorflow; do
   run=$(cd "$tmp" && "$BT" compare --config configs/gate.toml --engine "$engine" --results-dir "gate-$engine" --json |
@@ -50,5 +56,6 @@ for engine in numba tensorflow; do
 done
 
 .venv/bin/python benchmarks/docs_numbers.py --write
-echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets, baseline.json," \
+echo "regenerated: results/example, headline, sources, sweep, budget, transfusion, output-layer, optimizer, targets," \
+     "transferability, baseline.json," \
      "baseline-tensorflow.json; docs numbers"

@@ -16,7 +16,8 @@ without it.
 
 Its modules: `common` (progress, default folder, engine set-up), `problems`, `sources` (source models),
 `comparison` (compare, fit, report), `transferability` (scores of source models, rank-sources), `recommend`
-(rank-sources' answer: the pick and how stable it is), `sweep`,
+(rank-sources' answer: the pick and how stable it is), `setups` (rank-sources of a sweep: every cell scored, and
+which score to trust across the cells), `sweep`,
 `gate` (check, baseline), `runs` (verify, runs, export) and `version` (--version).
 
 command          function
@@ -51,9 +52,10 @@ from blobs_transfer.api.comparison import (
 from blobs_transfer.api.gate import check, gate_document, gate_text, write_baseline
 from blobs_transfer.api.problems import generate
 from blobs_transfer.api.runs import export_mlflow, list_runs, mlflow_hint, runs_table, verify
+from blobs_transfer.api.setups import rank_sweep, sweep_text
 from blobs_transfer.api.sources import default_source_path, load_source_model, source_models, train_source
 from blobs_transfer.api.sweep import CellError, SweepOutcome, run_sweep
-from blobs_transfer.api.transferability import rank_sources, rank_sweep, ranking_text, sweep_text
+from blobs_transfer.api.transferability import rank_sources, ranking_text
 from blobs_transfer.config import load_config
 from blobs_transfer.rundir.run import load_run, read_baseline, run_summary, verify_run
 from blobs_transfer.sweep.grid import load_sweep

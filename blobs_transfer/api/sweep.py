@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from blobs_transfer import atomic
 from blobs_transfer.api.comparison import Stopwatch
@@ -15,8 +18,9 @@ from blobs_transfer.render import report
 from blobs_transfer.render.sweep import sweep_figures, sweep_sections, sweep_title
 from blobs_transfer.rundir import files, manifest, sweep_dir
 from blobs_transfer.rundir.files import write_csv, write_json
+from blobs_transfer.stats import summary
 from blobs_transfer.sweep import cells, runners, schedule
-from blobs_transfer.sweep.grid import Sweep
+from blobs_transfer.sweep.grid import Sweep, load_sweep
 from blobs_transfer.sweep.runners import ClusterError
 
 
@@ -138,9 +142,17 @@ def _run_cells(
     return SweepOutcome(folder, blocks, meta)
 
 
-def write_tables(sweep: Sweep, folder: Path, *, clock: Stopwatch | None = None, trained_cells: int):
+def write_tables(
+    sweep: Sweep,
+    folder: Path,
+    *,
+    clock: Stopwatch | None = None,
+    trained_cells: int,
+    meta: dict[str, Any] | None = None,
+):
     """runs.csv, cells.csv, the figures, report.html and metadata.json from the finished cells' files; clock:
-    the command's stopwatch, whose split metadata.json records (wall_seconds and its parts)."""
+    the command's stopwatch, whose split metadata.json records (wall_seconds and its parts); meta: what made the
+    sweep (metadata.json's, kept as it was when `rebuild_sweep` rebuilds a finished sweep)."""
     clock = clock or Stopwatch()
     clock.part("files")
     keys = sweep.keys
@@ -157,7 +169,7 @@ def write_tables(sweep: Sweep, folder: Path, *, clock: Stopwatch | None = None, 
     clock.part("files")
     pngs = {name: (folder / name).read_bytes() for name in figures}
     blocks = sweep_sections(sweep, summaries, list(figures))
-    meta = files.run_metadata(
+    meta = meta or files.run_metadata(
         root_seed=sweep.seed,
         cells=len(summaries),
         trained_cells=trained_cells,
@@ -175,3 +187,35 @@ def write_tables(sweep: Sweep, folder: Path, *, clock: Stopwatch | None = None, 
         plan={"cells": len(summaries), "networks": len(runs)},
     )
     return meta, blocks
+
+
+def rebuild_sweep(folder: str | Path) -> None:
+    """Recompute a finished sweep's derived files without training: each cell's summary.json (and cell.json) from
+    its runs.csv, then cells.csv, the figures and report.html; metadata.json is kept. A cell keeps no learning
+    curves, so its benefits of transfer (summary.json's "benefits") and where its source models came from are
+    carried over from the summary it had: only training the sweep again recomputes those."""
+    folder = Path(folder)
+    sweep = load_sweep(folder / "sweep.toml")
+    for cell in sweep.cells():
+        rows, old = sweep_dir.read_cell(folder, cell)
+        cfg = sweep.config_of(cell)
+        records = [
+            {
+                "arm": arm,
+                "source_index": int(source) if source else None,
+                "repeat": int(repeat),
+                "seed": int(seed),
+                "test_accuracy": float(accuracy) if accuracy else None,
+                "test_correct": int(correct) if correct else None,
+                "diverged": not correct,
+            }
+            for arm, source, repeat, seed, accuracy, correct in rows
+        ]
+        new = summary.summarise(cfg, records, np.full((len(records), 1), np.nan))
+        new["benefits"] = old.get("benefits", {})
+        if "source_model" in old["run"]:
+            new["run"]["source_model"] = old["run"]["source_model"]
+        new["best"] = summary.best_arm(cfg, records)
+        sweep_dir.write_cell(folder, cell, cfg, records, new)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    write_tables(sweep, folder, trained_cells=meta["trained_cells"], meta=meta)

@@ -9,8 +9,7 @@ means are equal in the table and in every statistic computed from it). The
 run's summary then says, per transfer arm and score, how well the score ranked the sources
 (`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
 source models on a target problem before any target training; like every reader here it reads `.keras` files
-with h5py, without TensorFlow. Given a sweep's directory, `rank_sweep` asks the same of every cell, and whether
-the scores also rank the *targets* by their benefit of transfer.
+with h5py, without TensorFlow. Given a sweep's directory, `api.setups.rank_sweep` asks the same of every cell.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from blobs_transfer import atomic
 from blobs_transfer.api.sources import load_source_model
@@ -32,17 +32,12 @@ from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
-from blobs_transfer.render.transferability import ranking_table, scores_figure, sweep_tables
+from blobs_transfer.render.transferability import ranking_table, scores_figure
 from blobs_transfer.rundir.files import write_csv, write_json
-from blobs_transfer.rundir.run import verify_run
-from blobs_transfer.rundir.sweep_dir import read_cell
 from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import exact_means, rank_agreement
-from blobs_transfer.stats.common import opt_float
 from blobs_transfer.stats.summary import arm_accuracies
-from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, all_scores
-from blobs_transfer.sweep.cells import cell_sources
-from blobs_transfer.sweep.grid import load_sweep
+from blobs_transfer.stats.transferability import FIRST_SCORES, SCORES, score_rows
 from blobs_transfer.train.plan import Sources
 
 CSV_NAME = "transferability.csv"
@@ -60,15 +55,17 @@ def model_file(index: int) -> str:
 
 
 def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
-    """Every score of every source model (in order) on the training split of `spec` (default: the target).
-    N-LEEP's mixture starts from the seed named "nleep" of the study's root seed, the same for every source."""
+    """Every score of every source model (in order) on the training split of `spec` (default: the target), all
+    models at once (`score_rows`). N-LEEP's mixture starts from the seed named "nleep" of the study's root seed,
+    the same for every source."""
+    if not weights:
+        return []
     problem = make_problem(spec or cfg.target_spec)
     seed = statistic_seed(cfg.study.seed, NLEEP_SEED)
-    out = []
-    for w in weights:
-        features, probs = mlp_outputs(w, problem.x_train)
-        out.append(all_scores(features, probs, problem.y_train, seed))
-    return out
+    features, probs = zip(*(mlp_outputs(w, problem.x_train) for w in weights))
+    with threadpool_limits(limits=1):  # small products: a second BLAS thread only waits (2x the CPU, 2 cores)
+        rows = score_rows(np.stack(features), np.stack(probs), problem.y_train, seed)
+    return [{name: float(values[i]) for name, values in rows.items()} for i in range(len(weights))]
 
 
 def transfer_arms(cfg: Config) -> list[str]:
@@ -184,17 +181,18 @@ def add_to_summary(run_dir: Path, cfg: Config, records: Sequence[dict[str, Any]]
         data = by_arm[arm]
         if np.unique(data["source_index"]).size < MIN_SOURCES:
             continue
-        arms[arm] = rank_agreement.agreement(
-            {s: table[s] for s in names},
-            labels,
-            data["accuracy"],
-            data["source_index"],
-            seed=cfg.study.seed,
-            arm=arm,
-            n_resamples=N_RESAMPLES,
-            reference=REFERENCE,
-            n_test=cfg.target_spec.n_test,
-        )
+        with threadpool_limits(limits=1):  # as in score_models
+            arms[arm] = rank_agreement.agreement(
+                {s: table[s] for s in names},
+                labels,
+                data["accuracy"],
+                data["source_index"],
+                seed=cfg.study.seed,
+                arm=arm,
+                n_resamples=N_RESAMPLES,
+                reference=REFERENCE,
+                n_test=cfg.target_spec.n_test,
+            )
     if arms:
         summary["transferability"] = {
             "n_sources": int(labels.size),
@@ -281,95 +279,3 @@ def ranking_text(cfg: Config, rows: list[dict[str, Any]]) -> str:
     """rank-sources' terminal output: the table of scores and which source each score picks."""
     intro, scores, picks = ranking_table(rows, SCORES, cfg.describe_problem(cfg.target_spec))
     return "\n".join([intro, report.format_table(*scores), "", *picks])
-
-
-# --- a sweep: every cell's target, and the targets ranked --------------------------------------------------
-
-
-def _cell_truth(rows: list[list[str]], arms: Sequence[str], n_test: int) -> dict[str, dict[int, float]]:
-    """A cell's runs.csv rows (arm, source_index, repeat, seed, test_accuracy, test_correct, ...) -> per arm,
-    source -> mean, its summed correct counts over its summed test rows (`exact_means`)."""
-    out: dict[str, dict[int, float]] = {a: {} for a in arms}
-    for arm in arms:
-        mine = [r for r in rows if r[0] == arm and r[1] != "" and r[4] != ""]
-        if mine:
-            labels, means = exact_means.realised_means([int(r[5]) for r in mine], n_test, [int(r[1]) for r in mine])
-            out[arm] = {int(k): float(m) for k, m in zip(labels, means)}
-    return out
-
-
-def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[str, Any]:
-    """Transferability over a finished sweep's cells (targets): per cell, its source models (trained again from
-    their recorded seeds, as the sweep trained them) scored on the cell's target training split, set against each
-    source's realised means there (`rank_agreement.agreement` per transfer arm), and across cells the Spearman rho
-    between a score's mean over the sources and the cell's benefit of transfer (mean difference to the
-    baseline). Writes one row per cell and source model to `out` (CSV) if given. Returns {"keys", "cells": [{
-    "values", "scores": {score: mean}, "benefit": {arm: comparison}, "agreement": {arm: {score: row}}}],
-    "targets": {arm: {score: rho}}}."""
-    sweep_path = Path(sweep_path)
-    verify_run(sweep_path)
-    sweep = load_sweep(sweep_path / "sweep.toml")
-    keys, cells, table = sweep.keys, [], []
-    for cell in sweep.cells():
-        cfg = sweep.config_of(cell)
-        arms = transfer_arms(cfg)
-        models = cell_sources(cfg)[cfg.source_spec]
-        scores = score_models(cfg, [m.weights for m in models])
-        rows, summary = read_cell(sweep_path, cell)
-        truth = _cell_truth(rows, arms, cfg.target_spec.n_test)
-        columns = {s: np.array([r[s] for r in scores]) for s in SCORES}
-        agreement = {}
-        for arm in arms:
-            labels = np.array(sorted(truth[arm]))
-            if labels.size >= MIN_SOURCES:
-                groups = np.array([int(r[1]) for r in rows if r[0] == arm and r[4] != ""])
-                accuracy = np.array([float(r[4]) for r in rows if r[0] == arm and r[4] != ""])
-                agreement[arm] = rank_agreement.agreement(
-                    columns,
-                    np.arange(len(models)),
-                    accuracy,
-                    groups,
-                    seed=cfg.study.seed,
-                    arm=arm,
-                    n_resamples=N_RESAMPLES,
-                    reference=REFERENCE,
-                    n_test=cfg.target_spec.n_test,
-                )
-        benefit = {c["arm"]: c for c in summary["comparisons"] if c["arm"] in arms}
-        cells.append(
-            {
-                "values": dict(cell.values),
-                "scores": {s: float(np.mean(columns[s])) for s in SCORES},
-                "benefit": benefit,
-                "agreement": agreement,
-            }
-        )
-        for index, (model, row) in enumerate(zip(models, scores)):
-            table.append(
-                [
-                    *(v for _, v in cell.values),
-                    index,
-                    model.seed,
-                    *(f"{row[s]:.9g}" for s in SCORES),
-                    *("" if truth[a].get(index) is None else f"{truth[a][index]:.6f}" for a in arms),
-                ]
-            )
-    arms = transfer_arms(sweep.config_of(sweep.cells()[0]))
-    targets = {}
-    for arm in arms:
-        diffs = np.array([c["benefit"].get(arm, {}).get("diff_mean", np.nan) for c in cells], dtype=float)
-        targets[arm] = {
-            s: opt_float(rank_agreement.spearman_rows(np.array([[c["scores"][s] for c in cells]]), diffs[None, :])[0])
-            for s in SCORES
-        }
-    result = {"keys": keys, "n_sources": len(models), "cells": cells, "targets": targets}
-    if out is not None:  # the rows, and every statistic beside them as JSON
-        write_csv(Path(out), [*keys, "source_index", "source_seed", *SCORES, *arms], table)
-        write_json(Path(out).with_suffix(".json"), result)
-    return result
-
-
-def sweep_text(result: dict[str, Any]) -> str:
-    """rank-sources' output for a sweep: per cell and arm the best-ranking score, and the targets ranked."""
-    intro, (header, body), targets = sweep_tables(result)
-    return "\n".join([intro, report.format_table(header, body), "", *targets])

@@ -10,6 +10,7 @@ and never imports TensorFlow.
 - `gate`: the regression gate's verdict as the terminal's table, JUnit XML and Markdown for CI, and a study's
   differences in words.
 - `transferability`: which source model will transfer: the report's section on the scores and their figure.
+- `setups`: which score to trust across a sweep's setups: the sentences, the win-rate tables and three figures.
 - `recommendation`: `rank-sources`' answer in words: the short list, the realised means, the pick in a sentence.
 - `glossary`: the glossary (docs/glossary.md, shipped beside it) that every report carries inside itself.
 """

@@ -18,8 +18,8 @@ Two things shape the code.
 - **Scale.** A command can hold 20,000+ runs. Every resampling goes through one core (`resample`), which
   never holds a resamples-by-runs matrix: a resample is a multinomial draw on a histogram of few distinct
   values (accuracies are counts out of n_test) or index draws in chunks of bounded size, and a statistic is a
-  function of the resampled histograms. Small problems (runs x resamples <= `bootstrap.EXACT_CELLS`) still go
-  through ``scipy.stats.bootstrap`` so their numbers are bit-for-bit what they always were.
+  function of the resampled histograms, at every size (there is no second bootstrap). The package never imports
+  scipy.stats: its t and normal distributions are scipy.special's functions, and its tests scipy's written out.
 
 The modules, from the bottom up (each imports only modules above it in this list):
 
@@ -27,7 +27,7 @@ The modules, from the bottom up (each imports only modules above it in this list
   intervals, grids);
 - ``resample``: the one resampling core, two-stage (source, then run) or plain bootstrap resamples with the
   statistic as a parameter, chunked; and the closed-form cluster-robust variance of the same design;
-- ``bootstrap``: intervals from resamples of independent samples (scipy's exact path, BCa, percentile);
+- ``bootstrap``: intervals from resampled statistics (BCa with scipy's formulas, percentile);
 - ``nested``: runs nested in source models in closed form (cluster SE, design effect, variance components,
   best arm per source);
 - ``arm``: one arm on its own (:func:`describe`), and the CI of a mean at the unit of replication it rests on
@@ -46,6 +46,8 @@ The modules, from the bottom up (each imports only modules above it in this list
 - ``exact_means``: realised means from exact integer counts, in a resample too, so that equal means tie;
 - ``rank_agreement``: how well a score ranks source models by their realised means (Spearman, weighted
   Kendall tau, their two-stage CIs, the top pick);
+- ``setups``: which score to trust across setups (each setup's noise ceiling and rho beyond the dead units;
+  win rates, beating the probe, mean ranks, with CIs over setups and Holm-adjusted tests);
 - ``summary``: a run's whole summary from its records (the only module that reads a config).
 
 Import from here: ``from blobs_transfer.stats import describe``; `ranking`, `gate`, `summary`, `transferability`,

@@ -3,9 +3,8 @@
 `describe` summarises an arm (mean, spread, the CI of the mean, and for runs nested in source models the
 design effect); the CI of one sample's mean is `mean_ci` for independent runs (BCa) and `nested_mean_ci` for
 runs nested in source models (a two-stage t interval), also used for each benefit of transfer
-(`curves.transfer_benefits`). Both resample through the one core (`resample`); the independent case goes through
-scipy for small problems (`bootstrap.exact_path`). Shapes: R (or n) runs of the arm, K sources, D distinct
-values, B resamples.
+(`curves.transfer_benefits`). Both resample through the one core (`resample`), at any size. Shapes: R (or n)
+runs of the arm, K sources, D distinct values, B resamples.
 """
 
 from __future__ import annotations
@@ -14,19 +13,12 @@ import math
 
 import numpy as np
 
-from blobs_transfer.stats.bootstrap import (
-    bootstrap_ci,
-    exact_path,
-    interval_from,
-    mean_jackknife,
-    mean_stat,
-)
+from blobs_transfer.stats.bootstrap import interval_from, mean_jackknife
 from blobs_transfer.stats.common import (
     as_1d,
     as_groups,
     check_confidence,
     exact_mean,
-    st,
     t_interval,
 )
 from blobs_transfer.stats.nested import nested_keys
@@ -50,9 +42,8 @@ def describe(
 
     ci_low/ci_high, the CI of the mean (``seed`` -> numpy default_rng):
 
-    - ``groups`` None or a single source: BCa bootstrap of the runs as independent, bit-for-bit the
-      numbers this function always gave for R x n_resamples <= 1,000,000 (scipy.stats.bootstrap), the
-      same interval up to Monte Carlo error above that (histogram bootstrap, memory independent of R).
+    - ``groups`` None or a single source: BCa bootstrap of the runs as independent (:func:`mean_ci`: the
+      resampling core with scipy's BCa formulas; histogram resamples, memory independent of R).
       With one source the interval is conditional on that source model: it says nothing about another.
     - ``groups`` with K > 1 sources (the source index of each run): the mean -+ t_{K-1} x two-stage
       bootstrap SE (:func:`nested_mean_ci`), because nested runs are not independent: with ICC 0.97
@@ -87,7 +78,7 @@ def describe(
         "q1": q1,
         "q3": q3,
         "iqr": q3 - q1,
-        "iqm": summary["mean"] if constant else float(st.trim_mean(x, 0.25)),
+        "iqm": summary["mean"] if constant else iqm(x),
         "min": float(x.min()),
         "max": float(x.max()),
         "ci_low": summary["ci_low"],
@@ -99,6 +90,13 @@ def describe(
 def nested_describe(values, groups, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999) -> dict:
     """:func:`describe` with ``groups`` required (kept for callers written before describe took groups)."""
     return describe(values, seed=seed, groups=groups, confidence=confidence, n_resamples=n_resamples)
+
+
+def iqm(x: np.ndarray) -> float:
+    """Interquartile mean of x (n,): scipy.stats.trim_mean(x, 0.25) to the bit (the same partition, the same
+    slice, the same np.mean), without importing scipy.stats."""
+    cut = int(0.25 * x.size)
+    return float(np.mean(np.partition(x, (cut, x.size - cut - 1))[cut : x.size - cut]))
 
 
 def binomial_se(p: float, n_test: int) -> float:
@@ -117,22 +115,18 @@ def binomial_se(p: float, n_test: int) -> float:
 def mean_ci(values: np.ndarray, *, seed: int, confidence: float, n_resamples: int) -> dict:
     """{mean, ci_low, ci_high} of one sample of independent runs, shape (n,): BCa bootstrap CI of the mean.
 
-    n x n_resamples <= EXACT_CELLS: scipy.stats.bootstrap, bit-for-bit as before; otherwise the resampling
-    core (multinomial draws on the histogram, or index draws in bounded chunks) with scipy's BCa formulas and
-    the closed-form jackknife of the mean: the same interval up to Monte Carlo error, memory O(chunk)."""
+    The resampling core (multinomial draws on the histogram, or index draws in bounded chunks) with scipy's BCa
+    formulas and the closed-form jackknife of the mean: scipy.stats.bootstrap's interval up to Monte Carlo error
+    (tested), memory O(chunk)."""
     mean = exact_mean(values)
     if values.size < 2:
         return {"mean": mean, "ci_low": None, "ci_high": None}
     if np.ptp(values) == 0:
         return {"mean": mean, "ci_low": mean, "ci_high": mean}
-    rng = np.random.default_rng(seed)
-    if exact_path(values.size, n_resamples):
-        low, high = bootstrap_ci((values,), mean_stat, mean, rng=rng, confidence=confidence, n_resamples=n_resamples)
-    else:
-        grid, index = np.unique(values, return_inverse=True)
-        theta = resample(mean_of(grid), n_resamples, Stream(Sample(index, grid.size), rng))
-        num, den = mean_jackknife(values)
-        low, high = interval_from(theta, float(values.mean()), confidence, num / (6.0 * den**1.5))
+    grid, index = np.unique(values, return_inverse=True)
+    theta = resample(mean_of(grid), n_resamples, Stream(Sample(index, grid.size), np.random.default_rng(seed)))
+    num, den = mean_jackknife(values)
+    low, high = interval_from(theta, float(values.mean()), confidence, num / (6.0 * den**1.5))
     return {"mean": mean, "ci_low": low, "ci_high": high}
 
 

@@ -5,8 +5,7 @@
 
 - independent runs, `compare_independent`: the difference of means gets a BCa interval, A12 a percentile
   interval (A12 is bounded and discrete; BCa's acceleration is unstable there); the verdict's test is
-  Mann-Whitney U on the correct counts. Small problems go through scipy.stats.bootstrap
-  (`bootstrap.exact_path`), larger ones through the resampling core.
+  Mann-Whitney U on the correct counts. Both intervals come from the resampling core at any size.
 - runs nested in K > 1 source models, `compare_nested`: the source model is the unit. With ICC near 1 an arm of
   K x R runs is worth about K observations, so the intervals resample sources (then runs within them) and the
   verdict's test (a clustered Brunner-Munzel test of A12) counts a source, not a run, as one observation. The
@@ -24,14 +23,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from blobs_transfer.seeds import statistic_rng, statistic_seed
-from blobs_transfer.stats.bootstrap import (
-    a12_stat,
-    bootstrap_ci,
-    diff_of_means,
-    exact_path,
-    interval_from,
-    mean_jackknife,
-)
+from blobs_transfer.stats.bootstrap import interval_from, mean_jackknife
 from blobs_transfer.stats.common import (
     as_1d,
     as_counts,
@@ -41,12 +33,13 @@ from blobs_transfer.stats.common import (
     grid_of,
     opt_float,
     source_index,
-    st,
     t_interval,
+    t_sf,
     welch_df,
 )
 from blobs_transfer.stats.effects import (
     a12_of_histograms,
+    a12_of_samples,
     hedges_g,
     mwu_p,
     same_partition,
@@ -112,8 +105,8 @@ def compare_to_baseline(
     - mwu_p: two-sided asymptotic Mann-Whitney U with tie and continuity correction on the
       correct counts (accuracies tie heavily on a 500-row test set); 1.0 if every count is equal.
       It is the verdict's test: verdict_test = MWU_VERDICT, verdict_p = mwu_p.
-    - (n + m) x n_resamples <= 1,000,000: scipy.stats.bootstrap (scipy's own intervals);
-      above, the resampling core's (same intervals up to Monte Carlo error, memory independent of n).
+    - both intervals from the resampling core (scipy.stats.bootstrap's intervals up to Monte Carlo error,
+      memory independent of n).
 
     Arm nested in K > 1 sources (the source model is the unit; ICC near 1 makes K x R runs worth about K):
 
@@ -136,9 +129,8 @@ def compare_to_baseline(
       test_stats_nested.py shows its false-positive rate) and no verdict uses it.
     - hedges_g: on all runs (descriptive).
 
-    CIs are None when a sample has a single run. ``seed`` seeds every draw: the arm's resamples, and the
-    baseline's (and the exact path's two bootstraps) from streams derived from it by name
-    (`seeds.statistic_rng`).
+    CIs are None when a sample has a single run. ``seed`` seeds every draw: the arm's resamples and the
+    baseline's, from streams derived from it by name (`seeds.statistic_rng`).
     """
     check_confidence(confidence)
     a = as_1d(arm, "arm")
@@ -271,14 +263,15 @@ def _cis_from_core(a, b, a_correct, b_correct, diff, a12, *, seed, confidence, n
     resampled independently, each from its own named stream.
 
     The difference of means gets BCa (acceleration from the closed-form jackknife of each mean), A12 the
-    percentile interval, as on the exact path. When accuracies and counts determine each other (the usual
+    percentile interval (as scipy.stats.bootstrap would). When accuracies and counts determine each other (the usual
     case, accuracy = count / n_test) both statistics come from the same resamples on the count grid;
     otherwise the difference is resampled on the accuracies' own grid.
     """
     n, m = a.size, b.size
     num_a, den_a = mean_jackknife(a)
     num_b, den_b = mean_jackknife(b)
-    accel = (num_a - num_b) / (6.0 * (den_a + den_b) ** 1.5)  # b enters the difference with a minus sign
+    # b enters the difference with a minus sign; both samples constant: no acceleration (the caller's CI is (d, d))
+    accel = (num_a - num_b) / (6.0 * (den_a + den_b) ** 1.5) if den_a + den_b > 0 else None
     grid, (ia, ib) = grid_of(a_correct.astype(float), b_correct.astype(float))
     arm = Stream(Sample(ia, grid.size), statistic_rng(seed, "arm"))
     base = Stream(Sample(ib, grid.size), statistic_rng(seed, "baseline"))
@@ -308,27 +301,9 @@ def compare_independent(a, b, a_correct, b_correct, *, seed, confidence, n_resam
     """`compare.compare_to_baseline` for runs treated as independent: arm a (n,) and baseline b (m,)
     accuracies with their correct counts; see that function's docstring for the keys."""
     diff = exact_mean(a) - exact_mean(b)
-    a12 = float(a12_stat(a_correct, b_correct))
+    a12 = a12_of_samples(a_correct, b_correct)
     if a.size < 2 or b.size < 2:
         diff_low = diff_high = a12_low = a12_high = None
-    elif exact_path(a.size + b.size, n_resamples):
-        diff_low, diff_high = bootstrap_ci(
-            (a, b),
-            diff_of_means,
-            diff,
-            rng=statistic_rng(seed, "difference"),
-            confidence=confidence,
-            n_resamples=n_resamples,
-        )
-        a12_low, a12_high = bootstrap_ci(
-            (a_correct.astype(float), b_correct.astype(float)),
-            a12_stat,
-            a12,
-            rng=statistic_rng(seed, "a12"),
-            confidence=confidence,
-            n_resamples=n_resamples,
-            method="percentile",
-        )
     else:
         diff_low, diff_high, a12_low, a12_high = _cis_from_core(
             a, b, a_correct, b_correct, diff, a12, seed=seed, confidence=confidence, n_resamples=n_resamples
@@ -388,7 +363,7 @@ def clustered_brunner_munzel(a_correct: np.ndarray, groups: np.ndarray, b_correc
     if se > 1e-12:
         df = welch_df(var_a, k - 1, var_b, max(m - 1, 1))
         t = (a12 - 0.5) / se
-        return {"a12": a12, "se": se, "df": df, "p": float(2.0 * st.t.sf(abs(t), df))}
+        return {"a12": a12, "se": se, "df": df, "p": float(2.0 * t_sf(abs(t), df))}
     if a12 == 0.5:
         return {"a12": a12, "se": 0.0, "df": None, "p": 1.0}
     _, means = source_means(a_correct.astype(float), groups)

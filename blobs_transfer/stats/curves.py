@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from blobs_transfer.stats.arm import mean_ci, nested_mean_ci
-from blobs_transfer.stats.common import as_groups, check_confidence, st
+from blobs_transfer.stats.common import as_groups, check_confidence, t_quantile
 from blobs_transfer.stats.resample import cluster_variance
 
 # Tolerance when comparing accuracies that are multiples of 1/500 with 0.95 * final accuracy:
@@ -49,11 +49,11 @@ def curve_band(curves, confidence: float = 0.95, *, groups=None) -> dict:
     g = None if groups is None else as_groups(groups, repeats)
     k = None if g is None else int(np.unique(g).size)
     if k is not None and k > 1:
-        half = st.t.ppf((1.0 + confidence) / 2.0, k - 1) * np.sqrt(cluster_variance(c, g))
+        half = t_quantile((1.0 + confidence) / 2.0, k - 1) * np.sqrt(cluster_variance(c, g))
         return {"mean": mean, "low": mean - half, "high": mean + half, "n_sources": k}
     if repeats == 1:
         return {"mean": mean, "low": mean.copy(), "high": mean.copy(), "n_sources": k}
-    half = st.t.ppf((1.0 + confidence) / 2.0, repeats - 1) * c.std(axis=0, ddof=1) / math.sqrt(repeats)
+    half = t_quantile((1.0 + confidence) / 2.0, repeats - 1) * c.std(axis=0, ddof=1) / math.sqrt(repeats)
     return {"mean": mean, "low": mean - half, "high": mean + half, "n_sources": k}
 
 
@@ -86,10 +86,9 @@ def transfer_benefits(curves, *, seed: int, groups=None, confidence: float = 0.9
     {mean, ci_low, ci_high}, the mean over runs with a CI from ``seed``; groups None or (R,) source indices.
 
     - groups None or one source: a BCa bootstrap CI of the mean across runs as independent (None with R=1;
-      (v, v) when all runs agree). With R x n_resamples <= 1,000,000 (scipy path) the four use the same
-      resampled runs; above, each is resampled on its own histogram (start, asymptote and epochs_to_95 have few
-      distinct values) or, for auc, by index in bounded chunks, so R = 20,000 runs need no (n_resamples, R)
-      matrix. With one source model the interval is conditional on it.
+      (v, v) when all runs agree; :func:`arm.mean_ci`). Each is resampled on its own histogram (start, asymptote
+      and epochs_to_95 have few distinct values) or, for auc, by index in bounded chunks, so R = 20,000 runs
+      need no (n_resamples, R) matrix. With one source model the interval is conditional on it.
     - groups with K > 1 sources: mean -+ t_{K-1} x two-stage bootstrap SE (:func:`nested_mean_ci`), the source
       model as the unit, as for the arm's mean. Why: the start is the same for every run of one source model
       and the rest nearly so (ICC about 0.97), so the runs-as-independent interval shrinks with R and is

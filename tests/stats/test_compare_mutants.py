@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from blobs_transfer.seeds import statistic_rng, statistic_seed
-from blobs_transfer.stats.bootstrap import a12_stat, bootstrap_ci, diff_of_means, interval_from
+from blobs_transfer.stats.bootstrap import interval_from
 from blobs_transfer.stats.common import grid_of, t_interval, welch_df
 from blobs_transfer.stats.compare import (
     _cis_from_core,
@@ -204,22 +204,6 @@ def test_compare_arms_verdict_thresholds_are_strict():
     assert rows["bit"]["verdict"] == "no evidence"
 
 
-def test_compare_independent_exact_path_draws_from_named_streams():
-    """compare_independent mutants on the scipy path: the difference from the stream "difference" (BCa), A12
-    from "a12" (percentile interval), both from the seed given."""
-    a, b = RICH_A, RICH_B
-    got = compare_independent(a / 10, b / 10, a, b, seed=5, confidence=0.9, n_resamples=200)
-    diff = float(np.mean(a / 10) - np.mean(b / 10))
-    a12 = pairwise_a12(a, b)
-    kw = dict(confidence=0.9, n_resamples=200)
-    d = bootstrap_ci((a / 10, b / 10), diff_of_means, diff, rng=statistic_rng(5, "difference"), **kw)
-    p = bootstrap_ci(
-        (a.astype(float), b.astype(float)), a12_stat, a12, rng=statistic_rng(5, "a12"), method="percentile", **kw
-    )
-    assert (got["diff_ci_low"], got["diff_ci_high"]) == pytest.approx(d, rel=1e-12)
-    assert (got["a12_ci_low"], got["a12_ci_high"]) == pytest.approx(p, rel=1e-12)
-
-
 def core_reference(a, b, ac, bc, seed, confidence, n_resamples):
     """`_cis_from_core`'s rule from the building blocks: BCa on the difference with scipy's jackknife acceleration
     of a difference of two means, the percentile interval on A12; streams "arm"/"baseline" on the count grid, and
@@ -285,15 +269,18 @@ def test_cis_from_core_on_the_shared_grid():
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
-# (n + m) x n_resamples above scipy's 1,000,000 cells: the resampling core
-CORE_RESAMPLES = 100_001
+# resamples for the tests of compare_independent: any number reaches the core now (there is no scipy path)
+CORE_RESAMPLES = 2_001
 
 
-def test_compare_independent_large_problems_go_to_the_core():
-    """compare_independent mutants: exact_path on n + m (not n - m) runs, and seed reaching the core."""
-    ac, bc = RICH_A[:5], RICH_B[:5]  # 10 runs x 100,001 resamples: just over scipy's limit
+@pytest.mark.parametrize("runs", [2, 5, 40])
+def test_compare_independent_takes_its_intervals_from_the_core_at_every_size(runs):
+    """compare_independent mutants: the seed reaching the core, and no second bootstrap for small problems (2
+    runs each, where scipy.stats.bootstrap used to run, up to sizes where the core always did)."""
+    ac, bc = np.resize(RICH_A, runs), np.resize(RICH_B, runs)
     got = compare_independent(ac / 500, bc / 500, ac, bc, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES)
     diff, a12 = got["diff_mean"], got["a12"]
+    assert a12 == pairwise_a12(ac, bc)
     expected = _cis_from_core(
         ac / 500, bc / 500, ac, bc, diff, a12, seed=2, confidence=0.95, n_resamples=CORE_RESAMPLES
     )
@@ -317,7 +304,7 @@ def test_compare_independent_collapses_an_interval_only_when_both_samples_are_co
         np.array([0, 1, 1]),
         seed=2,
         confidence=0.95,
-        n_resamples=300_000,  # 4 runs x 300,000 > 1,000,000: the core, were it reached
+        n_resamples=CORE_RESAMPLES,
     )
     assert single["diff_ci_low"] is None and single["a12_ci_low"] is None
 

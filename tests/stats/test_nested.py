@@ -6,8 +6,8 @@
   of the difference to its coverage, where the pooled method (runs as independent) fails;
 - a simulation holding the nested CIs of the four benefits of transfer to their coverage;
 - learning-curve bands and benefits at the source-model level, against hand-computed t intervals;
-- the scalable (histogram) bootstrap agreeing with scipy.stats.bootstrap within Monte Carlo error, and a
-  comparison of 4 arms x 5,000 runs staying within its memory budget.
+- the one bootstrap (the resampling core) agreeing with scipy.stats.bootstrap within Monte Carlo error at every
+  size, and a comparison of 4 arms x 5,000 runs staying within its memory budget.
 """
 
 import math
@@ -18,7 +18,7 @@ import pytest
 from scipy import stats as st
 
 from blobs_transfer import stats
-from blobs_transfer.stats import bootstrap, nested
+from blobs_transfer.stats import nested
 from tests.helpers import assert_json_clean
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -84,11 +84,11 @@ def test_nested_se_matches_the_cluster_se_when_runs_agree_within_sources():
     assert (d["ci_high"] - d["mean"]) == pytest.approx(st.t.ppf(0.975, 9) * ci["se"])
 
 
-def test_describe_without_groups_is_scipys_bca_bit_for_bit():
+def test_describe_without_groups_is_scipys_bca_within_monte_carlo_error():
     x = np.random.default_rng(7).integers(380, 440, size=30) / N_TEST
     d = stats.describe(x, seed=3, n_resamples=999)
     ref = st.bootstrap((x,), np.mean, n_resamples=999, method="BCa", rng=np.random.default_rng(3))
-    assert (d["ci_low"], d["ci_high"]) == tuple(float(v) for v in ref.confidence_interval)
+    assert (d["ci_low"], d["ci_high"]) == pytest.approx(tuple(ref.confidence_interval), abs=0.003)
     assert (d["n_sources"], d["icc"], d["design_effect"], d["n_effective"]) == (None, None, 1.0, 30.0)
     # one source: the same interval (conditional on that source), and nothing known about other sources
     one = stats.describe(x, seed=3, n_resamples=999, groups=["a"] * 30)
@@ -324,7 +324,22 @@ def _agree_within_monte_carlo(scalable, exact, z=4.5):
 SEEDS = range(10)
 
 
-def test_scalable_mean_ci_matches_scipy_within_monte_carlo_error(monkeypatch):
+def scipy_bca(samples, statistic, seed, n_resamples, method="BCa"):
+    """scipy.stats.bootstrap's interval over independent samples: the reference the core's intervals reproduce."""
+    res = st.bootstrap(
+        samples, statistic, n_resamples=n_resamples, method=method, rng=np.random.default_rng(seed), paired=False
+    )
+    return tuple(float(v) for v in res.confidence_interval)
+
+
+def ranks_a12(a, b, axis=-1):
+    """A12 of a over b along axis, via scipy's mid-ranks: U_a / (n m)."""
+    n, m = a.shape[axis], b.shape[axis]
+    ranks = st.rankdata(np.concatenate([a, b], axis=axis), axis=axis)
+    return (np.take(ranks, range(n), axis=axis).sum(axis=axis) - n * (n + 1) / 2) / (n * m)
+
+
+def test_mean_ci_matches_scipy_within_monte_carlo_error():
     # a skewed sample (some collapsed runs) so BCa's bias correction and acceleration both matter
     rng = np.random.default_rng(12)
     x = np.concatenate([rng.integers(390, 430, 380), rng.integers(100, 300, 20)]) / N_TEST
@@ -333,53 +348,59 @@ def test_scalable_mean_ci_matches_scipy_within_monte_carlo_error(monkeypatch):
         d = stats.describe(x, seed=seed, n_resamples=2000)
         return d["ci_low"], d["ci_high"]
 
-    exact = _endpoints(ci, SEEDS)  # 400 x 2000 cells: scipy.stats.bootstrap
-    ref = st.bootstrap((x,), np.mean, n_resamples=2000, method="BCa", rng=np.random.default_rng(0))
-    assert tuple(exact[0]) == tuple(float(v) for v in ref.confidence_interval)
-    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)  # every bootstrap takes the resampling core
-    scalable = _endpoints(ci, SEEDS)
-    _agree_within_monte_carlo(scalable, exact)
-    assert np.all(np.abs(scalable - exact) < 0.005)  # and the intervals themselves are close
+    scipys = _endpoints(lambda seed: scipy_bca((x,), np.mean, seed, 2000), SEEDS)
+    ours = _endpoints(ci, SEEDS)
+    _agree_within_monte_carlo(ours, scipys)
+    assert np.all(np.abs(ours - scipys) < 0.005)  # and the intervals themselves are close
 
 
-def test_scalable_comparison_matches_scipy_within_monte_carlo_error(monkeypatch):
+@pytest.mark.parametrize("runs", [(190, 10, 150), (9, 1, 8)], ids=["hundreds of runs", "ten runs"])
+def test_comparison_matches_scipy_within_monte_carlo_error(runs):
+    """The difference's BCa interval and A12's percentile interval, at the sizes of the committed results and at
+    the smallest (where scipy.stats.bootstrap itself used to run)."""
+    many, collapsed, n_base = runs
     rng = np.random.default_rng(13)
-    arm = np.concatenate([rng.integers(395, 440, 190), rng.integers(150, 250, 10)])
-    base = rng.integers(385, 425, 150)
+    arm = np.concatenate([rng.integers(395, 440, many), rng.integers(150, 250, collapsed)])
+    base = rng.integers(385, 425, n_base)
 
     def cis(seed):
         r = stats.compare_to_baseline(arm / N_TEST, base / N_TEST, arm, base, seed=seed, n_resamples=2000)
         return r["diff_ci_low"], r["diff_ci_high"], r["a12_ci_low"], r["a12_ci_high"]
 
-    exact = _endpoints(cis, SEEDS)
-    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
-    scalable = _endpoints(cis, SEEDS)
-    _agree_within_monte_carlo(scalable, exact)
+    def scipys(seed):
+        diff = scipy_bca((arm / N_TEST, base / N_TEST), lambda a, b, axis: a.mean(axis) - b.mean(axis), seed, 2000)
+        return diff + scipy_bca((arm * 1.0, base * 1.0), ranks_a12, seed + 100, 2000, method="percentile")
+
+    _agree_within_monte_carlo(_endpoints(cis, SEEDS), _endpoints(scipys, SEEDS))
     # accuracies that are not count / n_test: the difference and A12 are resampled separately
     noisy = arm / N_TEST + rng.normal(0, 1e-4, arm.size)
     r = stats.compare_to_baseline(noisy, base / N_TEST, arm, base, seed=0, n_resamples=2000)
     assert r["diff_ci_low"] < r["diff_mean"] < r["diff_ci_high"] and r["a12_ci_low"] < r["a12"] < r["a12_ci_high"]
 
 
-def test_scalable_benefits_match_scipy_within_monte_carlo_error(monkeypatch):
+def test_benefits_match_scipy_within_monte_carlo_error():
     # auc has as many distinct values as repeats, so it takes the chunked index path
     rng = np.random.default_rng(14)
     final = rng.integers(380, 440, 300) / N_TEST
     curves = np.clip(final[:, None] * np.linspace(0.4, 1, 8) + rng.normal(0, 0.01, (300, 8)), 0, 1)
     curves[:, -1] = final
+    per_run = stats.benefit_values(curves)
 
     def cis(seed):
         b = stats.transfer_benefits(curves, seed=seed, n_resamples=1000)
         return [b[k][e] for k in ("start", "epochs_to_95", "auc", "asymptote") for e in ("ci_low", "ci_high")]
 
-    exact = _endpoints(cis, SEEDS)
-    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
-    scalable = _endpoints(cis, SEEDS)
-    _agree_within_monte_carlo(scalable, exact)
+    def scipys(seed):  # a benefit every run shares (here epochs_to_95) has the interval (v, v), as scipy cannot say
+        return [
+            v
+            for k in ("start", "epochs_to_95", "auc", "asymptote")
+            for v in (scipy_bca((per_run[k],), np.mean, seed, 1000) if np.ptp(per_run[k]) else (per_run[k][0],) * 2)
+        ]
+
+    _agree_within_monte_carlo(_endpoints(cis, SEEDS), _endpoints(scipys, SEEDS))
 
 
-def test_scalable_edge_cases(monkeypatch):
-    monkeypatch.setattr(bootstrap, "EXACT_CELLS", 0)
+def test_bootstrap_edge_cases():
     assert stats.describe([0.8] * 50, seed=0)["ci_low"] == 0.8
     r = stats.compare_to_baseline([0.9] * 20, [0.8] * 20, [450] * 20, [400] * 20, seed=0)
     assert (r["diff_ci_low"], r["diff_ci_high"], r["a12_ci_low"], r["a12_ci_high"]) == (

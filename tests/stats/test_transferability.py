@@ -218,3 +218,27 @@ def test_probe_accuracy_by_cross_validation():
     assert transferability.probe_accuracy(separable, y) == 1.0
     chance = transferability.probe_accuracy(np.random.default_rng(15).normal(size=(200, 3)), y)
     assert 0.15 < chance < 0.55 and transferability.probe_accuracy(f, y) > chance + 0.1
+
+
+def test_the_mixture_is_scikit_learns_random_from_data_fit():
+    """N-LEEP's batched EM equals scikit-learn's GaussianMixture(init_params="random_from_data") fitted to each
+    feature set alone: ReLU features with a dead unit, as a source model gives, several sets at once."""
+    import warnings
+
+    from sklearn.mixture import GaussianMixture
+
+    rng = np.random.default_rng(8)
+    y = np.repeat(np.arange(3), 60)
+    x = rng.normal(size=(y.size, 2)) + y[:, None]
+    f = np.stack([np.maximum(x @ rng.normal(size=(2, 4)) + rng.normal(size=4), 0.0) for _ in range(4)])
+    f[:, :, 3] = 0.0
+    got = transferability.mixture_posteriors(f, 15, seed=5)
+    scores = transferability.nleep_rows(f, y, seed=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a set that stops at max_iter warns
+        for k in range(f.shape[0]):
+            posterior = (
+                GaussianMixture(15, init_params="random_from_data", random_state=5).fit(f[k]).predict_proba(f[k])
+            )
+            assert np.max(np.abs(got[k] - posterior)) < 1e-5
+            assert scores[k] == pytest.approx(transferability.leep(posterior, y), abs=1e-8)

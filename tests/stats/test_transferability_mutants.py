@@ -304,11 +304,11 @@ def test_all_scores_is_each_score(monkeypatch):
     probs = rng.dirichlet(np.ones(4), size=y.size)
     seen = []
 
-    def fake_nleep(features, labels, seed):
+    def fake_nleep_rows(features, labels, seed):
         seen.append((features, labels, seed))
-        return -1.25
+        return np.full(len(features), -1.25)
 
-    monkeypatch.setattr(T, "nleep", fake_nleep)
+    monkeypatch.setattr(T, "nleep_rows", fake_nleep_rows)
     got = T.all_scores(f, probs, y, seed=17)
     assert list(got) == list(T.SCORES)
     expected = {
@@ -326,7 +326,7 @@ def test_all_scores_is_each_score(monkeypatch):
         "probe_log_loss": T.probe_log_loss(f, y),
     }
     assert got == expected
-    assert len(seen) == 1 and seen[0][0] is f and seen[0][1] is y and seen[0][2] == 17
+    assert len(seen) == 1 and np.array_equal(seen[0][0], f[None]) and seen[0][1] is y and seen[0][2] == 17
 
 
 def test_inputs_of_higher_precision_are_brought_to_float64():

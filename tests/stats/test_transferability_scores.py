@@ -129,14 +129,20 @@ def test_nleep_by_hand():
 
 
 def test_nleep_fits_five_components_per_class():
-    """Fifteen tight clusters on a line, labelled 0 1 2 0 1 2 ...: the 5 C = 15 components find one cluster each
-    (N-LEEP = log 1 = 0); C = 3 components must each cover clusters of different labels."""
+    """Fifteen tight clusters on a line, labelled 0 1 2 0 1 2 ...: N-LEEP's mixture is scikit-learn's with 5 C =
+    15 components started from 15 rows drawn from the seed (which cover only some clusters, so N-LEEP is below
+    0); with C = 3 components each must cover clusters of different labels."""
+    from sklearn.mixture import GaussianMixture
+
     rng = np.random.default_rng(4)
     f = np.concatenate([[100.0 * k, 0.0] + 0.1 * rng.normal(size=(20, 2)) for k in range(15)])
     y = np.repeat(np.arange(15) % 3, 20)
     assert transferability.NLEEP_COMPONENTS_PER_CLASS == 5
-    assert transferability.nleep(f, y, seed=1) == pytest.approx(0.0, abs=1e-9)
-    assert transferability.nleep(f, y, seed=1, components_per_class=1) < -0.3
+    mixture = GaussianMixture(15, init_params="random_from_data", random_state=1).fit(f)
+    assert transferability.nleep(f, y, seed=1) == pytest.approx(
+        transferability.leep(mixture.predict_proba(f), y), abs=1e-9
+    )
+    assert transferability.nleep(f, y, seed=1, components_per_class=1) < transferability.nleep(f, y, seed=1) - 0.1
 
 
 def test_nleep_takes_its_seed_from_the_caller():
@@ -363,3 +369,13 @@ def test_resampled_means_are_whole_counts_divided_once():
     assert tie[0, 0] == tie[1, 1] == 1219 / 1500
     with pytest.raises(ValueError, match="whole numbers"):
         E.resampled_means(np.array([[0.5, 1, 0, 0, 0, 0]]), onehot, correct, 500)
+
+
+@pytest.mark.parametrize("columns", [1, 2, 3, 7, 8, 11])
+def test_last_axis_max_and_sum_are_numpys_to_the_last_bit(columns):
+    """The probe's row maximum and row sum over the classes, column by column, equal numpy's reductions over the
+    last axis bit for bit (the probe's scores must not move a digit)."""
+    rng = np.random.default_rng(columns)
+    v = np.exp(3.0 * rng.normal(size=(13, 41, columns)))
+    np.testing.assert_array_equal(transferability._last_max(v), v.max(axis=-1, keepdims=True))
+    assert np.array_equal(transferability._last_sum(v), v.sum(axis=-1, keepdims=True))
