@@ -15,36 +15,21 @@ is a benchmark, not a test: run it on a quiet machine.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+import bench_side_by_side  # benchmarks/, this script's folder, is first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 GATE = ROOT / "configs" / "gate.toml"
 
 
 def timed(config: Path, results: Path) -> tuple[float, float]:
-    """(wall seconds, peak RSS GiB) of one compare with `config`."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    done = subprocess.run(
-        ["/usr/bin/time", "-v", sys.executable, "-m", "blobs_transfer", "compare", "--config", str(config)]
-        + ["--results-dir", str(results)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"compare --config {config} failed\n{done.stderr[-3000:]}")
-    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", done.stderr)
-    h, m, s = (float(g) if g else 0.0 for g in wall.groups())
-    rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))
-    return h * 3600 + m * 60 + s, rss / 2**20
+    """(wall seconds, peak RSS GiB) of one compare with `config`, run as bench_side_by_side runs a command."""
+    wall, rss, _ = bench_side_by_side.timed(ROOT, ["compare", "--config", str(config)], results)
+    return wall, rss
 
 
 def scoring_alone(run_dir: Path, runs: int) -> tuple[float, float, int]:

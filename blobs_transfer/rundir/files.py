@@ -20,6 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,25 @@ def _helper(work_r: int, names: int, prepare: Callable[[], Any]) -> None:
         _draw_share(*work, names)
 
 
+def _fork(work: Callable[[], Any], close: Sequence[int] = ()) -> int:
+    """Fork a child that closes the descriptors `close`, does `work` and exits with status 0, or 1 if the work
+    raised; it never runs this process's cleanup. Returns the child's pid."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            for fd in close:
+                os.close(fd)
+            work()
+            code = 0
+        except BaseException:
+            pass
+        os._exit(code)
+    return pid
+
+
 def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
     """A figure worker's life: import and warm (`prepare`), fork a helper per further core (each warms itself:
     touching the plotting library's objects copies their pages, better now than while drawing), wait for the
@@ -179,18 +199,8 @@ def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
     helpers: list[tuple[int, int]] = []  # (pid, the pipe its share goes down)
     for _ in range(fork_workers(4) - 1):
         work_r, work_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                os.close(work_w)
-                for _, earlier in helpers:
-                    os.close(earlier)
-                _helper(work_r, names, prepare)
-                code = 0
-            except BaseException:
-                pass
-            os._exit(code)
+        shut = [work_w, *(earlier for _, earlier in helpers)]  # the helper holds no other helper's pipe
+        pid = _fork(partial(_helper, work_r, names, prepare), close=shut)
         os.close(work_r)
         helpers.append((pid, work_w))
     work = _receive(jobs_r)
@@ -223,19 +233,8 @@ class FigureWorker:
             return
         jobs_r, jobs_w = os.pipe()
         names_r, names_w = os.pipe()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:  # the worker: report by exit status and the names pipe only, never run the parent's cleanup
-            code = 1
-            try:
-                os.close(jobs_w)
-                os.close(names_r)
-                _serve(jobs_r, names_w, prepare)
-                code = 0
-            except BaseException:
-                pass
-            os._exit(code)
+        # the worker reports by exit status and the names pipe only
+        pid = _fork(partial(_serve, jobs_r, names_w, prepare), close=[jobs_w, names_r])
         os.close(jobs_r)
         os.close(names_w)
         self.pid, self._jobs, self._names = pid, jobs_w, names_r

@@ -16,7 +16,7 @@ from blobs_transfer import api
 from blobs_transfer.errors import ResultsError
 from blobs_transfer.rundir.sweep_dir import DONE
 from tests.helpers import SWEEP as SMALL
-from tests.helpers import TINY, assert_same_tables, invoke, one_error_line, snapshot, write
+from tests.helpers import TINY, assert_same_tables, invoke, last_line_dir, one_error_line, snapshot, write
 
 KILLER = """
 import os, signal, sys, importlib
@@ -173,11 +173,16 @@ def test_sigterm_marks_run_incomplete_and_keeps_earlier_runs(default_study, tmp_
     assert result.exit_code == 2 and "incomplete" in result.output
 
 
+# 10 cells in 2 batches (by the target's rows): after the first cell is written, 9 more are analysed and written,
+# so a SIGTERM sent when the first appears lands while the sweep runs (with 4 cells it found the sweep done)
+LONGER = SMALL.format(epochs=3).replace("[0.0, 1.0]", "[0.0, 0.25, 0.5, 0.75, 1.0]")
+
+
 @pytest.mark.slow
-def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, small_sweep):
+def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path):
     """SIGTERM after the first cell finished: the sweep stops marked INCOMPLETE, keeps that cell, and
     `--resume` finishes it with tables byte-identical to the uninterrupted sweep's."""
-    config = write(tmp_path, SMALL.format(epochs=3))
+    config = write(tmp_path, LONGER)
     results = tmp_path / "results"
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     # the sweep runs at the lowest priority, so that this process, polling for the first cell, is never the one
@@ -198,12 +203,13 @@ def test_interrupted_sweep_resumes_to_the_same_tables(tmp_path, small_sweep):
     assert proc.returncode == 130, err
     assert (sweep_dir / "INCOMPLETE").exists() and not (sweep_dir / "runs.csv").exists()
     done_before = sorted(p.parent.name for p in sweep_dir.glob("cells/*/cell.json"))
-    assert "0000" in done_before and len(done_before) < 4
+    assert "0000" in done_before and len(done_before) < 10
     kept = (sweep_dir / "cells" / "0000" / "runs.csv").read_bytes()
     result = invoke("sweep", "--config", config, "--resume", sweep_dir)
     assert result.exit_code == 0, result.output
     assert "already done" in result.output
     assert (sweep_dir / "cells" / "0000" / "runs.csv").read_bytes() == kept  # not trained again
+    reference = last_line_dir(invoke("sweep", "--config", config, "--results-dir", tmp_path / "ref"), tmp_path / "ref")
     for table in ("runs.csv", "cells.csv"):
-        assert (sweep_dir / table).read_bytes() == (small_sweep / table).read_bytes()
+        assert (sweep_dir / table).read_bytes() == (reference / table).read_bytes()
     assert not (sweep_dir / "INCOMPLETE").exists()

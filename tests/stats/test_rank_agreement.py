@@ -207,32 +207,33 @@ def test_weighted_tau_is_scipys_to_the_last_bit(ties):
         assert got == expect or (np.isnan(got) and np.isnan(expect))
 
 
+def assert_drawn_statistics_are_the_row_functions(x, means, src, block):
+    """drawn_statistics of scores x (S, K) and realised means (b, K) over drawn sources src (b, K), an undrawn
+    source's mean NaN, equal spearman_rows, weighted_tau_rows and top_pick_hits on the expanded rows exactly."""
+    means = means.copy()
+    drawn = np.zeros(means.shape, dtype=bool)
+    drawn[np.arange(means.shape[0])[:, None], src] = True
+    means[~drawn] = np.nan
+    got = rank_agreement.drawn_statistics(x, means, src, block=block)
+    y = np.take_along_axis(means, src, axis=1)
+    for j in range(x.shape[0]):
+        xs = x[j][src]
+        np.testing.assert_array_equal(got[:, j, 0], rank_agreement.spearman_rows(xs, y))
+        np.testing.assert_array_equal(got[:, j, 1], rank_agreement.weighted_tau_rows(xs, y))
+        np.testing.assert_array_equal(got[:, j, 2], rank_agreement.top_pick_hits(xs, y))
+
+
 @pytest.mark.parametrize("ties", [False, True])
 def test_drawn_statistics_are_the_row_functions_to_the_last_bit(ties):
-    """The resamples' statistics from the drawn sources' counts equal spearman_rows, weighted_tau_rows and
-    top_pick_hits on the expanded rows exactly (the CIs must not move a digit), undrawn sources' NaN means
-    included."""
+    """The resamples' statistics from the drawn sources' counts equal the row functions on the expanded rows
+    exactly (the CIs must not move a digit), undrawn sources' NaN means included."""
     rng = np.random.default_rng(3 + ties)
     for _ in range(6):
         k, b = int(rng.integers(3, 30)), 40
         x = rng.integers(0, 5, size=(3, k)).astype(float) if ties else rng.normal(size=(3, k))
         means = rng.integers(0, 4, size=(b, k)) / 4.0 if ties else rng.normal(size=(b, k))
         src = np.sort(rng.integers(0, k, size=(b, k)), axis=1)
-        drawn = np.zeros((b, k), dtype=bool)
-        drawn[np.arange(b)[:, None], src] = True
-        means[~drawn] = np.nan
-        got = rank_agreement.drawn_statistics(x, means, src, block=7)
-        y = np.take_along_axis(means, src, axis=1)
-        for j in range(3):
-            xs = x[j][src]
-            for t, expect in enumerate(
-                (
-                    rank_agreement.spearman_rows(xs, y),
-                    rank_agreement.weighted_tau_rows(xs, y),
-                    rank_agreement.top_pick_hits(xs, y),
-                )
-            ):
-                np.testing.assert_array_equal(got[:, j, t], expect)
+        assert_drawn_statistics_are_the_row_functions(x, means, src, block=7)
 
 
 def test_drawn_statistics_at_the_gates_size_are_the_row_functions_to_the_last_bit():
@@ -244,13 +245,4 @@ def test_drawn_statistics_at_the_gates_size_are_the_row_functions_to_the_last_bi
     x[3] = rng.integers(0, 40, k) / 40.0  # a score like an accuracy: many ties
     means = rng.integers(400, 450, size=(b, k)) / 500.0
     src = np.sort(rng.integers(0, k, size=(b, k)), axis=1)
-    drawn = np.zeros((b, k), dtype=bool)
-    drawn[np.arange(b)[:, None], src] = True
-    means[~drawn] = np.nan
-    got = rank_agreement.drawn_statistics(x, means, src, block=10)
-    y = np.take_along_axis(means, src, axis=1)
-    for j in range(x.shape[0]):
-        xs = x[j][src]
-        np.testing.assert_array_equal(got[:, j, 0], rank_agreement.spearman_rows(xs, y))
-        np.testing.assert_array_equal(got[:, j, 1], rank_agreement.weighted_tau_rows(xs, y))
-        np.testing.assert_array_equal(got[:, j, 2], rank_agreement.top_pick_hits(xs, y))
+    assert_drawn_statistics_are_the_row_functions(x, means, src, block=10)
