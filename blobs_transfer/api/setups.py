@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from blobs_transfer.api.common import write_text
+from blobs_transfer.api.common import Progress, phase, write_text
 from blobs_transfer.api.transferability import MIN_SOURCES, N_RESAMPLES, REFERENCE, score_models, transfer_arms
 from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.problems import make_problem
@@ -77,15 +77,18 @@ def _cell_setups(columns, dead, means, correct) -> dict[str, Any]:
     }
 
 
-def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[str, Any]:
+def rank_sweep(
+    sweep_path: str | Path, out: str | Path | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Transferability over a finished sweep's cells (see the module). Returns {"keys", "n_sources", "cells":
     [{"values", "scores": {score: mean}, "benefit": {arm: comparison}, "agreement": {arm: {score: row}},
     "dead_units": [per source], "setups": {arm: {"reliability", "ceiling", "partial_rho"}}}], "targets": {arm:
-    {score: rho}}, and for 2 or more cells "study" (`study`)}."""
+    {score: rho}}, and for 2 or more cells "study" (`study`)}. progress: told each cell scored ("scoring cells")."""
     sweep_path = Path(sweep_path)
     verify_run(sweep_path)
     sweep = load_sweep(sweep_path / "sweep.toml")
     keys, cells, table = sweep.keys, [], []
+    scored = phase(progress, "scoring cells", len(sweep.cells()))
     for cell in sweep.cells():
         cfg = sweep.config_of(cell)
         arms = transfer_arms(cfg)
@@ -126,6 +129,8 @@ def rank_sweep(sweep_path: str | Path, out: str | Path | None = None) -> dict[st
                 "setups": extra,
             }
         )
+        if scored:
+            scored(len(cells))
         for index, (model, row) in enumerate(zip(models, scores)):
             table.append(
                 [
