@@ -17,7 +17,7 @@ from blobs_transfer.render import report
 from blobs_transfer.render.findings import fmt, join_words
 from blobs_transfer.render.plots import arm_colour, new_figure
 from blobs_transfer.render.transferability import LABELS
-from blobs_transfer.stats.setups import ALL_ARMS
+from blobs_transfer.stats.setups import ALL_ARMS, win_shares
 
 HEATMAP = "setups_rho.png"
 WIN_RATES = "setups_win_rates.png"
@@ -89,15 +89,13 @@ def loses_sentence(keys: Sequence[str], cells: Sequence[dict[str, Any]], block: 
     best = block["best"]
     scores = [r["score"] for r in _all(block)]
     arms = list(cells[0]["agreement"])
-    shares = []  # per cell: each score's win share, its arms averaged
-    for cell in cells:
-        per_arm = []
-        for arm in arms:
-            rho = np.array([np.nan_to_num(cell["agreement"][arm][s]["rho"] or 0.0) for s in scores])
-            top = rho >= rho.max()
-            per_arm.append(top / top.sum())
-        shares.append(np.mean(per_arm, axis=0))
-    shares = np.array(shares)
+    # per cell: each score's win share (`stats.setups.win_shares`, a rho of None counting 0), its arms averaged
+    shares = np.array(
+        [
+            win_shares(np.array([[cell["agreement"][a][s]["rho"] or 0.0 for s in scores] for a in arms])).mean(axis=0)
+            for cell in cells
+        ]
+    )
     b = scores.index(best)
     lost = int(np.sum(shares[:, b] == 0))
     worst = None
