@@ -157,22 +157,28 @@ AXIS_LABELS = {
     "source_accuracy": "source accuracy: the source model's accuracy\non the target, before training",
     "probe_accuracy": "logistic probe: accuracy of a logistic\nregression on the source's features",
 }
+COLUMNS = 4  # panels per row of the scores figure
 Y_LABEL = "realised mean: the source model's mean test accuracy after transfer (its runs of the arm)"
 
 
 def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarray], block: dict[str, Any]):
-    """One panel per score (rows) and transfer arm (columns): the score (K,) against each source's realised mean
-    (K,) for that arm, Spearman's rho in the panel's title. One y label for the figure (the y quantity is the same
-    in every panel) and one y range per row."""
+    """One panel per score (titled with its name, x labelled where the name needs saying what it is): the score
+    (K,) against each source's realised mean (K,), one colour per transfer arm (the arm colours of every
+    figure), each arm's Spearman's rho in the panel's legend. One y label and one y range for the figure (the y
+    quantity is the same in every panel). One panel per score and arm (36) cost three times as much to draw."""
+    from matplotlib.ticker import MaxNLocator
+
     names, arms = list(scores), list(means)
-    width, height = 3.2 * len(arms) + 0.4, 2.4 * len(names) + 0.4
+    columns = min(COLUMNS, len(names))
+    rows = -(-len(names) // columns)
+    width, height = 3.0 * columns + 0.6, 2.6 * rows + 0.6
     fig = new_figure(figsize=(width, height))
-    # A fixed layout in inches, not constrained layout (which measures every tick label of the 36 panels
-    # several times over: most of this figure's cost). Margins: the y label and ticks at the left, the figure's
-    # title and the first panel title at the top; between rows each panel's x label and the next one's title.
-    left, right, top, bottom, row_gap, column_gap = 0.9, 0.15, 0.75, 0.5, 0.9, 0.25
-    panel_w = (width - left - right - (len(arms) - 1) * column_gap) / len(arms)
-    panel_h = (height - top - bottom - (len(names) - 1) * row_gap) / len(names)
+    # A fixed layout in inches, not constrained layout (which measures every tick label several times over).
+    # Margins: the y label and ticks at the left, the figure's title and the first panel title at the top;
+    # between rows each panel's x label and the next one's title.
+    left, right, top, bottom, row_gap, column_gap = 0.9, 0.15, 0.75, 0.5, 0.85, 0.3
+    panel_w = (width - left - right - (columns - 1) * column_gap) / columns
+    panel_h = (height - top - bottom - (rows - 1) * row_gap) / rows
     fig.subplots_adjust(
         left=left / width,
         right=1 - right / width,
@@ -181,22 +187,30 @@ def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarr
         wspace=column_gap / panel_w,
         hspace=row_gap / panel_h,
     )
-    axes = fig.subplots(len(names), len(arms), squeeze=False, sharey="row")
-    for i, score in enumerate(names):
+    axes = fig.subplots(rows, columns, squeeze=False, sharey=True).reshape(-1)
+    for ax, score in zip(axes, names):
+        x = np.asarray(scores[score], float)
         for j, arm in enumerate(arms):
-            ax = axes[i][j]
-            x, y = np.asarray(scores[score], float), np.asarray(means[arm], float)
-            ax.scatter(x, y, s=10, alpha=0.7, color=arm_colour(j + 1))
             row = block["arms"].get(arm, {}).get(score)
-            ax.set_title(f"{arm}: Spearman's rho {fmt(row['rho'], 2)}" if row else arm, fontsize=8)
-            ax.tick_params(labelsize=7)
-            ax.set_xlabel(AXIS_LABELS.get(score, LABELS.get(score, score)), fontsize=8)
+            label = f"{arm}: rho {fmt(row['rho'], 2)}" if row else arm
+            ax.scatter(x, np.asarray(means[arm], float), s=8, alpha=0.55, color=arm_colour(j + 1), label=label)
+        # placed, not found: a title or legend matplotlib places itself is measured against everything first
+        ax.set_title(LABELS.get(score, score), fontsize=9, y=1.0, pad=4)
+        ax.legend(loc="lower right", fontsize=6, handletextpad=0.2, borderpad=0.3, labelspacing=0.2)
+        # each tick costs a millisecond to make: at most 5 per axis, and y ticks only where their labels are
+        ax.xaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 2.5, 5, 10]))
+        ax.yaxis.set_visible(ax.get_subplotspec().is_first_col())
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel(AXIS_LABELS.get(score, ""), fontsize=8)  # the title names the rest
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
     fig.supylabel(Y_LABEL, fontsize=9, x=0.2 / width)
     fig.suptitle(
         y=1 - 0.15 / height,
         va="top",
         t="Transferability scores (on the target's training split, before training) against each source model's "
-        "realised mean test accuracy",
+        "realised mean test accuracy, per transfer arm",
         fontsize=10,
     )
     return fig

@@ -108,7 +108,7 @@ def test_the_report_says_it_in_every_rendering_and_only_with_the_numbers():
     )
 
 
-def test_the_figure_has_a_panel_per_score_and_arm():
+def test_the_figure_has_a_panel_per_score_with_a_colour_per_arm():
     k = 10
     rng = np.random.default_rng(0)
     fig = transferability.scores_figure(
@@ -116,12 +116,14 @@ def test_the_figure_has_a_panel_per_score_and_arm():
         {"transfer fixed=0": rng.normal(size=k), "transfer fixed=2": rng.normal(size=k)},
         block(),
     )
-    axes = fig.get_axes()
-    assert len(axes) == len(SCORES) * 2
-    assert (
-        axes[4].get_title() == "transfer fixed=0: Spearman's rho 0.62"
-        and len(axes[4].collections[0].get_offsets()) == k
-    )
+    shown = [ax for ax in fig.get_axes() if ax.get_visible()]
+    assert len(shown) == len(SCORES)
+    ax = shown[2]
+    assert ax.get_title() == "LogME" and [len(c.get_offsets()) for c in ax.collections] == [k, k]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "transfer fixed=0: rho 0.62"
+    colours = [tuple(c.get_facecolor()[0][:3]) for c in ax.collections]
+    assert colours[0] != colours[1]
 
 
 def test_the_docs_quote_the_committed_results():
