@@ -97,11 +97,15 @@ def _write_run_files(
     provenance: dict[str, Any],
     clock: Stopwatch | None = None,
     worker: files.FigureWorker | None = None,
+    sources: Sources | None = None,
+    scoring: files.Forked | None = None,
 ) -> dict[str, Any]:
     """Scores and curves, then the statistics and figures built back from those files (so `report` on the
     finished directory gives the very same summary), then metadata.json, written once with every timing; the
     run is sealed and marked complete last. clock: the command's stopwatch (None for a result written from a
-    notebook: no timings); worker: the command's figure worker (`files.FigureWorker`), if it forked one."""
+    notebook: no timings); worker: the command's figure worker (`files.FigureWorker`), if it forked one;
+    sources: the run's source models, scored into transferability.csv where the run scores them (scoring: the
+    child already scoring them, `transferability.scoring`)."""
     timed, clock = clock is not None, clock or Stopwatch()
     clock.part("files")
     about = files.run_metadata()  # the report's header and metadata.json say the same command, time and commit
@@ -117,6 +121,8 @@ def _write_run_files(
         }
         clock.part("statistics")
         statistics = summary.summarise(cfg, scores, curves["test_accuracy"], provenance)
+        clock.part("source_models")  # the scores last, as late as may be: a child may be computing them
+        transferability.write_scores_table(run_dir, cfg, sources, scores, scoring)
         _render(run_dir, cfg, scores, curves, statistics, about, clock, worker)
         clock.part("files")  # waiting for the curves
     seeds: dict[str, list[int]] = {}
@@ -147,9 +153,8 @@ def write_run(
     """Write a result as a new run directory (scores, curves, statistics, figures, report); returns it."""
     run_dir = files.new_run_dir(results_dir, "compare")
     atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-    # K >= 2: the .keras files, and the scores where cfg.scores_sources
-    transferability.write_source_files(run_dir, cfg, sources, result.records())
-    _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir))
+    transferability.save_source_files(run_dir, cfg, sources)  # K >= 2: the .keras files
+    _write_run_files(cfg, result, run_dir, _provenance(cfg, sources or {}, results_dir), sources=sources)
     return run_dir
 
 
@@ -213,16 +218,17 @@ def compare(
         sources = source_models(
             cfg, results_dir, source=source, train_missing=train_missing, progress=progress, notify=notify
         )
-        clock.part("files")
-        run_dir = files.new_run_dir(results_dir, "compare")
-        atomic.write_text(run_dir / "config.toml", to_toml(cfg))
-        clock.part("training")
-        result = run_comparison(cfg, sources, progress=progress)
-        clock.part("source_models")
-        # K >= 2: the .keras files, and the scores where cfg.scores_sources
-        transferability.write_source_files(run_dir, cfg, sources, result.records())
-        provenance = _provenance(cfg, sources, results_dir)
-        statistics = _write_run_files(cfg, result, run_dir, provenance, clock, worker)
+        # where the run scores its source models, a child scores them on the other core while this one trains
+        with transferability.scoring(cfg, sources) or contextlib.nullcontext() as scoring:
+            clock.part("files")
+            run_dir = files.new_run_dir(results_dir, "compare")
+            atomic.write_text(run_dir / "config.toml", to_toml(cfg))
+            clock.part("training")
+            result = run_comparison(cfg, sources, progress=progress)
+            clock.part("source_models")
+            transferability.save_source_files(run_dir, cfg, sources)  # K >= 2: the .keras files
+            provenance = _provenance(cfg, sources, results_dir)
+            statistics = _write_run_files(cfg, result, run_dir, provenance, clock, worker, sources, scoring)
     return Comparison(run_dir, statistics, result)
 
 

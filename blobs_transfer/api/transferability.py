@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from blobs_transfer.model.keras_file import write_weights
 from blobs_transfer.problems import make_problem
 from blobs_transfer.render import report
 from blobs_transfer.render.transferability import ranking_table, scores_figure
-from blobs_transfer.rundir.files import write_csv, write_json
+from blobs_transfer.rundir.files import Forked, write_csv, write_json
 from blobs_transfer.seeds import statistic_seed
 from blobs_transfer.stats import exact_means, rank_agreement
 from blobs_transfer.stats.summary import arm_accuracies
@@ -46,6 +47,7 @@ FIGURE = "transferability.png"
 N_RESAMPLES = 1000  # two-stage resamples per transfer arm for the CIs of rho and tau
 MIN_SOURCES = 3  # a rank correlation of fewer source models says nothing
 NLEEP_SEED = "nleep"  # the name of N-LEEP's mixture's seed (`seeds.statistic_seed` of the study's root seed)
+SPLIT_AT = 50  # from this many source models, `score_models` splits them over two processes
 REFERENCE = "probe_accuracy"  # every score's rho is also given as a paired difference to the plain probe's
 
 
@@ -54,12 +56,20 @@ def model_file(index: int) -> str:
     return f"{MODELS}/source_{index:03d}.keras"
 
 
-def score_models(cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None) -> list[dict[str, float]]:
+def score_models(
+    cfg: Config, weights: Sequence[Weights], spec: ProblemSpec | None = None, *, split: bool = True
+) -> list[dict[str, float]]:
     """Every score of every source model (in order) on the training split of `spec` (default: the target), all
     models at once (`score_rows`). N-LEEP's mixture starts from the seed named "nleep" of the study's root seed,
-    the same for every source."""
+    the same for every source. split: from SPLIT_AT models, the second half is scored in a forked child on the
+    other core (`files.Forked`) while this process scores the first: every model's scores are the same to the
+    bit however the models are batched (tested)."""
     if not weights:
         return []
+    if split and len(weights) >= SPLIT_AT:
+        half = len(weights) // 2
+        with Forked(partial(score_models, cfg, weights[half:], spec, split=False)) as rest:
+            return score_models(cfg, weights[:half], spec, split=False) + rest.result()
     problem = make_problem(spec or cfg.target_spec)
     seed = statistic_seed(cfg.study.seed, NLEEP_SEED)
     features, probs = zip(*(mlp_outputs(w, problem.x_train) for w in weights))
@@ -88,21 +98,49 @@ def realised_means(cfg: Config, records: Sequence[dict[str, Any]]) -> dict[str, 
     return out
 
 
-def write_source_files(run_dir: Path, cfg: Config, sources: Sources | None, records: Sequence[dict[str, Any]]) -> None:
-    """The source models' .keras files of a run with K >= 2 source models (else nothing), and transferability.csv
-    where the run scores them (`Config.scores_sources`)."""
+def scored_models(cfg: Config, sources: Sources | None) -> list[Any]:
+    """The source models a run saves (and scores, where `Config.scores_sources`): its K >= 2 models of the
+    study's source problem where a transfer arm starts from them; else none."""
     models = (sources or {}).get(cfg.source_spec, [])
-    if len(models) < 2 or not transfer_arms(cfg):
-        return
+    return list(models) if len(models) >= 2 and transfer_arms(cfg) else []
+
+
+def scoring(cfg: Config, sources: Sources | None) -> Forked | None:
+    """Where the run scores its source models, a forked child that scores them (`score_models`, in one process:
+    this one trains meanwhile) from now on, for `write_table`; else None."""
+    models = scored_models(cfg, sources)
+    if not (models and cfg.scores_sources):
+        return None
+    return Forked(partial(score_models, cfg, [m.weights for m in models], split=False))
+
+
+def save_source_files(run_dir: Path, cfg: Config, sources: Sources | None) -> None:
+    """The source models' .keras files of a run with K >= 2 source models (`scored_models`; else nothing)."""
+    models = scored_models(cfg, sources)
     save_models(run_dir, cfg, [m.weights for m in models], [m.seed for m in models])
-    if cfg.scores_sources:
-        write_table(run_dir, cfg, models, records)
 
 
-def write_table(run_dir: Path, cfg: Config, models: Sequence[Any], records: Sequence[dict[str, Any]]) -> None:
-    """transferability.csv: every score of each source model (with .weights and .seed, in index order) and its
-    realised mean per transfer arm from the run's records (scores.csv rows)."""
-    scores = score_models(cfg, [m.weights for m in models])
+def write_scores_table(
+    run_dir: Path, cfg: Config, sources: Sources | None, records: Sequence[dict[str, Any]], scores: Forked | None
+) -> None:
+    """transferability.csv, where the run scores its source models (`Config.scores_sources`, `scored_models`);
+    scores: the child already scoring them (`scoring`), else they are scored here."""
+    models = scored_models(cfg, sources)
+    if models and cfg.scores_sources:
+        write_table(run_dir, cfg, models, records, scores.result() if scores is not None else None)
+
+
+def write_table(
+    run_dir: Path,
+    cfg: Config,
+    models: Sequence[Any],
+    records: Sequence[dict[str, Any]],
+    scores: Sequence[dict[str, float]] | None = None,
+) -> None:
+    """transferability.csv: every score of each source model (with .weights and .seed, in index order; scores:
+    `score_models`' rows of them where already computed) and its realised mean per transfer arm from the run's
+    records (scores.csv rows)."""
+    scores = score_models(cfg, [m.weights for m in models]) if scores is None else scores
     truth = realised_means(cfg, records)
     arms = transfer_arms(cfg)
     rows = []
@@ -135,7 +173,8 @@ def save_models(run_dir: Path, cfg: Config, weights: Sequence[Weights], seeds: S
 
 
 def data_files(run_dir: Path) -> tuple[str, ...]:
-    """The run-relative names of what `write_source_files` wrote (data a run's manifest vouches for)."""
+    """The run-relative names of what `save_source_files` and `write_scores_table` wrote (data a run's manifest
+    vouches for)."""
     models = sorted(
         p.relative_to(run_dir).as_posix()
         for p in (run_dir / MODELS).glob("source_*.*")

@@ -272,6 +272,48 @@ class FigureWorker:
         return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
+class Forked:
+    """A value computed in a forked child while this process goes on (on the other core): `result()` waits for
+    it, sent back pickled down a pipe. Where a fork is unsafe (`fork_workers`), or the child fails, `result()`
+    computes it here (and so raises its error here). Leaving the `with` block unasked ends the child."""
+
+    def __init__(self, compute: Callable[[], Any]):
+        self._compute, self.pid = compute, None
+        if fork_workers(2) < 2:
+            return
+        answer_r, answer_w = os.pipe()
+        self.pid = _fork(partial(self._answer, answer_w), close=[answer_r])
+        os.close(answer_w)
+        self._answer_r = answer_r
+
+    def _answer(self, answer_w: int) -> None:
+        _send(answer_w, (self._compute(),))  # in a tuple: an answer of None is not a pipe that ended
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._close()
+
+    def _close(self) -> bool:
+        """End the child (a child still writing its answer gets a broken pipe); whether it succeeded."""
+        if self.pid is None:
+            return False
+        pid, self.pid = self.pid, None
+        os.close(self._answer_r)
+        _, status = os.waitpid(pid, 0)
+        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+    def result(self) -> Any:
+        """The value: the child's answer, else computed here (once: asked again, the same value)."""
+        if self._compute is not None:
+            answer = _receive(self._answer_r) if self.pid is not None else None  # read before waiting: a long
+            ok = self._close()  # answer fills the pipe's buffer
+            self._value = answer[0] if ok and answer is not None else self._compute()
+            self._compute = None
+        return self._value
+
+
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -16,6 +16,7 @@ from blobs_transfer.config import load_config
 from blobs_transfer.errors import DamagedRunError
 from blobs_transfer.model.forward import mlp_outputs
 from blobs_transfer.model.keras_file import read_weights
+from blobs_transfer.rundir import files
 from blobs_transfer.rundir.files import read_scores
 from blobs_transfer.stats.transferability import SCORES
 from tests import helpers
@@ -57,6 +58,19 @@ def test_the_table_has_a_row_per_source_model_with_every_score_and_the_truth(sco
     for r, e in zip(rows, expect):
         assert [float(r[s]) for s in SCORES] == pytest.approx([e[s] for s in SCORES], rel=1e-8)
         assert 0.0 <= float(r["source_accuracy"]) <= 1.0 and 0.0 <= float(r["probe_accuracy"]) <= 1.0
+
+
+def test_scores_are_the_same_to_the_bit_however_the_models_are_split_over_processes(scored, monkeypatch):
+    """score_models splits many models over two processes, and compare scores them in a child while it trains
+    (`scoring`): every model's scores must not depend on which batch it was in, or on the process."""
+    monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
+    cfg, weights = scored["cfg"], [m.weights for m in scored["sources"]]
+    alone = [transferability.score_models(cfg, [w], split=False)[0] for w in weights]
+    assert transferability.score_models(cfg, weights, split=False) == alone
+    monkeypatch.setattr(transferability, "SPLIT_AT", 2)
+    assert transferability.score_models(cfg, weights) == alone
+    with transferability.scoring(cfg, {cfg.source_spec: scored["sources"]}) as child:
+        assert child.pid is not None and child.result() == alone
 
 
 def test_every_source_model_is_saved_with_its_index_and_seed(scored):

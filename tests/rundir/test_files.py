@@ -422,6 +422,33 @@ def test_work_in_a_child_is_done_and_a_failed_child_is_redone_here(tmp_path, mon
     assert target.read_text() == "again" and calls == [parent]  # the child's own call is not in this list
 
 
+def test_a_value_computed_in_a_child_comes_back_and_a_failed_child_leaves_it_here(monkeypatch):
+    monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
+    parent = os.getpid()
+    with files.Forked(lambda: (os.getpid(), list(range(100_000)))) as forked:  # more than a pipe's buffer
+        pid, numbers = forked.result()
+    assert pid != parent and numbers == list(range(100_000))
+    assert forked.result()[1] is numbers  # asked again: the same value, not computed again
+    with files.Forked(lambda: None if os.getpid() != parent else "here") as forked:
+        assert forked.result() is None  # the child's answer, though it is None
+
+    def fails_in_the_child():
+        if os.getpid() != parent:
+            raise OSError("disk full")
+        return "here"
+
+    with files.Forked(fails_in_the_child) as forked:
+        assert forked.result() == "here"
+    with files.Forked(lambda: list(range(100_000))) as unasked:
+        child = unasked.pid
+    assert child is not None and unasked.pid is None  # never asked: ended and reaped on leaving the block
+    with pytest.raises(ChildProcessError):
+        os.waitpid(child, 0)
+    monkeypatch.setattr(files, "fork_workers", lambda n: 1)  # where a fork is unsafe: computed here, on asking
+    with files.Forked(os.getpid) as here:
+        assert here.pid is None and here.result() == parent
+
+
 def _laid_out_figure():
     from matplotlib.figure import Figure
 
