@@ -14,7 +14,8 @@ model/        the network: each arm's starting weights (`arms`), its NumPy `forw
 train/        training: the plan of replicas and seeds (`plan`), the engines (Numba: `engine` + `loop` +
               `update` + `kernel` + `fastmath` + `orders`; `tensorflow_engine`; the Keras `reference` loop),
               `run`, `result`
-stats/        the statistics: pure numpy/scipy, one resampling core over (source model, run) (see its map)
+stats/        the statistics: numpy/scipy (one Numba kernel), one resampling core over (source model, run) (see
+              its map)
 sweep/        a grid of comparisons (`grid`), batched (`schedule`), trained (`cells`), in this process or on Dask
               (`runners`)
 rundir/       results on disk: the `files` a user opens, a `manifest`, a compare `run`'s and a `sweep_dir`'s directory,

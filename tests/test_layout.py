@@ -36,8 +36,20 @@ FOUNDATION = {"errors": 0, "atomic": 1, "seeds": 2, "config": 3}  # each imports
 
 # Function-local imports are allowed only for heavy optional libraries that start-up must not pay for, and for
 # the package's own modules that import TensorFlow when they are imported (the tensorflow and keras engines and
-# the .keras writer): a local import of those is a TensorFlow import.
-HEAVY = {"tensorflow", "keras", "mlflow", "dask", "distributed", "matplotlib", "scipy", "sklearn", "threadpoolctl"}
+# the .keras writer): a local import of those is a TensorFlow import. (numba: stats.transferability's one kernel
+# imports it on first use, 0.2 s that importing the statistics does not pay.)
+HEAVY = {
+    "tensorflow",
+    "keras",
+    "mlflow",
+    "dask",
+    "distributed",
+    "matplotlib",
+    "scipy",
+    "sklearn",
+    "threadpoolctl",
+    "numba",
+}
 
 
 def modules() -> dict[str, Path]:

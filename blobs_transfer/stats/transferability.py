@@ -1,11 +1,12 @@
 """Transferability scores: how well a source model should transfer to a target, before any target training.
 
-One function per score, as the literature writes it; pure numpy, no files, no
-draws (N-LEEP's one random quantity, the mixture's start, takes a seed the caller derives by name). Every score
-is computed from a source model's outputs on the target's *training* split: the source softmax `probs` (n, Z)
-over its Z source classes, or its last hidden layer's features (n, D), and the target labels `labels` (n,) in
-0..C-1. Higher is better for every score (so `probe_log_loss` is the *negated* log-loss). Each was compared with
-its authors' code on random arrays and the headline's 100 source models (issue 34's note has the numbers):
+One function per score, as the literature writes it; pure numpy (but for k-NN accuracy's neighbours, a Numba
+kernel compiled on first use), no files, no draws (N-LEEP's one random quantity, the mixture's start, takes a
+seed the caller derives by name). Every score is computed from a source model's outputs on the target's
+*training* split: the source softmax `probs` (n, Z) over its Z source classes, or its last hidden layer's
+features (n, D), and the target labels `labels` (n,) in 0..C-1. Higher is better for every score (so
+`probe_log_loss` is the *negated* log-loss). Each was compared with its authors' code on random arrays and the
+headline's 100 source models (issue 34's note has the numbers):
 
 - `leep` (Nguyen et al., ICML 2020, "LEEP: A new measure to evaluate transferability of learned
   representations"): the log-likelihood of the target labels under the source's softmax followed by the
@@ -48,7 +49,9 @@ its authors' code on random arrays and the headline's 100 source models (issue 3
   the paper's PCA before the mixture is left out (D is a handful of units here).
 - `knn_accuracy`: the cross-validated accuracy of a k-nearest-neighbour vote (k = `KNN_NEIGHBOURS` = 5,
   Euclidean, on features standardised with the training folds' mean and SD, the probe's folds); equals
-  scikit-learn's KNeighborsClassifier(5, algorithm="brute") wherever no two distances tie at the k-th place.
+  scikit-learn's KNeighborsClassifier(5, algorithm="brute") wherever no two distances tie at the k-th place (a
+  tie there goes to the earlier training row, a tied vote to the smallest label). The distances, neighbours and
+  vote are a Numba kernel (`_knn_correct`), the same numbers as the numpy version before it to the last bit.
 - `source_accuracy`: the source model's own accuracy on the target rows, its output layer as transferred
   (class k read as class k), which is what transfer fixed=0 starts from.
 - `probe_accuracy`: a multinomial logistic-regression probe on the frozen features, k-fold cross-validated on
@@ -68,6 +71,8 @@ points, T targets (one per class).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 
@@ -92,10 +97,10 @@ TRANSRATE_EPS = 1e-4  # the distortion of the coding rate, the authors' value
 GBC_VARIANCE_FLOOR = 1e-4  # a class's variance of a unit is at least this (a unit constant within a class)
 NLEEP_COMPONENTS_PER_CLASS = 5  # the mixture has 5 C components, as Li et al.
 KNN_NEIGHBOURS = 5
+KNN_LANES = 4  # the k-NN kernel's bound: each group's smallest distance 4 lanes at a time (a little faster than 8)
 MIXTURE_TOL = 1e-3  # N-LEEP's mixture: scikit-learn's GaussianMixture defaults
 MIXTURE_REG_COVAR = 1e-6
 MIXTURE_MAX_ITER = 100
-KNN_CHUNK = 25  # source models whose k-NN distances (K, n / FOLDS, n) are held at once
 FOLDS = 5  # the probes' folds: consecutive blocks of the (already shuffled) training rows
 
 # LogME's search over lambda = alpha / beta: a log10 grid from LOGME_MARGIN decades below the smallest nonzero
@@ -677,34 +682,111 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEIGHBOU
 
 
 def knn_accuracy_rows(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEIGHBOURS, folds: int = FOLDS):
-    """`knn_accuracy` of K feature sets (K, n, D) on the same labels (n,) at once -> (K,)."""
+    """`knn_accuracy` of K feature sets (K, n, D) on the same labels (n,) at once -> (K,). The features are
+    standardised here (`_scaled_rows`, numpy); the distances, the choice of neighbours and the vote are
+    `_knn_correct`'s, compiled by Numba (a row's distances and its k nearest at a time: the numpy version's (K,
+    held, train) distances and partition were 4x slower)."""
     f = np.asarray(features, dtype=np.float64)
     y, c = _labels(labels, f.shape[1])
+    blocks = _blocks(y.size, folds)
+    if not 1 <= k <= min(int(train.sum()) for train, _ in blocks):
+        raise ValueError(f"k = {k} neighbours: needs 1 to the fewest training rows of a fold")
     correct = np.zeros(f.shape[0], dtype=np.int64)
-    for train, block in _blocks(y.size, folds):
-        for rows in np.array_split(np.arange(f.shape[0]), max(1, f.shape[0] // KNN_CHUNK)):  # memory: chunks
-            fitted, held = _scaled_rows(f[rows], train, block)
-            # each unit's values contiguous (D, K, rows): the broadcast differences below read them in order
-            fitted, held = np.moveaxis(fitted, 2, 0).copy(), np.moveaxis(held, 2, 0).copy()
-            distance = np.zeros((rows.size, block.size, fitted.shape[2]))  # (K, held, train), exact differences
-            step = np.empty_like(distance)
-            for j in range(f.shape[2]):
-                np.subtract(held[j, :, :, None], fitted[j, :, None, :], out=step)
-                distance += np.square(step, out=step)
-            # the k nearest: every row nearer than the k-th distance, then the earliest of those at it (where
-            # several tie at it: the rest have exactly k at or below it)
-            kth = np.partition(distance, k - 1, axis=2)[:, :, k - 1 : k]
-            chosen = distance <= kth
-            tied = np.flatnonzero(chosen.sum(axis=2) > k)
-            if tied.size:
-                d, t = distance.reshape(-1, distance.shape[2])[tied], kth.reshape(-1, 1)[tied]
-                nearer, at = d < t, d == t
-                chosen.reshape(-1, distance.shape[2])[tied] = nearer | (
-                    at & (np.cumsum(at, axis=1) <= k - nearer.sum(axis=1, keepdims=True))
-                )
-            votes = chosen.astype(np.float32) @ (y[train][:, None] == np.arange(c)).astype(np.float32)  # counts
-            correct[rows] += np.sum(np.argmax(votes, axis=2) == y[block], axis=1)
+    count = _knn_kernel()
+    for train, block in blocks:
+        fitted, held = _scaled_rows(f, train, block)
+        # each unit's training values contiguous (K, D, train): the kernel's inner loop runs along them (and
+        # every array C-ordered, so that one compiled signature serves every call)
+        fitted, held = np.ascontiguousarray(np.swapaxes(fitted, 1, 2)), np.ascontiguousarray(held)
+        count(fitted, held, y[train], y[block], k, c, correct)
     return correct / y.size
+
+
+def _knn_correct(fitted, held, y_fitted, y_held, k, n_classes, correct):
+    """Adds to correct (K,) the held-out rows (K, b, D) that the k nearest training rows (K, D, m) vote right.
+
+    Written for Numba (`_knn_kernel`) to give the numpy computation's numbers to the last bit: each squared
+    distance summed unit by unit from 0.0 in the order 0..D-1 (no fastmath, so no fused multiply-add); the k
+    nearest by (distance, training row), so that at a tie the earlier row is chosen; the label with the most
+    votes, a tied vote to the smallest. A NaN distance (features not finite) is never chosen, and a row with
+    fewer than k training rows at a distance that is not NaN gets no vote and is predicted label 0 (as the
+    numpy version did: its partition put NaN last).
+
+    The choice, not the distances, took most of the time: a cheap bound at or above the k-th distance first
+    leaves a few candidates of the m rows (a dozen of 400, typically), taken in row order into the sorted k
+    nearest."""
+    n_models, n_units, n_fitted = fitted.shape
+    distance = np.empty(n_fitted)
+    near = np.empty(k)  # the k nearest so far, nearest first, and their training rows
+    near_row = np.empty(k, dtype=np.int64)
+    votes = np.empty(n_classes, dtype=np.int64)
+    low = np.empty(KNN_LANES)
+    group = n_fitted // k // KNN_LANES * KNN_LANES  # k groups of this many consecutive rows (0: no bound)
+    for s in range(n_models):
+        for i in range(held.shape[1]):
+            distance[:] = 0.0
+            for j in range(n_units):
+                value = held[s, i, j]
+                for t in range(n_fitted):
+                    diff = value - fitted[s, j, t]
+                    distance[t] += diff * diff
+            # the largest of the k groups' smallest distances: k distinct rows are at or below it, so the k
+            # nearest are too (a group's smallest NaN: no bound)
+            bound = np.inf
+            if group > 0:
+                bound = -np.inf
+                for g in range(k):
+                    low[:] = distance[g * group : g * group + KNN_LANES]
+                    for start in range(g * group + KNN_LANES, (g + 1) * group, KNN_LANES):
+                        for lane in range(KNN_LANES):  # lane by lane: vectorised, and exact in any order
+                            x = distance[start + lane]
+                            low[lane] = x if x < low[lane] else low[lane]
+                    smallest = low[0]
+                    for lane in range(1, KNN_LANES):
+                        smallest = low[lane] if low[lane] < smallest else smallest
+                    if smallest != smallest:
+                        bound = np.inf
+                        break
+                    bound = max(bound, smallest)
+            chosen = 0
+            for t in range(n_fitted):
+                d = distance[t]
+                if not d <= bound:  # beyond the bound, or NaN
+                    continue
+                if chosen < k:
+                    at = chosen
+                    chosen += 1
+                elif d < near[k - 1]:  # strictly: a row as far as the k-th comes later, so it is not nearer
+                    at = k - 1
+                else:
+                    continue
+                while at > 0 and d < near[at - 1]:
+                    near[at] = near[at - 1]
+                    near_row[at] = near_row[at - 1]
+                    at -= 1
+                near[at] = d
+                near_row[at] = t
+            votes[:] = 0
+            if chosen == k:
+                for q in range(k):
+                    votes[y_fitted[near_row[q]]] += 1
+            best = 0
+            for label in range(1, n_classes):
+                if votes[label] > votes[best]:  # strictly: a tied vote stays with the smaller label
+                    best = label
+            if best == y_held[i]:
+                correct[s] += 1
+
+
+@functools.cache
+def _knn_kernel():
+    """`_knn_correct` compiled by Numba on first use (2 s; then loaded from Numba's disk cache beside this file,
+    or a per-user cache folder where it cannot be written, in 0.2 s where Numba has not run in the process yet
+    and a few ms where it has; any change to this file compiles it again). Numba is imported here, not at the
+    top, so that importing the statistics does not pay for it (0.13 s)."""
+    from numba import njit
+
+    return njit(cache=True, nogil=True)(_knn_correct)
 
 
 def held_out_logits(features: np.ndarray, labels: np.ndarray, folds: int = FOLDS) -> np.ndarray:

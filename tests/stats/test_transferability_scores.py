@@ -2,6 +2,9 @@
 probe's log-loss, the plain H-score), LogME at the global maximum on a constructed evidence with two local
 maxima, and realised means from exact counts, so that equal means tie."""
 
+import subprocess
+import sys
+from collections import Counter
 from fractions import Fraction
 
 import numpy as np
@@ -187,6 +190,132 @@ def test_knn_accuracy_is_scikit_learns_where_no_distances_tie():
     expect = np.mean(cross_val_predict(knn, f, y, cv=KFold(5)) == y)
     assert transferability.knn_accuracy(f, y) == expect
     assert 0.5 < expect < 1.0
+
+
+def test_knn_accuracy_ties_at_the_kth_place_go_to_the_earlier_row_and_a_tied_vote_to_the_smaller_label():
+    """k = 3, two folds of five rows, one unit. Fold 1 predicts rows 0-4 (all at 0, label 0) from rows 5-9 at
+    0.5, 1, 1, 1, 3 with labels 2, 1, 0, 2, 1: row 5 is nearest, and rows 6, 7 and 8 (equal values, so equal
+    distances after any scaling) tie for the last two places: the earlier rows 6 and 7 are chosen, whose labels 2,
+    1, 0 tie 1-1-1, and the vote goes to the smallest, 0: all five right. Fold 2 predicts rows 5-9 from rows 0-4
+    (all tied; every label 0): right for row 7 only. Accuracy 6/10; choosing row 8 over row 7 (votes 2, 1, 2) or
+    a tied vote going to the largest label predicts 2 in fold 1: 1/10."""
+    f = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 1.0, 1.0, 1.0, 3.0])[:, None]
+    y = np.array([0, 0, 0, 0, 0, 2, 1, 0, 2, 1])
+    assert transferability.knn_accuracy(f, y, k=3, folds=2) == 0.6
+    # the nearest row after the tied ones (rows 5-9 at 1, 1, 1, 0.5, 3, labels 0, 1, 2, 2, 1): rows 8, 5 and 6 vote
+    # 2, 0, 1, tied, so 0, right for rows 0-4 (rows 8, 7 and 6 would vote 2); fold 2 is right for row 5 only
+    f[5:, 0] = [1.0, 1.0, 1.0, 0.5, 3.0]
+    y[5:] = [0, 1, 2, 2, 1]
+    assert transferability.knn_accuracy(f, y, k=3, folds=2) == 0.6
+
+
+def knn_reference(features, labels, k, folds):
+    """knn_accuracy_rows written plainly: each fold's standardised features (`_scaled_rows`) into `reference_right`."""
+    y = np.asarray(labels)
+    out = []
+    for f in features:
+        right = 0
+        for block in np.array_split(np.arange(y.size), folds):
+            train = np.ones(y.size, dtype=bool)
+            train[block] = False
+            fitted, held = transferability._scaled_rows(f[None], train, block)
+            right += reference_right(fitted[0], held[0], y[train], y[block], k)
+        out.append(right / y.size)
+    return np.array(out)
+
+
+def reference_right(fitted, held, y_fitted, y_held, k):
+    """How many held-out rows (b, D) the training rows (m, D) vote right: each squared distance summed unit by unit
+    in Python floats, the k first of the training rows sorted by (distance, row), NaN distances left out (fewer
+    than k left: label 0), and the label with the most votes, the smallest among equals."""
+    right = 0
+    for row, label in zip(held.tolist(), y_held):
+        nearest = []
+        for t, other in enumerate(fitted.tolist()):
+            distance = 0.0
+            for a, b in zip(row, other):
+                distance += (a - b) * (a - b)
+            if distance == distance:
+                nearest.append((distance, t))
+        nearest.sort()
+        predicted = 0
+        if len(nearest) >= k:
+            votes = Counter(int(y_fitted[t]) for _, t in nearest[:k])
+            predicted = min(votes, key=lambda c: (-votes[c], c))
+        right += predicted == label
+    return right
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_knn_accuracy_rows_is_the_plain_reference_on_inputs_full_of_ties(seed):
+    """Integer features (many equal distances), duplicated rows, a dead unit, a model with every unit dead and
+    one with a NaN: the same accuracies, exactly, for k from 1 to 7, 2 to 4 classes and folds that do not divide
+    n (with enough training rows per fold, and too few, for the kernel's bound on the k-th distance)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.choice([13, 37, 61]))
+    d, c, k = int(rng.integers(1, 4)), int(rng.integers(2, 5)), int(rng.choice([1, 3, 5, 7]))
+    y = rng.integers(0, c, n)
+    f = rng.integers(0, 3, (5, n, d)).astype(float)
+    f[1] = f[1, rng.integers(0, n // 3, n)]  # each row a copy of one of the first third
+    f[2, :, 0] = 4.0
+    f[3] = 1.5
+    f[4, int(rng.integers(n)), 0] = np.nan
+    folds = int(rng.choice([2, 3, 5]))
+    assert np.array_equal(transferability.knn_accuracy_rows(f, y, k, folds), knn_reference(f, y, k, folds))
+
+
+@pytest.mark.parametrize("k", [1, 4, 5])
+def test_the_knn_kernel_leaves_out_nan_distances_as_the_reference(k):
+    """The kernel on its own, with some training rows NaN (which standardised features give only at extremes,
+    say a unit whose SD underflows): their distances are never chosen, its bound on the k-th distance ignores
+    none, and a held-out row with fewer than k rows to choose from (NaN features, or only rows 1 and 2 left, both
+    label 2) gets no vote: label 0."""
+    rng = np.random.default_rng(k)
+    fitted, held = rng.integers(0, 4, (4, 44, 2)).astype(float), rng.integers(0, 4, (4, 9, 2)).astype(float)
+    fitted[:, [0, 8, 13, 30]] = np.nan  # row 0 starts the bound's first group of rows, row 8 its second (k = 4, 5)
+    fitted[1, 1::2, 1] = np.nan
+    fitted[3, 3:] = np.nan
+    held[2, 4, 0] = np.nan
+    y_fitted, y_held = rng.integers(0, 3, 44), rng.integers(0, 3, 9)
+    y_fitted[1:3], y_held[:2] = 2, [0, 2]
+    correct = np.zeros(4, dtype=np.int64)
+    transferability._knn_kernel()(
+        np.ascontiguousarray(np.swapaxes(fitted, 1, 2)), held, y_fitted, y_held, k, 3, correct
+    )
+    assert correct.tolist() == [reference_right(a, b, y_fitted, y_held, k) for a, b in zip(fitted, held)]
+
+
+def test_the_knn_kernel_sums_each_distance_unit_by_unit_in_order_without_fused_multiply_add():
+    """Two rounding traps for one held-out row at 0, k = 1, training rows 0 (label 0) and 1 (label 1). Units
+    (2^27, 0, 0, 2) and (2^27, 1, 1, 1): in order, row 0's distance is 2^54 + 4 and row 1's 2^54 (each + 1 to
+    2^54 rounds away), so row 1 is nearest; summed from the last unit row 1's is 2^54 + 3, rounded to 2^54 + 4, a
+    tie won by row 0. Units (x, y) and (y, x), x = 1 + 2^-26 and y = 1.5 + 2^-26: x^2 + y^2 rounded twice is the
+    same either way, a tie won by row 0; a fused multiply-add (fastmath) rounds once and makes row 1 nearer."""
+    count = transferability._knn_kernel()
+    big, x, y = 2.0**27, 1 + 2.0**-26, 1.5 + 2.0**-26
+    for rows, nearest in (([[big, 0.0, 0.0, 2.0], [big, 1.0, 1.0, 1.0]], 1), ([[x, y], [y, x]], 0)):
+        correct = np.zeros(1, dtype=np.int64)
+        fitted = np.array(rows).T[None].copy()  # (1 model, D units, 2 training rows)
+        count(fitted, np.zeros((1, 1, fitted.shape[1])), np.array([0, 1]), np.array([nearest]), 1, 2, correct)
+        assert correct[0] == 1
+
+
+def test_knn_accuracy_needs_k_between_1_and_the_training_rows():
+    f, y = np.arange(10.0)[:, None], np.arange(10) % 2
+    for k in (0, 9):  # 5 folds of 2 rows: 8 training rows
+        with pytest.raises(ValueError, match="neighbours"):
+            transferability.knn_accuracy(f, y, k=k)
+    assert transferability.knn_accuracy(f, y, k=8) == 0.5  # all 8 vote, 4-4: label 0, right for half the rows
+
+
+def test_importing_the_scores_does_not_import_numba():
+    """Numba (0.2 s) comes with the first k-NN accuracy, not with the import of the scores or their commands."""
+    code = (
+        "import sys, blobs_transfer.api.transferability, blobs_transfer.stats.transferability as T; "
+        "assert 'numba' not in sys.modules; T.knn_accuracy([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1], 1, 2); "
+        "assert 'numba' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 # --- the probe's log-loss ---------------------------------------------------------------------------------
