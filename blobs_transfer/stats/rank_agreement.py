@@ -27,6 +27,7 @@ Shapes: N runs of the arm, K source models, S scores, B resamples, b resamples i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from math import ceil
 from typing import Any
@@ -223,95 +224,218 @@ def drawn_statistics(
     score and resample.
 
     Every count of an entry (`weighted_tau_rows`' c, the entries tied with it, the entries before it in either
-    lexicographic order, its average rank) is an integer sum over the K sources weighted by how often each was
-    drawn. Those that compare the scores alone are running sums in each score's order; those that compare the
-    drawn means too are matrix products of the drawn means' comparisons, shared by all scores, with each
-    score's fixed comparisons (S, K, K): exact in float32 (below 2^24). Two tables of the drawn means per
-    resample, the drawn sources below (G) and tied with (E) each source, carry every product (`_drawn_block`).
-    Rows in blocks: memory block x K x K."""
+    lexicographic order, its average rank by x and by y, whether it is a top pick and a hit) is an integer sum
+    over the K sources weighted by how often each was drawn: `_count_kernel` counts them, exactly, and the
+    floating-point steps of the row functions (`_pearson_of_ranks`, `_tau_from_counts`, the top pick's share)
+    run on those counts as they run there, each row's sums in the same order. Rows in blocks: memory
+    5 x block x S x K."""
     x = np.asarray(x, dtype=float)
+    means = np.asarray(means, dtype=float)
+    src = np.ascontiguousarray(src, dtype=np.int64)
     k = src.shape[1]
-    # each score's comparisons of source u with source v, (S, u, v)
-    less_x = (x[:, None, :] < x[:, :, None]).astype(np.float32)  # x_v < x_u
-    sign_x = less_x - (x[:, None, :] > x[:, :, None])  # sgn(x_u - x_v)
-    eq_x = (x[:, None, :] == x[:, :, None]).astype(np.float32)
-    eq_before = eq_x * np.tri(k, k, -1, dtype=np.float32)  # and v earlier than u
-
-    def per_u(*tables: np.ndarray) -> np.ndarray:
-        """(u, v, S columns per table + 1): the tables side by side, each as (u, v, s), and a column of ones."""
-        return np.ascontiguousarray(
-            np.concatenate([t.transpose(1, 2, 0) for t in tables] + [np.ones((k, k, 1), np.float32)], axis=2)
-        )
-
-    # each score's order, and where each source's run of equal scores starts and ends in it (S, K)
+    # each score's order (stable, NaN last) and dense rank: equal scores share a rank (-0.0 and 0.0 too), and so
+    # do all NaNs, last, as in a sort; a NaN's rank is the count of distinct numbers
     order = np.argsort(x, axis=1, kind="stable")
-    ordered = np.take_along_axis(x, order, axis=1)
-    lo, hi = np.empty((2,) + x.shape, dtype=np.int64)
+    rank = np.empty(x.shape, dtype=np.int64)
     for j in range(x.shape[0]):
-        lo[j, order[j]] = np.searchsorted(ordered[j], ordered[j], side="left")
-        hi[j, order[j]] = np.searchsorted(ordered[j], ordered[j], side="right")
-    fixed = {
-        "below": per_u(sign_x, eq_x),  # times G: sum_v [y_v < y_u] n_v (sgn(x_u - x_v), [x_v = x_u], 1)
-        "tied": per_u(sign_x, eq_before, less_x),  # times E: the same with [y_v = y_u]
-        "order": order,
-        "lo": lo,
-        "hi": hi,
-    }
+        rank[j] = np.unique(x[j], return_inverse=True)[1].reshape(-1)
+    n_numbers = np.array([np.unique(row[~np.isnan(row)]).size for row in x], dtype=np.int64)
+    cut = k - max(1, ceil(share * k))  # the top share by mean: the entries at or above the cut-th smallest
+    count = _count_kernel()
     out = np.empty((src.shape[0], x.shape[0], 3))
     for start in range(0, src.shape[0], block):
         rows = slice(start, start + block)
-        out[rows] = _drawn_block(x, np.asarray(means, dtype=float)[rows], src[rows], share, fixed)
+        b = src[rows].shape[0]
+        counts, per_y = np.empty((5, b, x.shape[0], k)), np.empty((2, b, 1, k))
+        top = np.empty((2, b, x.shape[0]), dtype=np.int64)
+        count(order, rank, n_numbers, np.ascontiguousarray(means[rows]), src[rows], cut, counts, per_y, top)
+        # (b, S, K) and C-ordered as in the row functions: every sum along K runs as there, to the bit
+        ranks_x, c, free_x, rank_xy, rank_yx = counts
+        ranks_y, free_y = per_y
+        out[rows, :, 0] = _pearson_of_ranks(ranks_x, ranks_y)
+        out[rows, :, 1] = _tau_from_counts(c, free_x, free_y, rank_xy, rank_yx)
+        out[rows, :, 2] = top[0] / top[1]
     return out
 
 
-def _drawn_block(x, means, src, share, fixed) -> np.ndarray:
-    """`drawn_statistics` of one block of rows, with the scores' comparisons `fixed`.
+@functools.cache
+def _count_kernel():
+    """The counts of `drawn_statistics`, jitted on first use (Numba is imported only here: the package's imports
+    stay light) and cached on disk beside this module.
 
-    With n_v how often source v was drawn, G[u, v] = [y_v < y_u] n_v and E[u, v] = [y_v = y_u] n_v (an undrawn
-    source's mean is NaN and its n_v is 0: it counts nowhere), each table's product with the fixed comparisons
-    gives, for every source u, sum_v G sgn(x_u - x_v) and so on; sgn(y_u - y_v) n_v = 2 G + E - n_v. The sums
-    of n_v over sources whose score is below or equal to x_u are running sums of n in the score's order."""
-    b, k = src.shape
-    n_scores = x.shape[0]
-    cnt = np.zeros((b, k))
-    np.add.at(cnt, (np.repeat(np.arange(b), k), src.reshape(-1)), 1.0)
-    first = (np.cumsum(cnt, axis=1) - cnt).astype(np.int64)  # each source's first position in its row
-    occurrence = np.arange(k)[None, :] - np.take_along_axis(first, src, axis=1)  # earlier copies of the same
-    drawn = cnt.astype(np.float32)
-    column = means.T[:, :, None]  # (u, b, 1)
-    with np.errstate(invalid="ignore"):
-        below = np.multiply(means < column, drawn, dtype=np.float32)  # G (u, b, v)
-        tied = np.multiply(means == column, drawn, dtype=np.float32)  # E (u, b, v)
-    at = (src, np.arange(b)[:, None])  # each drawn entry's source u and its row: (b, K) per column
-    # (b, columns, K), C-ordered: every sum along K below then runs as `weighted_tau_rows`' does, to the bit
-    g = np.ascontiguousarray(np.moveaxis((below @ fixed["below"])[at], 2, 1), dtype=np.float64)  # (b, 2 S + 1, K)
-    e = np.ascontiguousarray(np.moveaxis((tied @ fixed["tied"])[at], 2, 1), dtype=np.float64)  # (b, 3 S + 1, K)
-    # sum_v n_v [x_v < x_u] and sum_v n_v [x_v = x_u] at each drawn entry (b, S, K), from running sums
-    running = np.zeros((b, n_scores, k + 1))
-    np.cumsum(cnt[:, fixed["order"]], axis=2, out=running[:, :, 1:])
-    rows, scores = np.arange(b)[:, None, None], np.arange(n_scores)[None, :, None]
-    below_x = running[rows, scores, fixed["lo"][:, src].transpose(1, 0, 2)]
-    x_ties = running[rows, scores, fixed["hi"][:, src].transpose(1, 0, 2)] - below_x
-    sign_sum = 2.0 * below_x + x_ties - k  # sum_v n_v sgn(x_u - x_v): below less above
-    s1, s2 = slice(n_scores, 2 * n_scores), slice(2 * n_scores, 3 * n_scores)
-    y = np.take_along_axis(means, src, axis=1)
-    out = np.empty((b, n_scores, 3))
-    out[:, :, 0] = _pearson_of_ranks(below_x + (x_ties + 1.0) / 2.0, _ranks(y)[:, None, :])
-    before = e[:, s1] + occurrence[:, None, :]  # entries with both values equal, earlier
-    below_xy = below_x + g[:, s1]  # (x_v, y_v) < (x_u, y_u)
-    below_yx = g[:, -1:] + e[:, s2]  # (y_v, x_v) < (y_u, x_u)
-    out[:, :, 1] = _tau_from_counts(
-        2.0 * g[:, :n_scores] + e[:, :n_scores] - sign_sum,
-        k - x_ties,
-        (k - e[:, -1:]),
-        k - 1 - (below_xy + before),
-        k - 1 - (below_yx + before),
-    )
-    cut = np.sort(y, axis=-1)[:, k - max(1, ceil(share * k))][:, None, None]
-    xs = x[:, src].transpose(1, 0, 2)  # (b, S, K)
-    top = xs >= xs.max(axis=-1, keepdims=True)
-    out[:, :, 2] = np.sum(top & (y[:, None, :] >= cut), axis=-1) / np.sum(top, axis=-1)
-    return out
+    count(order, rank (S, K), n_numbers (S,), means (b, K), src (b, K), cut, counts (5, b, S, K), per_y
+    (2, b, 1, K), top (2, b, S)): with n_v how often source v was drawn (an undrawn source's mean is NaN and its
+    n_v 0: it counts nowhere), x and y a source's score and mean, for each drawn entry of source u and score:
+    counts[0] its average rank by x (below_x + (x_ties + 1) / 2, with below_x = sum_v n_v [x_v < x_u] and
+    x_ties = sum_v n_v [x_v = x_u] as in a sort: NaN last and equal to NaN), counts[1] c = sum_v n_v
+    sgn(x_u - x_v) sgn(y_u - y_v) (a NaN compares false: its sgn is 0), counts[2] K - x_ties, counts[3] and
+    counts[4] its rank (0 first) in decreasing lexicographic order by (x, y) and by (y, x), equal pairs in entry
+    order; per_y[0] its average rank by y and per_y[1] K less the entries tied with it in y; per row and score,
+    top[1] the entries at the top score (none where a drawn score is NaN: the maximum is NaN) and top[0] those of
+    them whose mean is at or above the cut-th smallest entry's.
+
+    Each resample puts its entries in the order of their means, so that the entries below a run of equal means
+    are a bit set (K / 64 words). Each score visits the drawn sources in its order, a run of equal scores
+    together, and sets their entries' bits: the entries below u in y with a lower score are a popcount of the
+    bits already set, those tied with u in y a running sum per run of means (O(K^2 / 64) per resample and score,
+    against K^2 for the comparisons), and counting again once u's run is in gives the ties in the score. All in
+    integers: exact."""
+    from numba import njit, uint64
+
+    @njit(cache=True, nogil=True)
+    def count(order, rank, n_numbers, means, src, cut, counts, per_y, top):  # pragma: no cover - compiled
+        n_scores, k = rank.shape
+        words = (k + 63) // 64
+        # a popcount, written out (Numba has none; LLVM turns these lines into popcnt)
+        one, two, four, shift = uint64(1), uint64(2), uint64(4), uint64(56)
+        m1, m2 = uint64(0x5555555555555555), uint64(0x3333333333333333)
+        m4, h01 = uint64(0x0F0F0F0F0F0F0F0F), uint64(0x0101010101010101)
+        n, first, drawn, ys = np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k)
+        # a drawn source's run of equal means (numbered by increasing mean), and a run's entries [lo, hi)
+        run_of, lo, hi = np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
+        # bit sets of the entries, in the order of the means: below each run, each source's, and those visited
+        below, entries = np.zeros((k, words), np.uint64), np.zeros((k, words), np.uint64)
+        bits = np.zeros(words, np.uint64)
+        # per run of means: the entries below it and in it whose score is a number, and those in it visited
+        valid_below, valid_in, visited = np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
+        seq, seq_rank, seen = np.zeros(k, np.int64), np.zeros(k, np.int64), np.zeros(k, np.int64)
+        found, per = np.zeros((2, k), np.int64), np.zeros((5, k), np.int64)
+        for r in range(src.shape[0]):
+            n[:] = 0
+            n_drawn = 0
+            for i in range(k):
+                u = src[r, i]
+                if n[u] == 0:
+                    first[u] = i
+                    drawn[n_drawn] = u
+                    n_drawn += 1
+                n[u] += 1
+            for j in range(n_drawn):
+                ys[j] = means[r, drawn[j]]
+            by_y = np.argsort(ys[:n_drawn])
+            n_runs, slot = 0, 0
+            for j in range(n_drawn):
+                u = drawn[by_y[j]]
+                if j == 0 or ys[by_y[j]] != ys[by_y[j - 1]]:
+                    lo[n_runs] = slot
+                    for w in range(words):
+                        below[n_runs, w] = 0
+                        if w < slot >> 6:
+                            below[n_runs, w] = ~uint64(0)
+                        elif w == slot >> 6:
+                            below[n_runs, w] = (one << uint64(slot & 63)) - one
+                    n_runs += 1
+                run_of[u] = n_runs - 1
+                entries[u, :] = 0
+                for _ in range(n[u]):
+                    entries[u, slot >> 6] |= one << uint64(slot & 63)
+                    slot += 1
+                hi[n_runs - 1] = slot
+            for i in range(k):
+                q = run_of[src[r, i]]
+                per_y[0, r, 0, i] = (lo[q] + hi[q] + 1) / 2
+                per_y[1, r, 0, i] = k - (hi[q] - lo[q])
+            for s in range(n_scores):
+                m = 0  # the drawn sources in the score's order
+                for j in range(k):
+                    seq[m], seq_rank[m] = order[s, j], rank[s, order[s, j]]
+                    m += n[order[s, j]] > 0
+                if seq_rank[m - 1] < n_numbers[s]:
+                    for q in range(n_runs):
+                        valid_below[q], valid_in[q] = lo[q], hi[q] - lo[q]
+                else:
+                    valid_in[:n_runs] = 0
+                    for j in range(m):
+                        if seq_rank[j] < n_numbers[s]:
+                            valid_in[run_of[seq[j]]] += n[seq[j]]
+                    valid_below[0] = 0
+                    for q in range(1, n_runs):
+                        valid_below[q] = valid_below[q - 1] + valid_in[q - 1]
+                bits[:] = 0
+                visited[:n_runs] = 0
+                inside, a = 0, 0  # the entries below the run of scores at a
+                while a < m:
+                    z = a + 1
+                    while z < m and seq_rank[z] == seq_rank[a]:
+                        z += 1
+                    weight = 0
+                    for t in range(a, z):
+                        weight += n[seq[t]]
+                    if seq_rank[a] >= n_numbers[s]:  # NaN: every comparison false
+                        for t in range(a, z):
+                            v = seq[t]
+                            per[1, v], per[3, v] = k - 2 * inside - weight, k - 1 - inside
+                            per[4, v] = k - 1 - lo[run_of[v]]
+                    elif z == a + 1:  # a score of its own (the usual case): no ties in x
+                        v = seq[a]
+                        q = run_of[v]
+                        lt = 0  # below in y and in x
+                        for w in range(words):
+                            x = bits[w] & below[q, w]
+                            x -= (x >> one) & m1
+                            x = (x & m2) + ((x >> two) & m2)
+                            lt += np.int64((((x + (x >> four)) & m4) * h01) >> shift)
+                            bits[w] |= entries[v, w]
+                        eq = visited[q]  # tied in y, below in x
+                        visited[q] += n[v]
+                        g = lt - (valid_below[q] - lt)  # sgn(x_u - x_v) summed below u in y
+                        e = eq - (valid_in[q] - eq - n[v])  # and tied with u in y
+                        per[1, v] = 2 * g + e - (2 * inside + weight - k)
+                        per[3, v] = k - 1 - inside
+                        per[4, v] = k - 1 - (lo[q] + eq)
+                    else:
+                        for t in range(a, z):
+                            q = run_of[seq[t]]
+                            lt = 0
+                            for w in range(words):
+                                x = bits[w] & below[q, w]
+                                x -= (x >> one) & m1
+                                x = (x & m2) + ((x >> two) & m2)
+                                lt += np.int64((((x + (x >> four)) & m4) * h01) >> shift)
+                            found[0, t], found[1, t] = lt, visited[q]
+                        for t in range(a, z):
+                            for w in range(words):
+                                bits[w] |= entries[seq[t], w]
+                            visited[run_of[seq[t]]] += n[seq[t]]
+                        for t in range(a, z):  # in source order: a stable sort
+                            v = seq[t]
+                            q = run_of[v]
+                            lt, eq = found[0, t], found[1, t]
+                            lt_eq = -lt  # below in y, tied in x: counted again with the run in
+                            for w in range(words):
+                                x = bits[w] & below[q, w]
+                                x -= (x >> one) & m1
+                                x = (x & m2) + ((x >> two) & m2)
+                                lt_eq += np.int64((((x + (x >> four)) & m4) * h01) >> shift)
+                            eq_eq, before = visited[q] - eq, seen[q]  # tied in both; and earlier
+                            seen[q] += n[v]
+                            g = lt - (valid_below[q] - lt - lt_eq)
+                            e = eq - (valid_in[q] - eq - eq_eq)
+                            per[1, v] = 2 * g + e - (2 * inside + weight - k)
+                            per[3, v] = k - 1 - (inside + lt_eq + before)
+                            per[4, v] = k - 1 - (lo[q] + eq + before)
+                        for t in range(a, z):
+                            seen[run_of[seq[t]]] = 0
+                    for t in range(a, z):
+                        per[0, seq[t]], per[2, seq[t]] = 2 * inside + weight + 1, k - weight
+                    inside += weight
+                    a = z
+                for i in range(k):
+                    u = src[r, i]
+                    counts[0, r, s, i] = per[0, u] / 2
+                    counts[1, r, s, i] = per[1, u]
+                    counts[2, r, s, i] = per[2, u]
+                    counts[3, r, s, i] = per[3, u] - (i - first[u])  # less the earlier copies of u
+                    counts[4, r, s, i] = per[4, u] - (i - first[u])
+                top[0, r, s], top[1, r, s] = 0, 0
+                if seq_rank[m - 1] < n_numbers[s]:  # the last run is the top score
+                    for t in range(m - 1, -1, -1):
+                        if seq_rank[t] != seq_rank[m - 1]:
+                            break
+                        top[1, r, s] += n[seq[t]]
+                        top[0, r, s] += n[seq[t]] * (hi[run_of[seq[t]]] > cut)
+
+    return count
 
 
 def _expanded(draw: Draw, onehot: np.ndarray, accuracy: np.ndarray, sizes: np.ndarray, n_test: int | None = None):

@@ -246,3 +246,21 @@ def test_drawn_statistics_at_the_gates_size_are_the_row_functions_to_the_last_bi
     means = rng.integers(400, 450, size=(b, k)) / 500.0
     src = np.sort(rng.integers(0, k, size=(b, k)), axis=1)
     assert_drawn_statistics_are_the_row_functions(x, means, src, block=10)
+
+
+@pytest.mark.parametrize("k", [3, 5, 64, 65, 130])
+def test_drawn_statistics_with_ties_everywhere_are_the_row_functions_to_the_last_bit(k):
+    """Ties in the score and the mean at once (sources equal in both), a constant score, one tied at the top, -0.0
+    beside 0.0 and infinite scores, every mean equal, a few sources drawn many times, and resamples of 1 to 3
+    sources among K = 3 to 130 (bit sets of one to three words): still the row functions' numbers exactly."""
+    rng = np.random.default_rng(40 + k)
+    b = 36
+    x = rng.integers(0, 3, size=(5, k)).astype(float)
+    x[1] = 2.0  # constant: rho and tau undefined
+    x[2, : (k + 1) // 2] = x[2].max() + 1.0  # half the sources tied at the top
+    x[3] = rng.choice([-np.inf, -0.0, 0.0, 1.0, np.inf], size=k)
+    means = rng.integers(0, 3, size=(b, k)) / 2.0
+    means[:6] = 0.5  # every drawn mean equal
+    src = np.sort(rng.integers(0, k, size=(b, k)), axis=1)
+    src[6:18] = np.sort(rng.integers(0, min(k, 3), size=(12, k)), axis=1)  # one to three sources, many copies
+    assert_drawn_statistics_are_the_row_functions(x, means, src, block=8)
