@@ -334,8 +334,8 @@ def _render(
         repeats=cfg.study.repeats,
         seed=cfg.study.seed,
     )
-    scored = statistics.get("transferability") or {"scores": [], "arms": []}  # a panel per score and arm
-    weight = 1 + len(scored["scores"]) * len(scored["arms"])
+    scored = statistics.get("transferability") or {"scores": []}  # a panel per score
+    weight = 1 + len(scored["scores"])
     jobs.append((transferability.FIGURE, weight, partial(transferability.figures, run_dir, statistics)))
     shown = {block.body for block in blocks if block.kind == "figure"}
     jobs = [job for job in jobs if job[0] in shown]  # draw only what the report shows
