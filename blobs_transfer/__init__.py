@@ -14,7 +14,7 @@ model/        the network: each arm's starting weights (`arms`), its NumPy `forw
 train/        training: the plan of replicas and seeds (`plan`), the engines (Numba: `engine` + `loop` +
               `update` + `kernel` + `fastmath` + `orders`; `tensorflow_engine`; the Keras `reference` loop),
               `run`, `result`
-stats/        the statistics: numpy/scipy (one Numba kernel), one resampling core over (source model, run) (see
+stats/        the statistics: numpy/scipy (two Numba kernels), one resampling core over (source model, run) (see
               its map)
 sweep/        a grid of comparisons (`grid`), batched (`schedule`), trained (`cells`), in this process or on Dask
               (`runners`)

@@ -1,13 +1,13 @@
 """Turn per-repeat test accuracies and learning curves into honest, JSON-ready statistics.
 
 One job: summarise arms and compare them with a baseline, at the right unit of replication. Pure numpy/scipy (and
-one Numba kernel, k-NN accuracy's in `transferability`, imported on first use): no TensorFlow, no plotting, no
-file I/O. May import `blobs_transfer.seeds`, `errors` and `config` (for the summary), nothing further down the
-pipeline. Every random quantity takes an explicit integer ``seed``, derived by name from the study's root seed
-(`seeds.statistic_seed`). Results are plain dicts of Python ``float``/``int``/``str``/``None`` (never numpy
-scalars, never NaN) so they can go straight into ``json.dump``; where a statistic is undefined the value is
-``None`` and the docstring says when. The one exception is :func:`curve_band`, which returns numpy arrays because
-it only feeds plots.
+two Numba kernels, each imported on first use: k-NN accuracy's neighbours in `transferability` and the rank
+agreement's counts in `rank_agreement`): no TensorFlow, no plotting, no file I/O. May import `blobs_transfer.seeds`,
+`errors` and `config` (for the summary), nothing further down the pipeline. Every random quantity takes an explicit
+integer ``seed``, derived by name from the study's root seed (`seeds.statistic_seed`). Results are plain dicts of
+Python ``float``/``int``/``str``/``None`` (never numpy scalars, never NaN) so they can go straight into
+``json.dump``; where a statistic is undefined the value is ``None`` and the docstring says when. The one exception
+is :func:`curve_band`, which returns numpy arrays because it only feeds plots.
 
 Two things shape the code.
 

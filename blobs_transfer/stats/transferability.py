@@ -51,7 +51,8 @@ headline's 100 source models (issue 34's note has the numbers):
   Euclidean, on features standardised with the training folds' mean and SD, the probe's folds); equals
   scikit-learn's KNeighborsClassifier(5, algorithm="brute") wherever no two distances tie at the k-th place (a
   tie there goes to the earlier training row, a tied vote to the smallest label). The distances, neighbours and
-  vote are a Numba kernel (`_knn_correct`), the same numbers as the numpy version before it to the last bit.
+  vote are a Numba kernel (`_knn_correct`) where Numba runs already, else numpy (`_knn_correct_numpy`): the same
+  numbers to the last bit.
 - `source_accuracy`: the source model's own accuracy on the target rows, its output layer as transferred
   (class k read as class k), which is what transfer fixed=0 starts from.
 - `probe_accuracy`: a multinomial logistic-regression probe on the frozen features, k-fold cross-validated on
@@ -73,6 +74,7 @@ points, T targets (one per class).
 from __future__ import annotations
 
 import functools
+import sys
 
 import numpy as np
 
@@ -97,6 +99,7 @@ TRANSRATE_EPS = 1e-4  # the distortion of the coding rate, the authors' value
 GBC_VARIANCE_FLOOR = 1e-4  # a class's variance of a unit is at least this (a unit constant within a class)
 NLEEP_COMPONENTS_PER_CLASS = 5  # the mixture has 5 C components, as Li et al.
 KNN_NEIGHBOURS = 5
+KNN_CHUNK = 25  # the numpy k-NN's models whose (K, held, train) distances are held at once
 KNN_LANES = 4  # the k-NN kernel's bound: each group's smallest distance 4 lanes at a time (a little faster than 8)
 MIXTURE_TOL = 1e-3  # N-LEEP's mixture: scikit-learn's GaussianMixture defaults
 MIXTURE_REG_COVAR = 1e-6
@@ -684,15 +687,17 @@ def knn_accuracy(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEIGHBOU
 def knn_accuracy_rows(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEIGHBOURS, folds: int = FOLDS):
     """`knn_accuracy` of K feature sets (K, n, D) on the same labels (n,) at once -> (K,). The features are
     standardised here (`_scaled_rows`, numpy); the distances, the choice of neighbours and the vote are
-    `_knn_correct`'s, compiled by Numba (a row's distances and its k nearest at a time: the numpy version's (K,
-    held, train) distances and partition were 4x slower)."""
+    `_knn_correct`'s, compiled by Numba, where Numba is running in this process already (the numba engine
+    trained here: a row's distances and its k nearest at a time, 4x faster than numpy's (K, held, train) tables
+    and partition); elsewhere `_knn_correct_numpy`'s, the same numbers (tested), for Numba's start-up (0.35 s)
+    would cost more than its kernel saves (a `rank-sources` of one model took 0.42 s instead of 0.15)."""
     f = np.asarray(features, dtype=np.float64)
     y, c = _labels(labels, f.shape[1])
     blocks = _blocks(y.size, folds)
     if not 1 <= k <= min(int(train.sum()) for train, _ in blocks):
         raise ValueError(f"k = {k} neighbours: needs 1 to the fewest training rows of a fold")
     correct = np.zeros(f.shape[0], dtype=np.int64)
-    count = _knn_kernel()
+    count = _knn_kernel() if _numba_running() else _knn_correct_numpy
     for train, block in blocks:
         fitted, held = _scaled_rows(f, train, block)
         # each unit's training values contiguous (K, D, train): the kernel's inner loop runs along them (and
@@ -700,6 +705,34 @@ def knn_accuracy_rows(features: np.ndarray, labels: np.ndarray, k: int = KNN_NEI
         fitted, held = np.ascontiguousarray(np.swapaxes(fitted, 1, 2)), np.ascontiguousarray(held)
         count(fitted, held, y[train], y[block], k, c, correct)
     return correct / y.size
+
+
+def _numba_running() -> bool:
+    """Whether this process has imported Numba already (its start-up paid: the numba engine has trained here)."""
+    return "numba" in sys.modules
+
+
+def _knn_correct_numpy(fitted, held, y_fitted, y_held, k, n_classes, correct) -> None:
+    """`_knn_correct` in numpy, the same numbers: each chunk of KNN_CHUNK models' (K, held, train) squared
+    distances summed unit by unit, the k nearest by a partition (every row nearer than the k-th distance, then
+    the earliest of those at it), the vote as a product with the one-hot training labels."""
+    for rows in np.array_split(np.arange(fitted.shape[0]), max(1, fitted.shape[0] // KNN_CHUNK)):  # memory
+        distance = np.zeros((rows.size, held.shape[1], fitted.shape[2]))  # (K, held, train), exact differences
+        step = np.empty_like(distance)
+        for j in range(fitted.shape[1]):
+            np.subtract(held[rows, :, j, None], fitted[rows, j, None, :], out=step)
+            distance += np.square(step, out=step)
+        kth = np.partition(distance, k - 1, axis=2)[:, :, k - 1 : k]
+        chosen = distance <= kth
+        tied = np.flatnonzero(chosen.sum(axis=2) > k)
+        if tied.size:  # several at the k-th distance: the rest have exactly k at or below it
+            d, t = distance.reshape(-1, distance.shape[2])[tied], kth.reshape(-1, 1)[tied]
+            nearer, at = d < t, d == t
+            chosen.reshape(-1, distance.shape[2])[tied] = nearer | (
+                at & (np.cumsum(at, axis=1) <= k - nearer.sum(axis=1, keepdims=True))
+            )
+        votes = chosen.astype(np.float32) @ (y_fitted[:, None] == np.arange(n_classes)).astype(np.float32)
+        correct[rows] += np.sum(np.argmax(votes, axis=2) == y_held, axis=1)
 
 
 def _knn_correct(fitted, held, y_fitted, y_held, k, n_classes, correct):

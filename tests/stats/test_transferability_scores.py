@@ -159,7 +159,17 @@ def test_nleep_takes_its_seed_from_the_caller():
 # --- k-NN accuracy --------------------------------------------------------------------------------------------
 
 
-def test_knn_accuracy_by_hand():
+@pytest.fixture(params=["kernel", "numpy"])
+def knn_path(request, monkeypatch):
+    """Each k-NN test on both of its paths: Numba's kernel (where Numba runs already) and numpy's."""
+    monkeypatch.setattr(transferability, "_numba_running", lambda: request.param == "kernel")
+    return request.param
+
+
+COUNTS = {"kernel": lambda: transferability._knn_kernel(), "numpy": lambda: transferability._knn_correct_numpy}
+
+
+def test_knn_accuracy_by_hand(knn_path):
     """Two folds of three rows, one unit. Each row's nearest other-fold row is its own class: 1-NN is always
     right. With k = 3 all three training rows vote, one per class: the tie goes to label 0, right for 2 of 6 rows.
     Labels shifted so that each nearest row has another label: 1-NN is always wrong."""
@@ -169,7 +179,7 @@ def test_knn_accuracy_by_hand():
     assert transferability.knn_accuracy(f, np.array([0, 1, 2, 1, 2, 0]), k=1, folds=2) == 0.0
 
 
-def test_knn_accuracy_breaks_a_distance_tie_towards_the_earlier_row():
+def test_knn_accuracy_breaks_a_distance_tie_towards_the_earlier_row(knn_path):
     """Fold 1 predicts rows 0 (at 0) and 1 (at 5) from rows 2 (at -1, label 1) and 3 (at 1, label 0): row 0 is as
     far from both and takes row 2's label 1 (wrong); row 1 takes row 3's 0 (wrong). Fold 2 predicts rows 2 and 3
     from rows 0 (label 0) and 1: both nearest row 0, right for row 3 only. Accuracy 1/4 (the other tie rule: 2/4)."""
@@ -177,7 +187,7 @@ def test_knn_accuracy_breaks_a_distance_tie_towards_the_earlier_row():
     assert transferability.knn_accuracy(f, np.array([0, 1, 1, 0]), k=1, folds=2) == 0.25
 
 
-def test_knn_accuracy_is_scikit_learns_where_no_distances_tie():
+def test_knn_accuracy_is_scikit_learns_where_no_distances_tie(knn_path):
     from sklearn.model_selection import KFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
     from sklearn.pipeline import make_pipeline
@@ -192,7 +202,7 @@ def test_knn_accuracy_is_scikit_learns_where_no_distances_tie():
     assert 0.5 < expect < 1.0
 
 
-def test_knn_accuracy_ties_at_the_kth_place_go_to_the_earlier_row_and_a_tied_vote_to_the_smaller_label():
+def test_knn_accuracy_ties_at_the_kth_place_go_to_the_earlier_row_and_a_tied_vote_to_the_smaller_label(knn_path):
     """k = 3, two folds of five rows, one unit. Fold 1 predicts rows 0-4 (all at 0, label 0) from rows 5-9 at
     0.5, 1, 1, 1, 3 with labels 2, 1, 0, 2, 1: row 5 is nearest, and rows 6, 7 and 8 (equal values, so equal
     distances after any scaling) tie for the last two places: the earlier rows 6 and 7 are chosen, whose labels 2,
@@ -247,7 +257,7 @@ def reference_right(fitted, held, y_fitted, y_held, k):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_knn_accuracy_rows_is_the_plain_reference_on_inputs_full_of_ties(seed):
+def test_knn_accuracy_rows_is_the_plain_reference_on_inputs_full_of_ties(seed, knn_path):
     """Integer features (many equal distances), duplicated rows, a dead unit, a model with every unit dead and
     one with a NaN: the same accuracies, exactly, for k from 1 to 7, 2 to 4 classes and folds that do not divide
     n (with enough training rows per fold, and too few, for the kernel's bound on the k-th distance)."""
@@ -264,8 +274,9 @@ def test_knn_accuracy_rows_is_the_plain_reference_on_inputs_full_of_ties(seed):
     assert np.array_equal(transferability.knn_accuracy_rows(f, y, k, folds), knn_reference(f, y, k, folds))
 
 
+@pytest.mark.parametrize("path", COUNTS)
 @pytest.mark.parametrize("k", [1, 4, 5])
-def test_the_knn_kernel_leaves_out_nan_distances_as_the_reference(k):
+def test_the_knn_kernel_leaves_out_nan_distances_as_the_reference(k, path):
     """The kernel on its own, with some training rows NaN (which standardised features give only at extremes,
     say a unit whose SD underflows): their distances are never chosen, its bound on the k-th distance ignores
     none, and a held-out row with fewer than k rows to choose from (NaN features, or only rows 1 and 2 left, both
@@ -279,19 +290,18 @@ def test_the_knn_kernel_leaves_out_nan_distances_as_the_reference(k):
     y_fitted, y_held = rng.integers(0, 3, 44), rng.integers(0, 3, 9)
     y_fitted[1:3], y_held[:2] = 2, [0, 2]
     correct = np.zeros(4, dtype=np.int64)
-    transferability._knn_kernel()(
-        np.ascontiguousarray(np.swapaxes(fitted, 1, 2)), held, y_fitted, y_held, k, 3, correct
-    )
+    COUNTS[path]()(np.ascontiguousarray(np.swapaxes(fitted, 1, 2)), held, y_fitted, y_held, k, 3, correct)
     assert correct.tolist() == [reference_right(a, b, y_fitted, y_held, k) for a, b in zip(fitted, held)]
 
 
-def test_the_knn_kernel_sums_each_distance_unit_by_unit_in_order_without_fused_multiply_add():
+@pytest.mark.parametrize("path", COUNTS)
+def test_the_knn_kernel_sums_each_distance_unit_by_unit_in_order_without_fused_multiply_add(path):
     """Two rounding traps for one held-out row at 0, k = 1, training rows 0 (label 0) and 1 (label 1). Units
     (2^27, 0, 0, 2) and (2^27, 1, 1, 1): in order, row 0's distance is 2^54 + 4 and row 1's 2^54 (each + 1 to
     2^54 rounds away), so row 1 is nearest; summed from the last unit row 1's is 2^54 + 3, rounded to 2^54 + 4, a
     tie won by row 0. Units (x, y) and (y, x), x = 1 + 2^-26 and y = 1.5 + 2^-26: x^2 + y^2 rounded twice is the
     same either way, a tie won by row 0; a fused multiply-add (fastmath) rounds once and makes row 1 nearer."""
-    count = transferability._knn_kernel()
+    count = COUNTS[path]()
     big, x, y = 2.0**27, 1 + 2.0**-26, 1.5 + 2.0**-26
     for rows, nearest in (([[big, 0.0, 0.0, 2.0], [big, 1.0, 1.0, 1.0]], 1), ([[x, y], [y, x]], 0)):
         correct = np.zeros(1, dtype=np.int64)
@@ -300,7 +310,7 @@ def test_the_knn_kernel_sums_each_distance_unit_by_unit_in_order_without_fused_m
         assert correct[0] == 1
 
 
-def test_knn_accuracy_needs_k_between_1_and_the_training_rows():
+def test_knn_accuracy_needs_k_between_1_and_the_training_rows(knn_path):
     f, y = np.arange(10.0)[:, None], np.arange(10) % 2
     for k in (0, 9):  # 5 folds of 2 rows: 8 training rows
         with pytest.raises(ValueError, match="neighbours"):
@@ -308,12 +318,13 @@ def test_knn_accuracy_needs_k_between_1_and_the_training_rows():
     assert transferability.knn_accuracy(f, y, k=8) == 0.5  # all 8 vote, 4-4: label 0, right for half the rows
 
 
-def test_importing_the_scores_does_not_import_numba():
-    """Numba (0.2 s) comes with the first k-NN accuracy, not with the import of the scores or their commands."""
+def test_importing_the_scores_or_knn_in_a_process_without_numba_does_not_import_it():
+    """Numba's start-up (0.35 s) is paid only where it runs already (the numba engine trained): importing the
+    scores, or a k-NN accuracy in a process without Numba (rank-sources, report), takes numpy's path."""
     code = (
         "import sys, blobs_transfer.api.transferability, blobs_transfer.stats.transferability as T; "
         "assert 'numba' not in sys.modules; T.knn_accuracy([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1], 1, 2); "
-        "assert 'numba' in sys.modules"
+        "assert 'numba' not in sys.modules; import numba; assert T._numba_running()"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
