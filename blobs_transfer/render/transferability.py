@@ -176,7 +176,7 @@ def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarr
     # A fixed layout in inches, not constrained layout (which measures every tick label several times over).
     # Margins: the y label and ticks at the left, the figure's title and the first panel title at the top;
     # between rows each panel's x label and the next one's title.
-    left, right, top, bottom, row_gap, column_gap = 0.9, 0.15, 0.75, 0.5, 0.85, 0.3
+    left, right, top, bottom, row_gap, column_gap = 0.9, 0.15, 0.9, 0.5, 0.85, 0.3
     panel_w = (width - left - right - (columns - 1) * column_gap) / columns
     panel_h = (height - top - bottom - (rows - 1) * row_gap) / rows
     fig.subplots_adjust(
@@ -210,7 +210,7 @@ def scores_figure(scores: Mapping[str, np.ndarray], means: Mapping[str, np.ndarr
         y=1 - 0.15 / height,
         va="top",
         t="Transferability scores (on the target's training split, before training) against each source model's "
-        "realised mean test accuracy, per transfer arm",
+        "realised mean test accuracy,\nper transfer arm (rho: Spearman's rank correlation)",
         fontsize=10,
     )
     return fig

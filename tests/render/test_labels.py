@@ -121,6 +121,7 @@ def test_the_transferability_figure_has_one_y_label_defines_source_accuracy_and_
     axes = fig.get_axes()
     assert all(ax.get_ylabel() == "" for ax in axes)  # one label for the figure, not a score's name per row
     assert fig.get_supylabel() == transferability.Y_LABEL and "realised mean" in transferability.Y_LABEL
+    assert "rho: Spearman's rank correlation" in fig.get_suptitle()
     shown = [ax for ax in axes if ax.get_visible()]
     assert [ax.get_title() for ax in shown] == [transferability.LABELS[s] for s in SCORES]
     for ax in shown:  # each arm's rho, by name, in every panel
