@@ -314,34 +314,40 @@ def _render(
     command's stopwatch, told which part each step is; worker: a figure worker forked earlier (else one is
     forked here)."""
     clock = clock or Stopwatch()
-    clock.part("statistics")
-    transferability.add_to_summary(run_dir, cfg, scores, statistics)  # K >= 3 sources: how each score ranked them
-    clock.part("files")
-    write_json(run_dir / "summary.json", statistics)
-    blocks = report.sections(statistics)
-    if meta is None:
-        try:
-            meta = json.loads((run_dir / "metadata.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            meta = {}
-    title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
-    atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
-    clock.part("figures")
-    jobs = plots.run_figure_jobs(
-        summary.figure_numbers(cfg, statistics, scores, curves),
-        statistics,
-        baseline=cfg.study.baseline,
-        repeats=cfg.study.repeats,
-        seed=cfg.study.seed,
-    )
-    scored = statistics.get("transferability") or {"scores": []}  # a panel per score
-    weight = 1 + len(scored["scores"])
-    jobs.append((transferability.FIGURE, weight, partial(transferability.figures, run_dir, statistics)))
-    shown = {block.body for block in blocks if block.kind == "figure"}
-    jobs = [job for job in jobs if job[0] in shown]  # draw only what the report shows
     with contextlib.ExitStack() as stack:
         worker = worker or stack.enter_context(files.FigureWorker(plots.prepare))
-        drawn = worker.draw([job for _, _, job in jobs], [weight for _, weight, _ in jobs], run_dir)
+        clock.part("figures")
+        # the run's own figures start now, while the scores' statistics are computed (`more`: their figure follows)
+        jobs = plots.run_figure_jobs(
+            summary.figure_numbers(cfg, statistics, scores, curves),
+            statistics,
+            baseline=cfg.study.baseline,
+            repeats=cfg.study.repeats,
+            seed=cfg.study.seed,
+        )
+        shown = {block.body for block in report.sections(statistics) if block.kind == "figure"}
+        jobs = [job for job in jobs if job[0] in shown]  # draw only what the report shows
+        table = (run_dir / transferability.CSV_NAME).is_file()
+        drawn = worker.draw([job for _, _, job in jobs], [weight for _, weight, _ in jobs], run_dir, more=table)
+        clock.part("statistics")
+        transferability.add_to_summary(run_dir, cfg, scores, statistics)  # K >= 3 sources: how each score did
+        clock.part("files")
+        write_json(run_dir / "summary.json", statistics)
+        blocks = report.sections(statistics)
+        if meta is None:
+            try:
+                meta = json.loads((run_dir / "metadata.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                meta = {}
+        title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
+        atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
+        clock.part("figures")
+        if table:  # the scores' figure, where the report shows it (one panel per score), and the wait for all
+            late = [block.body for block in blocks if block.kind == "figure" and block.body not in shown]
+            job = partial(transferability.figures, run_dir, statistics)
+            weight = 1 + len((statistics.get("transferability") or {"scores": []})["scores"])
+            shows = transferability.FIGURE in late
+            drawn = worker.draw([job] if shows else [], [weight] if shows else [], run_dir)
     clock.part("files")
     pngs = {name: (run_dir / name).read_bytes() for name in drawn}
     atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))

@@ -106,12 +106,18 @@ FigureJob = Callable[[], dict[str, Any]]  # draws figures: file name -> matplotl
 def shares(weights: Sequence[float], n: int) -> list[list[int]]:
     """Job indices split into at most n shares of about equal weight (the heaviest first, each to the lightest
     share), each share in the jobs' own order: the figures of a share are written in the report's order."""
-    loads = [[0.0, []] for _ in range(max(1, n))]
+    return [share for share in _assign(weights, [0.0] * max(1, n)) if share]
+
+
+def _assign(weights: Sequence[float], loads: list[float]) -> list[list[int]]:
+    """Job indices for each of len(loads) processes, each job (the heaviest first) to the least loaded, loads
+    (the weight each carries already) updated; each process's jobs in their own order."""
+    out: list[list[int]] = [[] for _ in loads]
     for i in sorted(range(len(weights)), key=lambda i: -weights[i]):
-        lightest = min(loads, key=lambda load: load[0])
-        lightest[0] += weights[i]
-        lightest[1].append(i)
-    return [sorted(share) for _, share in loads if share]
+        lightest = min(range(len(loads)), key=lambda p: loads[p])
+        loads[lightest] += weights[i]
+        out[lightest].append(i)
+    return [sorted(share) for share in out]
 
 
 def _draw_share(jobs: Sequence[FigureJob], folder: Path, dpi: int, names: int | None = None) -> list[str]:
@@ -164,10 +170,9 @@ def _receive(fd: int) -> Any:
 
 
 def _helper(work_r: int, names: int, prepare: Callable[[], Any]) -> None:
-    """A figure worker's helper: warm itself (`prepare`) while nobody waits, then draw the share it is sent."""
+    """A figure worker's helper: warm itself (`prepare`) while nobody waits, then draw each share it is sent."""
     prepare()
-    work = _receive(work_r)
-    if work is not None:
+    while (work := _receive(work_r)) is not None:
         _draw_share(*work, names)
 
 
@@ -192,43 +197,57 @@ def _fork(work: Callable[[], Any], close: Sequence[int] = ()) -> int:
 
 def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
     """A figure worker's life: import and warm (`prepare`), fork a helper per further core (each warms itself:
-    touching the plotting library's objects copies their pages, better now than while drawing), wait for the
-    jobs, split them (`shares`), draw the first share and send each helper its own; a helper that fails leaves
-    its share to this process."""
+    touching the plotting library's objects copies their pages, better now than while drawing), then for each
+    batch of jobs it is sent, split them (`_assign`, by the weight each process carries already), send each
+    helper its share and draw its own. A batch with more to come goes to the helpers alone, so that this process
+    is free to take the next one as it comes. A helper that fails leaves its shares to this process."""
     prepare()
-    helpers: list[tuple[int, int]] = []  # (pid, the pipe its share goes down)
+    helpers: list[tuple[int, int]] = []  # (pid, the pipe its shares go down)
     for _ in range(fork_workers(4) - 1):
         work_r, work_w = os.pipe()
         shut = [work_w, *(earlier for _, earlier in helpers)]  # the helper holds no other helper's pipe
         pid = _fork(partial(_helper, work_r, names, prepare), close=shut)
         os.close(work_r)
         helpers.append((pid, work_w))
-    work = _receive(jobs_r)
-    jobs, weights, folder, dpi = work if work is not None else ([], [], None, 0)
-    split = [[jobs[i] for i in share] for share in shares(weights, 1 + len(helpers))] if jobs else []
-    split += [[]] * (1 + len(helpers) - len(split))
-    for (_, work_w), share in zip(helpers, split[1:]):
-        if work is not None:
-            with contextlib.suppress(OSError):  # a helper that died is found below
-                _send(work_w, (share, folder, dpi))
+    loads = [0.0] * (1 + len(helpers))
+    given: list[list[tuple]] = [[] for _ in helpers]  # each helper's shares, drawn here if it fails
+    while (work := _receive(jobs_r)) is not None:
+        jobs, weights, folder, dpi, more = work
+        targets = list(range(1, len(loads))) if more and helpers else list(range(len(loads)))
+        carried = [loads[p] for p in targets]
+        split = _assign(weights, carried)
+        for p, share, load in zip(targets, split, carried):
+            loads[p] = load
+            if p and share:
+                given[p - 1].append(([jobs[i] for i in share], folder, dpi))
+                with contextlib.suppress(OSError):  # a helper that died is found below
+                    _send(helpers[p - 1][1], given[p - 1][-1])
+        if targets[0] == 0:
+            _draw_share([jobs[i] for i in split[0]], folder, dpi, names)
+        if not more:
+            break
+    for _, work_w in helpers:
         os.close(work_w)
-    _draw_share(split[0], folder, dpi, names)
-    for (pid, _), share in zip(helpers, split[1:]):
+    for (pid, _), batches in zip(helpers, given):
         _, status = os.waitpid(pid, 0)
         if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
-            _draw_share(share, folder, dpi, names)
+            for batch in batches:
+                _draw_share(*batch, names)
 
 
 class FigureWorker:
     """A forked process that imports the plotting library while this one loads the kernel, trains and computes
     the statistics, then draws and writes the figures it is sent, its jobs split over every core (a helper
-    process per further core, forked and warmed early), while this one waits. The import (a quarter of a
+    process per further core, forked and warmed early), while this one waits, or computes what a later batch
+    of figures needs (`draw`'s `more`). The import (a quarter of a
     second) and the drawing leave the critical path of a small command; where a fork is unsafe
     (`fork_workers`), or the worker fails, this process draws them itself. A worker that is never sent work
     ends when it is closed, or when this process dies."""
 
     def __init__(self, prepare: Callable[[], Any]):
         self.pid: int | None = None
+        self._batches: list[tuple] = []  # what it was sent, drawn here if it fails
+        self._drawn: list[str] = []  # the names drawn here
         if fork_workers(2) < 2:
             return
         jobs_r, jobs_w = os.pipe()
@@ -247,20 +266,29 @@ class FigureWorker:
             self.close()
             os.close(self._names)
 
-    def draw(self, jobs: Sequence[FigureJob], weights: Sequence[float], folder: Path, dpi: int = 120) -> list[str]:
-        """Draw the jobs' figures into `folder` (in the worker, else here); returns the file names written."""
-        folder = Path(folder)
-        if self.pid is not None:
-            try:
-                _send(self._jobs, (list(jobs), list(weights), folder, dpi))
-            except OSError:  # the worker has died: draw here
-                pass
+    def draw(
+        self, jobs: Sequence[FigureJob], weights: Sequence[float], folder: Path, dpi: int = 120, *, more: bool = False
+    ) -> list[str]:
+        """Draw the jobs' figures into `folder` (in the worker, else here); returns the file names written, of
+        every batch, once the last is drawn. more: more jobs will follow (their figures wait for statistics
+        still to come): this batch starts now, the call returns at once ([]), and a last call (more=False,
+        perhaps of no jobs) waits for them all."""
+        batch = (list(jobs), Path(folder), dpi)
+        self._batches.append(batch)
+        if self.pid is None:
+            self._drawn += _draw_share(*batch)
+        else:
+            with contextlib.suppress(OSError):  # the worker has died: found when it is closed
+                _send(self._jobs, (batch[0], list(weights), batch[1], dpi, more))
+            if more:
+                return []
             names, ok = self._names, self.close()
             told = _read_told(names) if ok else ""
             os.close(names)
             if ok:
                 return told.split()
-        return _draw_share(jobs, folder, dpi)
+            self._drawn = [name for earlier in self._batches for name in _draw_share(*earlier)]  # all of it here
+        return [] if more else self._drawn
 
     def close(self) -> bool:
         """No more work: the worker ends (after drawing what it was sent); whether it succeeded."""

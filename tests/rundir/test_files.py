@@ -296,6 +296,32 @@ def test_a_figure_worker_that_died_leaves_the_figures_to_this_process(tmp_path, 
         os.waitpid(pid, 0)  # already reaped
 
 
+def _pid_job(path):
+    atomic.write_text(path, str(os.getpid()))
+    return {}
+
+
+def test_a_batch_with_more_to_come_goes_to_the_helper_and_the_worker_takes_the_last(tmp_path, monkeypatch):
+    """compare sends the run's figures while the scores' statistics are computed (more=True), then the scores'
+    figure: the first batch goes to the helper, so that the worker takes the last as soon as it is sent; where
+    the worker dies between them, this process draws both batches."""
+    monkeypatch.setattr(files, "fork_workers", lambda n: 2)  # fork even where this test process would not
+    with files.FigureWorker(lambda: None) as worker:
+        pid = worker.pid
+        first = [partial(_pid_job, tmp_path / f"early{k}") for k in range(2)]
+        assert worker.draw(first, [3, 9], tmp_path, more=True) == []
+        assert worker.draw([partial(_pid_job, tmp_path / "late")], [13], tmp_path) == []  # text jobs: no figures
+    early = {(tmp_path / f"early{k}").read_text() for k in range(2)}
+    assert len(early) == 1 and early.isdisjoint({str(pid), str(os.getpid())})  # both by the helper
+    assert (tmp_path / "late").read_text() == str(pid)
+    with files.FigureWorker(lambda: None) as worker:
+        worker.draw([partial(_text_job, tmp_path / "b.txt", "first")], [1], tmp_path, more=True)
+        os.kill(worker.pid, signal.SIGKILL)
+        os.unlink(tmp_path / "b.txt") if (tmp_path / "b.txt").exists() else None
+        worker.draw([partial(_text_job, tmp_path / "c.txt", "last")], [1], tmp_path)
+    assert (tmp_path / "b.txt").read_text() == "first" and (tmp_path / "c.txt").read_text() == "last"
+
+
 def test_shares_balance_the_weights_and_keep_the_jobs_order():
     assert files.shares([2, 3, 3, 9], 2) == [[3], [0, 1, 2]]  # train_test alone, the three light figures together
     assert files.shares([2, 3, 3, 9, 0], 2) == [[3], [0, 1, 2, 4]]
