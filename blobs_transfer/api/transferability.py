@@ -1,15 +1,15 @@
 """Which source model will transfer: transferability scores of source models, and how well they ranked them.
 
-A `compare` run with K >= 2 source models saves each source model as `source_models/source_NNN.keras`
-(written without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one; where it
-scores them (`[study] score_sources`, by default with K >= 3) it writes `transferability.csv` (one row per source
-model: its index and seed, every score of `stats.transferability.SCORES` on the target's training split, and per
-transfer arm the source's realised mean test accuracy, an exact fraction of its correct counts, so that equal
-means are equal in the table and in every statistic computed from it). The
-run's summary then says, per transfer arm and score, how well the score ranked the sources
+A `compare` run with K >= 2 source models saves each source model as `source_models/source_NNN.keras` (written
+without TensorFlow; a `.json` beside each records its seed), so a user can keep the best one; where it scores them
+(`[study] score_sources`, by default with K >= 3; `compare` has a forked child score them while it trains,
+`scoring`) it writes `transferability.csv` (one row per source model: its index and seed, every score of
+`stats.transferability.SCORES` on the target's training split, and per transfer arm the source's realised mean test
+accuracy, an exact fraction of its correct counts, so that equal means are equal in the table and in every statistic
+computed from it). The run's summary then says, per transfer arm and score, how well the score ranked the sources
 (`stats.rank_agreement`), and a figure shows each score against the realised mean. `rank_sources` scores saved
-source models on a target problem before any target training; like every reader here it reads `.keras` files
-with h5py, without TensorFlow. Given a sweep's directory, `api.setups.rank_sweep` asks the same of every cell.
+source models on a target problem before any target training; like every reader here it reads `.keras` files with
+h5py, without TensorFlow. Given a sweep's directory, `api.setups.rank_sweep` asks the same of every cell.
 """
 
 from __future__ import annotations
