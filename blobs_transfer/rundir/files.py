@@ -195,6 +195,12 @@ def _fork(work: Callable[[], Any], close: Sequence[int] = ()) -> int:
     return pid
 
 
+def _reaped(pid: int) -> bool:
+    """Wait for the child `pid` to end; whether it succeeded (exit status 0)."""
+    _, status = os.waitpid(pid, 0)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
 def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
     """A figure worker's life: import and warm (`prepare`), fork a helper per further core (each warms itself:
     touching the plotting library's objects copies their pages, better now than while drawing), then for each
@@ -229,8 +235,7 @@ def _serve(jobs_r: int, names: int, prepare: Callable[[], Any]) -> None:
     for _, work_w in helpers:
         os.close(work_w)
     for (pid, _), batches in zip(helpers, given):
-        _, status = os.waitpid(pid, 0)
-        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        if not _reaped(pid):
             for batch in batches:
                 _draw_share(*batch, names)
 
@@ -296,8 +301,7 @@ class FigureWorker:
             return False
         pid, self.pid = self.pid, None
         os.close(self._jobs)
-        _, status = os.waitpid(pid, 0)
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return _reaped(pid)
 
 
 class Forked:
@@ -329,8 +333,7 @@ class Forked:
             return False
         pid, self.pid = self.pid, None
         os.close(self._answer_r)
-        _, status = os.waitpid(pid, 0)
-        return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        return _reaped(pid)
 
     def result(self) -> Any:
         """The value: the child's answer, else computed here (once: asked again, the same value)."""
@@ -523,8 +526,8 @@ def in_child(work: Callable[[], Any], *, fork: bool | None = None) -> Iterator[N
     try:
         yield
     finally:
-        _, status = os.waitpid(pid, 0)
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+        ok = _reaped(pid)
+    if not ok:
         work()
 
 
