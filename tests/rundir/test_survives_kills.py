@@ -101,6 +101,23 @@ def test_compare_killed_then_rerun_gives_identical_tables(results_dir, tiny_run,
     shutil.rmtree(rerun)
 
 
+@pytest.mark.slow
+def test_compare_killed_while_a_child_scores_its_source_models_leaves_it_incomplete(tmp_path):
+    """With 3 source models a child scores them while compare trains (`transferability.scoring`): killed when it
+    would write transferability.csv, the run is INCOMPLETE with its .keras files and no table (and `killed`
+    returns only once the child, which holds the command's output too, has ended); a compare run again finishes
+    with every file, sealed."""
+    args = ["compare", *TINY, "--source-repeats", 3, "--results-dir", tmp_path]
+    killed(("blobs_transfer.api.transferability", "write_scores_table", 1, "before"), *args)
+    (run,) = tmp_path.glob("compare-*")
+    assert (run / "INCOMPLETE").exists() and (run / "source_models" / "source_002.keras").exists()
+    assert not (run / "transferability.csv").exists()
+    assert "incomplete run" in one_error_line(invoke("report", run))
+    again = Path(invoke(*args).output.strip().splitlines()[-1])
+    assert not (again / "INCOMPLETE").exists() and (again / "transferability.csv").exists()
+    assert api.verify_run(again)
+
+
 SWEEP_KILLS = {  # where, and the cells finished then (cells/0001 of "while a cell is written" has its runs.csv)
     "during training": (("blobs_transfer.sweep.cells", "run_comparisons", 1, "before"), 0),
     "during a cell's statistics": (("blobs_transfer.sweep.cells", "analyse_cell", 2, "before"), 1),
