@@ -342,12 +342,11 @@ def _render(
         title, about = report.title_of(statistics, meta.get("command")), report.about_line(meta)
         atomic.write_text(run_dir / "summary.md", report.markdown(blocks, title, about))
         clock.part("figures")
-        if table:  # the scores' figure, where the report shows it (one panel per score), and the wait for all
-            late = [block.body for block in blocks if block.kind == "figure" and block.body not in shown]
-            job = partial(transferability.figures, run_dir, statistics)
+        if table:  # the scores' figure where the report shows it (a panel per score), and the wait for all
+            late = [block.body for block in blocks if block.body == transferability.FIGURE and block.kind == "figure"]
             weight = 1 + len((statistics.get("transferability") or {"scores": []})["scores"])
-            shows = transferability.FIGURE in late
-            drawn = worker.draw([job] if shows else [], [weight] if shows else [], run_dir)
+            jobs = [partial(transferability.figures, run_dir, statistics) for _ in late]
+            drawn = worker.draw(jobs, [weight] * len(jobs), run_dir)
     clock.part("files")
     pngs = {name: (run_dir / name).read_bytes() for name in drawn}
     atomic.write_text(run_dir / "report.html", report.html(blocks, title, pngs, about))

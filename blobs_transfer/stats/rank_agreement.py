@@ -63,11 +63,7 @@ def _ranks(x: np.ndarray) -> np.ndarray:
 
 def spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Spearman's rho of each row pair of x, y (b, K) -> (b,), NaN where a row is constant."""
-    rx, ry = _ranks(x), _ranks(y)
-    rx = rx - rx.mean(axis=-1, keepdims=True)
-    ry = ry - ry.mean(axis=-1, keepdims=True)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(rx * ry, axis=-1) / np.sqrt(np.sum(rx * rx, axis=-1) * np.sum(ry * ry, axis=-1))
+    return _pearson_of_ranks(_ranks(x), _ranks(y))
 
 
 def weighted_tau(x: np.ndarray, y: np.ndarray) -> float:
@@ -148,12 +144,13 @@ def _ranked_tau(x: np.ndarray, y: np.ndarray) -> float:
     return min(1.0, max(-1.0, float(tau)))
 
 
-def _hyperbolic_weights(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """1 / (r + 1) for each entry's rank r (0 first) in decreasing lexicographic order by (x, y), rows (b, K)."""
+def _lexicographic_ranks(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each entry's rank (0 first) in decreasing lexicographic order by (x, y), rows (b, K): its hyperbolic
+    weight is 1 / (rank + 1)."""
     order = np.lexsort((y, x), axis=-1)[:, ::-1]
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.broadcast_to(np.arange(x.shape[1]), order.shape), axis=-1)
-    return 1.0 / (rank + 1.0)
+    return rank
 
 
 def weighted_tau_rows(x: np.ndarray, y: np.ndarray, block: int = 64) -> np.ndarray:
@@ -178,11 +175,8 @@ def weighted_tau_rows(x: np.ndarray, y: np.ndarray, block: int = 64) -> np.ndarr
             - np.count_nonzero(lx & gy, axis=2)
         ).astype(float)
         free_x, free_y = np.count_nonzero(gx | lx, axis=2), np.count_nonzero(gy | ly, axis=2)
-        taus = []
-        for w in (_hyperbolic_weights(xs, ys), _hyperbolic_weights(ys, xs)):
-            with np.errstate(invalid="ignore", divide="ignore"):
-                taus.append(np.sum(w * c, axis=1) / np.sqrt(np.sum(w * free_x, axis=1) * np.sum(w * free_y, axis=1)))
-        out[start : start + block] = (taus[0] + taus[1]) / 2.0
+        ranks = _lexicographic_ranks(xs, ys), _lexicographic_ranks(ys, xs)
+        out[start : start + block] = _tau_from_counts(c, free_x, free_y, *ranks)
     return out
 
 
@@ -196,7 +190,8 @@ def top_pick_hits(x: np.ndarray, y: np.ndarray, share: float = TOP_SHARE) -> np.
 
 
 def _pearson_of_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
-    """Spearman's rho from the average ranks rx, ry (..., K) (`spearman_rows` after its ranking)."""
+    """Spearman's rho from the average ranks rx, ry (..., K): Pearson's correlation of the ranks, NaN where a row
+    is constant."""
     rx = rx - rx.mean(axis=-1, keepdims=True)
     ry = ry - ry.mean(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -204,8 +199,9 @@ def _pearson_of_ranks(rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
 
 
 def _tau_from_counts(c, free_x, free_y, rank_xy, rank_yx) -> np.ndarray:
-    """`weighted_tau_rows`' last step, from its counts (..., K) and each entry's rank (0 first) in decreasing
-    lexicographic order by (x, y) and by (y, x) (summed along the last axis, each row as `weighted_tau_rows`)."""
+    """The weighted tau from its counts (..., K) (`weighted_tau_rows`' c, free_x, free_y) and each entry's rank
+    (0 first) in decreasing lexicographic order by (x, y) and by (y, x): the mean of the two orders' taus, each
+    entry weighted 1 / (rank + 1), summed along the last axis."""
     taus = []
     for rank in (rank_xy, rank_yx):
         w = 1.0 / (rank + 1.0)
